@@ -1,0 +1,46 @@
+"""A model field that encrypts its text at rest with Fernet (AES-128-CBC + HMAC)."""
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+PREFIX = "fernet:"
+
+
+def credentials_cipher() -> MultiFernet:
+    """Return the cipher built from ``settings.CREDENTIALS_KEYS`` (first key encrypts)."""
+    try:
+        return MultiFernet([Fernet(key.encode()) for key in settings.CREDENTIALS_KEYS])
+    except (ValueError, TypeError) as error:
+        raise ImproperlyConfigured(
+            "CREDENTIALS_KEY is not a valid Fernet key (32 url-safe base64-encoded bytes). "
+            "Generate one with: python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'"
+        ) from error
+
+
+class EncryptedTextField(models.TextField):
+    """Text stored as a Fernet token; the database never holds the plain value.
+
+    An empty value is stored as an empty string. A stored value that no
+    configured key can decrypt reads back as empty, so a lost key means
+    re-entering the secret rather than a page that fails to load.
+    """
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        if value in (None, ""):
+            return value
+        token = credentials_cipher().encrypt(value.encode()).decode()
+        return PREFIX + token
+
+    def from_db_value(self, value, expression, connection):
+        if not value:
+            return value
+        if not value.startswith(PREFIX):
+            return ""
+        try:
+            return credentials_cipher().decrypt(value[len(PREFIX) :].encode()).decode()
+        except InvalidToken:
+            return ""

@@ -1,0 +1,1 @@
+"""Receivers that keep the schedule and the coverage flags current."""

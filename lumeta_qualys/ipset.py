@@ -1,0 +1,318 @@
+"""IP address sets as sorted, merged intervals, IPv4 and IPv6 kept apart.
+
+Pure Python with no Django or project imports, so every layer can use it.
+A set never expands a range address by address: a Qualys subscription can
+hold whole /8s, and IPv6 ranges can be astronomically large. Sizes are exact
+Python integers, never floats.
+
+Addresses are handled as ``(version, int)``; intervals as inclusive
+``(start, end)`` integer pairs in ascending order, with no two intervals
+overlapping or touching.
+"""
+
+from __future__ import annotations
+
+import bisect
+import ipaddress
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+V4_MAX = (1 << 32) - 1
+V6_MAX = (1 << 128) - 1
+MAX_BY_VERSION = {4: V4_MAX, 6: V6_MAX}
+
+Interval = tuple[int, int]
+
+
+class AddressError(ValueError):
+    """A text that is not an IP address, CIDR block or ``a-b`` range."""
+
+    def __init__(self, value: str, reason: str):
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{value!r} is not a valid IP address or range: {reason}")
+
+
+def parse_address(text: str) -> tuple[int, int]:
+    """Parse one IPv4 or IPv6 address into ``(version, int)``.
+
+    Only surrounding whitespace is removed. Zone ids (``fe80::1%eth0``),
+    IPv4 octets with leading zeros and anything that is not an address are
+    rejected, never guessed at.
+    """
+    value = text.strip()
+    if not value:
+        raise AddressError(text, "the value is empty")
+    if "%" in value:
+        raise AddressError(text, "IPv6 zone ids are not supported")
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError as error:
+        raise AddressError(text, str(error)) from None
+    return address.version, int(address)
+
+
+def format_address(version: int, value: int) -> str:
+    """Return the canonical text of an address (compressed form for IPv6)."""
+    if version == 4:
+        return str(ipaddress.IPv4Address(value))
+    return str(ipaddress.IPv6Address(value))
+
+
+def canonical_address(text: str) -> str:
+    """Return the canonical text of one address, raising AddressError if invalid."""
+    return format_address(*parse_address(text))
+
+
+def address_key(version: int, value: int) -> str:
+    """Return a fixed-width text key that sorts like the address.
+
+    IPv4 keys are ``"4"`` and 8 hex digits, IPv6 keys ``"6"`` and 32, so a
+    plain text index orders addresses numerically (IPv4 first) and a CIDR or
+    range query is a ``BETWEEN`` on the key, on SQLite and PostgreSQL alike.
+    """
+    if version == 4:
+        return f"4{value:08x}"
+    return f"6{value:032x}"
+
+
+def key_of(text: str) -> str:
+    """Return the sort key of an address given as text."""
+    return address_key(*parse_address(text))
+
+
+def parse_key(key: str) -> tuple[int, int]:
+    """Invert :func:`address_key`."""
+    return int(key[0]), int(key[1:], 16)
+
+
+def parse_range(text: str) -> tuple[int, int, int]:
+    """Parse an address, a CIDR block or an ``a-b`` range into ``(version, start, end)``.
+
+    A CIDR block must be a network address with no host bits set
+    (``192.0.2.0/24``, not ``192.0.2.7/24``): a host address with a prefix
+    is ambiguous and is rejected rather than guessed at.
+    """
+    value = text.strip()
+    if "-" in value:
+        first, _, last = value.partition("-")
+        start_version, start = parse_address(first)
+        end_version, end = parse_address(last)
+        if start_version != end_version:
+            raise AddressError(text, "the range mixes IPv4 and IPv6")
+        if end < start:
+            raise AddressError(text, "the range ends before it starts")
+        return start_version, start, end
+    if "/" in value:
+        try:
+            network = ipaddress.ip_network(value, strict=True)
+        except ValueError as error:
+            raise AddressError(text, str(error)) from None
+        return (
+            network.version,
+            int(network.network_address),
+            int(network.broadcast_address),
+        )
+    version, number = parse_address(value)
+    return version, number, number
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sort intervals and merge those that overlap or touch."""
+    merged: list[list[int]] = []
+    for start, end in sorted(intervals):
+        if merged and start <= merged[-1][1] + 1:
+            if end > merged[-1][1]:
+                merged[-1][1] = end
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]
+
+
+def _union(left: list[Interval], right: list[Interval]) -> list[Interval]:
+    return merge(left + right)
+
+
+def _intersection(left: list[Interval], right: list[Interval]) -> list[Interval]:
+    result: list[Interval] = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        start = max(left[i][0], right[j][0])
+        end = min(left[i][1], right[j][1])
+        if start <= end:
+            result.append((start, end))
+        if left[i][1] < right[j][1]:
+            i += 1
+        else:
+            j += 1
+    return result
+
+
+def _difference(left: list[Interval], right: list[Interval]) -> list[Interval]:
+    result: list[Interval] = []
+    j = 0
+    for start, end in left:
+        # Skip subtrahend intervals that end before this one starts.
+        while j < len(right) and right[j][1] < start:
+            j += 1
+        cursor = start
+        k = j
+        while k < len(right) and right[k][0] <= end:
+            cut_start, cut_end = right[k]
+            if cut_start > cursor:
+                result.append((cursor, cut_start - 1))
+            cursor = max(cursor, cut_end + 1)
+            if cursor > end:
+                break
+            k += 1
+        if cursor <= end:
+            result.append((cursor, end))
+    return result
+
+
+def _size(intervals: list[Interval]) -> int:
+    return sum(end - start + 1 for start, end in intervals)
+
+
+@dataclass(frozen=True)
+class IPSet:
+    """An immutable set of IPv4 and IPv6 addresses stored as merged intervals."""
+
+    v4: tuple[Interval, ...] = ()
+    v6: tuple[Interval, ...] = ()
+
+    # Construction -------------------------------------------------------
+
+    @classmethod
+    def from_intervals(
+        cls, v4: Iterable[Interval] = (), v6: Iterable[Interval] = ()
+    ) -> IPSet:
+        """Build a set from raw intervals, which may overlap and come in any order."""
+        return cls(tuple(merge(v4)), tuple(merge(v6)))
+
+    @classmethod
+    def from_ranges(cls, ranges: Iterable[tuple[int, int, int]]) -> IPSet:
+        """Build a set from ``(version, start, end)`` triples."""
+        v4: list[Interval] = []
+        v6: list[Interval] = []
+        for version, start, end in ranges:
+            (v4 if version == 4 else v6).append((start, end))
+        return cls.from_intervals(v4, v6)
+
+    @classmethod
+    def from_strings(cls, tokens: Iterable[str]) -> IPSet:
+        """Build a set from addresses, CIDR blocks and ``a-b`` ranges.
+
+        Raises AddressError on the first invalid token; callers that must
+        skip bad values parse each token with :func:`parse_range` themselves.
+        """
+        return cls.from_ranges(parse_range(token) for token in tokens)
+
+    def _by_version(self, version: int) -> tuple[Interval, ...]:
+        return self.v4 if version == 4 else self.v6
+
+    # Set algebra --------------------------------------------------------
+
+    def union(self, other: IPSet) -> IPSet:
+        return IPSet(
+            tuple(_union(list(self.v4), list(other.v4))),
+            tuple(_union(list(self.v6), list(other.v6))),
+        )
+
+    def intersection(self, other: IPSet) -> IPSet:
+        return IPSet(
+            tuple(_intersection(list(self.v4), list(other.v4))),
+            tuple(_intersection(list(self.v6), list(other.v6))),
+        )
+
+    def difference(self, other: IPSet) -> IPSet:
+        return IPSet(
+            tuple(_difference(list(self.v4), list(other.v4))),
+            tuple(_difference(list(self.v6), list(other.v6))),
+        )
+
+    __or__ = union
+    __and__ = intersection
+    __sub__ = difference
+
+    def only(self, version: int) -> IPSet:
+        """Return the part of the set of one IP version."""
+        return IPSet(self.v4, ()) if version == 4 else IPSet((), self.v6)
+
+    # Size and membership ---------------------------------------------------
+
+    @property
+    def size(self) -> int:
+        """Number of addresses, exact (IPv6 sizes can pass 2**64)."""
+        return _size(list(self.v4)) + _size(list(self.v6))
+
+    @property
+    def size_v4(self) -> int:
+        return _size(list(self.v4))
+
+    @property
+    def size_v6(self) -> int:
+        return _size(list(self.v6))
+
+    def __bool__(self) -> bool:
+        return bool(self.v4 or self.v6)
+
+    def __len__(self) -> int:
+        # len() must fit in a C ssize_t; use .size for IPv6-sized sets.
+        return self.size
+
+    def contains(self, version: int, value: int) -> bool:
+        intervals = self._by_version(version)
+        index = bisect.bisect_right(intervals, (value, MAX_BY_VERSION[version] + 1)) - 1
+        return index >= 0 and intervals[index][0] <= value <= intervals[index][1]
+
+    def __contains__(self, address: object) -> bool:
+        if isinstance(address, str):
+            return self.contains(*parse_address(address))
+        if isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
+            return self.contains(address.version, int(address))
+        raise TypeError(f"cannot test membership of {type(address).__name__}")
+
+    # Iteration and formatting ----------------------------------------------
+
+    def ranges(self) -> Iterator[tuple[int, int, int]]:
+        """Yield ``(version, start, end)`` for every interval, IPv4 first."""
+        for start, end in self.v4:
+            yield 4, start, end
+        for start, end in self.v6:
+            yield 6, start, end
+
+    def cidrs(self) -> Iterator[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """Yield the smallest list of CIDR blocks that covers the set exactly."""
+        for version, start, end in self.ranges():
+            address_class = ipaddress.IPv4Address if version == 4 else ipaddress.IPv6Address
+            yield from ipaddress.summarize_address_range(address_class(start), address_class(end))
+
+    def qualys_tokens(self) -> Iterator[str]:
+        """Yield Qualys ``ips`` tokens: ``a`` for one address, ``a-b`` for a range."""
+        for version, start, end in self.ranges():
+            if start == end:
+                yield format_address(version, start)
+            else:
+                yield f"{format_address(version, start)}-{format_address(version, end)}"
+
+    def __iter__(self) -> Iterator[str]:
+        """Yield every address as text. Only for sets known to be small."""
+        for version, start, end in self.ranges():
+            for value in range(start, end + 1):
+                yield format_address(version, value)
+
+    def __repr__(self) -> str:
+        tokens = list(self.qualys_tokens())
+        shown = ", ".join(tokens[:5]) + (", …" if len(tokens) > 5 else "")
+        return f"IPSet([{shown}], intervals={len(tokens)}, size={self.size})"
+
+
+EMPTY = IPSet()
+
+# Qualys maps IPv6 hosts to placeholder IPv4 addresses in this range; the
+# placeholders stand for the IPv6 addresses they map to and never count as
+# IPv4 hosts.
+IPV6_PLACEHOLDERS = IPSet.from_intervals(
+    v4=[(int(ipaddress.IPv4Address("0.0.0.1")), int(ipaddress.IPv4Address("0.254.255.255")))]
+)

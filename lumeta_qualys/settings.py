@@ -1,0 +1,219 @@
+"""Django settings, read from the environment through django-environ.
+
+Every value has a safe first-run default except the secrets: with DEBUG off,
+``SECRET_KEY`` and ``CREDENTIALS_KEY`` must be set or start-up fails with a
+message that names the missing variable. ``scripts/run`` writes both into the
+git-ignored ``.env`` file on its first run.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+ENV_FILE = Path(env.str("LUMETA_ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file():
+    env.read_env(ENV_FILE)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def required_secret(name: str) -> str:
+    """Return the secret ``name``, or a throw-away value in DEBUG mode.
+
+    Production has no committed default: a missing secret stops start-up with
+    a message naming the variable and how to create it.
+    """
+    value = env.str(name, default="")
+    if value:
+        return value
+    if DEBUG:
+        return DEBUG_SECRETS[name]
+    raise ImproperlyConfigured(
+        f"The environment variable {name} is missing. Set it in the environment or in "
+        f"{ENV_FILE} (scripts/run generates one), or set DEBUG=1 for a development run."
+    )
+
+
+# Development-only values, used only while DEBUG is on.
+DEBUG_SECRETS = {
+    "SECRET_KEY": "django-insecure-development-only-key-never-used-with-debug-off",
+    # A valid Fernet key (32 zero bytes, base64): fine for throw-away data only.
+    "CREDENTIALS_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+}
+
+SECRET_KEY = required_secret("SECRET_KEY")
+
+# One or more Fernet keys, comma-separated. The first encrypts; every key
+# decrypts, so a new key can be put first and the old one kept until every
+# stored credential has been saved again.
+CREDENTIALS_KEYS = [key.strip() for key in required_secret("CREDENTIALS_KEY").split(",")]
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "accounts",
+    "inventory",
+    "integrations",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.ApiTokenMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "lumeta_qualys.urls"
+WSGI_APPLICATION = "lumeta_qualys.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# SQLite by default; DATABASE_URL (postgres://user:pass@host:port/name) for PostgreSQL.
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets dashboard readers keep their snapshot while a sync replaces the
+    # Qualys tables in one transaction; the timeout lets writers queue.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 30,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard:index"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if env.bool("STATIC_MANIFEST", default=not DEBUG)
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# Uploads of discovery files stream to disk past this size instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
+# Largest discovery file the upload page and the import endpoint accept.
+IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=2 * 1024 * 1024 * 1024)
+
+# Security settings that `manage.py check --deploy` asks for. HTTPS is
+# terminated in front of the app in production; a plain-HTTP development run
+# sets DEBUG=1 or SECURE_SSL_REDIRECT=0 and SESSION_COOKIE_SECURE=0.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_HTTPS_PROXY", default=False) else None
+)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+X_FRAME_OPTIONS = "DENY"
+
+# Celery: Redis is the broker. The sync's hard time limit must stay below the
+# broker's visibility timeout, or Redis hands a still-running sync to a second
+# worker; the sync lock's lease covers the gap (see integrations.services.lock).
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+SYNC_SOFT_TIME_LIMIT = env.int("SYNC_SOFT_TIME_LIMIT", default=3 * 3600)
+SYNC_TIME_LIMIT = env.int("SYNC_TIME_LIMIT", default=SYNC_SOFT_TIME_LIMIT + 300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=SYNC_TIME_LIMIT + 3600),
+}
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= SYNC_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_VISIBILITY_TIMEOUT must be greater than SYNC_TIME_LIMIT "
+        f"({CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout']} <= {SYNC_TIME_LIMIT}), "
+        "or Redis redelivers a sync that is still running."
+    )
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Qualys client. QUALYS_CA_BUNDLE names extra trusted certificates (a
+# corporate CA, the emulator's self-signed certificate) added to the system
+# trust store for Qualys calls only.
+QUALYS_CA_BUNDLE = env.str("QUALYS_CA_BUNDLE", default="") or None
+QUALYS_CONNECT_TIMEOUT = env.float("QUALYS_CONNECT_TIMEOUT", default=10.0)
+QUALYS_READ_TIMEOUT = env.float("QUALYS_READ_TIMEOUT", default=300.0)
+# A rate-limit wait longer than this fails the call with the time to retry
+# instead of holding a worker.
+QUALYS_MAX_WAIT_SECONDS = env.int("QUALYS_MAX_WAIT_SECONDS", default=300)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # urllib3 logs request lines at DEBUG; keep it quiet so no URL with a
+        # parameter ends up in a log by accident.
+        "urllib3": {"level": "WARNING"},
+    },
+}

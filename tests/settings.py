@@ -1,0 +1,23 @@
+"""Settings for the test suite: the project's settings with test-only secrets.
+
+DATABASE_URL still chooses the database, so the same suite runs on SQLite
+and on PostgreSQL.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+# A fixed, valid Fernet key for tests only.
+os.environ.setdefault("CREDENTIALS_KEY", "dGVzdC1vbmx5LWNyZWRlbnRpYWxzLWtleS0zMi1ieXQ=")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SESSION_COOKIE_SECURE", "0")
+os.environ.setdefault("CSRF_COOKIE_SECURE", "0")
+os.environ.setdefault("STATIC_MANIFEST", "0")
+os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="lumeta-qualys-test-"))
+# Tests never read the developer's local .env file.
+os.environ["LUMETA_ENV_FILE"] = os.devnull
+
+from lumeta_qualys.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
