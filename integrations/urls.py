@@ -4,4 +4,6 @@ from . import views
 
 app_name = "integrations"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.IntegrationListView.as_view(), name="index"),
+]

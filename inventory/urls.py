@@ -4,4 +4,6 @@ from . import views
 
 app_name = "inventory"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.HostListView.as_view(), name="hosts"),
+]

@@ -1,1 +1,7 @@
-"""Views."""
+"""Inventory pages."""
+
+from django.views.generic import TemplateView
+
+
+class HostListView(TemplateView):
+    template_name = "inventory/hosts.html"

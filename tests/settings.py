@@ -21,3 +21,8 @@ os.environ["LUMETA_ENV_FILE"] = os.devnull
 from lumeta_qualys.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Worker, beat and web processes started by tests must reach the test
+# database, so SQLite's test database is a file rather than memory.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["DATA_DIR"], "test.sqlite3")}  # noqa: F405
