@@ -6,4 +6,5 @@ class IntegrationsConfig(AppConfig):
     verbose_name = "Integrations"
 
     def ready(self):
-        from . import signals  # noqa: F401  (connects the schedule and coverage receivers)
+        # Importing these modules connects their signal receivers.
+        from . import receivers, signals  # noqa: F401
