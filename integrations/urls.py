@@ -6,4 +6,10 @@ app_name = "integrations"
 
 urlpatterns = [
     path("", views.IntegrationListView.as_view(), name="index"),
+    path("integrations/qualys/", views.QualysSettingsView.as_view(), name="qualys"),
+    path(
+        "integrations/qualys/test-connection/",
+        views.QualysConnectionTestView.as_view(),
+        name="qualys-test",
+    ),
 ]

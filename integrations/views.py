@@ -1,7 +1,144 @@
-"""Settings pages of the integrations."""
+"""Settings pages of the integrations: the list, and the Qualys settings page."""
 
-from django.views.generic import TemplateView
+import logging
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.generic import TemplateView, View
+from django_celery_beat.models import PeriodicTask
+
+from . import constants
+from .connection import test_connection
+from .forms import QualysSettingsForm
+from .models import QualysSettings, SyncRun
+
+logger = logging.getLogger(__name__)
+
+EDIT_PERMISSION = "integrations.change_qualyssettings"
+RECENT_RUNS = 10
+
+
+def can_edit_settings(user) -> bool:
+    """Return whether ``user`` may change the integration settings and start a sync."""
+    return user.has_perm(EDIT_PERMISSION)
+
+
+def last_finished_run() -> SyncRun | None:
+    return SyncRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
 
 
 class IntegrationListView(TemplateView):
+    """Settings > Integrations: every integration with its state and last sync result."""
+
     template_name = "integrations/index.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["qualys_settings"] = QualysSettings.load()
+        context["last_run"] = last_finished_run()
+        context["can_edit"] = can_edit_settings(self.request.user)
+        return context
+
+
+class QualysSettingsView(View):
+    """Settings > Integrations > Qualys: shows the form; a POST saves it."""
+
+    template_name = "integrations/qualys.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        settings = QualysSettings.load()
+        can_edit = can_edit_settings(request.user)
+        form = QualysSettingsForm(instance=settings, read_only=not can_edit)
+        return render_settings_page(request, form, settings)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not can_edit_settings(request.user):
+            raise PermissionDenied("Changing the Qualys settings needs the change permission.")
+        settings = QualysSettings.load()
+        form = QualysSettingsForm(request.POST, instance=settings)
+        if not form.is_valid():
+            return render_settings_page(request, form, settings)
+        settings = form.save()
+        logger.info(
+            "Qualys settings saved by %s: enabled=%s, every %s h, server %s",
+            request.user.get_username(),
+            settings.enabled,
+            settings.polling_interval,
+            settings.server or "(none)",
+        )
+        messages.success(request, saved_message(settings))
+        return redirect("integrations:qualys")
+
+
+class QualysConnectionTestView(View):
+    """The "Test connection" button: checks the credentials in the form without saving them."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not can_edit_settings(request.user):
+            raise PermissionDenied("Testing the Qualys connection needs the change permission.")
+        settings = QualysSettings.load()
+        form = QualysSettingsForm(request.POST, instance=settings)
+        form.is_valid()
+        connection_errors = {
+            name: form.errors[name]
+            for name in ("server", "username", "password")
+            if name in form.errors
+        }
+        server = form.cleaned_data.get("server", "")
+        username = form.cleaned_data.get("username", "")
+        password = form.password_to_use() if "password" not in connection_errors else ""
+
+        missing = [
+            label
+            for label, value in (("server", server), ("username", username), ("password", password))
+            if not value
+        ]
+        if connection_errors or missing:
+            result = None
+            messages.error(
+                request,
+                "Cannot test the connection: enter the "
+                + ", ".join(missing or [name for name in connection_errors])
+                + " first.",
+            )
+        else:
+            result = test_connection(server, username, password)
+        return render_settings_page(request, form, settings, connection_result=result)
+
+
+def saved_message(settings: QualysSettings) -> str:
+    if settings.enabled and settings.is_configured:
+        hours = settings.polling_interval
+        return f"Settings saved. The sync runs every {hours} hour{'s' if hours != 1 else ''}."
+    return "Settings saved. The integration is off: no sync is scheduled."
+
+
+def render_settings_page(
+    request: HttpRequest,
+    form: QualysSettingsForm,
+    settings: QualysSettings,
+    *,
+    connection_result=None,
+    status: int = 200,
+) -> HttpResponse:
+    main_fields = [form[name] for name in form.Meta.fields if name not in form.advanced_fields]
+    advanced_fields = [form[name] for name in form.advanced_fields]
+    context = {
+        "form": form,
+        "main_fields": main_fields,
+        "advanced_fields": advanced_fields,
+        "qualys_settings": settings,
+        "can_edit": can_edit_settings(request.user),
+        "platforms": constants.PLATFORMS,
+        "connection_result": connection_result,
+        "schedule_task": PeriodicTask.objects.filter(name=constants.SYNC_TASK_NAME)
+        .select_related("interval")
+        .first(),
+        "last_run": last_finished_run(),
+        "recent_runs": SyncRun.objects.order_by("-created_at")[:RECENT_RUNS],
+    }
+    return render(request, "integrations/qualys.html", context, status=status)

@@ -1,0 +1,158 @@
+"""The "Test connection" action: one credential check against Qualys, reported in plain words."""
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
+from django.conf import settings as django_settings
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+# A web request waits for the answer, so the check uses short timeouts.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 20.0
+
+
+@dataclass(frozen=True)
+class ConnectionResult:
+    """The outcome of a connection test, with a short ``outcome`` name and a message for the user."""
+
+    ok: bool
+    outcome: str
+    message: str
+
+
+def test_connection(server: str, username: str, password: str) -> ConnectionResult:
+    """Check ``username`` and ``password`` against ``server`` with one Qualys call.
+
+    The client is built with ``max_retries=0`` and ``max_wait_seconds=0``: a
+    failed login is never repeated, so the check cannot lock the account, and
+    a rate limit is reported with its retry time instead of waited out.
+    """
+    from .qualys import QualysClient, QualysError
+
+    client = QualysClient(
+        server,
+        username,
+        password,
+        ca_bundle=django_settings.QUALYS_CA_BUNDLE,
+        connect_timeout=min(CONNECT_TIMEOUT, django_settings.QUALYS_CONNECT_TIMEOUT),
+        read_timeout=min(READ_TIMEOUT, django_settings.QUALYS_READ_TIMEOUT),
+        max_wait_seconds=0,
+        max_retries=0,
+    )
+    try:
+        client.check_credentials()
+    except QualysError as error:
+        result = describe_error(error, server=server, username=username)
+        logger.warning(
+            "Connection test to %s as %s failed (%s): %s",
+            server,
+            username,
+            type(error).__name__,
+            error.message,
+        )
+        return result
+    logger.info("Connection test to %s as %s succeeded", server, username)
+    return ConnectionResult(
+        ok=True,
+        outcome="success",
+        message=(
+            f"Connected to {server} as {username}: Qualys accepted the user name and password "
+            "and the account can use the API."
+        ),
+    )
+
+
+def describe_error(error: Exception, *, server: str, username: str) -> ConnectionResult:
+    """Map a client exception to a plain-English result that says what to do next."""
+    from . import qualys
+
+    detail = f" (Qualys client: {error})"
+    if isinstance(error, qualys.AuthenticationFailed):
+        return ConnectionResult(
+            False,
+            "bad_credentials",
+            f"Qualys rejected the user name or password for {username} on {server}. Qualys gives "
+            "the same reply when the user has no API access and when the account belongs to "
+            "another platform: check the password, that the user's role allows API access, and "
+            "that the server is your account's platform.",
+        )
+    if isinstance(error, qualys.AccountUnavailable):
+        return ConnectionResult(
+            False,
+            "account_unavailable",
+            f"The Qualys account {username} is expired or inactive, or its licence does not "
+            "allow API access. Ask your Qualys manager to reactivate the account or to allow "
+            f"it to use the API{detail}.",
+        )
+    if isinstance(error, qualys.RegistrationIncomplete):
+        return ConnectionResult(
+            False,
+            "registration_incomplete",
+            "Qualys serves no API requests for this account until its registration is "
+            "complete. Log in to the Qualys web interface once and complete the registration.",
+        )
+    if isinstance(error, qualys.RateLimited):
+        return ConnectionResult(False, "rate_limited", _rate_limit_message(error))
+    if isinstance(error, qualys.ConcurrencyLimited):
+        return ConnectionResult(
+            False,
+            "rate_limited",
+            "Qualys is already running the maximum number of API calls this account may run at "
+            "once (a sync may be running). Try again in a minute.",
+        )
+    if isinstance(error, qualys.TLSFailure):
+        return ConnectionResult(
+            False,
+            "tls_failure",
+            f"The TLS certificate of {server} could not be verified. Check the server name; if "
+            "the server uses a certificate from a private certificate authority, set "
+            f"QUALYS_CA_BUNDLE to a file with that authority's certificate{detail}.",
+        )
+    if isinstance(error, qualys.QualysTimeout):
+        return ConnectionResult(
+            False,
+            "unreachable",
+            f"{server} did not answer in time. Check the server name and that this machine can "
+            f"reach it over https (firewall, proxy){detail}.",
+        )
+    if isinstance(error, qualys.QualysUnreachable):
+        return ConnectionResult(
+            False,
+            "unreachable",
+            f"Could not connect to {server}. Check the server name and that this machine can "
+            f"reach it over https (DNS, firewall, proxy){detail}.",
+        )
+    if isinstance(error, qualys.ServerError):
+        return ConnectionResult(
+            False,
+            "server_error",
+            f"{server} answered with a server error. Qualys may be under maintenance: try "
+            f"again later{detail}.",
+        )
+    if isinstance(error, (qualys.UnexpectedResponse, qualys.MalformedResponse)):
+        return ConnectionResult(
+            False,
+            "not_qualys",
+            f"{server} did not answer like a Qualys API server. Check that the server is your "
+            f"platform's API server (qualysapi…), not the web interface{detail}.",
+        )
+    return ConnectionResult(False, "error", f"The connection test failed: {error}")
+
+
+def _rate_limit_message(error) -> str:
+    retry_at = getattr(error, "retry_at", None)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_at is None and retry_after is not None:
+        retry_at = timezone.now() + timedelta(seconds=retry_after)
+    if retry_at is None:
+        return "Qualys is limiting this account's API calls. Try again later."
+    minutes = max(1, math.ceil((retry_at - timezone.now()).total_seconds() / 60))
+    return (
+        "Qualys is limiting this account's API calls (rate limit reached). Try again after "
+        f"{retry_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC, in about {minutes} "
+        f"minute{'s' if minutes != 1 else ''}."
+    )

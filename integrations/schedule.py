@@ -1,0 +1,72 @@
+"""The periodic sync task: one django-celery-beat PeriodicTask that follows the settings.
+
+Beat runs with the DatabaseScheduler, which reloads its schedule when
+``PeriodicTasks.last_update`` changes. django-celery-beat bumps that value from
+the ``post_save`` signals of its models, so every write here goes through
+model ``.save()``: a queryset ``.update()`` sends no signal and a running beat
+would keep the old interval until it restarts.
+"""
+
+import logging
+
+from django.db import transaction
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from . import constants
+
+logger = logging.getLogger(__name__)
+
+
+def apply_schedule(
+    settings, *, every: int | None = None, period: str | None = None
+) -> PeriodicTask:
+    """Create or update the sync's PeriodicTask from ``settings`` (a QualysSettings).
+
+    The task runs every ``settings.polling_interval`` hours, and is enabled
+    only while the integration is enabled and configured. ``every`` and
+    ``period`` (an ``IntervalSchedule`` period such as ``IntervalSchedule.SECONDS``)
+    override the interval; tests use them for a seconds-level schedule.
+    """
+    every = every if every is not None else settings.polling_interval
+    period = period or IntervalSchedule.HOURS
+    enabled = bool(settings.enabled and settings.is_configured)
+
+    with transaction.atomic():
+        # The admin can create duplicate intervals, so take the first rather than get().
+        interval = (
+            IntervalSchedule.objects.filter(every=every, period=period).order_by("pk").first()
+        )
+        if interval is None:
+            interval = IntervalSchedule(every=every, period=period)
+            interval.save()
+        task = PeriodicTask.objects.filter(name=constants.SYNC_TASK_NAME).first()
+        if task is None:
+            task = PeriodicTask(name=constants.SYNC_TASK_NAME)
+        changed = (
+            task.pk is None
+            or task.task != constants.SYNC_TASK_PATH
+            or task.interval_id != interval.pk
+            or task.enabled != enabled
+        )
+        if changed:
+            task.task = constants.SYNC_TASK_PATH
+            task.interval = interval
+            task.crontab = None
+            task.solar = None
+            task.clocked = None
+            task.one_off = False
+            task.enabled = enabled
+            task.description = (
+                "Fetches the Qualys subscription and scanned hosts and pushes the gap."
+            )
+            # Model save, never .update(): the save signal tells a running beat.
+            task.save()
+
+    if changed:
+        logger.info(
+            "Sync schedule set: every %s %s, %s",
+            every,
+            period,
+            "enabled" if enabled else "disabled",
+        )
+    return task
