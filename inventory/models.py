@@ -97,6 +97,9 @@ class ImportRun(models.Model):
     unchanged = models.PositiveIntegerField(default=0)
     marked_stale = models.PositiveIntegerField(default=0)
     rejected = models.JSONField(default=list, blank=True, help_text="Rejected rows with file, line, value and reason.")
+    rejected_count = models.PositiveIntegerField(
+        default=0, help_text="Every rejected row; only the first ones are kept in the list."
+    )
     warnings = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
 

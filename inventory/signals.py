@@ -6,11 +6,13 @@ keep each host's coverage flags current between syncs.
 
 from django.dispatch import Signal
 
-# Sent inside the import's transaction after hosts were added or changed.
-# Arguments: ``host_ids`` (a list of primary keys of added hosts) and
-# ``source`` (the import's source name).
+# Sent by every import that writes (never by a dry run or a failed import),
+# inside the import's transaction, after its hosts were written.
+# Arguments: ``new_since_pk`` (the largest Host primary key before the
+# import, or 0; every host the import added has a greater primary key) and
+# ``import_run`` (the ImportRun).
 hosts_imported = Signal()
 
-# Sent inside the transaction that deleted hosts (expiry, admin deletes in
-# bulk). Arguments: ``keys`` (address keys of the deleted hosts).
+# Sent inside the transaction that deleted hosts (expiry, bulk deletes in the
+# admin). Arguments: ``keys`` (address keys of the deleted hosts).
 hosts_deleted = Signal()

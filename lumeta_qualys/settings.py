@@ -9,6 +9,7 @@ git-ignored ``.env`` file on its first run.
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,6 +52,15 @@ SECRET_KEY = required_secret("SECRET_KEY")
 # decrypts, so a new key can be put first and the old one kept until every
 # stored credential has been saved again.
 CREDENTIALS_KEYS = [key.strip() for key in required_secret("CREDENTIALS_KEY").split(",")]
+for _key in CREDENTIALS_KEYS:
+    try:
+        Fernet(_key.encode())
+    except ValueError:
+        raise ImproperlyConfigured(
+            "The environment variable CREDENTIALS_KEY is not a valid Fernet key (32 url-safe "
+            "base64-encoded bytes; several keys are separated by commas). Generate one with: "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        ) from None
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -106,6 +116,7 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets dashboard readers keep their snapshot while a sync replaces the
     # Qualys tables in one transaction; the timeout lets writers queue.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -115,6 +126,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+else:
+    # Seconds a connection is reused; health checks drop one the server closed.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -151,6 +166,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 # Largest discovery file the upload page and the import endpoint accept.
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=2 * 1024 * 1024 * 1024)
+# Days a host may stay stale before `manage.py expire_hosts` deletes it; 0 keeps stale hosts.
+INVENTORY_STALE_EXPIRY_DAYS = env.int("INVENTORY_STALE_EXPIRY_DAYS", default=0)
 
 # Security settings that `manage.py check --deploy` asks for. HTTPS is
 # terminated in front of the app in production; a plain-HTTP development run
@@ -178,6 +195,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 SYNC_SOFT_TIME_LIMIT = env.int("SYNC_SOFT_TIME_LIMIT", default=3 * 3600)
 SYNC_TIME_LIMIT = env.int("SYNC_TIME_LIMIT", default=SYNC_SOFT_TIME_LIMIT + 300)
+# The sync lock is a Redis lease renewed by the running sync; it lapses this
+# many seconds after its holder dies (a killed worker), so the next sync runs.
+SYNC_LOCK_LEASE_SECONDS = env.int("SYNC_LOCK_LEASE_SECONDS", default=120)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=SYNC_TIME_LIMIT + 3600),
 }

@@ -1,0 +1,149 @@
+"""What every parser shares: the host record, rejected rows and the parse state.
+
+A parser reads a binary stream and yields :class:`HostRecord` objects with
+canonical addresses. Rows it cannot use go to :class:`ParseState` with the
+file, line and value; a file it cannot read at all raises
+:class:`ImportFileError`, and the import then writes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from lumeta_qualys.ipset import AddressError, address_key, format_address, parse_address
+
+# Stored rejections per import; a file of a million bad rows still reports
+# its total count, but only the first ones are kept with their reasons.
+MAX_STORED_REJECTIONS = 1000
+MAX_STORED_WARNINGS = 200
+
+MAC_PATTERN = re.compile(r"^[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
+# Characters removed around every text value besides str.strip()'s Unicode
+# whitespace (which covers space, tab, CR, LF and NBSP): the byte order mark
+# and zero-width spaces that spreadsheets leave behind.
+EXTRA_STRIP = "\ufeff\u200b\u2060"
+
+
+class ImportFileError(Exception):
+    """A file that cannot be parsed at all; the import writes nothing."""
+
+
+@dataclass(slots=True)
+class HostRecord:
+    """One address read from a file, with the details the file gives for it."""
+
+    version: int
+    value: int
+    line: int
+    hostnames: list[str] = field(default_factory=list)
+    mac: str = ""
+    mac_vendor: str = ""
+    os_name: str = ""
+    tags: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return address_key(self.version, self.value)
+
+    @property
+    def address(self) -> str:
+        return format_address(self.version, self.value)
+
+
+@dataclass(slots=True)
+class Rejection:
+    """A row that was not imported, and why."""
+
+    file: str
+    line: int
+    value: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.file} line {self.line}: {self.reason}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"file": self.file, "line": self.line, "value": self.value, "message": self.message}
+
+
+@dataclass
+class ParseState:
+    """Rejections, warnings and the completeness of one parse."""
+
+    file_name: str
+    rejections: list[Rejection] = field(default_factory=list)
+    rejected_count: int = 0
+    warnings: list[str] = field(default_factory=list)
+    warning_count: int = 0
+    # False when the file ends early (an interrupted scan): its complete
+    # hosts are imported but nothing is marked stale.
+    complete: bool = True
+
+    def reject(self, line: int, value: str, reason: str) -> None:
+        self.rejected_count += 1
+        if len(self.rejections) < MAX_STORED_REJECTIONS:
+            self.rejections.append(Rejection(self.file_name, line, value, reason))
+
+    def reject_address(self, line: int, value: str, error: AddressError) -> None:
+        self.reject(
+            line,
+            value,
+            f'"{value}" is not a valid IP address: {error.reason}. '
+            "Fix or remove the row and import again.",
+        )
+
+    def warn(self, message: str) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < MAX_STORED_WARNINGS:
+            self.warnings.append(message)
+
+
+def clean_text(value: str) -> str:
+    """Strip every kind of whitespace and invisible mark from both ends of a value."""
+    return value.strip().strip(EXTRA_STRIP).strip()
+
+
+def parse_host_address(text: str) -> tuple[int, int]:
+    """Parse one address (never a range) into ``(version, int)``; raise AddressError."""
+    return parse_address(text)
+
+
+def normalise_mac(text: str) -> str | None:
+    """Return a MAC address as upper-case colon-separated text, or None if it is not one."""
+    value = clean_text(text)
+    if not MAC_PATTERN.match(value):
+        return None
+    return value.replace("-", ":").upper()
+
+
+class CountingReader(io.RawIOBase):
+    """A binary stream wrapper that counts the bytes read and reports progress."""
+
+    def __init__(
+        self,
+        stream: BinaryIO,
+        total: int | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ):
+        super().__init__()
+        self.stream = stream
+        self.total = total
+        self.bytes_read = 0
+        self.progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.stream.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        self.bytes_read += size
+        if self.progress is not None and size:
+            self.progress(self.bytes_read, self.total)
+        return size

@@ -1,0 +1,212 @@
+"""CSV parser: spreadsheet and tool exports with a header row.
+
+The address column is found by its header name. The file is read as UTF-8
+with or without a byte order mark; the delimiter (comma, semicolon, tab or
+vertical bar) is the one that splits the header into a known address
+column. Values are stripped of every kind of whitespace before they are
+validated, and NUL bytes are removed with a warning.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from lumeta_qualys.ipset import AddressError
+
+from .base import HostRecord, ImportFileError, ParseState, clean_text, normalise_mac, parse_address
+
+# Header names, compared after lower-casing and turning "_" and "-" into spaces.
+ADDRESS_COLUMNS = (
+    "ip",
+    "ip address",
+    "ipaddress",
+    "address",
+    "ipv4",
+    "ipv6",
+    "ipv4 address",
+    "ipv6 address",
+    "host",
+)
+VERSIONED_ADDRESS_COLUMNS = ("ipv4", "ipv6", "ipv4 address", "ipv6 address")
+HOSTNAME_COLUMNS = ("hostname", "host name", "hostnames", "name", "dns", "dns name", "fqdn")
+MAC_COLUMNS = ("mac", "mac address", "macaddress")
+VENDOR_COLUMNS = ("vendor", "mac vendor")
+OS_COLUMNS = ("os", "os name", "operating system")
+TAG_COLUMNS = ("tags", "tag")
+DELIMITERS = (",", ";", "\t", "|")
+LIST_SEPARATORS = re.compile(r"[;,|\s]+")
+TAG_SEPARATORS = re.compile(r"[;,|]")
+
+
+def normalise_header(name: str) -> str:
+    text = clean_text(name).strip("\"'").lower()
+    return re.sub(r"[\s_\-]+", " ", text).strip()
+
+
+def header_address_columns(cells: list[str]) -> list[int]:
+    """Return the indexes of the address columns in a header row.
+
+    ``ipv4`` and ``ipv6`` columns are read together; otherwise the first
+    known name in :data:`ADDRESS_COLUMNS` order wins, so that a ``host``
+    column next to an ``ip`` column is not read as an address.
+    """
+    names = [normalise_header(cell) for cell in cells]
+    pair = [index for index, name in enumerate(names) if name in VERSIONED_ADDRESS_COLUMNS]
+    if len(pair) > 1:
+        return pair
+    for candidate in ADDRESS_COLUMNS:
+        if candidate in names:
+            return [names.index(candidate)]
+    return []
+
+
+def find_delimiter(header_line: str) -> str | None:
+    """Return the delimiter that splits a header line into a known address column."""
+    for delimiter in DELIMITERS:
+        cells = next(csv.reader([header_line], delimiter=delimiter), [])
+        if header_address_columns(cells):
+            return delimiter
+    return None
+
+
+def _first_column(names: list[str], candidates: tuple[str, ...]) -> int | None:
+    for candidate in candidates:
+        if candidate in names:
+            return names.index(candidate)
+    return None
+
+
+class CsvParser:
+    """Streams host records out of a CSV file with a header row."""
+
+    format = "csv"
+
+    def __init__(self, stream: BinaryIO, state: ParseState):
+        self.stream = stream
+        self.state = state
+        self.nul_lines = 0
+
+    def _lines(self, text: io.TextIOBase) -> Iterator[str]:
+        for line in text:
+            if "\x00" in line:
+                self.nul_lines += 1
+                line = line.replace("\x00", "")
+            yield line
+
+    def records(self) -> Iterator[HostRecord]:
+        state = self.state
+        text = io.TextIOWrapper(self.stream, encoding="utf-8-sig", errors="strict", newline="")
+        lines = self._lines(text)
+        try:
+            yield from self._read(lines)
+        except UnicodeDecodeError as error:
+            raise ImportFileError(
+                f"{state.file_name}: the file is not UTF-8 text ({error.reason}). "
+                "Save it as CSV UTF-8 and import it again."
+            ) from None
+        except csv.Error as error:
+            raise ImportFileError(
+                f"{state.file_name}: the CSV file cannot be read ({error})."
+            ) from None
+        if self.nul_lines:
+            state.warn(
+                f"{state.file_name}: NUL characters were removed from {self.nul_lines} lines."
+            )
+
+    def _read(self, lines: Iterator[str]) -> Iterator[HostRecord]:
+        state = self.state
+        header_line = ""
+        header_number = 0
+        for header_line in lines:
+            header_number += 1
+            if clean_text(header_line):
+                break
+        else:
+            raise ImportFileError(f"{state.file_name}: the file is empty.")
+
+        delimiter = find_delimiter(header_line)
+        if delimiter is None:
+            raise ImportFileError(
+                f"{state.file_name} line {header_number}: no address column in the header row "
+                f"{clean_text(header_line)[:200]!r}. Name the column one of: "
+                f"{', '.join(ADDRESS_COLUMNS)} (any case)."
+            )
+        header = next(csv.reader([header_line], delimiter=delimiter))
+        names = [normalise_header(cell) for cell in header]
+        address_columns = header_address_columns(header)
+        hostname_column = _first_column(names, HOSTNAME_COLUMNS)
+        if hostname_column is None and "host" in names:
+            # A "host" column beside an "ip" column holds names, not addresses.
+            host_column = names.index("host")
+            if host_column not in address_columns:
+                hostname_column = host_column
+        mac_column = _first_column(names, MAC_COLUMNS)
+        vendor_column = _first_column(names, VENDOR_COLUMNS)
+        os_column = _first_column(names, OS_COLUMNS)
+        tag_column = _first_column(names, TAG_COLUMNS)
+
+        reader = csv.reader(lines, delimiter=delimiter)
+        for row in reader:
+            line = header_number + reader.line_num
+            cells = [clean_text(cell) for cell in row]
+            if not any(cells):
+                continue
+
+            def cell(index: int | None, cells: list[str] = cells) -> str:
+                return cells[index] if index is not None and index < len(cells) else ""
+
+            mac = ""
+            raw_mac = cell(mac_column)
+            if raw_mac:
+                mac = normalise_mac(raw_mac) or ""
+                if not mac:
+                    state.warn(
+                        f'{state.file_name} line {line}: "{raw_mac}" is not a MAC address; '
+                        "it was left out."
+                    )
+            hostnames = [
+                name.lower() for name in LIST_SEPARATORS.split(cell(hostname_column)) if name
+            ]
+            tags = [clean_text(tag) for tag in TAG_SEPARATORS.split(cell(tag_column))]
+            tags = [tag for tag in tags if tag]
+
+            values = [cell(index) for index in address_columns]
+            if not any(values):
+                state.reject(
+                    line,
+                    "",
+                    "the address is empty. Fill in the address or remove the row and import again.",
+                )
+                continue
+            for value in values:
+                if not value:
+                    continue
+                try:
+                    version, number = parse_address(value)
+                except AddressError as error:
+                    state.reject_address(line, value, error)
+                    continue
+                yield HostRecord(
+                    version=version,
+                    value=number,
+                    line=line,
+                    hostnames=list(hostnames),
+                    mac=mac,
+                    mac_vendor=cell(vendor_column),
+                    os_name=cell(os_column),
+                    tags=list(tags),
+                )
+
+
+def starts_like_csv(sample: bytes) -> bool:
+    """Return True if the first non-blank line of ``sample`` is a header with an address column."""
+    text = codecs.decode(sample, "utf-8-sig", errors="replace")
+    for line in text.splitlines():
+        if clean_text(line):
+            return find_delimiter(line) is not None
+    return False

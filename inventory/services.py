@@ -1,0 +1,337 @@
+"""Import discovery files into the inventory, and expire stale hosts.
+
+``import_file`` is the one entry point that the upload page, the
+``import_hosts`` command, the HTTP endpoint and other apps (demo data)
+share. It runs one import in one database transaction:
+
+1. the format is taken from ``fmt`` or detected from the content;
+2. the parser streams host records into :class:`~inventory.writer.HostWriter`;
+3. rejected rows are collected with file, line, value and reason;
+4. after a complete, non-dry import the hosts of the same source that the
+   file no longer lists are marked stale;
+5. ``hosts_imported`` is sent inside the transaction;
+6. a dry run rolls everything back but reports the same counts;
+7. a file that cannot be parsed at all writes nothing and reports why.
+
+The :class:`~inventory.models.ImportRun` row is written outside that
+transaction, so the report survives a rolled-back import.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .importers import FORMATS, SNIFF_BYTES, ImportFileError, ParseState, detect_format, parser_for
+from .importers.base import CountingReader
+from .importers.nmap import CHUNK_SIZE
+from .models import Host, ImportRun
+from .signals import hosts_deleted, hosts_imported
+from .writer import HostWriter, WriteCounts
+
+logger = logging.getLogger(__name__)
+
+# Called with (bytes_read, total_bytes or None, hosts_written).
+ProgressCallback = Callable[[int, "int | None", int], None]
+
+
+@dataclass
+class ImportReport:
+    """What one import did, in the shape every way in reports it."""
+
+    run_id: int | None
+    source: str
+    file_name: str
+    format: str
+    status: str
+    dry_run: bool
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    marked_stale: int = 0
+    repeated: int = 0
+    rejected_count: int = 0
+    rejected: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def imported(self) -> int:
+        """Hosts the file listed that are now in the inventory (or would be, in a dry run)."""
+        return self.added + self.updated + self.unchanged
+
+    @property
+    def ok(self) -> bool:
+        return self.status != ImportRun.Status.FAILED
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["imported"] = self.imported
+        return data
+
+    def summary_lines(self) -> list[str]:
+        """Return the report as plain text lines, as the command prints it."""
+        prefix = "Preview (nothing written): " if self.dry_run else ""
+        lines = [
+            f"{self.file_name} ({self.format or 'unknown format'}, source {self.source!r}): "
+            f"{prefix}{self.status}",
+        ]
+        if self.error:
+            lines.append(f"  error: {self.error}")
+        lines.append(
+            f"  added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "
+            f"marked stale {self.marked_stale}, rejected {self.rejected_count}"
+        )
+        for rejection in self.rejected:
+            lines.append(f"  rejected: {rejection['message']}")
+        if self.rejected_count > len(self.rejected):
+            lines.append(f"  … and {self.rejected_count - len(self.rejected)} more rejected rows")
+        for warning in self.warnings:
+            lines.append(f"  warning: {warning}")
+        return lines
+
+
+class _DryRunRollback(Exception):
+    """Raised inside the transaction to undo a dry run."""
+
+
+def import_file(
+    path: str | os.PathLike,
+    *,
+    fmt: str | None = None,
+    source: str | None = None,
+    dry_run: bool = False,
+    user=None,
+    progress: ProgressCallback | None = None,
+    run: ImportRun | None = None,
+    file_name: str | None = None,
+) -> ImportReport:
+    """Import one discovery file from disk and return its report.
+
+    ``fmt`` is ``"nmap"``, ``"csv"``, ``"list"`` or None to detect it from
+    the content. ``source`` names the feed for stale marking (default: the
+    file name). ``dry_run`` reports without writing hosts. ``progress`` is
+    called with bytes read, total bytes and hosts written so far. ``run``
+    continues an ImportRun created by the caller (the upload page creates it
+    first so that the browser can poll it); ``file_name`` overrides the name
+    shown in messages (an upload's original name instead of a temporary path).
+    """
+    file_path = Path(path)
+    name = file_name or file_path.name
+    with file_path.open("rb") as stream:
+        return import_stream(
+            stream,
+            file_name=name,
+            fmt=fmt,
+            source=source,
+            dry_run=dry_run,
+            user=user,
+            progress=progress,
+            run=run,
+            total_bytes=file_path.stat().st_size,
+        )
+
+
+def create_run(file_name: str, source: str | None, fmt: str | None, user=None) -> ImportRun:
+    """Create the ImportRun row of an import that is about to start."""
+    return ImportRun.objects.create(
+        source=source or file_name,
+        file_name=file_name,
+        file_format=fmt or "",
+        started_by=user if user is not None and user.is_authenticated else None,
+    )
+
+
+def import_stream(
+    stream: BinaryIO,
+    *,
+    file_name: str,
+    fmt: str | None = None,
+    source: str | None = None,
+    dry_run: bool = False,
+    user=None,
+    progress: ProgressCallback | None = None,
+    run: ImportRun | None = None,
+    total_bytes: int | None = None,
+) -> ImportReport:
+    """Import a discovery file from an open binary stream; see :func:`import_file`."""
+    source = (source or "").strip() or file_name
+    if fmt is not None and fmt not in FORMATS:
+        raise ValueError(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.")
+    if run is None:
+        run = create_run(file_name, source, fmt, user)
+    else:
+        run.source = source
+    started_at = run.started_at
+    state = ParseState(file_name)
+    report = ImportReport(
+        run_id=run.pk,
+        source=source,
+        file_name=file_name,
+        format=fmt or "",
+        status=ImportRun.Status.RUNNING,
+        dry_run=dry_run,
+    )
+    logger.info(
+        "Import %s of %s started (source %r, dry run %s)", run.pk, file_name, source, dry_run
+    )
+
+    counts = WriteCounts()
+    reader = CountingReader(stream, total_bytes)
+
+    def report_progress(batch_counts: WriteCounts | None = None) -> None:
+        if progress is not None:
+            written = counts.added + counts.updated + counts.unchanged
+            progress(reader.bytes_read, total_bytes, written)
+
+    try:
+        sample = reader.read(SNIFF_BYTES)
+        buffered = io.BufferedReader(_Prefixed(sample, reader), CHUNK_SIZE)
+        report.format = fmt or detect_format(sample)
+        with transaction.atomic():
+            writer = HostWriter(source, started_at, on_batch=report_progress)
+            counts = writer.counts
+            parser = parser_for(report.format, buffered, state)
+            for record in parser.records():
+                writer.add(record)
+            writer.flush()
+            if state.complete and not dry_run:
+                report.marked_stale = writer.mark_stale(timezone.now())
+            if not dry_run:
+                hosts_imported.send(sender=Host, new_since_pk=writer.new_since_pk, import_run=run)
+            if dry_run:
+                raise _DryRunRollback
+    except _DryRunRollback:
+        pass
+    except ImportFileError as error:
+        report.error = str(error)
+        counts = WriteCounts()
+    except Exception as error:
+        report.error = f"The import failed unexpectedly and nothing was written: {error}"
+        report.status = ImportRun.Status.FAILED
+        _save_run(run, report)
+        logger.exception("Import %s of %s failed", run.pk, file_name)
+        raise
+    report_progress()
+
+    report.added = counts.added
+    report.updated = counts.updated
+    report.unchanged = counts.unchanged
+    report.repeated = counts.repeated
+    report.rejected_count = state.rejected_count
+    report.rejected = [rejection.as_dict() for rejection in state.rejections]
+    report.warnings = list(state.warnings)
+    if counts.repeated:
+        report.warnings.append(
+            f"{counts.repeated} addresses were listed more than once; their details were merged."
+        )
+    if dry_run and not state.complete:
+        report.warnings.append("A real import of this file would not mark any host stale.")
+    report.status = _status(report, state, dry_run)
+    _save_run(run, report)
+    logger.info(
+        "Import %s of %s finished: %s, added %s, updated %s, unchanged %s, stale %s, rejected %s",
+        run.pk,
+        file_name,
+        report.status,
+        report.added,
+        report.updated,
+        report.unchanged,
+        report.marked_stale,
+        report.rejected_count,
+    )
+    return report
+
+
+def _status(report: ImportReport, state: ParseState, dry_run: bool) -> str:
+    if report.error:
+        return ImportRun.Status.FAILED
+    if dry_run:
+        return ImportRun.Status.PREVIEW
+    if not state.complete:
+        return ImportRun.Status.PARTIAL
+    return ImportRun.Status.SUCCEEDED
+
+
+def _save_run(run: ImportRun, report: ImportReport) -> None:
+    run.file_format = report.format
+    run.finished_at = timezone.now()
+    run.status = report.status
+    run.added = report.added
+    run.updated = report.updated
+    run.unchanged = report.unchanged
+    run.marked_stale = report.marked_stale
+    run.rejected = report.rejected
+    run.rejected_count = report.rejected_count
+    run.warnings = report.warnings
+    run.error = report.error
+    run.progress = {**(run.progress or {}), "done": True}
+    run.save()
+
+
+class _Prefixed(io.RawIOBase):
+    """A binary stream that first returns bytes already read for format detection."""
+
+    def __init__(self, prefix: bytes, rest: BinaryIO):
+        super().__init__()
+        self.prefix = prefix
+        self.rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        size = len(buffer)
+        if self.prefix:
+            data, self.prefix = self.prefix[:size], self.prefix[size:]
+        else:
+            data = self.rest.read(size)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def expire_stale_hosts(days: int | None = None, now=None) -> int:
+    """Delete hosts stale for more than ``days`` days and send ``hosts_deleted``.
+
+    ``days`` defaults to ``settings.INVENTORY_STALE_EXPIRY_DAYS``; 0 or None
+    turns expiry off and nothing is deleted. Returns the number deleted.
+    """
+    if days is None:
+        days = getattr(settings, "INVENTORY_STALE_EXPIRY_DAYS", 0)
+    if not days:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    expired = Host.objects.filter(stale=True, stale_since__lt=cutoff)
+    deleted = 0
+    with transaction.atomic():
+        keys = list(expired.values_list("key", flat=True))
+        # Delete in chunks so that the IN lists stay small on SQLite.
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            deleted += Host.objects.filter(key__in=chunk).delete()[0]
+        if keys:
+            hosts_deleted.send(sender=Host, keys=keys)
+    logger.info("Expired %s hosts stale for more than %s days", deleted, days)
+    return deleted
+
+
+def delete_hosts(queryset) -> int:
+    """Delete the hosts of ``queryset`` and send ``hosts_deleted`` in one transaction."""
+    with transaction.atomic():
+        keys = list(queryset.values_list("key", flat=True))
+        deleted = 0
+        for start in range(0, len(keys), 500):
+            deleted += Host.objects.filter(key__in=keys[start : start + 500]).delete()[0]
+        if keys:
+            hosts_deleted.send(sender=Host, keys=keys)
+    return deleted

@@ -1,0 +1,267 @@
+"""The one writer every importer feeds: batched inserts and updates of hosts.
+
+Records are buffered and written in batches with ``executemany`` through
+Django's connection, so the same SQL runs on SQLite and PostgreSQL. For
+each batch the writer reads the stored rows of its addresses, then sorts
+every record into added, updated or unchanged:
+
+- a new address is inserted (added);
+- a stored address whose details differ, that was stale or that belonged
+  to another source is updated (updated);
+- otherwise only ``last_seen`` moves (unchanged).
+
+Details the file does not give (an empty host name, MAC or OS) keep their
+stored values, so importing a plain list after an nmap scan does not erase
+what nmap found. Imported tags are added to the stored ones.
+
+Every host the import lists gets ``last_seen`` set to the import's start
+time; stale marking relies on that (see :meth:`HostWriter.mark_stale`).
+The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import connection
+
+from .importers.base import HostRecord
+from .models import Host
+
+BATCH_SIZE = 2000
+# Keys per ``IN (...)`` lookup; stays far below SQLite's variable limit.
+LOOKUP_CHUNK = 500
+
+TABLE = Host._meta.db_table
+ROW_FIELDS = (
+    "id",
+    "key",
+    "hostname",
+    "hostnames",
+    "mac",
+    "mac_vendor",
+    "os_name",
+    "source",
+    "tags",
+    "stale",
+    "last_seen",
+)
+INSERT_SQL = (
+    f'INSERT INTO {TABLE} (address, "key", version, hostname, hostnames, mac, mac_vendor, '
+    "os_name, source, first_seen, last_seen, stale, stale_since, tags, subscribed, scanned) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, %s)"
+)
+UPDATE_SQL = (
+    f"UPDATE {TABLE} SET hostname = %s, hostnames = %s, mac = %s, mac_vendor = %s, "
+    "os_name = %s, source = %s, tags = %s, last_seen = %s, stale = %s, stale_since = NULL "
+    "WHERE id = %s"
+)
+
+
+@dataclass
+class WriteCounts:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    # Addresses listed more than once in the same import.
+    repeated: int = 0
+
+
+def _json_value(value: object) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return json.loads(value)
+    return list(value)  # type: ignore[arg-type]
+
+
+def _merge_names(stored: list[str], imported: list[str]) -> list[str]:
+    return list(imported) if imported else list(stored)
+
+
+def _merge_tags(stored: list[str], imported: list[str]) -> list[str]:
+    merged = list(stored)
+    for tag in imported:
+        if tag not in merged:
+            merged.append(tag)
+    return merged
+
+
+def _merge_records(first: HostRecord, second: HostRecord) -> HostRecord:
+    """Combine two records of one address: later non-empty details win."""
+    return HostRecord(
+        version=first.version,
+        value=first.value,
+        line=second.line,
+        hostnames=second.hostnames or first.hostnames,
+        mac=second.mac or first.mac,
+        mac_vendor=second.mac_vendor or first.mac_vendor,
+        os_name=second.os_name or first.os_name,
+        tags=_merge_tags(first.tags, second.tags),
+    )
+
+
+class HostWriter:
+    """Writes host records of one import in batches and counts what changed."""
+
+    def __init__(
+        self,
+        source: str,
+        seen_at: datetime,
+        batch_size: int = BATCH_SIZE,
+        on_batch: Callable[[WriteCounts], None] | None = None,
+    ):
+        self.source = source
+        self.seen_at = seen_at
+        self.seen_at_db = connection.ops.adapt_datetimefield_value(seen_at)
+        self.batch_size = batch_size
+        self.on_batch = on_batch
+        self.counts = WriteCounts()
+        self.buffer: dict[str, HostRecord] = {}
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT MAX(id) FROM {TABLE}")
+            self.new_since_pk: int = cursor.fetchone()[0] or 0
+
+    def add(self, record: HostRecord) -> None:
+        key = record.key
+        earlier = self.buffer.get(key)
+        if earlier is not None:
+            self.counts.repeated += 1
+            record = _merge_records(earlier, record)
+        self.buffer[key] = record
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        batch = self.buffer
+        self.buffer = {}
+        stored = self._stored_rows(list(batch))
+
+        inserts: list[tuple] = []
+        updates: list[tuple] = []
+        unchanged_ids: list[int] = []
+        for key, record in batch.items():
+            row = stored.get(key)
+            if row is None:
+                inserts.append(self._insert_row(key, record))
+                self.counts.added += 1
+                continue
+            change = self._update_row(row, record)
+            repeated = row["id"] > self.new_since_pk or self._seen_this_import(row["last_seen"])
+            if repeated:
+                self.counts.repeated += 1
+            if change is None:
+                unchanged_ids.append(row["id"])
+                if not repeated:
+                    self.counts.unchanged += 1
+            else:
+                updates.append(change)
+                if not repeated:
+                    self.counts.updated += 1
+
+        with connection.cursor() as cursor:
+            if inserts:
+                cursor.executemany(INSERT_SQL, inserts)
+            if updates:
+                cursor.executemany(UPDATE_SQL, updates)
+            for start in range(0, len(unchanged_ids), LOOKUP_CHUNK):
+                chunk = unchanged_ids[start : start + LOOKUP_CHUNK]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(
+                    f"UPDATE {TABLE} SET last_seen = %s WHERE id IN ({marks})",
+                    [self.seen_at_db, *chunk],
+                )
+        if self.on_batch is not None:
+            self.on_batch(self.counts)
+
+    def mark_stale(self, now: datetime) -> int:
+        """Mark stale the hosts of this source that this import did not list.
+
+        Call only after a complete import has been flushed: every host it
+        listed has ``last_seen`` equal to the import's start time.
+        """
+        return Host.objects.filter(
+            source=self.source, stale=False, last_seen__lt=self.seen_at
+        ).update(stale=True, stale_since=now)
+
+    # Helpers -------------------------------------------------------------
+
+    def _seen_this_import(self, last_seen: object) -> bool:
+        if isinstance(last_seen, str):
+            last_seen = datetime.fromisoformat(last_seen)
+        if isinstance(last_seen, datetime) and last_seen.tzinfo is None:
+            last_seen = last_seen.replace(tzinfo=UTC)
+        return last_seen == self.seen_at
+
+    def _stored_rows(self, keys: list[str]) -> dict[str, dict]:
+        rows: dict[str, dict] = {}
+        columns = ", ".join(connection.ops.quote_name(name) for name in ROW_FIELDS)
+        with connection.cursor() as cursor:
+            for start in range(0, len(keys), LOOKUP_CHUNK):
+                chunk = keys[start : start + LOOKUP_CHUNK]
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f'SELECT {columns} FROM {TABLE} WHERE "key" IN ({marks})', chunk)
+                for values in cursor.fetchall():
+                    row = dict(zip(ROW_FIELDS, values, strict=True))
+                    row["hostnames"] = _json_value(row["hostnames"])
+                    row["tags"] = _json_value(row["tags"])
+                    rows[row["key"]] = row
+        return rows
+
+    def _insert_row(self, key: str, record: HostRecord) -> tuple:
+        names = record.hostnames
+        return (
+            record.address,
+            key,
+            record.version,
+            names[0] if names else "",
+            json.dumps(names),
+            record.mac,
+            record.mac_vendor,
+            record.os_name,
+            self.source,
+            self.seen_at_db,
+            self.seen_at_db,
+            False,
+            json.dumps(record.tags),
+            False,
+            False,
+        )
+
+    def _update_row(self, row: dict, record: HostRecord) -> tuple | None:
+        """Return the UPDATE parameters for a stored row, or None when nothing changes."""
+        names = _merge_names(row["hostnames"], record.hostnames)
+        hostname = names[0] if names else row["hostname"]
+        mac = record.mac or row["mac"]
+        mac_vendor = record.mac_vendor or row["mac_vendor"]
+        os_name = record.os_name or row["os_name"]
+        tags = _merge_tags(row["tags"], record.tags)
+        same = (
+            names == row["hostnames"]
+            and hostname == row["hostname"]
+            and mac == row["mac"]
+            and mac_vendor == row["mac_vendor"]
+            and os_name == row["os_name"]
+            and tags == row["tags"]
+            and row["source"] == self.source
+            and not row["stale"]
+        )
+        if same:
+            return None
+        return (
+            hostname,
+            json.dumps(names),
+            mac,
+            mac_vendor,
+            os_name,
+            self.source,
+            json.dumps(tags),
+            self.seen_at_db,
+            False,
+            row["id"],
+        )
