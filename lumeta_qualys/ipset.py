@@ -96,8 +96,12 @@ def parse_range(text: str) -> tuple[int, int, int]:
     value = text.strip()
     if "-" in value:
         first, _, last = value.partition("-")
-        start_version, start = parse_address(first)
-        end_version, end = parse_address(last)
+        try:
+            start_version, start = parse_address(first)
+            end_version, end = parse_address(last)
+        except AddressError as error:
+            # Name the whole range in the error, not only the half that failed.
+            raise AddressError(text, error.reason) from None
         if start_version != end_version:
             raise AddressError(text, "the range mixes IPv4 and IPv6")
         if end < start:
@@ -184,9 +188,7 @@ class IPSet:
     # Construction -------------------------------------------------------
 
     @classmethod
-    def from_intervals(
-        cls, v4: Iterable[Interval] = (), v6: Iterable[Interval] = ()
-    ) -> IPSet:
+    def from_intervals(cls, v4: Iterable[Interval] = (), v6: Iterable[Interval] = ()) -> IPSet:
         """Build a set from raw intervals, which may overlap and come in any order."""
         return cls(tuple(merge(v4)), tuple(merge(v6)))
 

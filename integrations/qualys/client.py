@@ -1,0 +1,540 @@
+"""The Qualys VM API v2 client used by the sync, the settings page and the push.
+
+Settings come in as arguments; no Django imports. Every call uses Basic
+auth (no session, so nothing is left open when a sync fails), sends the
+trailing slash, and returns records from ``records`` or raises an error from
+``errors``. Values that cannot be parsed inside an otherwise good reply are
+skipped and described in ``warnings``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from urllib.parse import quote_plus, urlencode
+
+from lxml import etree
+
+from integrations.qualys.errors import (
+    InvalidRequest,
+    MalformedResponse,
+    UnexpectedResponse,
+)
+from integrations.qualys.parsing import (
+    Warning1980,
+    host_record,
+    ip_set_ranges,
+    ipv6_mapping,
+    parse_int,
+    parse_ip_token,
+    read_warning,
+    release,
+    text_of,
+)
+from integrations.qualys.records import (
+    ApiBudget,
+    AssetGroup,
+    IPv6Mapping,
+    ScannedHostRecord,
+    SimpleReturn,
+    SubscriptionList,
+)
+from integrations.qualys.transport import CallGuard, OpenResponse, Transport
+from lumeta_qualys.ipset import AddressError, IPSet
+
+logger = logging.getLogger(__name__)
+
+IP_PATH = "/api/2.0/fo/asset/ip/"
+IP_MAP_PATH = "/api/2.0/fo/asset/ip/v4_v6/"
+GROUP_PATH = "/api/2.0/fo/asset/group/"
+HOST_LIST_VERSIONS = ("2.0", "3.0")
+HOST_DETAILS = ("Basic", "Basic/AGs", "All", "All/AGs")
+MAX_TRUNCATION_LIMIT = 1_000_000
+MAX_TITLE_LENGTH = 255
+# Detailed warnings kept per client; later ones are only counted.
+MAX_WARNINGS = 200
+
+
+class QualysClient:
+    """A client for the Qualys VM API v2 calls this product makes.
+
+    ``budget`` holds the call count and the last limit headers seen;
+    ``warnings`` lists, in plain English, the values that were skipped or
+    cleaned in otherwise good replies since the client was made.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        ca_bundle: str | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 300.0,
+        max_wait_seconds: int = 300,
+        max_retries: int = 3,
+        max_body_bytes: int = 4_000_000,
+        host_list_version: str = "2.0",
+        user_agent: str = "lumeta-qualys",
+        call_guard: CallGuard | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if host_list_version not in HOST_LIST_VERSIONS:
+            raise ValueError(
+                f"Host list API version {host_list_version!r} is not supported; use "
+                f"{' or '.join(HOST_LIST_VERSIONS)}."
+            )
+        if max_body_bytes < 1024:
+            raise ValueError(f"max_body_bytes must be at least 1024, not {max_body_bytes}.")
+        self._transport = Transport(
+            base_url,
+            username,
+            password,
+            ca_bundle=ca_bundle,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_wait_seconds=max_wait_seconds,
+            max_retries=max_retries,
+            user_agent=user_agent,
+            call_guard=call_guard,
+            sleep=sleep,
+        )
+        self.max_body_bytes = max_body_bytes
+        self.host_list_version = host_list_version
+        self.warnings: list[str] = []
+        self.suppressed_warnings = 0
+
+    @property
+    def budget(self) -> ApiBudget:
+        return self._transport.budget
+
+    @property
+    def host_list_path(self) -> str:
+        return f"/api/{self.host_list_version}/fo/asset/host/"
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> QualysClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # Warnings -------------------------------------------------------------
+
+    def _warn(self, message: str) -> None:
+        if len(self.warnings) < MAX_WARNINGS:
+            logger.warning("Qualys data: %s", message)
+            self.warnings.append(message)
+        else:
+            self.suppressed_warnings += 1
+
+    def _note_cleaning(self, response: OpenResponse, path: str) -> None:
+        removed = response.stream.removed_control_bytes
+        if removed:
+            self._warn(
+                f"{removed} control character(s) such as NUL were removed from the reply to "
+                f"{path}, because XML does not allow them in text."
+            )
+
+    def _finish_warnings(self) -> None:
+        if self.suppressed_warnings:
+            logger.warning("Qualys data: %d more warnings not listed", self.suppressed_warnings)
+
+    # Credential check ----------------------------------------------------------
+
+    def check_credentials(self) -> None:
+        """Make one cheap call that needs valid credentials; raise the QualysError if it fails.
+
+        The call is the host list with ``details=None&truncation_limit=1``: a
+        documented v2 call under the same authentication as the sync, which
+        returns at most one host ID. It counts against the host-list rate
+        limit. Nothing is retried and no rate-limit wait is slept, so the
+        settings page gets its answer at once.
+        """
+        params = {"action": "list", "details": "None", "truncation_limit": "1"}
+        with self._transport.open(
+            "GET", self.host_list_path, params, expect=("HOST_LIST_OUTPUT",), retries=0
+        ) as response:
+            response.stream.read_all()
+
+    # Subscription IP list ------------------------------------------------------
+
+    def list_subscription(self) -> SubscriptionList:
+        """Return the subscription's IP list as merged intervals.
+
+        An IP or IP_RANGE that is not a valid address or range is left out,
+        kept in ``rejected`` and described in ``warnings``; the rest loads. A
+        reply without IP_SET is an empty subscription.
+        """
+        ranges: list[tuple[int, int, int]] = []
+        rejected: list[str] = []
+        with self._transport.open(
+            "GET", IP_PATH, {"action": "list"}, expect=("IP_LIST_OUTPUT",)
+        ) as response:
+            for event, element in response.stream.events():
+                if event != "end":
+                    continue
+                if element.tag in ("IP", "IP_RANGE") and _parent_tag(element) == "IP_SET":
+                    try:
+                        ranges.append(parse_ip_token(element))
+                    except AddressError as error:
+                        rejected.append(text_of(element))
+                        self._warn(
+                            f"Subscription IP list: {error.value!r} was skipped because it is "
+                            f"not a valid address or range ({error.reason})."
+                        )
+                    release(element)
+                elif element.tag == "WARNING" and _parent_tag(element) == "RESPONSE":
+                    warning = read_warning(element)
+                    raise UnexpectedResponse(
+                        f"Qualys marked the subscription IP list as incomplete (code "
+                        f"{warning.code}: {warning.text}). The list was not used; try again later."
+                    )
+            self._note_cleaning(response, IP_PATH)
+        self._finish_warnings()
+        return SubscriptionList(ips=IPSet.from_ranges(ranges), rejected=rejected)
+
+    def list_ipv6_mappings(self) -> list[IPv6Mapping]:
+        """Return the IPv6 mapping records (placeholder IPv4 address to IPv6 address)."""
+        params = {
+            "action": "list",
+            "output_format": "xml",
+            "truncation_limit": str(MAX_TRUNCATION_LIMIT),
+        }
+        mappings: list[IPv6Mapping] = []
+
+        def collect(element: etree._Element) -> None:
+            mapping = ipv6_mapping(element, self._warn)
+            if mapping is not None:
+                mappings.append(mapping)
+
+        for _ in self._pages(IP_MAP_PATH, params, "IP_MAP_LIST_OUTPUT", "IP_MAP", collect):
+            pass
+        self._finish_warnings()
+        return mappings
+
+    # Adding IPs ---------------------------------------------------------------
+
+    def add_ips(self, ips: IPSet, *, enable_vm: bool = True) -> None:
+        """Add IPv4 addresses to the subscription with VM enabled.
+
+        The addresses go as merged ``a-b`` tokens in POST form bodies, one
+        call per ``max_body_bytes`` of body. Qualys's IP list takes no IPv6
+        text (IPv6 hosts are added as placeholders plus mapping records), so
+        a set with IPv6 addresses raises ValueError before any call.
+        """
+        if not enable_vm:
+            raise ValueError(
+                "add_ips needs enable_vm: Qualys rejects an add with no module enabled."
+            )
+        if ips.v6:
+            raise ValueError(
+                f"{ips.size_v6} IPv6 address(es) cannot be added to the Qualys IP list; "
+                "Qualys takes IPv6 hosts only as placeholders with IPv6 mapping records. "
+                "Pass the IPv4 part with ips.only(4)."
+            )
+        base = {"action": "add", "enable_vm": "1"}
+        for chunk in self._chunks(base, "ips", ips):
+            self._write(IP_PATH, {**base, "ips": chunk})
+
+    # Asset groups -------------------------------------------------------------
+
+    def list_asset_groups(self, *, title: str | None = None) -> list[AssetGroup]:
+        """Return asset groups, all or only those whose title is exactly ``title``."""
+        params = {"action": "list"}
+        if title is not None:
+            params["title"] = title
+        groups = self._list_groups(params)
+        if title is not None:
+            groups = [group for group in groups if group.title == title]
+        return groups
+
+    def add_asset_group(self, title: str, ips: IPSet) -> int | None:
+        """Create an asset group; return its ID when Qualys gives one in the reply.
+
+        When the IPs do not fit in one body, the group is created with the
+        first chunk and the rest are added with edit calls (the ID is then
+        looked up by title if the reply had none).
+        """
+        _check_title(title)
+        base = {"action": "add", "title": title}
+        chunks = list(self._chunks(base, "ips", ips))
+        params = {**base, "ips": chunks[0]} if chunks else base
+        reply = self._write(GROUP_PATH, params, idempotent=False)
+        group_id = _reply_id(reply)
+        if len(chunks) > 1:
+            target = group_id if group_id is not None else self._group_id_by_title(title)
+            for chunk in chunks[1:]:
+                self._write(GROUP_PATH, {"action": "edit", "id": str(target), "add_ips": chunk})
+        return group_id
+
+    def edit_asset_group(
+        self,
+        group_id: int,
+        *,
+        set_ips: IPSet | None = None,
+        add_ips: IPSet | None = None,
+        remove_ips: IPSet | None = None,
+    ) -> None:
+        """Change an asset group's IPs.
+
+        ``set_ips`` replaces the contents: the first chunk goes as ``set_ips``
+        and later chunks as ``add_ips``. Qualys does not document what an
+        empty ``set_ips`` does, so setting the empty set lists the group and
+        sends ``remove_ips`` with its current contents. ``add_ips`` and
+        ``remove_ips`` may be combined (adds first) but must not overlap.
+        """
+        if set_ips is None and add_ips is None and remove_ips is None:
+            raise ValueError("edit_asset_group needs set_ips, add_ips or remove_ips.")
+        if set_ips is not None and (add_ips is not None or remove_ips is not None):
+            raise ValueError("set_ips cannot be combined with add_ips or remove_ips.")
+        if add_ips is not None and remove_ips is not None and add_ips & remove_ips:
+            raise ValueError(
+                f"add_ips and remove_ips overlap ({add_ips & remove_ips!r}); the result "
+                "would depend on the order of the calls."
+            )
+        base = {"action": "edit", "id": str(int(group_id))}
+
+        if set_ips is not None:
+            if not set_ips:
+                current = self._group_ips(group_id)
+                for chunk in self._chunks(base, "remove_ips", current):
+                    self._write(GROUP_PATH, {**base, "remove_ips": chunk})
+                return
+            for index, chunk in enumerate(self._chunks(base, "set_ips", set_ips)):
+                field = "set_ips" if index == 0 else "add_ips"
+                self._write(GROUP_PATH, {**base, field: chunk})
+            return
+
+        for field, ips in (("add_ips", add_ips), ("remove_ips", remove_ips)):
+            if ips is None:
+                continue
+            for chunk in self._chunks(base, field, ips):
+                self._write(GROUP_PATH, {**base, field: chunk})
+
+    def delete_asset_group(self, group_id: int) -> None:
+        """Delete an asset group."""
+        self._write(GROUP_PATH, {"action": "delete", "id": str(int(group_id))}, idempotent=False)
+
+    def _list_groups(self, params: dict[str, str]) -> list[AssetGroup]:
+        groups: list[AssetGroup] = []
+
+        def collect(element: etree._Element) -> None:
+            group = self._asset_group(element)
+            if group is not None:
+                groups.append(group)
+
+        for _ in self._pages(GROUP_PATH, params, "ASSET_GROUP_LIST_OUTPUT", "ASSET_GROUP", collect):
+            pass
+        self._finish_warnings()
+        return groups
+
+    def _asset_group(self, element: etree._Element) -> AssetGroup | None:
+        id_text = text_of(element.find("ID"))
+        group_id = parse_int(id_text)
+        if group_id is None:
+            self._warn(f"An asset group with ID {id_text!r} was skipped: the ID is not a number.")
+            return None
+
+        def reject(text: str, error: AddressError) -> None:
+            self._warn(
+                f"Asset group {group_id}: {error.value!r} was skipped because it is not a "
+                f"valid address or range ({error.reason})."
+            )
+
+        title_element = element.find("TITLE")
+        title = title_element.text or "" if title_element is not None else ""
+        network_text = text_of(element.find("NETWORK_ID"))
+        return AssetGroup(
+            id=group_id,
+            title=title,
+            ips=IPSet.from_ranges(ip_set_ranges(element.find("IP_SET"), reject)),
+            network_id=parse_int(network_text) if network_text else None,
+        )
+
+    def _group_ips(self, group_id: int) -> IPSet:
+        groups = self._list_groups({"action": "list", "ids": str(int(group_id))})
+        for group in groups:
+            if group.id == group_id:
+                return group.ips
+        raise InvalidRequest(
+            f"Asset group {group_id} was not found in Qualys. It may have been deleted; "
+            "run the sync again to recreate it."
+        )
+
+    def _group_id_by_title(self, title: str) -> int:
+        groups = self.list_asset_groups(title=title)
+        if len(groups) != 1:
+            raise UnexpectedResponse(
+                f"The asset group {title!r} was created but {len(groups)} groups have that "
+                "title, so its ID is unknown. Check the asset groups in Qualys."
+            )
+        return groups[0].id
+
+    # Scanned hosts ----------------------------------------------------------
+
+    def iter_scanned_hosts(
+        self, *, page_size: int = 5000, details: str = "Basic"
+    ) -> Iterator[ScannedHostRecord]:
+        """Yield every scanned host, following the paging WARNING (code 1980) to the end.
+
+        Hosts are yielded while each page is still being read. The iterator
+        raises when a page fails, repeats or is cut short, so a partial list
+        is never returned as complete. ``page_size`` is Qualys's
+        ``truncation_limit`` (0 means everything in one reply).
+        """
+        if not 0 <= page_size <= MAX_TRUNCATION_LIMIT:
+            raise ValueError(
+                f"page_size {page_size} is out of range; use 0 to {MAX_TRUNCATION_LIMIT}."
+            )
+        if details not in HOST_DETAILS:
+            raise ValueError(
+                f"details={details!r} is not supported: the host list needs one of "
+                f"{', '.join(HOST_DETAILS)} to include IP addresses."
+            )
+        params = {"action": "list", "details": details, "truncation_limit": str(page_size)}
+        found: list[ScannedHostRecord] = []
+
+        def collect(element: etree._Element) -> None:
+            record = host_record(element, self._warn)
+            if record is not None:
+                found.append(record)
+
+        for _ in self._pages(self.host_list_path, params, "HOST_LIST_OUTPUT", "HOST", collect):
+            yield from found
+            found.clear()
+        self._finish_warnings()
+
+    # Paging -------------------------------------------------------------------
+
+    def _pages(
+        self,
+        path: str,
+        params: dict[str, str],
+        root: str,
+        record_tag: str,
+        collect: Callable[[etree._Element], None],
+    ) -> Iterator[None]:
+        """Read every page of a list, calling ``collect`` on each record element.
+
+        Yields after every few records so a caller can pass them on while the
+        page is still being read. The next page re-sends the caller's own
+        parameters with the ``id_min`` read from the WARNING's URL.
+        """
+        page_params = dict(params)
+        seen: set[str] = set()
+        page = 1
+        while True:
+            warning: Warning1980 | None = None
+            with self._transport.open("GET", path, page_params, expect=(root,)) as response:
+                for event, element in response.stream.events():
+                    if event != "end":
+                        continue
+                    parent = _parent_tag(element)
+                    if (
+                        element.tag == record_tag
+                        and parent is not None
+                        and parent.endswith("_LIST")
+                    ):
+                        collect(element)
+                        release(element)
+                        yield
+                    elif element.tag == "WARNING" and parent == "RESPONSE":
+                        warning = read_warning(element)
+                    elif element.tag == "ID_SET" and parent == "RESPONSE":
+                        # Host IDs without addresses: the reply to details=None.
+                        raise UnexpectedResponse(
+                            f"Qualys answered {path} with host IDs only (ID_SET), without "
+                            "addresses. The list was not used; check that the call asks for "
+                            "details=Basic."
+                        )
+                self._note_cleaning(response, path)
+            if warning is None:
+                return
+            page_params["id_min"] = self._next_id_min(warning, path, page, seen)
+            page += 1
+
+    @staticmethod
+    def _next_id_min(warning: Warning1980, path: str, page: int, seen: set[str]) -> str:
+        if warning.code != "1980":
+            raise UnexpectedResponse(
+                f"Page {page} of {path} ended with Qualys warning {warning.code!r} "
+                f"({warning.text}) instead of a paging warning. The list was not used; "
+                "try again, and report the warning to Qualys Support if it repeats."
+            )
+        next_id = warning.next_id_min()
+        if next_id is None or parse_int(next_id) is None:
+            raise MalformedResponse(
+                f"Page {page} of {path} is truncated but its WARNING URL has no numeric "
+                f"id_min ({warning.url!r}), so the next page cannot be requested. The list "
+                "was not used; try again later."
+            )
+        if next_id in seen:
+            raise MalformedResponse(
+                f"Page {page} of {path} points again at id_min={next_id}, a page already "
+                "read; Qualys is repeating itself. The list was not used; try again later."
+            )
+        seen.add(next_id)
+        return next_id
+
+    # Writes -----------------------------------------------------------------
+
+    def _write(self, path: str, params: dict[str, str], *, idempotent: bool = True) -> SimpleReturn:
+        with self._transport.open(
+            "POST", path, params, expect=("SIMPLE_RETURN",), idempotent=idempotent
+        ) as response:
+            if response.simple is None:
+                raise UnexpectedResponse(
+                    f"Qualys answered the write call {path} with <{response.root_tag}> "
+                    "instead of SIMPLE_RETURN. Check the asset in Qualys before retrying."
+                )
+            return response.simple
+
+    def _chunks(self, base: dict[str, str], field: str, ips: IPSet) -> Iterator[str]:
+        """Yield comma-joined token lists whose form body stays within ``max_body_bytes``."""
+        room = self.max_body_bytes - len(urlencode(base)) - len(f"&{field}=")
+        chunk: list[str] = []
+        size = 0
+        for token in ips.qualys_tokens():
+            token_size = len(quote_plus(token))
+            if token_size > room:
+                raise ValueError(
+                    f"max_body_bytes {self.max_body_bytes} is too small for one IP token "
+                    f"({token}); raise it."
+                )
+            separator = len(quote_plus(",")) if chunk else 0
+            if chunk and size + separator + token_size > room:
+                yield ",".join(chunk)
+                chunk, size = [], 0
+                separator = 0
+            chunk.append(token)
+            size += separator + token_size
+        if chunk:
+            yield ",".join(chunk)
+
+
+def _parent_tag(element: etree._Element) -> str | None:
+    parent = element.getparent()
+    return parent.tag if parent is not None else None
+
+
+def _reply_id(reply: SimpleReturn) -> int | None:
+    for value in reply.items.get("ID", []):
+        number = parse_int(value)
+        if number is not None:
+            return number
+    return None
+
+
+def _check_title(title: str) -> None:
+    if not title or not title.strip():
+        raise ValueError("An asset group title must not be empty.")
+    if len(title) > MAX_TITLE_LENGTH:
+        raise ValueError(
+            f"The asset group title is {len(title)} characters long; Qualys allows at most "
+            f"{MAX_TITLE_LENGTH}."
+        )

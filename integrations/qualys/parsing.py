@@ -1,0 +1,390 @@
+"""Streaming, hardened parsing of Qualys XML bodies.
+
+Bodies are parsed from bytes as they arrive, never from ``response.text``
+(lxml rejects a ``str`` that carries an encoding declaration) and never as
+one tree: list elements are converted to records and removed from the tree
+as soon as they end, so a 500,000-host page stays small in memory and the
+first host reaches the caller before the body has been read to the end.
+
+All parsing uses the options in ``PARSER_OPTIONS``: no DTD loading, no
+network, no entity expansion, and bodies that declare entities are rejected
+outright. lxml feed parsers keep per-document state, so the streaming parser
+is made per body from these options; ``DOCUMENT_PARSER`` is the one parser
+object used for whole small documents.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlsplit
+
+from lxml import etree
+
+from integrations.qualys.errors import MalformedResponse
+from integrations.qualys.records import IPv6Mapping, ScannedHostRecord, SimpleReturn
+from lumeta_qualys.ipset import AddressError, canonical_address, parse_range
+
+PARSER_OPTIONS: dict[str, bool] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": True,
+    "remove_comments": True,
+    "remove_pis": True,
+    "strip_cdata": True,
+}
+
+DOCUMENT_PARSER = etree.XMLParser(**PARSER_OPTIONS)
+
+# Bytes that XML 1.0 forbids. In UTF-8 they never occur inside a multi-byte
+# sequence, so deleting them cannot damage other characters. Qualys data has
+# carried NUL characters in text fields.
+_CONTROL_BYTES = bytes(range(0x00, 0x09)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20))
+_WHITESPACE = b" \t\r\n"
+
+Warn = Callable[[str], None]
+
+
+class NotXml(Exception):
+    """The body ended or broke before an XML root element started."""
+
+    def __init__(self, reason: str, preview: str):
+        super().__init__(reason)
+        self.reason = reason
+        self.preview = preview
+
+
+class XmlStream:
+    """Pull-parse an XML body from an iterator of byte chunks.
+
+    Leading whitespace (and a UTF-8 byte order mark) before ``<?xml`` is
+    stripped, bytes that XML forbids are removed and counted in
+    ``removed_control_bytes``, and a body whose DOCTYPE declares entities is
+    rejected with MalformedResponse.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], *, source: str = "Qualys response"):
+        self._chunks = iter(chunks)
+        self._parser = etree.XMLPullParser(events=("start", "end"), **PARSER_OPTIONS)
+        self._buffered: list[tuple[str, etree._Element]] = []
+        self._started = False
+        self._clean = True
+        self._ended = False
+        self._head = b""
+        self.source = source
+        self.root: etree._Element | None = None
+        self.bytes_read = 0
+        self.removed_control_bytes = 0
+
+    # Feeding -------------------------------------------------------------
+
+    def _prepare(self, chunk: bytes) -> bytes:
+        if not self._started:
+            if chunk.startswith(codecs.BOM_UTF8):
+                chunk = chunk[len(codecs.BOM_UTF8) :]
+            chunk = chunk.lstrip(_WHITESPACE)
+            if not chunk:
+                return b""
+            self._started = True
+            # A UTF-16 body (BOM or a NUL byte next to the first "<") must keep
+            # its zero bytes; every Qualys body seen so far is UTF-8.
+            if chunk[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or b"\x00" in chunk[:2]:
+                self._clean = False
+        if len(self._head) < 512:
+            self._head += chunk[: 512 - len(self._head)]
+        if self._clean:
+            cleaned = chunk.translate(None, _CONTROL_BYTES)
+            self.removed_control_bytes += len(chunk) - len(cleaned)
+            chunk = cleaned
+        return chunk
+
+    def _feed_next(self) -> bool:
+        """Feed one more chunk; return False once the body has ended."""
+        if self._ended:
+            return False
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            self._ended = True
+            if not self._started:
+                raise NotXml("the body is empty", "") from None
+            try:
+                self._parser.close()
+            except etree.XMLSyntaxError as error:
+                self._syntax_error(error, at_end=True)
+            return False
+        self.bytes_read += len(chunk)
+        data = self._prepare(chunk)
+        if data:
+            try:
+                self._parser.feed(data)
+            except etree.XMLSyntaxError as error:
+                self._syntax_error(error)
+        return True
+
+    def _syntax_error(self, error: etree.XMLSyntaxError, *, at_end: bool = False) -> None:
+        if self.root is None:
+            preview = self._head.decode("utf-8", "replace")[:200]
+            raise NotXml(str(error), preview) from None
+        line = getattr(error, "lineno", None)
+        if at_end:
+            raise MalformedResponse(
+                f"The {self.source} ends before the XML document is complete "
+                f"(after {self.bytes_read} bytes); the connection was probably cut. "
+                "Nothing from this response was used as complete data: run the call again."
+            ) from None
+        raise MalformedResponse(
+            f"The {self.source} is not well-formed XML (line {line}: {error.msg}). "
+            "Nothing from it was used as complete data: run the call again, and report "
+            "the problem to Qualys Support if it repeats."
+        ) from None
+
+    # Events --------------------------------------------------------------
+
+    def _check_root(self, element: etree._Element) -> None:
+        dtd = element.getroottree().docinfo.internalDTD
+        if dtd is not None and any(True for _ in dtd.iterentities()):
+            raise MalformedResponse(
+                f"The {self.source} declares DTD entities, which are not allowed in "
+                "Qualys responses and were not expanded. Check that the server address "
+                "points at a Qualys API server."
+            )
+        self.root = element
+
+    def events(self) -> Iterator[tuple[str, etree._Element]]:
+        """Yield ``(event, element)`` pairs until the document ends."""
+        while True:
+            if self._buffered:
+                yield from self._buffered
+                self._buffered = []
+            for event, element in self._parser.read_events():
+                if self.root is None and event == "start":
+                    self._check_root(element)
+                yield event, element
+            if not self._feed_next():
+                for event, element in self._parser.read_events():
+                    yield event, element
+                return
+
+    def read_root(self) -> etree._Element:
+        """Read until the root element starts and return it (still empty)."""
+        while self.root is None:
+            for event, element in self._parser.read_events():
+                self._buffered.append((event, element))
+                if self.root is None and event == "start":
+                    self._check_root(element)
+            if self.root is None and not self._feed_next():
+                raise NotXml("the body holds no XML element", self._head.decode("utf-8", "replace"))
+        return self.root
+
+    def read_all(self) -> etree._Element:
+        """Read the rest of the document without discarding anything and return the root."""
+        for _ in self.events():
+            pass
+        if self.root is None:
+            raise NotXml("the body holds no XML element", self._head.decode("utf-8", "replace"))
+        return self.root
+
+
+def release(element: etree._Element) -> None:
+    """Free a converted element and the siblings before it, keeping the tree small."""
+    element.clear(keep_tail=False)
+    parent = element.getparent()
+    if parent is None:
+        return
+    while element.getprevious() is not None:
+        del parent[0]
+
+
+def parse_document(data: bytes) -> etree._Element:
+    """Parse a whole small body (leading whitespace allowed) with the shared parser."""
+    stream = XmlStream([data])
+    return stream.read_all()
+
+
+# Field helpers -------------------------------------------------------------
+
+
+def text_of(element: etree._Element | None) -> str:
+    """Return the stripped text of an element, or "" when it is missing."""
+    if element is None or element.text is None:
+        return ""
+    return element.text.strip()
+
+
+def child_text(element: etree._Element, tag: str) -> str:
+    return text_of(element.find(tag))
+
+
+def parse_int(text: str) -> int | None:
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def parse_utc(text: str) -> datetime | None:
+    """Parse a Qualys timestamp (``YYYY-MM-DDTHH:MM:SSZ``) into an aware UTC datetime."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+# SIMPLE_RETURN and ServiceResponse --------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErrorBody:
+    """An error carried in a body: a SIMPLE_RETURN CODE or a ServiceResponse code."""
+
+    kind: str  # "simple_return" or "service_response"
+    code: str
+    text: str
+    items: dict[str, list[str]] = field(default_factory=dict)
+    resolution: str = ""
+
+
+def read_simple_return(root: etree._Element) -> tuple[ErrorBody | None, SimpleReturn]:
+    """Read a whole SIMPLE_RETURN; the error part is ``None`` when it has no CODE."""
+    response = root.find("RESPONSE")
+    if response is None:
+        response = root
+    items: dict[str, list[str]] = {}
+    for item in response.iterfind("ITEM_LIST/ITEM"):
+        key = child_text(item, "KEY")
+        items.setdefault(key, []).extend(text_of(value) for value in item.iterfind("VALUE"))
+    text = " ".join(child_text(response, "TEXT").split())
+    code = child_text(response, "CODE")
+    if code:
+        return ErrorBody("simple_return", code, text, items), SimpleReturn(text, items)
+    return None, SimpleReturn(text, items)
+
+
+def read_service_response(root: etree._Element) -> ErrorBody | None:
+    """Read a ServiceResponse body; ``None`` when its responseCode is SUCCESS."""
+    code = child_text(root, "responseCode")
+    if code == "SUCCESS":
+        return None
+    return ErrorBody(
+        "service_response",
+        code or "UNKNOWN",
+        " ".join(text_of(root.find("responseErrorDetails/errorMessage")).split()),
+        resolution=" ".join(text_of(root.find("responseErrorDetails/errorResolution")).split()),
+    )
+
+
+# List records ----------------------------------------------------------------------
+
+
+@dataclass
+class Warning1980:
+    """The paging WARNING at the end of a truncated list."""
+
+    code: str
+    text: str
+    url: str
+
+    def next_id_min(self) -> str | None:
+        values = parse_qs(urlsplit(self.url).query).get("id_min")
+        return values[-1] if values else None
+
+
+def read_warning(element: etree._Element) -> Warning1980:
+    return Warning1980(
+        code=child_text(element, "CODE"),
+        text=" ".join(child_text(element, "TEXT").split()),
+        url=child_text(element, "URL"),
+    )
+
+
+def parse_ip_token(element: etree._Element) -> tuple[int, int, int]:
+    """Parse an IP or IP_RANGE element into ``(version, start, end)``; AddressError if invalid."""
+    return parse_range(text_of(element))
+
+
+def ip_set_ranges(
+    ip_set: etree._Element | None, reject: Callable[[str, AddressError], None]
+) -> list[tuple[int, int, int]]:
+    """Return the ranges of an IP_SET element, passing invalid entries to ``reject``."""
+    ranges: list[tuple[int, int, int]] = []
+    if ip_set is None:
+        return ranges
+    for element in ip_set:
+        if element.tag not in ("IP", "IP_RANGE"):
+            continue
+        try:
+            ranges.append(parse_ip_token(element))
+        except AddressError as error:
+            reject(text_of(element), error)
+    return ranges
+
+
+def _address_or_none(text: str, what: str, host_id: int, warn: Warn) -> str | None:
+    if not text:
+        return None
+    try:
+        return canonical_address(text)
+    except AddressError as error:
+        warn(f"Host {host_id}: {what} {text!r} was skipped because it {error.reason.lower()}.")
+        return None
+
+
+def host_record(element: etree._Element, warn: Warn) -> ScannedHostRecord | None:
+    """Convert a HOST element; ``None`` (with a warning) when it has no valid ID."""
+    id_text = child_text(element, "ID")
+    host_id = parse_int(id_text)
+    if host_id is None:
+        warn(f"A host with ID {id_text!r} was skipped because the ID is not a whole number.")
+        return None
+
+    ip = _address_or_none(child_text(element, "IP"), "IP address", host_id, warn)
+    ipv6 = _address_or_none(child_text(element, "IPV6"), "IPv6 address", host_id, warn)
+
+    scan_text = child_text(element, "LAST_VULN_SCAN_DATETIME")
+    last_scan = parse_utc(scan_text)
+    if scan_text and last_scan is None:
+        warn(f"Host {host_id}: scan time {scan_text!r} was ignored because it is not a valid time.")
+
+    network_text = child_text(element, "NETWORK_ID")
+    return ScannedHostRecord(
+        id=host_id,
+        ip=ip,
+        ipv6=ipv6,
+        dns=child_text(element, "DNS"),
+        netbios=child_text(element, "NETBIOS"),
+        os=child_text(element, "OS"),
+        tracking_method=child_text(element, "TRACKING_METHOD"),
+        last_vuln_scan=last_scan,
+        network_id=parse_int(network_text) if network_text else None,
+    )
+
+
+def ipv6_mapping(element: etree._Element, warn: Warn) -> IPv6Mapping | None:
+    """Convert an IP_MAP element; ``None`` (with a warning) when a value is invalid."""
+    id_text = child_text(element, "ID")
+    v4_text = child_text(element, "V4")
+    v6_text = child_text(element, "V6")
+    mapping_id = parse_int(id_text)
+    try:
+        v4 = canonical_address(v4_text)
+        v6 = canonical_address(v6_text)
+    except AddressError as error:
+        warn(f"IPv6 mapping {id_text or '?'} was skipped: {error}.")
+        return None
+    if mapping_id is None or ":" in v4 or ":" not in v6:
+        warn(
+            f"IPv6 mapping {id_text!r} ({v4_text} to {v6_text}) was skipped because it does "
+            "not map an IPv4 address to an IPv6 address with a numeric ID."
+        )
+        return None
+    return IPv6Mapping(id=mapping_id, v4=v4, v6=v6)
