@@ -16,7 +16,9 @@ class Host(models.Model):
     address and CIDR or range queries on SQLite and PostgreSQL alike.
     """
 
-    address = models.CharField(max_length=39, help_text="Canonical text of the IPv4 or IPv6 address.")
+    address = models.CharField(
+        max_length=39, help_text="Canonical text of the IPv4 or IPv6 address."
+    )
     key = models.CharField(max_length=33, unique=True, editable=False)
     version = models.PositiveSmallIntegerField(editable=False)
     hostname = models.CharField(
@@ -34,7 +36,9 @@ class Host(models.Model):
     stale = models.BooleanField(
         default=False,
         db_index=True,
-        help_text="Not listed by the latest complete import of its source. Stale hosts stay indexed.",
+        help_text=(
+            "Not listed by the latest complete import of its source. Stale hosts stay indexed."
+        ),
     )
     stale_since = models.DateTimeField(null=True, blank=True)
     tags = models.JSONField(default=list, blank=True)
@@ -91,12 +95,16 @@ class ImportRun(models.Model):
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
-    progress = models.JSONField(default=dict, blank=True, help_text="Bytes read and rows seen so far.")
+    progress = models.JSONField(
+        default=dict, blank=True, help_text="Bytes read and rows seen so far."
+    )
     added = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     marked_stale = models.PositiveIntegerField(default=0)
-    rejected = models.JSONField(default=list, blank=True, help_text="Rejected rows with file, line, value and reason.")
+    rejected = models.JSONField(
+        default=list, blank=True, help_text="Rejected rows with file, line, value and reason."
+    )
     rejected_count = models.PositiveIntegerField(
         default=0, help_text="Every rejected row; only the first ones are kept in the list."
     )

@@ -205,7 +205,9 @@ def import_stream(
             for record in parser.records():
                 writer.add(record)
             writer.flush()
-            if state.complete and not dry_run:
+            if state.complete:
+                # A dry run marks too, so that its report shows the count; the
+                # rollback below undoes it with everything else.
                 report.marked_stale = writer.mark_stale(timezone.now())
             if not dry_run:
                 hosts_imported.send(sender=Host, new_since_pk=writer.new_since_pk, import_run=run)

@@ -6,4 +6,9 @@ app_name = "inventory"
 
 urlpatterns = [
     path("", views.HostListView.as_view(), name="hosts"),
+    path("hosts/<str:address>/", views.HostDetailView.as_view(), name="host"),
+    path("import/", views.ImportView.as_view(), name="import"),
+    path("import/<int:pk>/", views.ImportRunView.as_view(), name="import-run"),
+    path("import/<int:pk>/progress/", views.ImportProgressView.as_view(), name="import-progress"),
+    path("api/import/", views.ImportApiView.as_view(), name="api-import"),
 ]

@@ -1,7 +1,248 @@
-"""Inventory pages."""
+"""Inventory pages: host list and detail, the upload page, and the import endpoint."""
 
-from django.views.generic import TemplateView
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.generic import DetailView, TemplateView
+
+from accounts.middleware import accepts_api_token
+from lumeta_qualys.ipset import AddressError, key_of
+
+from . import background
+from .forms import HostSearchForm, ImportForm
+from .importers import FORMATS
+from .models import Host, ImportRun
+from .services import create_run, import_file
+
+logger = logging.getLogger(__name__)
+
+IMPORT_PERMISSION = "inventory.add_host"
+PAGE_SIZE = 100
+RECENT_IMPORTS = 10
+COPY_CHUNK = 1 << 20
+
+
+def can_import(user) -> bool:
+    """Return whether ``user`` may import hosts."""
+    return user.has_perm(IMPORT_PERMISSION)
+
+
+def upload_directory() -> Path:
+    directory = Path(settings.DATA_DIR) / "uploads"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def save_upload(upload) -> str:
+    """Copy an uploaded file to a temporary file the import thread can read."""
+    handle, path = tempfile.mkstemp(prefix="import-", dir=upload_directory())
+    with os.fdopen(handle, "wb") as target:
+        for chunk in upload.chunks(COPY_CHUNK):
+            target.write(chunk)
+    return path
 
 
 class HostListView(TemplateView):
+    """Indexed hosts ordered by address, a page at a time, with a search box."""
+
     template_name = "inventory/hosts.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        form = HostSearchForm(self.request.GET)
+        query = form.data.get("q", "").strip()
+        hosts = Host.objects.matching(query)
+        after = self.request.GET.get("after") or None
+        page = list(hosts.after_key(after)[: PAGE_SIZE + 1])
+        has_next = len(page) > PAGE_SIZE
+        page = page[:PAGE_SIZE]
+        context.update(
+            form=form,
+            query=query,
+            hosts=page,
+            total=hosts.count(),
+            next_key=page[-1].key if has_next else None,
+            is_first_page=after is None,
+            can_import=can_import(self.request.user),
+        )
+        return context
+
+
+class HostDetailView(DetailView):
+    """One indexed host with every detail discovery found."""
+
+    template_name = "inventory/host_detail.html"
+    context_object_name = "host"
+
+    def get_object(self, queryset=None) -> Host:
+        try:
+            key = key_of(self.kwargs["address"])
+        except AddressError:
+            raise Http404("Not an IP address.") from None
+        return get_object_or_404(Host, key=key)
+
+
+class ImportView(PermissionRequiredMixin, View):
+    """The upload page: a form, the recent imports, and a POST that starts an import."""
+
+    permission_required = IMPORT_PERMISSION
+    template_name = "inventory/import.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render_page(request, ImportForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = ImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return self.render_page(request, form, status=400)
+        upload = form.cleaned_data["file"]
+        fmt = form.cleaned_data["format"] or None
+        source = form.cleaned_data["source"].strip() or None
+        dry_run = form.cleaned_data["dry_run"]
+        path = save_upload(upload)
+        run = create_run(upload.name, source, fmt, request.user)
+        logger.info("Import %s of %s started by %s", run.pk, upload.name, request.user)
+        if getattr(settings, "INVENTORY_IMPORT_INLINE", False):
+            background.run_import(run.pk, path, fmt, source, dry_run, upload.name)
+        else:
+            background.start_import(run.pk, path, fmt, source, dry_run, upload.name)
+        return redirect("inventory:import-run", pk=run.pk)
+
+    def render_page(self, request: HttpRequest, form: ImportForm, status: int = 200):
+        context = {
+            "form": form,
+            "runs": ImportRun.objects.select_related("started_by")[:RECENT_IMPORTS],
+            "max_upload": filesizeformat(settings.IMPORT_MAX_UPLOAD_BYTES),
+        }
+        return render(request, self.template_name, context, status=status)
+
+
+class ImportRunView(DetailView):
+    """One import: its progress while it runs, its report when it is done."""
+
+    model = ImportRun
+    template_name = "inventory/import_run.html"
+    context_object_name = "run"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["progress_url"] = reverse("inventory:import-progress", args=[self.object.pk])
+        return context
+
+
+class ImportProgressView(View):
+    """JSON progress of an import, polled by the import page."""
+
+    def get(self, request: HttpRequest, pk: int) -> JsonResponse:
+        run = get_object_or_404(ImportRun, pk=pk)
+        progress = background.current_progress(run.pk) or run.progress or {}
+        done = run.status != ImportRun.Status.RUNNING
+        total = progress.get("total_bytes") or 0
+        percent = (
+            100 if done else (int(progress.get("bytes_read", 0) * 100 / total) if total else 0)
+        )
+        return JsonResponse(
+            {
+                "status": run.status,
+                "done": done,
+                "bytes_read": progress.get("bytes_read", 0),
+                "total_bytes": total,
+                "hosts": progress.get("hosts", 0),
+                "percent": min(percent, 100),
+            }
+        )
+
+
+def _json_error(message: str, status: int) -> JsonResponse:
+    response = JsonResponse({"error": message}, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="lumeta-qualys"'
+    return response
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@method_decorator(login_not_required, name="dispatch")
+@method_decorator(accepts_api_token, name="dispatch")
+class ImportApiView(View):
+    """``POST /inventory/api/import/``: import a file sent by a script.
+
+    Authenticates only with ``Authorization: Bearer <token>`` (a session
+    cookie is not enough, because the view is exempt from CSRF). The body is
+    the file itself or a multipart form with a ``file`` field. Query
+    parameters: ``format``, ``source``, ``dry_run`` and ``name`` (the file
+    name for a raw body). Answers the import report as JSON.
+    """
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        if not getattr(request, "api_token_auth", False):
+            return _json_error(
+                "Authentication failed: send a valid API token as 'Authorization: Bearer <token>'. "
+                "Create one at /accounts/tokens/.",
+                401,
+            )
+        if not can_import(request.user):
+            return _json_error("Importing hosts needs the permission inventory.add_host.", 403)
+
+        fmt = request.GET.get("format") or None
+        if fmt is not None and fmt not in FORMATS:
+            return _json_error(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.", 400)
+        limit = settings.IMPORT_MAX_UPLOAD_BYTES
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > limit:
+            return _json_error(
+                f"The request body is {length} bytes, more than the limit of {limit} bytes "
+                "(IMPORT_MAX_UPLOAD_BYTES). Split the file and import the parts under one source.",
+                413,
+            )
+
+        path, name = self._save_body(request)
+        if path is None:
+            return _json_error("The request has no file: send it as the body or as 'file'.", 400)
+        try:
+            report = import_file(
+                path,
+                fmt=fmt,
+                source=request.GET.get("source") or None,
+                dry_run=_flag(request.GET.get("dry_run")),
+                user=request.user,
+                file_name=name,
+            )
+        finally:
+            Path(path).unlink(missing_ok=True)
+        return JsonResponse(report.as_dict(), status=200 if report.ok else 400)
+
+    def _save_body(self, request: HttpRequest) -> tuple[str | None, str]:
+        if request.content_type == "multipart/form-data":
+            upload = request.FILES.get("file") or next(iter(request.FILES.values()), None)
+            if upload is None:
+                return None, ""
+            return save_upload(upload), upload.name
+        name = request.GET.get("name") or "upload"
+        handle, path = tempfile.mkstemp(prefix="import-", dir=upload_directory())
+        size = 0
+        with os.fdopen(handle, "wb") as target:
+            while chunk := request.read(COPY_CHUNK):
+                size += len(chunk)
+                target.write(chunk)
+        if size == 0:
+            Path(path).unlink(missing_ok=True)
+            return None, ""
+        return path, name

@@ -39,6 +39,9 @@ XML_DECLARATION = re.compile(rb"<\?xml[\s?]")
 # two chunks is still found.
 DECLARATION_OVERLAP = 6
 ENTITY_MESSAGE = "DTD entity declarations are not allowed"
+# The first element start tag: a letter or underscore after "<".
+ROOT_START = re.compile(rb"<[A-Za-z_]")
+PROLOGUE_BYTES = 64 * 1024
 ADDRESS_TYPES = {"ipv4": 4, "ipv6": 6}
 
 
@@ -86,8 +89,21 @@ class _Document:
         self.saw_runstats = False
         self.reported_up: int | None = None
         self.hosts_up = 0
+        # The document's first bytes, kept until the root element starts, so
+        # that entity declarations are rejected before lxml reads them.
+        self.head: bytes | None = b""
+
+    def _check_prologue(self, data: bytes) -> None:
+        head = self.head + data[:PROLOGUE_BYTES]
+        root_start = ROOT_START.search(head)
+        prologue = head[: root_start.start()] if root_start else head
+        if b"<!ENTITY" in prologue:
+            raise ImportFileError(f"{self.owner.state.file_name}: {ENTITY_MESSAGE}.")
+        self.head = None if root_start or len(head) >= PROLOGUE_BYTES else head
 
     def feed(self, data: bytes) -> Iterator[HostRecord]:
+        if self.head is not None:
+            self._check_prologue(data)
         try:
             self.pull.feed(data)
             yield from self._drain()

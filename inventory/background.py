@@ -1,0 +1,119 @@
+"""Imports started from the upload page run in a background thread.
+
+The import holds its database transaction from start to end, so its
+progress cannot go through that transaction. Progress goes to an
+in-process registry that the progress view reads first and, except on
+SQLite (one writer at a time), to ``ImportRun.progress`` through a second
+database connection, so that another web process can show it too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from django.db import connection, connections
+
+from .models import ImportRun
+from .services import import_file
+
+logger = logging.getLogger(__name__)
+
+# Seconds between progress writes to the database.
+PROGRESS_WRITE_INTERVAL = 1.0
+
+_registry: dict[int, dict] = {}
+_registry_lock = threading.Lock()
+
+
+def current_progress(run_id: int) -> dict | None:
+    """Return the latest progress of a run started by this process, or None."""
+    with _registry_lock:
+        progress = _registry.get(run_id)
+        return dict(progress) if progress is not None else None
+
+
+def _set_progress(run_id: int, progress: dict) -> None:
+    with _registry_lock:
+        _registry[run_id] = progress
+
+
+class _ProgressWriter:
+    """Sends progress to the registry and, throttled, to the database."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        self.last_write = 0.0
+        self.side_connection = None
+        if connection.vendor != "sqlite":
+            self.side_connection = connections.create_connection("default")
+
+    def __call__(self, bytes_read: int, total_bytes: int | None, hosts: int) -> None:
+        progress = {"bytes_read": bytes_read, "total_bytes": total_bytes, "hosts": hosts}
+        _set_progress(self.run_id, progress)
+        now = time.monotonic()
+        if self.side_connection is None or now - self.last_write < PROGRESS_WRITE_INTERVAL:
+            return
+        self.last_write = now
+        table = ImportRun._meta.db_table
+        try:
+            with self.side_connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET progress = %s WHERE id = %s AND status = %s",
+                    [json.dumps(progress), self.run_id, ImportRun.Status.RUNNING],
+                )
+        except Exception:
+            logger.warning("Import %s: progress could not be stored", self.run_id, exc_info=True)
+
+    def close(self) -> None:
+        if self.side_connection is not None:
+            self.side_connection.close()
+
+
+def run_import(
+    run_id: int, path: str, fmt: str | None, source: str | None, dry_run: bool, file_name: str
+) -> None:
+    """Run one import of an uploaded file, then delete the file."""
+    writer = _ProgressWriter(run_id)
+    try:
+        run = ImportRun.objects.get(pk=run_id)
+        import_file(
+            path,
+            fmt=fmt,
+            source=source,
+            dry_run=dry_run,
+            run=run,
+            file_name=file_name,
+            progress=writer,
+        )
+    except Exception:
+        logger.exception("Import %s of %s failed", run_id, file_name)
+        ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.RUNNING).update(
+            status=ImportRun.Status.FAILED,
+            error="The import failed unexpectedly and nothing was written. See the server log.",
+        )
+    finally:
+        writer.close()
+        Path(path).unlink(missing_ok=True)
+        with _registry_lock:
+            _registry.pop(run_id, None)
+        connection.close()
+
+
+def start_import(
+    run_id: int, path: str, fmt: str | None, source: str | None, dry_run: bool, file_name: str
+) -> threading.Thread:
+    """Start :func:`run_import` in a daemon thread and return the thread."""
+    _set_progress(run_id, {"bytes_read": 0, "total_bytes": os.path.getsize(path), "hosts": 0})
+    thread = threading.Thread(
+        target=run_import,
+        args=(run_id, path, fmt, source, dry_run, file_name),
+        name=f"import-{run_id}",
+        daemon=True,
+    )
+    thread.start()
+    return thread

@@ -1,0 +1,65 @@
+"""Forms of the inventory pages."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+from .importers import FORMATS
+
+FORMAT_CHOICES = [("", "Detect from the content")] + [
+    ("nmap", "nmap XML (-oX)"),
+    ("csv", "CSV with a header row"),
+    ("list", "Plain list: one address, CIDR block or range per line"),
+]
+assert [value for value, _ in FORMAT_CHOICES[1:]] == list(FORMATS)
+
+
+class ImportForm(forms.Form):
+    """Upload of one discovery file."""
+
+    file = forms.FileField(
+        help_text="An nmap XML file, a CSV export with an address column, or a plain list.",
+    )
+    format = forms.ChoiceField(
+        choices=FORMAT_CHOICES,
+        required=False,
+        help_text="Leave on detect unless the file is read as the wrong format.",
+    )
+    source = forms.CharField(
+        max_length=255,
+        required=False,
+        help_text=(
+            "Name of the feed this file comes from. Hosts of the same source that a later "
+            "complete import no longer lists are marked stale. Defaults to the file name."
+        ),
+    )
+    dry_run = forms.BooleanField(
+        label="Preview (dry run)",
+        required=False,
+        help_text="Show what the import would do without writing anything.",
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        limit = settings.IMPORT_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                f"The file is {filesizeformat(upload.size)}, more than the limit of "
+                f"{filesizeformat(limit)} (IMPORT_MAX_UPLOAD_BYTES). Split it and import the "
+                "parts under one source name."
+            )
+        return upload
+
+
+class HostSearchForm(forms.Form):
+    """The search box of the host list."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        help_text=(
+            "An address, a CIDR block (192.0.2.0/28), a range (a-b) or the start of a host name."
+        ),
+    )

@@ -1,0 +1,41 @@
+// Polls the progress of a running import and reloads the page, which then
+// shows the report, once the import is done. No build step, no library.
+(function () {
+  "use strict";
+  var box = document.getElementById("import-progress");
+  if (!box) {
+    return;
+  }
+  var url = box.getAttribute("data-progress-url");
+  var bar = document.getElementById("progress-bar");
+  var text = document.getElementById("progress-text");
+
+  function show(progress) {
+    bar.value = progress.percent;
+    text.textContent = progress.percent + "% read, " + progress.hosts + " hosts written";
+  }
+
+  function poll() {
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (progress) {
+        show(progress);
+        if (progress.done) {
+          window.location.reload();
+        } else {
+          window.setTimeout(poll, 500);
+        }
+      })
+      .catch(function (error) {
+        text.textContent = "progress unavailable (" + error.message + "), retrying";
+        window.setTimeout(poll, 2000);
+      });
+  }
+
+  poll();
+})();

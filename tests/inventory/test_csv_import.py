@@ -1,0 +1,96 @@
+"""CSV imports: header detection, encodings, delimiters and whitespace."""
+
+import pytest
+
+from inventory.models import Host, ImportRun
+from inventory.services import import_file
+
+from .conftest import addresses, fixture_path
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("name", ["bom.csv", "no_bom.csv"])
+def test_csv_with_or_without_bom(name):
+    report = import_file(fixture_path(name))
+
+    assert report.format == "csv"
+    assert report.added == 1
+    host = Host.objects.get()
+    assert host.address == "192.0.2.1"
+    assert host.hostname == "host-a"
+
+
+def test_whitespace_of_every_kind_is_stripped():
+    report = import_file(fixture_path("whitespace.csv"))
+
+    assert report.rejected_count == 0
+    assert addresses() == {"192.0.2.1", "192.0.2.2", "192.0.2.3"}
+
+
+def test_semicolon_export_with_details():
+    report = import_file(fixture_path("semicolon_export.csv"))
+
+    assert report.added == 2
+    host = Host.objects.get(address="192.0.2.30")
+    assert host.hostname == "srv-30"
+    assert host.mac == "00:00:5E:00:53:30"
+    assert host.os_name == "Windows Server 2019"
+    assert host.tags == ["dmz", "web"]
+    assert Host.objects.get(address="192.0.2.31").mac == ""
+    assert any('"not-a-mac" is not a MAC address' in w for w in report.warnings)
+
+
+def test_tab_delimited_ipv6_is_canonical():
+    report = import_file(fixture_path("tabs.tsv"))
+
+    assert report.format == "csv"
+    assert addresses() == {"192.0.2.40", "2001:db8::41"}
+    assert Host.objects.get(address="192.0.2.40").os_name == "FreeBSD"
+
+
+def test_bad_rows_are_listed_and_good_rows_land():
+    report = import_file(fixture_path("bad_rows.csv"))
+
+    assert report.status == ImportRun.Status.SUCCEEDED
+    assert report.added == 6
+    assert report.rejected_count == 3
+    messages = [row["message"] for row in report.rejected]
+    assert messages[0].startswith('bad_rows.csv line 7: "192.0.2.300" is not a valid IP address: ')
+    assert messages[0].endswith("Fix or remove the row and import again.")
+    assert messages[1].startswith("bad_rows.csv line 9: the address is empty")
+    assert messages[2].startswith('bad_rows.csv line 10: "192.0.2.0/24" is not a valid IP address')
+    assert [row["line"] for row in report.rejected] == [7, 9, 10]
+    assert ImportRun.objects.get(pk=report.run_id).rejected_count == 3
+
+
+def test_nul_bytes_are_removed_with_warning():
+    report = import_file(fixture_path("nul.csv"))
+
+    assert Host.objects.get().hostname == "host-50"
+    assert any("NUL characters were removed" in warning for warning in report.warnings)
+
+
+def test_non_utf8_file_lands_nothing():
+    report = import_file(fixture_path("latin1.csv"))
+
+    assert report.status == ImportRun.Status.FAILED
+    assert "not UTF-8" in report.error
+    assert Host.objects.count() == 0
+
+
+def test_missing_address_column_is_reported():
+    report = import_file(fixture_path("no_address_column.csv"), fmt="csv")
+
+    assert report.status == ImportRun.Status.FAILED
+    assert "no address column" in report.error
+    assert "ip address" in report.error
+
+
+def test_quoted_fields_with_crlf(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_bytes(b'"Address","Name"\r\n"192.0.2.70","web, primary"\r\n')
+
+    import_file(path)
+
+    assert Host.objects.get().hostnames == ["web", "primary"]

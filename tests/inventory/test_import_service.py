@@ -1,0 +1,226 @@
+"""The import service: one transaction, counts, stale marking, dry runs and signals."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from inventory.importers import detect_format
+from inventory.models import Host, ImportRun
+from inventory.services import delete_hosts, expire_stale_hosts, import_file
+from inventory.signals import hosts_imported
+
+from .conftest import addresses, fixture_path
+
+pytestmark = pytest.mark.django_db
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_reimport_counts_updated_and_unchanged(tmp_path):
+    import_file(fixture_path("hosts.csv"))
+    changed = write(tmp_path, "hosts.csv", "ip,hostname\n192.0.2.1,alpha\n192.0.2.2,beta-2\n")
+
+    report = import_file(changed)
+
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 1)
+    assert Host.objects.get(address="192.0.2.2").hostname == "beta-2"
+
+
+def test_import_without_names_keeps_stored_details(tmp_path):
+    import_file(fixture_path("dual_stack_with_mac.xml"), source="scan")
+    plain = write(tmp_path, "list.txt", "198.51.100.7\n")
+
+    report = import_file(plain, source="scan")
+
+    assert report.unchanged == 1
+    host = Host.objects.get(address="198.51.100.7")
+    assert host.mac == "00:00:5E:00:53:01"
+    assert host.os_name == "Linux 5.4"
+
+
+def test_hosts_missing_from_next_import_become_stale(tmp_path):
+    first = write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n192.0.2.3\n")
+    import_file(first, source="scanner-1")
+    import_file(write(tmp_path, "other.txt", "198.51.100.1\n"), source="scanner-2")
+    second = write(tmp_path, "b.txt", "192.0.2.1\n")
+
+    report = import_file(second, source="scanner-1")
+
+    assert report.marked_stale == 2
+    stale = set(Host.objects.stale().values_list("address", flat=True))
+    assert stale == {"192.0.2.2", "192.0.2.3"}
+    assert all(host.stale_since is not None for host in Host.objects.stale())
+    # Stale hosts stay in the inventory; the other source is untouched.
+    assert Host.objects.count() == 4
+    assert not Host.objects.get(address="198.51.100.1").stale
+
+
+def test_stale_host_seen_again_is_current(tmp_path):
+    path = write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n")
+    import_file(path, source="s")
+    import_file(write(tmp_path, "b.txt", "192.0.2.1\n"), source="s")
+
+    report = import_file(path, source="s")
+
+    assert report.updated == 1
+    assert Host.objects.stale().count() == 0
+    assert Host.objects.get(address="192.0.2.2").stale_since is None
+
+
+def test_default_source_is_the_file_name(tmp_path):
+    import_file(write(tmp_path, "scan.txt", "192.0.2.1\n192.0.2.2\n"))
+    report = import_file(write(tmp_path, "scan.txt", "192.0.2.1\n"))
+
+    assert report.source == "scan.txt"
+    assert report.marked_stale == 1
+
+
+def test_partial_import_marks_nothing_stale(tmp_path):
+    import_file(write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.9\n"), source="scan")
+
+    report = import_file(fixture_path("interrupted.xml"), source="scan")
+
+    assert report.status == ImportRun.Status.PARTIAL
+    assert report.marked_stale == 0
+    assert Host.objects.stale().count() == 0
+
+
+def test_dry_run_writes_nothing(tmp_path, signals):
+    import_file(write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n"), source="s")
+    signals.imported.clear()
+    before = list(Host.objects.values_list("address", "last_seen", "stale"))
+
+    report = import_file(
+        write(tmp_path, "b.txt", "192.0.2.2\n192.0.2.3\n"), source="s", dry_run=True
+    )
+
+    assert report.status == ImportRun.Status.PREVIEW
+    assert (report.added, report.unchanged, report.marked_stale) == (1, 1, 1)
+    assert list(Host.objects.values_list("address", "last_seen", "stale")) == before
+    assert signals.imported == []
+
+
+def test_failure_rolls_back_whole_import(tmp_path):
+    import_file(write(tmp_path, "a.txt", "192.0.2.1\n"), source="s")
+
+    def fail(sender, **kwargs):
+        raise RuntimeError("receiver failed")
+
+    hosts_imported.connect(fail, dispatch_uid="test-fail")
+    try:
+        with pytest.raises(RuntimeError):
+            import_file(write(tmp_path, "b.txt", "192.0.2.2\n192.0.2.3\n"), source="s")
+    finally:
+        hosts_imported.disconnect(dispatch_uid="test-fail")
+
+    assert addresses() == {"192.0.2.1"}
+    assert not Host.objects.get(address="192.0.2.1").stale
+    run = ImportRun.objects.order_by("-pk").first()
+    assert run.status == ImportRun.Status.FAILED
+    assert "receiver failed" in run.error
+
+
+def test_signal_carries_max_pk_before_import(tmp_path, signals):
+    import_file(write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n"))
+    before = Host.objects.order_by("-pk").first().pk
+    signals.imported.clear()
+
+    report = import_file(write(tmp_path, "b.txt", "192.0.2.2\n192.0.2.3\n2001:db8::3\n"))
+
+    assert len(signals.imported) == 1
+    sent = signals.imported[0]
+    assert sent["new_since_pk"] == before
+    assert sent["import_run"].pk == report.run_id
+    added = set(Host.objects.filter(pk__gt=before).values_list("address", flat=True))
+    assert added == {"192.0.2.3", "2001:db8::3"}
+
+
+def test_first_import_signal_starts_at_zero(tmp_path, signals):
+    import_file(write(tmp_path, "a.txt", "192.0.2.1\n"))
+
+    assert signals.imported[0]["new_since_pk"] == 0
+
+
+def test_repeated_address_is_counted_once(tmp_path):
+    report = import_file(write(tmp_path, "a.csv", "ip,hostname\n192.0.2.1,a\n192.0.2.1,b\n"))
+
+    assert report.added == 1
+    assert Host.objects.get().hostname == "b"
+    assert any("listed more than once" in warning for warning in report.warnings)
+
+
+def test_repeats_across_batches_are_merged(tmp_path, monkeypatch):
+    monkeypatch.setattr("inventory.writer.BATCH_SIZE", 2)
+    lines = "".join(f"192.0.2.{n}\n" for n in range(1, 6)) + "192.0.2.1\n192.0.2.2\n"
+    import_file(write(tmp_path, "seed.txt", "192.0.2.2\n"))
+
+    report = import_file(write(tmp_path, "a.txt", lines))
+
+    assert (report.added, report.updated, report.unchanged) == (4, 1, 0)
+    assert report.repeated == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'<?xml version="1.0"?><nmaprun/>', "nmap"),
+        (b"\xef\xbb\xbf  <nmaprun>", "nmap"),
+        (b"IP;Name\r\n192.0.2.1;a\r\n", "csv"),
+        (b"\xef\xbb\xbfHost Name,IPv4\n", "csv"),
+        (b"192.0.2.1\n192.0.2.2\n", "list"),
+        (b"# comment\n192.0.2.0/30\n", "list"),
+    ],
+)
+def test_format_is_detected_from_content(content, expected):
+    assert detect_format(content) == expected
+
+
+def test_extension_does_not_decide_format(tmp_path):
+    path = tmp_path / "hosts.csv"
+    path.write_text("192.0.2.1\n192.0.2.2\n")
+
+    report = import_file(path)
+
+    assert report.format == "list"
+    assert report.added == 2
+
+
+def test_expiry_is_off_by_default(settings):
+    Host.objects.create(
+        address="192.0.2.1",
+        source="s",
+        stale=True,
+        stale_since=timezone.now() - timedelta(days=400),
+    )
+
+    assert settings.INVENTORY_STALE_EXPIRY_DAYS == 0
+    assert expire_stale_hosts() == 0
+    assert Host.objects.count() == 1
+
+
+def test_expiry_deletes_old_stale_hosts(signals):
+    old = timezone.now() - timedelta(days=31)
+    Host.objects.create(address="192.0.2.1", source="s", stale=True, stale_since=old)
+    Host.objects.create(address="192.0.2.2", source="s", stale=True, stale_since=timezone.now())
+    Host.objects.create(address="192.0.2.3", source="s")
+
+    deleted = expire_stale_hosts(days=30)
+
+    assert deleted == 1
+    assert addresses() == {"192.0.2.2", "192.0.2.3"}
+    assert signals.deleted == [{"keys": ["4c0000201"], "signal": signals.deleted[0]["signal"]}]
+
+
+def test_bulk_delete_sends_keys(signals):
+    Host.objects.create(address="192.0.2.1", source="s")
+    Host.objects.create(address="2001:db8::1", source="s")
+
+    delete_hosts(Host.objects.all())
+
+    assert Host.objects.count() == 0
+    assert sorted(signals.deleted[0]["keys"]) == ["4c0000201", "620010db8000000000000000000000001"]

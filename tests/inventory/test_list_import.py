@@ -1,0 +1,58 @@
+"""Plain list imports: addresses, CIDR blocks, ranges and the per-line limit."""
+
+import pytest
+
+from inventory.importers import MAX_ADDRESSES_PER_LINE
+from inventory.models import Host
+from inventory.services import import_file
+
+from .conftest import addresses, fixture_path
+
+pytestmark = pytest.mark.django_db
+
+
+def test_list_expands_blocks_and_ranges():
+    report = import_file(fixture_path("list.txt"))
+
+    assert report.format == "list"
+    assert addresses() == {
+        "192.0.2.1",
+        "192.0.2.8",
+        "192.0.2.9",
+        "192.0.2.10",
+        "192.0.2.11",
+        "198.51.100.1",
+        "198.51.100.2",
+        "198.51.100.3",
+        "2001:db8::10",
+    }
+    lines = {row["line"]: row["message"] for row in report.rejected}
+    assert set(lines) == {7, 8}
+    assert '"not-an-address" is not a valid IP address, CIDR block or range' in lines[7]
+    assert "has host bits set" in lines[8]
+
+
+def test_block_at_the_limit_imports(tmp_path):
+    path = tmp_path / "big.txt"
+    path.write_text("10.20.0.0/16\n")
+
+    report = import_file(path)
+
+    assert MAX_ADDRESSES_PER_LINE == 65_536
+    assert report.added == 65_536
+    assert Host.objects.count() == 65_536
+
+
+def test_block_over_the_limit_is_rejected(tmp_path):
+    path = tmp_path / "too-big.txt"
+    path.write_text("192.0.2.1\n10.20.0.0-10.21.0.0\n2001:db8::/64\n")
+
+    report = import_file(path)
+
+    assert addresses() == {"192.0.2.1"}
+    messages = [row["message"] for row in report.rejected]
+    assert messages[0] == (
+        'too-big.txt line 2: "10.20.0.0-10.21.0.0" holds 65,537 addresses, more than the '
+        "limit of 65,536 per line. Split it into smaller blocks and import again."
+    )
+    assert "holds 18,446,744,073,709,551,616 addresses" in messages[1]

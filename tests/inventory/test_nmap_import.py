@@ -1,0 +1,146 @@
+"""nmap XML imports: real files and the faults real nmap output shows."""
+
+import pytest
+
+from inventory.models import Host, ImportRun
+from inventory.services import import_file
+
+from .conftest import addresses, fixture_path
+
+pytestmark = pytest.mark.django_db
+
+
+def test_real_scan_imports_only_hosts_that_are_up(real_nmap):
+    report = import_file(real_nmap("os_scan_vv_253_down_3_up.xml"))
+
+    assert report.status == ImportRun.Status.SUCCEEDED
+    assert addresses() == {"192.0.2.1", "192.0.2.3", "192.0.2.5"}
+    assert report.added == 3
+    assert report.rejected_count == 0
+    assert report.warnings == []
+
+
+def test_real_scan_keeps_mac_and_vendor_as_details(real_nmap):
+    import_file(real_nmap("os_scan_vv_253_down_3_up.xml"))
+
+    macs = set(Host.objects.exclude(mac="").values_list("mac", flat=True))
+    assert macs == {"00:00:5E:00:53:01", "00:00:5E:00:53:02"}
+    assert Host.objects.exclude(os_name="").count() == 3
+
+
+def test_real_ping_scan_gives_address_mac_and_names(real_nmap):
+    import_file(real_nmap("ping_scan_ipv4_plus_mac.xml"))
+
+    host = Host.objects.get()
+    assert host.address == "198.51.100.3"
+    assert host.mac == "00:00:5E:00:53:03"
+    assert host.hostnames == ["host-b", "host-b.example.test"]
+    assert host.hostname == "host-b"
+
+
+def test_real_interrupted_scan_is_partial(real_nmap):
+    report = import_file(real_nmap("derived/os_scan_interrupted_cut.xml"))
+
+    assert report.status == ImportRun.Status.PARTIAL
+    assert addresses() == {"192.0.2.1"}
+    assert any("no runstats; file ends early at line 807" in w for w in report.warnings)
+
+
+def test_real_appended_runs_all_import(real_nmap):
+    report = import_file(real_nmap("derived/append_output_two_documents.xml"))
+
+    assert report.status == ImportRun.Status.SUCCEEDED
+    assert addresses() == {"198.51.100.3", "192.0.2.1", "192.0.2.3", "192.0.2.5"}
+
+
+def test_down_host_is_not_imported():
+    import_file(fixture_path("down_and_up.xml"))
+
+    assert addresses() == {"192.0.2.10"}
+
+
+def test_every_ip_address_element_becomes_a_host():
+    report = import_file(fixture_path("dual_stack_with_mac.xml"))
+
+    assert report.added == 2
+    assert addresses() == {"198.51.100.7", "2001:db8::7"}
+    for host in Host.objects.all():
+        assert host.mac == "00:00:5E:00:53:01"
+        assert host.mac_vendor == "Example"
+        assert host.hostnames == ["web-7.example.test", "web-7"]
+
+
+def test_os_guess_is_the_most_accurate_match():
+    import_file(fixture_path("dual_stack_with_mac.xml"))
+
+    # Two matches tie at 97 %; nmap lists the better one first.
+    assert Host.objects.get(address="198.51.100.7").os_name == "Linux 5.4"
+
+
+def test_ipv6_only_host_imports():
+    report = import_file(fixture_path("ipv6_only.xml"))
+
+    assert report.status == ImportRun.Status.SUCCEEDED
+    host = Host.objects.get()
+    assert host.address == "2001:db8::8"
+    assert host.version == 6
+
+
+def test_entity_declarations_are_rejected():
+    report = import_file(fixture_path("entity_bomb.xml"))
+
+    assert report.status == ImportRun.Status.FAILED
+    assert "DTD entity declarations are not allowed" in report.error
+    assert Host.objects.count() == 0
+
+
+def test_external_entity_is_never_read():
+    report = import_file(fixture_path("external_entity.xml"))
+
+    assert report.status == ImportRun.Status.FAILED
+    assert "DTD entity declarations are not allowed" in report.error
+    assert Host.objects.count() == 0
+
+
+def test_bare_doctype_is_accepted():
+    report = import_file(fixture_path("down_and_up.xml"))
+
+    assert report.status == ImportRun.Status.SUCCEEDED
+    assert report.error == ""
+
+
+def test_interrupted_scan_keeps_complete_hosts():
+    report = import_file(fixture_path("interrupted.xml"))
+
+    assert report.status == ImportRun.Status.PARTIAL
+    assert addresses() == {"192.0.2.1"}
+    assert any("file ends early at line 2" in warning for warning in report.warnings)
+
+
+def test_appended_runs_import_with_rejected_address():
+    report = import_file(fixture_path("appended_runs.xml"))
+
+    assert report.status == ImportRun.Status.SUCCEEDED
+    assert addresses() == {"192.0.2.21", "192.0.2.22"}
+    assert report.rejected_count == 1
+    message = report.rejected[0]["message"]
+    assert message.startswith('appended_runs.xml line 9: "192.0.2.300" is not a valid IP address')
+
+
+def test_malformed_file_lands_nothing():
+    report = import_file(fixture_path("malformed_middle.xml"))
+
+    assert report.status == ImportRun.Status.FAILED
+    assert "malformed_middle.xml line 4" in report.error
+    assert "not well-formed XML" in report.error
+    assert Host.objects.count() == 0
+
+
+def test_xml_with_another_root_is_rejected(tmp_path):
+    path = tmp_path / "other.xml"
+    path.write_text('<?xml version="1.0"?><report><host/></report>')
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.FAILED
+    assert "not <nmaprun>" in report.error

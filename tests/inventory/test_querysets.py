@@ -1,0 +1,84 @@
+"""Named host queries: CIDR, range and search-box matching on the key index."""
+
+import pytest
+
+from inventory.models import Host
+from lumeta_qualys.ipset import AddressError
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def hosts():
+    for address, name in [
+        ("192.0.2.1", "alpha.example.test"),
+        ("192.0.2.15", "beta.example.test"),
+        ("192.0.2.16", "alpine"),
+        ("198.51.100.1", ""),
+        ("2001:db8::1", "six"),
+        ("2001:db8::1:0", ""),
+    ]:
+        Host.objects.create(address=address, hostname=name, source="test")
+
+
+def found(queryset) -> list[str]:
+    return list(queryset.values_list("address", flat=True))
+
+
+def test_in_cidr_uses_block_bounds(hosts):
+    assert found(Host.objects.in_cidr("192.0.2.0/28")) == ["192.0.2.1", "192.0.2.15"]
+    assert found(Host.objects.in_cidr("2001:db8::/112")) == ["2001:db8::1"]
+
+
+def test_in_cidr_rejects_host_bits(hosts):
+    with pytest.raises(AddressError):
+        Host.objects.in_cidr("192.0.2.7/24")
+
+
+def test_in_range_includes_both_ends(hosts):
+    assert found(Host.objects.in_range("192.0.2.15", "198.51.100.1")) == [
+        "192.0.2.15",
+        "192.0.2.16",
+        "198.51.100.1",
+    ]
+
+
+def test_in_range_rejects_mixed_versions(hosts):
+    with pytest.raises(AddressError):
+        Host.objects.in_range("192.0.2.1", "2001:db8::1")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("192.0.2.15", ["192.0.2.15"]),
+        ("  2001:DB8:0::1 ", ["2001:db8::1"]),
+        ("192.0.2.0/27", ["192.0.2.1", "192.0.2.15", "192.0.2.16"]),
+        ("192.0.2.2-192.0.2.20", ["192.0.2.15", "192.0.2.16"]),
+        ("ALP", ["192.0.2.1", "192.0.2.16"]),
+        ("example", []),
+        (
+            "",
+            [
+                "192.0.2.1",
+                "192.0.2.15",
+                "192.0.2.16",
+                "198.51.100.1",
+                "2001:db8::1",
+                "2001:db8::1:0",
+            ],
+        ),
+    ],
+)
+def test_matching_address_cidr_or_name_prefix(hosts, query, expected):
+    assert found(Host.objects.matching(query)) == expected
+
+
+def test_order_is_numeric_not_textual(hosts):
+    assert found(Host.objects.all())[:3] == ["192.0.2.1", "192.0.2.15", "192.0.2.16"]
+
+
+def test_after_key_pages_by_address(hosts):
+    first = Host.objects.get(address="192.0.2.16")
+
+    assert found(Host.objects.after_key(first.key))[:1] == ["198.51.100.1"]
