@@ -205,6 +205,12 @@ class SyncRun(models.Model):
     rate_limit_limit = models.IntegerField(null=True, blank=True)
     details = models.JSONField(default=dict, blank=True, help_text="What was pushed or would be, and warnings.")
     error = models.TextField(blank=True)
+    add_ranges = models.TextField(
+        "Ranges added", blank=True, help_text="Every range added to the subscription (or that a preview would add), one a line."
+    )
+    group_ranges = models.TextField(
+        "Asset group ranges", blank=True, help_text="Every range the asset group was set to (or a preview would set), one a line."
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -1,0 +1,59 @@
+"""Publish a running sync's step and counts on its SyncRun, for the pages that poll it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..models import SyncRun
+
+# Save the host count after this many hosts, and at most this often.
+HOSTS_EVERY = 5000
+MIN_SECONDS_BETWEEN_SAVES = 1.0
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class ProgressReporter:
+    """Save ``SyncRun.step`` and ``SyncRun.progress`` as the sync advances.
+
+    ``listener`` (the command's progress bar) is called on every update,
+    while the database row is saved at each step and every ``HOSTS_EVERY``
+    hosts, so a million-host sync does not write a row per host.
+    """
+
+    def __init__(self, run: SyncRun, listener: Listener | None = None):
+        self.run = run
+        self.listener = listener
+        self._last_saved_hosts = 0
+        self._last_save = 0.0
+
+    def step(self, name: str, **counts: Any) -> None:
+        """Record that step ``name`` started, with any counts known so far."""
+        self.run.step = name
+        self.run.progress = {**self.run.progress, **counts, "step": name}
+        self._save()
+
+    def update(self, **counts: Any) -> None:
+        """Record new counts within the current step."""
+        self.run.progress = {**self.run.progress, **counts}
+        self._save()
+
+    def hosts(self, count: int) -> None:
+        """Record the number of scanned hosts read so far."""
+        self.run.progress["hosts_read"] = count
+        if self.listener is not None:
+            self.listener(self.run.step, self.run.progress)
+        due = count - self._last_saved_hosts >= HOSTS_EVERY
+        if due and time.monotonic() - self._last_save >= MIN_SECONDS_BETWEEN_SAVES:
+            self._last_saved_hosts = count
+            self._save(notify=False)
+
+    def _save(self, notify: bool = True) -> None:
+        self._last_save = time.monotonic()
+        SyncRun.objects.filter(pk=self.run.pk).update(
+            step=self.run.step, progress=self.run.progress
+        )
+        if notify and self.listener is not None:
+            self.listener(self.run.step, self.run.progress)

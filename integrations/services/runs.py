@@ -1,0 +1,136 @@
+"""Start sync runs: the one path shared by the beat task, the "Sync now" button and the command.
+
+A run is created ``queued``, then ``execute_run`` takes the sync lock and
+moves it to ``running`` with a conditional update, so a task delivered twice
+(the broker redelivers a long task) runs the sync once: the second delivery
+finds the run no longer queued and does nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import SyncRun
+from .lock import LockError, SyncLock, current_holder
+from .progress import Listener
+from .sync import SyncService
+
+logger = logging.getLogger(__name__)
+
+SKIPPED_RUNNING = "skipped: a sync is already running"
+
+
+def create_run(trigger: str, *, dry_run: bool = False, user=None, task_id: str = "") -> SyncRun:
+    """Create a queued run."""
+    return SyncRun.objects.create(
+        trigger=trigger,
+        dry_run=dry_run,
+        requested_by=user if user is not None and user.is_authenticated else None,
+        task_id=task_id,
+    )
+
+
+def claim_scheduled_run(task_id: str) -> tuple[SyncRun, bool]:
+    """Return the run of a beat-sent task, creating it on the first delivery.
+
+    Beat's message carries no run id, so the Celery task id stands for it: a
+    redelivered message finds the run of its first delivery.
+    """
+    with transaction.atomic():
+        existing = SyncRun.objects.filter(task_id=task_id).first() if task_id else None
+        if existing is not None:
+            return existing, False
+        return create_run(SyncRun.Trigger.SCHEDULE, task_id=task_id), True
+
+
+def record_skipped(run: SyncRun, reason: str = SKIPPED_RUNNING) -> SyncRun:
+    """Mark a queued run skipped."""
+    now = timezone.now()
+    SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
+        status=SyncRun.Status.SKIPPED, error=reason, started_at=now, finished_at=now
+    )
+    run.refresh_from_db()
+    logger.info("Sync %s %s", run.pk, reason)
+    return run
+
+
+def record_failed(run: SyncRun, message: str) -> SyncRun:
+    now = timezone.now()
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=SyncRun.Status.FAILED,
+        error=message,
+        started_at=run.started_at or now,
+        finished_at=now,
+    )
+    run.refresh_from_db()
+    logger.error("Sync %s failed: %s", run.pk, message)
+    return run
+
+
+def sync_running() -> bool:
+    """Return whether a sync holds the lock now."""
+    return current_holder() is not None
+
+
+def fail_abandoned_runs(current: SyncRun) -> int:
+    """Mark ``running`` runs other than ``current`` failed: their process died.
+
+    Only the lock holder calls this, so no other run can really be running.
+    """
+    now = timezone.now()
+    return (
+        SyncRun.objects.filter(status=SyncRun.Status.RUNNING)
+        .exclude(pk=current.pk)
+        .update(
+            status=SyncRun.Status.FAILED,
+            finished_at=now,
+            step="",
+            error=(
+                "The process running this sync stopped before it finished (the worker was stopped "
+                "or killed); its lock lapsed and a later sync took over."
+            ),
+        )
+    )
+
+
+def execute_run(
+    run: SyncRun | int, *, listener: Listener | None = None, client=None, call_guard=None
+) -> SyncRun:
+    """Run a queued sync under the sync lock; return the run as recorded.
+
+    A run that is not queued (already running, finished or skipped) is left
+    as it is. A run that finds another sync holding the lock is skipped.
+    """
+    if not isinstance(run, SyncRun):
+        run = SyncRun.objects.get(pk=run)
+    if run.status != SyncRun.Status.QUEUED:
+        logger.info("Sync %s is %s already; this delivery does nothing", run.pk, run.status)
+        return run
+
+    lock = SyncLock(str(run.pk))
+    try:
+        if not lock.acquire():
+            return record_skipped(run)
+    except LockError as error:
+        return record_failed(run, str(error))
+
+    try:
+        claimed = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
+            status=SyncRun.Status.RUNNING, started_at=timezone.now()
+        )
+        if not claimed:
+            run.refresh_from_db()
+            return run
+        run.refresh_from_db()
+        abandoned = fail_abandoned_runs(run)
+        if abandoned:
+            logger.warning("Sync %s: marked %s abandoned runs failed", run.pk, abandoned)
+        service = SyncService(
+            run, lock=lock, client=client, listener=listener, call_guard=call_guard
+        )
+        return service.run_sync()
+    finally:
+        lock.release()

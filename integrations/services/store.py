@@ -1,0 +1,233 @@
+"""Store what a sync fetched: the Qualys tables, replaced in one transaction.
+
+Scanned hosts are spooled to a temporary file while they are fetched, so a
+half-million-host list never sits in memory as objects and the database is
+written only once the whole list has arrived. The replacement runs in one
+transaction that deletes the old rows, inserts the new ones and refreshes the
+coverage flags, so readers see either the previous data or the new.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
+from typing import IO, Any
+
+from django.db import connection, models, transaction
+
+from lumeta_qualys.ipset import IPSet, address_key, format_address
+
+from .. import coverage
+from ..models import ScannedAddress, ScannedHost, SubscribedRange
+
+logger = logging.getLogger(__name__)
+
+# Rows per executemany call.
+INSERT_BATCH = 5000
+# Rows per pickled chunk in the spool file.
+SPOOL_CHUNK = 10_000
+
+# Columns of qualys_scanned_ips written by the sync, in spool-row order.
+SCANNED_HOST_FIELDS = (
+    "qualys_id",
+    "address",
+    "address_key",
+    "ipv6",
+    "ipv6_key",
+    "dns",
+    "netbios",
+    "os",
+    "tracking_method",
+    "last_scan",
+    "network_id",
+)
+SUBSCRIBED_RANGE_FIELDS = (
+    "version",
+    "start_key",
+    "end_key",
+    "start_address",
+    "end_address",
+    "size",
+)
+
+
+class HostSpool:
+    """A temporary file of scanned-host rows (tuples in ``SCANNED_HOST_FIELDS`` order)."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="qualys-hosts-")
+        self._pending: list[tuple] = []
+        self.count = 0
+
+    def append(self, row: tuple) -> None:
+        self._pending.append(row)
+        self.count += 1
+        if len(self._pending) >= SPOOL_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            pickle.dump(self._pending, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._pending = []
+
+    def chunks(self) -> Iterator[list[tuple]]:
+        """Yield the rows in chunks, in the order they were appended."""
+        self._flush()
+        self._file.seek(0)
+        while True:
+            try:
+                yield pickle.load(self._file)
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> HostSpool:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _adapter(field: models.Field):
+    if isinstance(field, models.DateTimeField):
+        return connection.ops.adapt_datetimefield_value
+    if isinstance(field, models.DecimalField):
+        return lambda value: connection.ops.adapt_decimalfield_value(
+            value, field.max_digits, field.decimal_places
+        )
+    return None
+
+
+def insert_rows(
+    model: type[models.Model], field_names: Sequence[str], rows: Iterable[tuple]
+) -> int:
+    """Insert ``rows`` into ``model``'s table with executemany, in batches; return the count.
+
+    Values go through the backend's adapters for dates and decimals, as the
+    ORM would send them, without building a model instance per row.
+    """
+    fields = [model._meta.get_field(name) for name in field_names]
+    adapters = [(index, adapt) for index, field in enumerate(fields) if (adapt := _adapter(field))]
+    columns = ", ".join(_quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {_quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+
+    count = 0
+    batch: list[Any] = []
+    with connection.cursor() as cursor:
+        for row in rows:
+            if adapters:
+                row = list(row)
+                for index, adapt in adapters:
+                    if row[index] is not None:
+                        row[index] = adapt(row[index])
+            batch.append(row)
+            if len(batch) >= INSERT_BATCH:
+                cursor.executemany(sql, batch)
+                count += len(batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
+            count += len(batch)
+    return count
+
+
+def _delete_all(model: type[models.Model]) -> None:
+    # A plain DELETE: the ORM's delete() would load every row to cascade.
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {_quote(model._meta.db_table)}")
+
+
+def subscription_rows(subscription: IPSet) -> Iterator[tuple]:
+    """Yield one qualys_subscribed_ips row per merged interval."""
+    for version, start, end in subscription.ranges():
+        yield (
+            version,
+            address_key(version, start),
+            address_key(version, end),
+            format_address(version, start),
+            format_address(version, end),
+            Decimal(end - start + 1),
+        )
+
+
+def _insert_scanned_addresses() -> int:
+    """Fill ScannedAddress from the scanned hosts just inserted: one row per distinct address.
+
+    Done in SQL: an address listed in several networks (several hosts) is
+    one row, linked to the first of its hosts, with the latest scan time.
+    """
+    address = ScannedAddress._meta
+    host = ScannedHost._meta
+    target = ", ".join(
+        _quote(address.get_field(name).column)
+        for name in ("key", "address", "version", "host", "indexed", "last_scan")
+    )
+    host_table = _quote(host.db_table)
+    pk = _quote(host.pk.column)
+    last_scan = _quote(host.get_field("last_scan").column)
+    selects = []
+    for key_field, text_field, version in (("address_key", "address", 4), ("ipv6_key", "ipv6", 6)):
+        key = _quote(host.get_field(key_field).column)
+        text = _quote(host.get_field(text_field).column)
+        selects.append(
+            f"SELECT {key}, MIN({text}), {version}, MIN({pk}), FALSE, MAX({last_scan}) "
+            f"FROM {host_table} WHERE {key} <> '' GROUP BY {key}"
+        )
+    sql = f"INSERT INTO {_quote(address.db_table)} ({target}) " + " UNION ALL ".join(selects)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.rowcount
+
+
+def replace_qualys_tables(subscription: IPSet, hosts: HostSpool) -> dict[str, int]:
+    """Replace S and M in one transaction and refresh the coverage flags.
+
+    Returns the number of rows written per table. Any error rolls the whole
+    replacement back and the previous tables stay.
+    """
+    with transaction.atomic():
+        _delete_all(ScannedAddress)
+        _delete_all(ScannedHost)
+        _delete_all(SubscribedRange)
+        ranges = insert_rows(
+            SubscribedRange, SUBSCRIBED_RANGE_FIELDS, subscription_rows(subscription)
+        )
+        scanned = insert_rows(
+            ScannedHost, SCANNED_HOST_FIELDS, (row for chunk in hosts.chunks() for row in chunk)
+        )
+        addresses = _insert_scanned_addresses()
+        coverage.refresh_all()
+    logger.info(
+        "Stored %s subscribed ranges, %s scanned hosts and %s scanned addresses",
+        ranges,
+        scanned,
+        addresses,
+    )
+    return {"ranges": ranges, "hosts": scanned, "addresses": addresses}
+
+
+def replace_subscription(subscription: IPSet) -> int:
+    """Replace S alone (after IPs were added to Qualys) and refresh the coverage flags."""
+    with transaction.atomic():
+        _delete_all(SubscribedRange)
+        ranges = insert_rows(
+            SubscribedRange, SUBSCRIBED_RANGE_FIELDS, subscription_rows(subscription)
+        )
+        coverage.refresh_all()
+    return ranges
+
+
+def truncate(value: str, field_name: str) -> str:
+    """Cut ``value`` to the column width of ScannedHost's ``field_name``."""
+    width = ScannedHost._meta.get_field(field_name).max_length
+    return value if len(value) <= width else value[: width - 1] + "…"

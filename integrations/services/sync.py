@@ -1,0 +1,664 @@
+"""The sync: fetch S and M from Qualys, store them, push the gap. One service, named steps.
+
+Steps, in order (each is a method and the name published as progress):
+
+1. ``connect``: build the Qualys client from the settings.
+2. ``fetch_subscription``: the subscription's IP list and IPv6 mapping records, as S.
+3. ``fetch_scanned_hosts``: the scanned-host list, as M, spooled to a file.
+4. ``load_inventory``: every indexed host, stale included, as I.
+5. ``compute``: what to add and what the asset group should hold.
+6. ``store``: replace the stored S and M in one transaction (skipped by a preview).
+7. ``add_to_subscription``: Auto-Subscribe only, add I − S (skipped by a preview).
+8. ``update_asset_group``: set the asset group (skipped by a preview).
+9. ``record``: the run's counts and outcome.
+
+Nothing is written to Qualys before every fetch and the store succeeded, so
+a sync that fails early leaves Qualys, the stored tables and the dashboard as
+they were. A write that fails after Qualys changed is followed by a re-read
+of the subscription and the asset group, whose result is stored and recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings as django_settings
+from django.utils import timezone
+
+from inventory.models import Host
+from lumeta_qualys.ipset import (
+    EMPTY,
+    IPV6_PLACEHOLDERS,
+    AddressError,
+    IPSet,
+    address_key,
+    format_address,
+    merge,
+    parse_address,
+    parse_key,
+)
+
+from .. import constants
+from ..models import QualysSettings, SyncRun
+from ..qualys import QualysClient, QualysError
+from . import store
+from .lock import SyncLock
+from .progress import Listener, ProgressReporter
+
+logger = logging.getLogger(__name__)
+
+# How many tokens, warnings and addresses a run's details keep for display.
+DISPLAY_TOKENS = 200
+MAX_WARNINGS = 100
+SAMPLE_SIZE = 20
+
+
+COUNT_FIELDS = (
+    "indexed",
+    "subscribed",
+    "scanned",
+    "unmanaged_by_qualys",
+    "unmanaged_by_lumeta",
+    "managed_by_both",
+    "ips_added",
+    "group_size",
+    "ipv6_not_pushable",
+)
+
+
+class SyncFailed(Exception):
+    """The sync stopped; the message is shown to the user as it is."""
+
+
+class NotConfigured(SyncFailed):
+    """The integration lacks a server, username or password."""
+
+
+@dataclass
+class Subscription:
+    """S as this product counts it, with what Qualys lists.
+
+    ``addresses`` has every IPv6 placeholder replaced by the IPv6 address its
+    mapping record names. Placeholders with no mapping are in ``unmapped``
+    and in no count. ``placeholder_of`` maps an IPv6 address (as an int) to
+    its placeholder, so an asset group can be given the placeholder Qualys
+    scans.
+    """
+
+    listed: IPSet
+    addresses: IPSet
+    unmapped: IPSet
+    placeholder_of: dict[int, int]
+    rejected: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    """What a sync adds to the subscription and what the asset group should hold."""
+
+    to_add: IPSet
+    not_pushable: IPSet
+    group_target: IPSet
+
+
+def build_client(qualys_settings: QualysSettings, *, call_guard=None) -> QualysClient:
+    """Return a Qualys client for the saved settings."""
+    if not qualys_settings.is_configured:
+        raise NotConfigured(
+            "The Qualys integration is not configured: enter the API server, username and "
+            "password on Settings > Integrations > Qualys."
+        )
+    server = qualys_settings.server.strip().rstrip("/")
+    if "://" not in server:
+        server = f"https://{server}"
+    return QualysClient(
+        server,
+        qualys_settings.username,
+        qualys_settings.password,
+        ca_bundle=django_settings.QUALYS_CA_BUNDLE,
+        connect_timeout=django_settings.QUALYS_CONNECT_TIMEOUT,
+        read_timeout=django_settings.QUALYS_READ_TIMEOUT,
+        max_wait_seconds=django_settings.QUALYS_MAX_WAIT_SECONDS,
+        host_list_version=qualys_settings.host_list_version,
+        call_guard=call_guard,
+    )
+
+
+def resolve_subscription(listing, mappings) -> Subscription:
+    """Turn the IP list and the IPv6 mapping records into S.
+
+    A placeholder counts as the IPv6 address it maps to only when the
+    placeholder itself is in the subscription. A mapping record that does not
+    parse is skipped with a warning.
+    """
+    placeholders = listing.ips & IPV6_PLACEHOLDERS
+    placeholder_of: dict[int, int] = {}
+    warnings: list[str] = []
+    for mapping in mappings:
+        try:
+            v4_version, v4 = parse_address(mapping.v4)
+            v6_version, v6 = parse_address(mapping.v6)
+        except AddressError as error:
+            warnings.append(f"IPv6 mapping record {mapping.id} skipped: {error}")
+            continue
+        if v4_version != 4 or v6_version != 6:
+            warnings.append(
+                f"IPv6 mapping record {mapping.id} skipped: {mapping.v4} -> {mapping.v6} "
+                "is not an IPv4 placeholder mapped to an IPv6 address"
+            )
+            continue
+        if placeholders.contains(4, v4):
+            placeholder_of[v6] = v4
+
+    mapped_v4 = IPSet.from_intervals(v4=[(v4, v4) for v4 in placeholder_of.values()])
+    mapped_v6 = IPSet.from_intervals(v6=[(v6, v6) for v6 in placeholder_of])
+    return Subscription(
+        listed=listing.ips,
+        addresses=(listing.ips - IPV6_PLACEHOLDERS) | mapped_v6,
+        unmapped=placeholders - mapped_v4,
+        placeholder_of=placeholder_of,
+        rejected=list(listing.rejected),
+        warnings=warnings,
+    )
+
+
+def plan_push(
+    indexed: IPSet, subscription: Subscription, scanned: IPSet, *, auto_subscribe: bool
+) -> Plan:
+    """Compute what to add and the asset group's contents from I, S and M.
+
+    Auto-Subscribe on: add the IPv4 part of I − S (IPv6 needs mapping records,
+    which this product does not create, so it is reported as not pushable);
+    the group is S′ − M with S′ = S plus what is added. Off: nothing is added
+    and the group is (I ∩ S) − M.
+    """
+    if not auto_subscribe:
+        return Plan(EMPTY, EMPTY, (indexed & subscription.addresses) - scanned)
+    missing = indexed - subscription.addresses
+    # An indexed address in the placeholder range would be read by Qualys as
+    # an IPv6 stand-in, so it is never added.
+    to_add = missing.only(4) - IPV6_PLACEHOLDERS
+    not_pushable = missing.only(6) | (missing & IPV6_PLACEHOLDERS)
+    return Plan(to_add, not_pushable, (subscription.addresses | to_add) - scanned)
+
+
+def group_ips_for_qualys(target: IPSet, subscription: Subscription) -> IPSet:
+    """Return the asset group's IPs as Qualys takes them: IPv6 addresses as their placeholders.
+
+    IPv6 text that Qualys listed directly in the subscription (not through a
+    mapping) is passed on as it is.
+    """
+    placeholders = [
+        (v4, v4) for v6, v4 in subscription.placeholder_of.items() if target.contains(6, v6)
+    ]
+    mapped = IPSet.from_intervals(v6=[(v6, v6) for v6 in subscription.placeholder_of])
+    return target.only(4) | IPSet.from_intervals(v4=placeholders) | (target.only(6) - mapped)
+
+
+def load_inventory() -> IPSet:
+    """Return I: every indexed host, stale included, as merged intervals."""
+    intervals: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+    current: list[int] | None = None  # [version, start, end] of the open interval
+    for key in Host.objects.order_by("key").values_list("key", flat=True).iterator(10_000):
+        version, value = parse_key(key)
+        if current is not None and current[0] == version and current[2] + 1 == value:
+            current[2] = value
+            continue
+        if current is not None:
+            intervals[current[0]].append((current[1], current[2]))
+        current = [version, value, value]
+    if current is not None:
+        intervals[current[0]].append((current[1], current[2]))
+    return IPSet.from_intervals(intervals[4], intervals[6])
+
+
+def sample(ips: IPSet, limit: int = SAMPLE_SIZE) -> list[str]:
+    """Return up to ``limit`` range tokens of ``ips`` for display."""
+    tokens = []
+    for token in ips.qualys_tokens():
+        if len(tokens) >= limit:
+            break
+        tokens.append(token)
+    return tokens
+
+
+def count(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+class SyncService:
+    """One sync (or preview) of the integration, recorded on ``run``.
+
+    ``lock`` is the lease this run holds; every write to Qualys checks it.
+    ``client`` may be given (tests); by default it is built from the
+    settings in the ``connect`` step.
+    """
+
+    def __init__(
+        self,
+        run: SyncRun,
+        *,
+        lock: SyncLock | None = None,
+        client: QualysClient | None = None,
+        listener: Listener | None = None,
+        call_guard=None,
+    ):
+        self.run = run
+        self.lock = lock
+        self.client = client
+        self.call_guard = call_guard
+        self.progress = ProgressReporter(run, listener)
+        self.warnings: list[str] = []
+        self.done: list[str] = []
+        self.not_done: list[str] = []
+        self.details: dict[str, Any] = {}
+
+    # The steps ---------------------------------------------------------------
+
+    def run_sync(self) -> SyncRun:
+        """Run every step and record the outcome; never raises for a failed sync."""
+        run = self.run
+        started = time.monotonic()
+        logger.info(
+            "Sync %s started (trigger %s%s)",
+            run.pk,
+            run.trigger,
+            ", preview" if run.dry_run else "",
+        )
+        try:
+            self._run_steps()
+        except (SyncFailed, QualysError) as error:
+            self._fail(str(error))
+        except SoftTimeLimitExceeded:
+            self._fail(
+                "The sync ran longer than its time limit of "
+                f"{django_settings.SYNC_SOFT_TIME_LIMIT} s (SYNC_SOFT_TIME_LIMIT) and was "
+                "stopped. Raise SYNC_SOFT_TIME_LIMIT and SYNC_TIME_LIMIT."
+            )
+        except Exception as error:  # noqa: BLE001 - a sync failure is recorded, never lost
+            logger.exception("Sync %s failed with an unexpected error", run.pk)
+            self._fail(f"The sync failed with an unexpected error: {type(error).__name__}: {error}")
+        else:
+            run.status = SyncRun.Status.FAILED if self.not_done else SyncRun.Status.SUCCEEDED
+        self._record(time.monotonic() - started)
+        return run
+
+    def _run_steps(self) -> None:
+        qualys_settings = QualysSettings.load()
+        self.run.auto_subscribe = qualys_settings.auto_subscribe
+        SyncRun.objects.filter(pk=self.run.pk).update(auto_subscribe=qualys_settings.auto_subscribe)
+
+        self.connect(qualys_settings)
+        subscription = self.fetch_subscription()
+        with store.HostSpool() as spool:
+            scanned = self.fetch_scanned_hosts(subscription, spool, qualys_settings.page_size)
+            indexed = self.load_inventory()
+            plan = self.compute(indexed, subscription, scanned, qualys_settings.auto_subscribe)
+            if self.run.dry_run:
+                self._count(indexed, subscription.addresses, scanned)
+                return
+            self.store(subscription, spool)
+
+        subscription = self.add_to_subscription(plan, subscription)
+        if not qualys_settings.auto_subscribe:
+            target = plan.group_target
+        else:
+            target = subscription.addresses - scanned
+        self._count(indexed, subscription.addresses, scanned)
+        if self.not_done:
+            self.not_done.append("The asset group was not updated.")
+            return
+        self.update_asset_group(target, subscription)
+
+    def connect(self, qualys_settings: QualysSettings) -> None:
+        self.progress.step("connect")
+        if self.client is None:
+            self.client = build_client(qualys_settings, call_guard=self.call_guard)
+
+    def fetch_subscription(self) -> Subscription:
+        self.progress.step("fetch_subscription")
+        subscription = self._read_subscription()
+        self.progress.update(subscribed=str(subscription.addresses.size))
+        return subscription
+
+    def _read_subscription(self) -> Subscription:
+        subscription = resolve_subscription(
+            self.client.list_subscription(), self.client.list_ipv6_mappings()
+        )
+        self.warnings.extend(subscription.warnings)
+        for text in subscription.rejected:
+            self.warnings.append(f"Subscription entry skipped, not an address or range: {text!r}")
+        return subscription
+
+    def fetch_scanned_hosts(
+        self, subscription: Subscription, spool: store.HostSpool, page_size: int
+    ) -> IPSet:
+        """Read every scanned host into ``spool`` and return M as addresses."""
+        self.progress.step("fetch_scanned_hosts", hosts_read=0)
+        v4: list[int] = []
+        v6: list[int] = []
+        no_address: list[int] = []
+        outside: list[str] = []
+        outside_count = 0
+        s = subscription.addresses
+
+        for record in self.client.iter_scanned_hosts(page_size=page_size, details="Basic"):
+            ipv4_text, ipv4_key, v4_value = self._address(record.ip, 4, record.id)
+            ipv6_text, ipv6_key, v6_value = self._address(record.ipv6, 6, record.id)
+            if v4_value is not None and IPV6_PLACEHOLDERS.contains(4, v4_value):
+                # A placeholder stands for the host's IPv6 address, never for an IPv4 host.
+                ipv4_key, v4_value = "", None
+            if v4_value is not None:
+                v4.append(v4_value)
+            if v6_value is not None:
+                v6.append(v6_value)
+            if v4_value is None and v6_value is None:
+                no_address.append(record.id)
+            elif (v4_value is not None and not s.contains(4, v4_value)) or (
+                v6_value is not None and not s.contains(6, v6_value)
+            ):
+                outside_count += 1
+                if len(outside) < SAMPLE_SIZE:
+                    outside.append(ipv4_text or ipv6_text)
+
+            spool.append(
+                (
+                    record.id,
+                    ipv4_text,
+                    ipv4_key,
+                    ipv6_text,
+                    ipv6_key,
+                    store.truncate(record.dns or "", "dns"),
+                    store.truncate(record.netbios or "", "netbios"),
+                    store.truncate(record.os or "", "os"),
+                    store.truncate(record.tracking_method or "", "tracking_method"),
+                    record.last_vuln_scan,
+                    record.network_id,
+                )
+            )
+            self.progress.hosts(spool.count)
+
+        self._note_odd_hosts(no_address, outside_count, outside)
+        scanned = IPSet(tuple(merge((v, v) for v in v4)), tuple(merge((v, v) for v in v6)))
+        self.progress.update(hosts_read=spool.count, scanned=str(scanned.size))
+        self.details["scanned_hosts"] = spool.count
+        return scanned
+
+    def _address(self, text: str | None, version: int, host_id: int) -> tuple[str, str, int | None]:
+        """Return ``(canonical text, key, value)`` of a host's address, or blanks."""
+        if not text:
+            return "", "", None
+        try:
+            parsed_version, value = parse_address(text)
+        except AddressError as error:
+            self.warnings.append(f"Scanned host {host_id}: address skipped: {error}")
+            return "", "", None
+        if parsed_version != version:
+            self.warnings.append(
+                f"Scanned host {host_id}: {text!r} given as IPv{version} is an IPv{parsed_version} "
+                "address; it was skipped."
+            )
+            return "", "", None
+        return format_address(version, value), address_key(version, value), value
+
+    def _note_odd_hosts(
+        self, no_address: list[int], outside_count: int, outside: list[str]
+    ) -> None:
+        if no_address:
+            message = (
+                f"{len(no_address)} scanned hosts have no IP address and were left out of M "
+                f"(Qualys host IDs {', '.join(map(str, no_address[:SAMPLE_SIZE]))})."
+            )
+            self.warnings.append(message)
+            logger.warning("Sync %s: %s", self.run.pk, message)
+        if outside_count:
+            message = (
+                f"{outside_count} scanned hosts are outside the subscription "
+                f"(for example {', '.join(outside)}); they still count in M."
+            )
+            self.warnings.append(message)
+            logger.warning("Sync %s: %s", self.run.pk, message)
+        self.details["scanned_outside_subscription"] = outside_count
+        self.details["scanned_without_address"] = len(no_address)
+
+    def load_inventory(self) -> IPSet:
+        self.progress.step("load_inventory")
+        indexed = load_inventory()
+        self.progress.update(indexed=str(indexed.size))
+        return indexed
+
+    def compute(
+        self, indexed: IPSet, subscription: Subscription, scanned: IPSet, auto_subscribe: bool
+    ) -> Plan:
+        self.progress.step("compute")
+        plan = plan_push(indexed, subscription, scanned, auto_subscribe=auto_subscribe)
+        if subscription.unmapped:
+            self.warnings.append(
+                f"{subscription.unmapped.size} IPv6 placeholders in the subscription have no "
+                f"mapping record and count as no address (for example "
+                f"{', '.join(sample(subscription.unmapped, 5))})."
+            )
+        self.details["unmapped_placeholders"] = subscription.unmapped.size
+        self.details["unmapped_placeholders_sample"] = sample(subscription.unmapped)
+        self.details["not_pushable_sample"] = sample(plan.not_pushable)
+        self.run.ipv6_not_pushable = count(plan.not_pushable.size)
+        if plan.not_pushable:
+            logger.warning(
+                "Sync %s: %s indexed IPv6 addresses cannot be added to the subscription",
+                self.run.pk,
+                plan.not_pushable.size,
+            )
+        if self.run.dry_run:
+            self._describe_add(plan.to_add)
+            self._describe_group(plan.group_target)
+        return plan
+
+    def store(self, subscription: Subscription, spool: store.HostSpool) -> None:
+        self.progress.step("store")
+        store.replace_qualys_tables(subscription.addresses, spool)
+
+    def add_to_subscription(self, plan: Plan, subscription: Subscription) -> Subscription:
+        """Add ``plan.to_add``; return the subscription as Qualys holds it afterwards."""
+        self._describe_add(plan.to_add)
+        if not plan.to_add:
+            self.run.ips_added = count(0)
+            return subscription
+        self.progress.step("add_to_subscription", adding=str(plan.to_add.size))
+        self._check_lock()
+
+        try:
+            self.client.add_ips(plan.to_add, enable_vm=True)
+        except QualysError as error:
+            self.not_done.append(
+                f"Adding {plan.to_add.size} addresses to the subscription failed: {error}"
+            )
+
+        self.progress.step("reread_subscription")
+        try:
+            updated = self._read_subscription()
+        except QualysError as error:
+            self.not_done.append(
+                f"The subscription could not be read again after the add: {error} "
+                "The stored subscription is the one read before the add; "
+                "the next sync reads it again."
+            )
+            return subscription
+
+        added = updated.addresses - subscription.addresses
+        self.run.ips_added = count(added.size)
+        if added:
+            self.done.append(f"Added {added.size} addresses to the subscription.")
+        missing = plan.to_add - updated.addresses
+        if missing and not self.not_done:
+            self.warnings.append(
+                f"{missing.size} addresses sent to the subscription are not in it after the add "
+                f"(for example {', '.join(sample(missing, 5))})."
+            )
+        if updated.addresses != subscription.addresses:
+            store.replace_subscription(updated.addresses)
+        return updated
+
+    def update_asset_group(self, target: IPSet, subscription: Subscription) -> None:
+        """Create or find the asset group and set its contents to ``target``."""
+        self.progress.step("update_asset_group", group_size=str(target.size))
+        self._describe_group(target)
+        self._check_lock()
+        ips = group_ips_for_qualys(target, subscription)
+        title = constants.ASSET_GROUP_TITLE
+        try:
+            group = self._find_group()
+            if group is None:
+                group_id = self.client.add_asset_group(title, ips)
+                self.done.append(f"Created the asset group {title} with {target.size} addresses.")
+                self.details["group_created"] = True
+            else:
+                group_id = group.id
+                self.client.edit_asset_group(group.id, set_ips=ips)
+                self.done.append(f"Set the asset group {title} to {target.size} addresses.")
+            self.details["group_id"] = group_id
+            self.run.group_size = count(target.size)
+        except QualysError as error:
+            self.not_done.append(f"Updating the asset group {title} failed: {error}")
+            self._record_group_as_held()
+
+    def _find_group(self):
+        title = constants.ASSET_GROUP_TITLE
+        groups = [g for g in self.client.list_asset_groups(title=title) if g.title == title]
+        return groups[0] if groups else None
+
+    def _record_group_as_held(self) -> None:
+        try:
+            group = self._find_group()
+        except QualysError as error:
+            self.not_done.append(f"The asset group could not be read again: {error}")
+            return
+        if group is None:
+            self.details["group_held"] = None
+        else:
+            self.details["group_held"] = group.ips.size
+
+    # Helpers -----------------------------------------------------------------
+
+    def _check_lock(self) -> None:
+        if self.lock is not None and self.lock.lost:
+            raise SyncFailed(
+                "The sync lock lapsed before Qualys was written to, so another sync may be "
+                "running; nothing was written. The next sync starts over."
+            )
+
+    def _describe_add(self, to_add: IPSet) -> None:
+        tokens = list(to_add.qualys_tokens())
+        self.details["add"] = {
+            "addresses": str(to_add.size),
+            "ranges": len(tokens),
+            "sample": tokens[:DISPLAY_TOKENS],
+        }
+        self.run.add_ranges = "\n".join(tokens)
+
+    def _describe_group(self, target: IPSet) -> None:
+        tokens = list(target.qualys_tokens())
+        self.details["group"] = {
+            "addresses": str(target.size),
+            "ranges": len(tokens),
+            "sample": tokens[:DISPLAY_TOKENS],
+        }
+        self.run.group_ranges = "\n".join(tokens)
+        self.run.group_size = count(target.size)
+
+    def _count(self, indexed: IPSet, subscribed: IPSet, scanned: IPSet) -> None:
+        run = self.run
+        run.indexed = count(indexed.size)
+        run.subscribed = count(subscribed.size)
+        run.scanned = count(scanned.size)
+        run.unmanaged_by_qualys = count((indexed - subscribed).size)
+        run.unmanaged_by_lumeta = count((scanned - indexed).size)
+        run.managed_by_both = count((indexed & scanned).size)
+
+    def _fail(self, message: str) -> None:
+        self.run.status = SyncRun.Status.FAILED
+        parts = [message]
+        if self.done:
+            parts.append("Done: " + " ".join(self.done))
+        self.run.error = " ".join(parts)
+
+    def _record(self, seconds: float) -> None:
+        run = self.run
+        self.progress.step("record")
+        if self.not_done and not run.error:
+            run.error = " ".join(self.not_done)
+        if self.client is not None:
+            budget = self.client.budget
+            run.qualys_calls = budget.calls
+            run.rate_limit_remaining = budget.rate_remaining
+            run.rate_limit_limit = budget.rate_limit
+            self.warnings = list(getattr(self.client, "warnings", [])) + self.warnings
+        self.details.update(
+            {
+                "warnings": self.warnings[:MAX_WARNINGS],
+                "warning_count": len(self.warnings),
+                "done": self.done,
+                "not_done": self.not_done,
+            }
+        )
+        # NOTE: SQLite keeps 15 significant digits of a decimal column, so an
+        # IPv6-sized count is also kept exactly, as text, in the details.
+        self.details["counts"] = {
+            name: str(getattr(run, name)) for name in COUNT_FIELDS if getattr(run, name) is not None
+        }
+        run.details = {**run.details, **self.details}
+        run.finished_at = timezone.now()
+        run.step = ""
+        run.save()
+        logger.info(
+            "Sync %s %s in %.1f s: I=%s S=%s M=%s I-S=%s M-I=%s I&M=%s added=%s group=%s "
+            "ipv6_not_pushable=%s calls=%s warnings=%s",
+            run.pk,
+            run.status,
+            seconds,
+            run.indexed,
+            run.subscribed,
+            run.scanned,
+            run.unmanaged_by_qualys,
+            run.unmanaged_by_lumeta,
+            run.managed_by_both,
+            run.ips_added,
+            run.group_size,
+            run.ipv6_not_pushable,
+            run.qualys_calls,
+            len(self.warnings),
+        )
+        if run.error:
+            logger.warning("Sync %s: %s", run.pk, run.error)
+
+
+def summarize(run: SyncRun) -> str:
+    """Return a one-line summary of a finished run, for logs and the command."""
+    if run.status == SyncRun.Status.SKIPPED:
+        return f"Sync {run.pk} skipped: {run.error}"
+    parts = [
+        f"Sync {run.pk} {run.get_status_display().lower()}{' (preview)' if run.dry_run else ''}",
+        f"I={_n(run.indexed)} S={_n(run.subscribed)} M={_n(run.scanned)}",
+        f"I−S={_n(run.unmanaged_by_qualys)} M−I={_n(run.unmanaged_by_lumeta)} "
+        f"I∩M={_n(run.managed_by_both)}",
+        (
+            f"would add={(run.details.get('add') or {}).get('addresses', '-')} "
+            if run.dry_run
+            else f"added={_n(run.ips_added)} "
+        )
+        + f"group={_n(run.group_size)} "
+        f"IPv6 not pushable={_n(run.ipv6_not_pushable)}",
+        f"Qualys calls={run.qualys_calls}",
+    ]
+    if run.error:
+        parts.append(f"error: {run.error}")
+    return "; ".join(parts)
+
+
+def _n(value: Decimal | int | None) -> str:
+    return "-" if value is None else f"{int(value):,}"

@@ -1,0 +1,189 @@
+"""A sync that fails keeps the previous data and says why; a failed write is finished next time."""
+
+import pytest
+
+from integrations import constants
+from integrations.models import ScannedAddress, ScannedHost, SubscribedRange, SyncRun
+from integrations.services import runs
+from inventory.models import Host
+
+from . import qualys_xml as xml
+from . import scenario
+from .qualys_xml import FakeHost
+
+pytestmark = pytest.mark.django_db
+
+TITLE = constants.ASSET_GROUP_TITLE
+
+
+def sync() -> SyncRun:
+    return runs.execute_run(runs.create_run(SyncRun.Trigger.COMMAND))
+
+
+def snapshot() -> dict:
+    """Everything a failed sync must leave as it was."""
+    return {
+        "ranges": list(
+            SubscribedRange.objects.order_by("start_key").values_list("start_key", "end_key")
+        ),
+        "hosts": list(
+            ScannedHost.objects.order_by("qualys_id").values_list("qualys_id", "address", "dns")
+        ),
+        "addresses": list(ScannedAddress.objects.order_by("key").values_list("key", "indexed")),
+        "flags": list(Host.objects.order_by("key").values_list("key", "subscribed", "scanned")),
+    }
+
+
+def cut_host_list() -> bytes:
+    whole = xml.host_list([FakeHost(200, ip="192.0.2.200"), FakeHost(201, ip="192.0.2.201")])
+    return whole[: whole.index(b"<HOST><ID>201")] + b"<HOST><ID>201</ID><IP>192.0"
+
+
+RATE_LIMITED = xml.simple_return(
+    "This API cannot be run again for another 23 hours, 57 minutes and 54 seconds.",
+    code=1965,
+    items={"SECONDS_TO_WAIT": "68928"},
+)
+
+FAILURES = {
+    "bad credentials": (
+        "ip_list",
+        dict(status=401, body=xml.simple_return("Bad Login/Password", code=2000)),
+        "password",
+    ),
+    "account expired with HTTP 200": (
+        "ip_list",
+        dict(status=200, body=xml.simple_return("This account has expired.", code=2001)),
+        "This account has expired.",
+    ),
+    "long rate-limit wait": (
+        "host_list",
+        dict(status=409, body=RATE_LIMITED, headers={"X-RateLimit-ToWait-Sec": "68928"}),
+        "68928",
+    ),
+    "server error on every retry": (
+        "host_list",
+        dict(status=503, body=b"Service Unavailable", repeat=True),
+        "503",
+    ),
+    "truncated XML on a later page": (
+        "host_list",
+        dict(status=200, body=cut_host_list(), nth=2),
+        "",
+    ),
+    "HTML page instead of XML": (
+        "ip_map",
+        dict(
+            status=414,
+            body=b'<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN"><html><head>'
+            b"<title>414 Request-URI Too Long</title></head></html>",
+            headers={"Content-Type": "text/html"},
+        ),
+        "414",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(FAILURES))
+def test_sync_keeps_previous_data_when_qualys_fails(qualys, configure, name):
+    kind, failure, phrase = FAILURES[name]
+    configure(auto_subscribe=True, page_size=2)
+    scenario.load(qualys)
+    first = sync()
+    assert first.status == SyncRun.Status.SUCCEEDED, first.error
+    before = snapshot()
+    group_before = qualys.group_by_title(TITLE)
+    writes_before = len(qualys.writes)
+    # New data on Qualys that a failed sync must not half-load.
+    qualys.subscribe("192.0.2.200-192.0.2.210")
+    qualys.scan(FakeHost(200, ip="192.0.2.200"), FakeHost(201, ip="192.0.2.201"))
+    scenario.index("198.18.0.1")
+    before["flags"] = snapshot()["flags"]
+    qualys.fail(kind, **failure)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert run.error
+    assert phrase in run.error
+    assert run.finished_at is not None
+    assert snapshot() == before
+    assert len(qualys.writes) == writes_before
+    assert qualys.group_by_title(TITLE) == group_before
+
+
+def test_failed_add_rereads_subscription_and_leaves_group(qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    qualys.fail("ip_add", status=500, body=b"Internal Server Error", repeat=True)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "Adding 2 addresses to the subscription failed" in run.error
+    assert "The asset group was not updated." in run.error
+    assert qualys.calls_of("ip_list")[-1] is qualys.calls[-1] or qualys.calls_of("group_add") == []
+    assert qualys.group_by_title(TITLE) is None
+    # The tables hold what Qualys holds: the subscription without the failed add.
+    assert run.subscribed == scenario.SUBSCRIBED_SIZE
+    assert SubscribedRange.objects.filter(start_address="192.0.2.40").count() == 0
+    assert ScannedHost.objects.count() == len(scenario.HOSTS)
+
+
+def test_next_sync_completes_a_failed_add(qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    qualys.fail("ip_add", status=500, body=b"Internal Server Error", repeat=True)
+    sync()
+    qualys.failures.clear()
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.ips_added == 2
+    assert qualys.group_by_title(TITLE)[1].size == 278 - 1 + 1  # S′ − M, 0.0.0.8 for 2001:db8::8
+
+
+def test_failed_group_update_after_add_stores_new_subscription(qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    qualys.fail("group_add", status=500, body=b"Internal Server Error", repeat=True)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert f"Updating the asset group {TITLE} failed" in run.error
+    assert "Added 2 addresses to the subscription." in run.details["done"]
+    assert run.ips_added == 2
+    # Qualys now holds the added addresses, and so do the stored tables.
+    assert SubscribedRange.objects.filter(start_address="192.0.2.40").exists()
+    assert run.subscribed == scenario.SUBSCRIBED_SIZE + 2
+    assert run.details["group_held"] is None
+
+
+def test_next_sync_completes_a_failed_group_update(qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    qualys.fail("group_add", status=500, body=b"Internal Server Error", repeat=True)
+    sync()
+    qualys.failures.clear()
+    adds_before = len(qualys.calls_of("ip_add"))
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert len(qualys.calls_of("ip_add")) == adds_before  # nothing left to add
+    assert run.ips_added == 0
+    assert qualys.group_by_title(TITLE)[1].size == 278
+
+
+def test_sync_fails_clearly_when_not_configured(qualys, configure):
+    settings = configure()
+    settings.password = ""
+    settings.save()
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "not configured" in run.error
+    assert qualys.calls == []

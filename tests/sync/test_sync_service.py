@@ -1,0 +1,329 @@
+"""The sync's steps and both Auto-Subscribe modes, against a Qualys behind `responses`."""
+
+import pytest
+
+from integrations import constants
+from integrations.models import ScannedAddress, ScannedHost, SubscribedRange, SyncRun
+from integrations.services import runs
+from integrations.services.sync import group_ips_for_qualys
+from inventory.models import Host
+from lumeta_qualys.ipset import IPSet
+
+from . import scenario
+from .qualys_xml import FakeHost
+
+pytestmark = pytest.mark.django_db
+
+TITLE = constants.ASSET_GROUP_TITLE
+
+
+def sync(dry_run: bool = False) -> SyncRun:
+    run = runs.create_run(SyncRun.Trigger.COMMAND, dry_run=dry_run)
+    return runs.execute_run(run)
+
+
+def stored_ranges() -> list[str]:
+    return [str(row) for row in SubscribedRange.objects.order_by("start_key")]
+
+
+def test_sync_stores_merged_subscription_with_ipv6_mapped(qualys, configure):
+    configure()
+    scenario.load(qualys)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert stored_ranges() == [
+        "192.0.2.1",
+        "192.0.2.10-192.0.2.30",
+        "198.51.100.0-198.51.100.255",
+        "2001:db8::7-2001:db8::8",
+    ]
+    assert sum(row.size for row in SubscribedRange.objects.all()) == scenario.SUBSCRIBED_SIZE
+    assert run.subscribed == scenario.SUBSCRIBED_SIZE
+    assert run.details["unmapped_placeholders"] == 1
+    assert run.details["unmapped_placeholders_sample"] == ["0.0.0.9"]
+    assert any("0.0.0.9" in warning for warning in run.details["warnings"])
+
+
+def test_sync_stores_one_row_per_scanned_host_and_distinct_addresses(qualys, configure):
+    configure()
+    scenario.load(qualys)
+
+    run = sync()
+
+    assert ScannedHost.objects.count() == len(scenario.HOSTS)
+    host = ScannedHost.objects.get(qualys_id=101)
+    assert (host.address, host.dns, host.netbios, host.os) == (
+        "192.0.2.10",
+        "host-a.example.test",
+        "HOST-A",
+        "Linux 5.x",
+    )
+    placeholder_host = ScannedHost.objects.get(qualys_id=104)
+    assert placeholder_host.address == "0.0.0.7"
+    assert placeholder_host.address_key == ""
+    assert placeholder_host.ipv6 == "2001:db8::7"
+    assert ScannedHost.objects.get(qualys_id=105).network_id == 3
+
+    addresses = dict(ScannedAddress.objects.values_list("address", "host__qualys_id"))
+    assert addresses == {
+        "192.0.2.10": 101,
+        "192.0.2.11": 102,
+        "203.0.113.5": 103,
+        "2001:db8::7": 104,
+    }
+    latest = ScannedAddress.objects.get(address="192.0.2.10").last_scan
+    assert latest.isoformat() == "2026-11-25T10:00:00+00:00"
+    assert run.scanned == scenario.SCANNED_SIZE
+    assert run.details["scanned_hosts"] == len(scenario.HOSTS)
+
+
+def test_sync_counts_dashboard_sets_and_refreshes_flags(qualys, configure):
+    configure()
+    scenario.load(qualys)
+
+    run = sync()
+
+    assert run.indexed == len(scenario.INDEXED)
+    assert run.unmanaged_by_qualys == 3  # 192.0.2.40, 203.0.113.5, 2001:db8::99
+    assert run.unmanaged_by_lumeta == 1  # 192.0.2.11
+    assert run.managed_by_both == 3  # 192.0.2.10, 203.0.113.5, 2001:db8::7
+    assert set(Host.objects.filter(subscribed=False).values_list("address", flat=True)) == {
+        "192.0.2.40",
+        "203.0.113.5",
+        "2001:db8::99",
+    }
+    assert set(Host.objects.filter(scanned=True).values_list("address", flat=True)) == {
+        "192.0.2.10",
+        "203.0.113.5",
+        "2001:db8::7",
+    }
+    assert set(ScannedAddress.objects.filter(indexed=False).values_list("address", flat=True)) == {
+        "192.0.2.11"
+    }
+
+
+def test_sync_warns_about_odd_scanned_hosts(qualys, configure):
+    configure()
+    scenario.load(qualys)
+
+    run = sync()
+
+    assert run.details["scanned_outside_subscription"] == 1
+    assert run.details["scanned_without_address"] == 1
+    warnings = " ".join(run.details["warnings"])
+    assert "203.0.113.5" in warnings
+    assert "106" in warnings
+
+
+def test_auto_subscribe_off_sets_group_without_adding(qualys, configure):
+    configure(auto_subscribe=False)
+    scenario.load(qualys)
+
+    run = sync()
+
+    assert qualys.calls_of("ip_add") == []
+    group_id, ips = qualys.group_by_title(TITLE)
+    # (I ∩ S) − M, with 2001:db8::8 sent as its placeholder 0.0.0.8.
+    assert list(ips.qualys_tokens()) == ["0.0.0.8", "192.0.2.1", "192.0.2.12"]
+    assert run.group_size == 3
+    assert run.ips_added == 0
+    assert run.ipv6_not_pushable == 0
+    assert run.group_ranges.splitlines() == ["192.0.2.1", "192.0.2.12", "2001:db8::8"]
+    assert run.details["group_created"] is True
+    assert run.details["group_id"] == group_id
+
+
+def test_auto_subscribe_on_adds_missing_ipv4_then_sets_group_from_reread(qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    adds = qualys.calls_of("ip_add")
+    assert len(adds) == 1
+    assert adds[0].params["ips"] == "192.0.2.40,203.0.113.5"
+    assert adds[0].params["enable_vm"] == "1"
+    # The group is written after the add, and after the subscription was read again.
+    kinds = [call.kind for call in qualys.calls]
+    assert kinds.index("ip_add") < kinds.index("group_add")
+    assert kinds[kinds.index("ip_add") + 1] == "ip_list"
+
+    _, ips = qualys.group_by_title(TITLE)
+    assert list(ips.qualys_tokens()) == [
+        "0.0.0.8",
+        "192.0.2.1",
+        "192.0.2.12-192.0.2.30",
+        "192.0.2.40",
+        "198.51.100.0-198.51.100.255",
+    ]
+    assert run.group_size == 278
+    assert run.ips_added == 2
+    assert run.ipv6_not_pushable == 1
+    assert run.details["not_pushable_sample"] == ["2001:db8::99"]
+    assert run.add_ranges.splitlines() == ["192.0.2.40", "203.0.113.5"]
+
+
+def test_auto_subscribe_on_stores_subscription_as_qualys_holds_it(qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+
+    run = sync()
+
+    assert run.subscribed == scenario.SUBSCRIBED_SIZE + 2
+    assert "192.0.2.40" in stored_ranges()
+    assert "203.0.113.5" in stored_ranges()
+    assert run.unmanaged_by_qualys == 1  # only 2001:db8::99 is left
+    assert list(Host.objects.filter(subscribed=False).values_list("address", flat=True)) == [
+        "2001:db8::99"
+    ]
+
+
+def test_group_found_by_exact_title_is_replaced(qualys, configure):
+    configure(auto_subscribe=False)
+    scenario.load(qualys)
+    other_ids = [
+        qualys.add_group("LUMETA_Spectre_DISCOVERED_old", "192.0.2.20"),
+        qualys.add_group("lumeta_spectre_discovered", "192.0.2.21"),
+    ]
+    ours = qualys.add_group(TITLE, "192.0.2.25-192.0.2.30", "198.51.100.1")
+    before = {number: qualys.groups[number] for number in other_ids}
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    edits = qualys.calls_of("group_edit")
+    assert [call.params["id"] for call in edits] == [str(ours)]
+    assert edits[0].params["set_ips"] == "0.0.0.8,192.0.2.1,192.0.2.12"
+    assert qualys.calls_of("group_add") == []
+    assert list(qualys.groups[ours][1].qualys_tokens()) == ["0.0.0.8", "192.0.2.1", "192.0.2.12"]
+    assert {number: qualys.groups[number] for number in other_ids} == before
+
+
+def test_group_created_again_after_deletion(qualys, configure):
+    configure()
+    scenario.load(qualys)
+    sync()
+    number, _ = qualys.group_by_title(TITLE)
+    del qualys.groups[number]
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert len(qualys.calls_of("group_add")) == 2
+    assert qualys.group_by_title(TITLE) is not None
+
+
+def test_group_emptied_when_nothing_is_left_to_scan(qualys, configure):
+    configure()
+    qualys.subscribe("192.0.2.1")
+    qualys.scan(FakeHost(1, ip="192.0.2.1"))
+    scenario.index("192.0.2.1")
+    ours = qualys.add_group(TITLE, "192.0.2.1")
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.group_size == 0
+    assert not qualys.groups[ours][1]
+    assert "set_ips" not in qualys.calls_of("group_edit")[0].params
+
+
+def test_sync_reads_host_list_with_configured_version_and_page_size(qualys, configure):
+    configure(host_list_version="3.0", page_size=2)
+    scenario.load(qualys)
+
+    run = sync()
+
+    host_calls = qualys.calls_of("host_list")
+    assert len(host_calls) == 3
+    assert {call.path for call in host_calls} == {"/api/3.0/fo/asset/host/"}
+    assert [call.params.get("id_min") for call in host_calls] == [None, "103", "105"]
+    assert all(call.params["details"] == "Basic" for call in host_calls)
+    assert all(call.params["truncation_limit"] == "2" for call in host_calls)
+    assert ScannedHost.objects.count() == len(scenario.HOSTS)
+    assert run.qualys_calls == len(qualys.calls)
+    assert run.rate_limit_limit == 300
+
+
+def test_empty_subscription_and_host_list_store_empty_tables(qualys, configure):
+    configure(auto_subscribe=False)
+    scenario.index("192.0.2.1")
+    SubscribedRange.objects.create(
+        version=4,
+        start_key="4c0000201",
+        end_key="4c0000201",
+        start_address="192.0.2.1",
+        end_address="192.0.2.1",
+        size=1,
+    )
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert SubscribedRange.objects.count() == 0
+    assert run.subscribed == 0
+    assert run.unmanaged_by_qualys == 1
+    assert qualys.group_by_title(TITLE)[1] == IPSet()
+
+
+def test_preview_writes_nothing_and_keeps_stored_tables(qualys, configure):
+    configure(auto_subscribe=True)
+    qualys.subscribe("192.0.2.200")
+    sync()
+    before = stored_ranges()
+    writes_before = len(qualys.writes)
+    scenario.load(qualys)
+
+    run = sync(dry_run=True)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.dry_run is True
+    assert len(qualys.writes) == writes_before
+    assert stored_ranges() == before
+    assert run.add_ranges.splitlines() == ["192.0.2.40", "203.0.113.5"]
+    assert run.details["add"] == {
+        "addresses": "2",
+        "ranges": 2,
+        "sample": ["192.0.2.40", "203.0.113.5"],
+    }
+    # S ∪ (I − S) − M, as the real sync would set it after the add.
+    assert run.details["group"]["addresses"] == str(279)
+    assert "192.0.2.200" in run.group_ranges.splitlines()
+    assert run.unmanaged_by_qualys == 3
+    assert run.ipv6_not_pushable == 1
+
+
+def test_group_ips_for_qualys_sends_mapped_ipv6_as_placeholders():
+    from integrations.services.sync import Subscription
+
+    subscription = Subscription(
+        listed=IPSet(),
+        addresses=IPSet(),
+        unmapped=IPSet(),
+        placeholder_of={int(__import__("ipaddress").ip_address("2001:db8::7")): 7},
+    )
+    target = IPSet.from_strings(["192.0.2.1", "2001:db8::7", "2001:db8::100-2001:db8::1ff"])
+
+    pushed = group_ips_for_qualys(target, subscription)
+
+    assert list(pushed.qualys_tokens()) == ["0.0.0.7", "192.0.2.1", "2001:db8::100-2001:db8::1ff"]
+
+
+def test_counts_are_exact_for_large_ipv6_ranges(qualys, configure):
+    configure()
+    qualys.subscribe("2001:db8::-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff")
+    qualys.mappings = []
+
+    run = sync()
+
+    # IPv6 text listed directly in the subscription is accepted as it is.
+    row = SubscribedRange.objects.get()
+    assert (row.start_address, row.end_address) == (
+        "2001:db8::",
+        "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+    )
+    run.refresh_from_db()
+    assert run.details["counts"]["subscribed"] == str(2**96)
