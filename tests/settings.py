@@ -26,3 +26,10 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # database, so SQLite's test database is a file rather than memory.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["DATA_DIR"], "test.sqlite3")}  # noqa: F405
+
+# Tests serve static files from the app folders, as runserver does; no
+# collectstatic step is needed before a browser test.
+STATIC_ROOT = os.path.join(os.environ["DATA_DIR"], "static")
+os.makedirs(STATIC_ROOT, exist_ok=True)
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
