@@ -101,6 +101,13 @@ def run_import(
         Path(path).unlink(missing_ok=True)
         with _registry_lock:
             _registry.pop(run_id, None)
+
+
+def _run_in_thread(*args) -> None:
+    try:
+        run_import(*args)
+    finally:
+        # The thread's own connection; the request thread keeps its own.
         connection.close()
 
 
@@ -110,7 +117,7 @@ def start_import(
     """Start :func:`run_import` in a daemon thread and return the thread."""
     _set_progress(run_id, {"bytes_read": 0, "total_bytes": os.path.getsize(path), "hosts": 0})
     thread = threading.Thread(
-        target=run_import,
+        target=_run_in_thread,
         args=(run_id, path, fmt, source, dry_run, file_name),
         name=f"import-{run_id}",
         daemon=True,

@@ -1,0 +1,157 @@
+"""The import endpoint for scripts, authenticated by API tokens."""
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.urls import reverse
+
+from accounts.models import ApiToken
+from inventory.models import Host
+from tests.support.personas import PASSWORD
+
+from .conftest import fixture_path
+
+pytestmark = pytest.mark.django_db
+
+URL = "/inventory/api/import/"
+
+
+@pytest.fixture
+def script_user(db):
+    user = User.objects.create_user("script", "script@example.test", PASSWORD)
+    user.user_permissions.add(Permission.objects.get(codename="add_host"))
+    return user
+
+
+@pytest.fixture
+def token(script_user):
+    return ApiToken.issue(script_user, "nightly scan")
+
+
+def auth(raw: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+def test_url_name_matches():
+    assert reverse("inventory:api-import") == URL
+
+
+def test_raw_body_imports_with_valid_token(client, token):
+    _, raw = token
+
+    response = client.post(
+        f"{URL}?source=nightly&name=scan.xml",
+        data=fixture_path("dual_stack_with_mac.xml").read_bytes(),
+        content_type="application/xml",
+        **auth(raw),
+    )
+
+    assert response.status_code == 200
+    data = response.json()
+    assert data["status"] == "succeeded"
+    assert data["added"] == 2
+    assert data["format"] == "nmap"
+    assert data["file_name"] == "scan.xml"
+    assert set(Host.objects.filter(source="nightly").values_list("address", flat=True)) == {
+        "198.51.100.7",
+        "2001:db8::7",
+    }
+
+
+def test_multipart_file_with_dry_run(client, token):
+    _, raw = token
+    with fixture_path("bad_rows.csv").open("rb") as handle:
+        response = client.post(f"{URL}?dry_run=1", {"file": handle}, **auth(raw))
+
+    data = response.json()
+    assert data["status"] == "preview"
+    assert data["added"] == 6
+    assert data["rejected_count"] == 3
+    assert data["rejected"][0]["line"] == 7
+    assert Host.objects.count() == 0
+
+
+def test_missing_token_is_401_json(client):
+    response = client.post(URL, data=b"192.0.2.1\n", content_type="text/plain")
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/json"
+    assert "valid API token" in response.json()["error"]
+    assert Host.objects.count() == 0
+
+
+def test_invalid_token_is_401_json(client, token):
+    response = client.post(URL, data=b"192.0.2.1\n", content_type="text/plain", **auth("lq_wrong"))
+
+    assert response.status_code == 401
+    assert Host.objects.count() == 0
+
+
+def test_revoked_token_is_401_json(client, token):
+    api_token, raw = token
+    api_token.revoke()
+
+    response = client.post(URL, data=b"192.0.2.1\n", content_type="text/plain", **auth(raw))
+
+    assert response.status_code == 401
+    assert Host.objects.count() == 0
+
+
+def test_session_login_is_not_enough(client, script_user):
+    # The endpoint is exempt from CSRF, so a browser session must not authenticate it.
+    client.force_login(script_user)
+
+    response = client.post(URL, data=b"192.0.2.1\n", content_type="text/plain")
+
+    assert response.status_code == 401
+
+
+def test_token_without_permission_is_403(client, viewer):
+    _, raw = ApiToken.issue(viewer, "read only")
+
+    response = client.post(URL, data=b"192.0.2.1\n", content_type="text/plain", **auth(raw))
+
+    assert response.status_code == 403
+    assert Host.objects.count() == 0
+
+
+def test_unparseable_file_is_400_with_report(client, token):
+    _, raw = token
+
+    response = client.post(
+        URL,
+        data=fixture_path("entity_bomb.xml").read_bytes(),
+        content_type="application/xml",
+        **auth(raw),
+    )
+
+    assert response.status_code == 400
+    assert "DTD entity declarations are not allowed" in response.json()["error"]
+
+
+def test_body_over_limit_is_413(client, token, settings):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 5
+    _, raw = token
+
+    response = client.post(URL, data=b"192.0.2.1\n", content_type="text/plain", **auth(raw))
+
+    assert response.status_code == 413
+
+
+def test_empty_body_is_400(client, token):
+    _, raw = token
+
+    response = client.post(URL, data=b"", content_type="text/plain", **auth(raw))
+
+    assert response.status_code == 400
+    assert "no file" in response.json()["error"]
+
+
+def test_unknown_format_is_400(client, token):
+    _, raw = token
+
+    response = client.post(
+        f"{URL}?format=xlsx", data=b"192.0.2.1\n", content_type="text/plain", **auth(raw)
+    )
+
+    assert response.status_code == 400
+    assert "Unknown format" in response.json()["error"]

@@ -1,0 +1,164 @@
+"""Inventory pages: host list and detail, the upload page and its progress."""
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from inventory.models import Host, ImportRun
+from tests.support.personas import PASSWORD
+
+from .conftest import fixture_path
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def importer(db):
+    """A user allowed to import hosts."""
+    user = User.objects.create_user("importer", "importer@example.test", PASSWORD)
+    user.user_permissions.add(Permission.objects.get(codename="add_host"))
+    return user
+
+
+@pytest.fixture
+def importer_client(client, importer):
+    client.force_login(importer)
+    return client
+
+
+@pytest.fixture
+def many_hosts():
+    Host.objects.bulk_create(
+        Host(address=f"10.0.{n // 256}.{n % 256}", key=f"40a{n:06x}", version=4, source="bulk")
+        for n in range(250)
+    )
+
+
+def test_host_list_pages_by_address(viewer_client, many_hosts):
+    first = viewer_client.get(reverse("inventory:hosts"))
+    assert first.status_code == 200
+    hosts = first.context["hosts"]
+    assert len(hosts) == 100
+    assert hosts[0].address == "10.0.0.0"
+    assert first.context["total"] == 250
+
+    second = viewer_client.get(reverse("inventory:hosts"), {"after": first.context["next_key"]})
+    assert second.context["hosts"][0].address == "10.0.0.100"
+
+    third = viewer_client.get(reverse("inventory:hosts"), {"after": second.context["next_key"]})
+    assert len(third.context["hosts"]) == 50
+    assert third.context["next_key"] is None
+
+
+def test_host_list_filters_by_cidr(viewer_client, many_hosts):
+    response = viewer_client.get(reverse("inventory:hosts"), {"q": "10.0.0.0/28"})
+
+    assert [host.address for host in response.context["hosts"]][-1] == "10.0.0.15"
+    assert response.context["total"] == 16
+
+
+def test_viewer_sees_no_import_link(viewer_client):
+    response = viewer_client.get(reverse("inventory:hosts"))
+
+    assert reverse("inventory:import").encode() not in response.content
+
+
+def test_host_detail_by_address(viewer_client):
+    Host.objects.create(address="2001:db8::5", hostname="five", source="s", mac="00:00:5E:00:53:05")
+
+    response = viewer_client.get(reverse("inventory:host", args=["2001:DB8:0::5"]))
+
+    assert response.status_code == 200
+    assert b"00:00:5E:00:53:05" in response.content
+
+
+def test_host_detail_unknown_address_is_404(viewer_client):
+    assert viewer_client.get(reverse("inventory:host", args=["192.0.2.99"])).status_code == 404
+    assert viewer_client.get(reverse("inventory:host", args=["not-an-ip"])).status_code == 404
+
+
+def test_viewer_cannot_import(viewer_client):
+    upload = SimpleUploadedFile("hosts.txt", b"192.0.2.1\n")
+
+    assert viewer_client.get(reverse("inventory:import")).status_code == 403
+    assert viewer_client.post(reverse("inventory:import"), {"file": upload}).status_code == 403
+    assert Host.objects.count() == 0
+
+
+def test_upload_shows_report(importer_client, settings):
+    settings.INVENTORY_IMPORT_INLINE = True
+    upload = SimpleUploadedFile("bad_rows.csv", fixture_path("bad_rows.csv").read_bytes())
+
+    response = importer_client.post(
+        reverse("inventory:import"), {"file": upload, "source": "cmdb"}, follow=True
+    )
+
+    assert response.status_code == 200
+    run = ImportRun.objects.get()
+    assert run.status == ImportRun.Status.SUCCEEDED
+    assert run.source == "cmdb"
+    assert run.started_by.username == "importer"
+    page = response.content.decode()
+    assert "Rejected rows" in page
+    assert "bad_rows.csv line 7: &quot;192.0.2.300&quot; is not a valid IP address" in page
+    assert Host.objects.filter(source="cmdb").count() == 6
+
+
+def test_upload_preview_writes_nothing(importer_client, settings):
+    settings.INVENTORY_IMPORT_INLINE = True
+    upload = SimpleUploadedFile("hosts.csv", fixture_path("hosts.csv").read_bytes())
+
+    response = importer_client.post(
+        reverse("inventory:import"), {"file": upload, "dry_run": "on"}, follow=True
+    )
+
+    assert b"This was a preview: nothing was written." in response.content
+    assert Host.objects.count() == 0
+
+
+def test_upload_over_the_limit_is_rejected(importer_client, settings):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 10
+    upload = SimpleUploadedFile("hosts.txt", b"192.0.2.1\n192.0.2.2\n")
+
+    response = importer_client.post(reverse("inventory:import"), {"file": upload})
+
+    assert response.status_code == 400
+    assert b"more than the limit of 10" in response.content
+    assert ImportRun.objects.count() == 0
+
+
+def test_progress_json_reports_done(importer_client, settings):
+    settings.INVENTORY_IMPORT_INLINE = True
+    upload = SimpleUploadedFile("hosts.txt", b"192.0.2.1\n")
+    importer_client.post(reverse("inventory:import"), {"file": upload})
+    run = ImportRun.objects.get()
+
+    data = importer_client.get(reverse("inventory:import-progress", args=[run.pk])).json()
+
+    assert data["done"] is True
+    assert data["status"] == "succeeded"
+    assert data["percent"] == 100
+
+
+def test_admin_search_takes_cidr(admin_client_logged_in):
+    Host.objects.create(address="192.0.2.1", source="s")
+    Host.objects.create(address="192.0.2.17", source="s", hostname="db-17")
+
+    by_cidr = admin_client_logged_in.get("/admin/inventory/host/", {"q": "192.0.2.0/28"})
+    by_name = admin_client_logged_in.get("/admin/inventory/host/", {"q": "db-"})
+
+    assert [h.address for h in by_cidr.context["cl"].result_list] == ["192.0.2.1"]
+    assert [h.address for h in by_name.context["cl"].result_list] == ["192.0.2.17"]
+
+
+def test_admin_bulk_delete_sends_signal(admin_client_logged_in, signals):
+    host = Host.objects.create(address="192.0.2.1", source="s")
+
+    admin_client_logged_in.post(
+        "/admin/inventory/host/",
+        {"action": "delete_selected", "_selected_action": [host.pk], "post": "yes"},
+    )
+
+    assert Host.objects.count() == 0
+    assert signals.deleted[0]["keys"] == [host.key]
