@@ -34,9 +34,9 @@ HOSTS = [
 ]
 
 
-@pytest.fixture
-def emu(qualys_emulator):
-    return qualys_emulator(
+@pytest.fixture(scope="module")
+def emu(module_emulator):
+    return module_emulator(
         {
             "subscription": {"ips": ["192.0.2.0/24"]},
             "hosts": HOSTS,
