@@ -40,7 +40,27 @@ class EncryptedTextField(models.TextField):
             return value
         if not value.startswith(PREFIX):
             return ""
-        try:
-            return credentials_cipher().decrypt(value[len(PREFIX) :].encode()).decode()
-        except InvalidToken:
-            return ""
+        decrypted = decrypt_token(value)
+        return "" if decrypted is None else decrypted
+
+    def value_to_string(self, obj) -> str:
+        # Serializers (dumpdata) write the ciphertext, never the plain value.
+        return self.get_prep_value(self.value_from_object(obj)) or ""
+
+    def to_python(self, value):
+        # Deserializers (loaddata) pass the ciphertext that value_to_string wrote.
+        # A value that no configured key decrypts is taken as plain text.
+        value = super().to_python(value)
+        if isinstance(value, str) and value.startswith(PREFIX):
+            decrypted = decrypt_token(value)
+            if decrypted is not None:
+                return decrypted
+        return value
+
+
+def decrypt_token(value: str) -> str | None:
+    """Return the plain text of a stored ``fernet:`` value, or None if no key decrypts it."""
+    try:
+        return credentials_cipher().decrypt(value[len(PREFIX) :].encode()).decode()
+    except InvalidToken:
+        return None

@@ -1,0 +1,114 @@
+"""The Qualys password is encrypted at rest, never dumped in plain text and never logged."""
+
+import logging
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from integrations.forms import QualysSettingsForm
+from integrations.models import QualysSettings
+
+PASSWORD = "Plain-Qualys-Secret-4711"
+
+FORM_DATA = {
+    "enabled": "on",
+    "polling_interval": "24",
+    "server": "qualysapi.qualys.com",
+    "username": "lumeta_api",
+    "password": PASSWORD,
+    "host_list_version": "2.0",
+    "page_size": "5000",
+}
+
+
+def save_password() -> None:
+    form = QualysSettingsForm(FORM_DATA, instance=QualysSettings.load())
+    assert form.is_valid(), form.errors
+    form.save()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dumpdata_holds_only_ciphertext():
+    save_password()
+    output = StringIO()
+    call_command("dumpdata", "integrations.qualyssettings", stdout=output)
+    dump = output.getvalue()
+    assert '"password": "fernet:' in dump
+    assert PASSWORD not in dump
+    full = StringIO()
+    call_command("dumpdata", stdout=full)
+    assert PASSWORD not in full.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_holds_only_ciphertext():
+    save_password()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT password FROM integrations_qualyssettings")
+        (stored,) = cursor.fetchone()
+    assert stored.startswith("fernet:")
+    assert PASSWORD not in stored
+
+    if connection.vendor == "sqlite":
+        # The committed row is in the database file or its write-ahead log.
+        name = Path(connection.settings_dict["NAME"])
+        raw = b"".join(
+            path.read_bytes()
+            for path in (name, name.with_name(name.name + "-wal"))
+            if path.exists()
+        )
+        assert b"fernet:" in raw
+        assert PASSWORD.encode() not in raw
+
+
+@pytest.mark.django_db
+def test_stored_password_reads_back_decrypted():
+    save_password()
+    assert QualysSettings.load().password == PASSWORD
+
+
+@pytest.mark.django_db
+def test_undecryptable_password_reads_as_empty():
+    save_password()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE integrations_qualyssettings SET password = 'fernet:garbage'")
+    assert QualysSettings.load().password == ""
+
+
+@pytest.mark.django_db
+def test_password_never_logged(editor, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = Client()
+    client.force_login(editor)
+    response = client.post(reverse("integrations:qualys"), FORM_DATA)
+    assert response.status_code == 302
+    page = client.get(reverse("integrations:qualys")).content.decode()
+    assert PASSWORD not in page
+    assert "Qualys settings saved" in caplog.text
+    assert PASSWORD not in caplog.text
+
+
+@pytest.mark.django_db
+def test_admin_never_renders_password(admin_user):
+    save_password()
+    client = Client()
+    client.force_login(admin_user)
+    response = client.get(reverse("admin:integrations_qualyssettings_change", args=[1]))
+    assert response.status_code == 200
+    assert PASSWORD not in response.content.decode()
+    assert "fernet:" not in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_loaddata_restores_dumped_password(tmp_path):
+    save_password()
+    dump = tmp_path / "settings.json"
+    call_command("dumpdata", "integrations.qualyssettings", output=str(dump))
+    QualysSettings.objects.all().delete()
+    call_command("loaddata", str(dump), verbosity=0)
+    assert QualysSettings.load().password == PASSWORD
