@@ -8,6 +8,8 @@ from datetime import UTC, timedelta
 from django.conf import settings as django_settings
 from django.utils import timezone
 
+from . import qualys
+
 logger = logging.getLogger(__name__)
 
 # A web request waits for the answer, so the check uses short timeouts.
@@ -17,7 +19,7 @@ READ_TIMEOUT = 20.0
 
 @dataclass(frozen=True)
 class ConnectionResult:
-    """The outcome of a connection test, with a short ``outcome`` name and a message for the user."""
+    """The outcome of a connection test: a short ``outcome`` name and a message for the user."""
 
     ok: bool
     outcome: str
@@ -31,9 +33,7 @@ def test_connection(server: str, username: str, password: str) -> ConnectionResu
     failed login is never repeated, so the check cannot lock the account, and
     a rate limit is reported with its retry time instead of waited out.
     """
-    from .qualys import QualysClient, QualysError
-
-    client = QualysClient(
+    client = qualys.QualysClient(
         server,
         username,
         password,
@@ -45,7 +45,7 @@ def test_connection(server: str, username: str, password: str) -> ConnectionResu
     )
     try:
         client.check_credentials()
-    except QualysError as error:
+    except qualys.QualysError as error:
         result = describe_error(error, server=server, username=username)
         logger.warning(
             "Connection test to %s as %s failed (%s): %s",
@@ -68,8 +68,6 @@ def test_connection(server: str, username: str, password: str) -> ConnectionResu
 
 def describe_error(error: Exception, *, server: str, username: str) -> ConnectionResult:
     """Map a client exception to a plain-English result that says what to do next."""
-    from . import qualys
-
     detail = f" (Qualys client: {error})"
     if isinstance(error, qualys.AuthenticationFailed):
         return ConnectionResult(

@@ -1,0 +1,293 @@
+"""The "Test connection" button: one credential check, reported in plain words."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import responses
+from django.test import Client
+from django.urls import reverse
+
+from integrations import qualys
+from integrations.connection import describe_error
+from integrations.connection import test_connection as check_connection
+from integrations.models import QualysSettings
+from tests.support.services import free_port
+
+TEST_URL = reverse("integrations:qualys-test")
+SERVER = "https://qualysapi.qualys.com"
+
+BAD_LOGIN_BODY = b"""<?xml version="1.0" encoding="UTF-8" ?>
+<!DOCTYPE SIMPLE_RETURN SYSTEM "https://qualysapi.qualys.com/api/2.0/simple_return.dtd">
+<SIMPLE_RETURN>
+  <RESPONSE>
+    <DATETIME>2026-12-04T10:00:00Z</DATETIME>
+    <CODE>2000</CODE>
+    <TEXT>Bad Login/Password</TEXT>
+  </RESPONSE>
+</SIMPLE_RETURN>
+"""
+
+
+class FakeClient:
+    """Stands in for QualysClient: records how it was built and raises ``error`` if set."""
+
+    instances: list["FakeClient"] = []
+    error: Exception | None = None
+
+    def __init__(self, base_url, username, password, **options):
+        self.base_url, self.username, self.password, self.options = (
+            base_url,
+            username,
+            password,
+            options,
+        )
+        FakeClient.instances.append(self)
+
+    def check_credentials(self) -> None:
+        if FakeClient.error is not None:
+            raise FakeClient.error
+
+
+@pytest.fixture
+def fake_client(monkeypatch):
+    FakeClient.instances = []
+    FakeClient.error = None
+    monkeypatch.setattr(qualys, "QualysClient", FakeClient)
+    return FakeClient
+
+
+def retry_in(seconds: int) -> qualys.RateLimited:
+    return qualys.RateLimited(
+        "rate limited",
+        retry_after=seconds,
+        retry_at=datetime.now(UTC) + timedelta(seconds=seconds),
+        code=1965,
+        status=409,
+    )
+
+
+ERRORS = [
+    (
+        qualys.AuthenticationFailed("Bad Login/Password", code=2000, status=401),
+        "bad_credentials",
+        "same reply when the user has no API access and when the account belongs to another",
+    ),
+    (
+        qualys.AccountUnavailable("This account has expired.", code=2001, status=200),
+        "account_unavailable",
+        "is expired or inactive",
+    ),
+    (
+        qualys.RegistrationIncomplete("registration", code=2003, status=409),
+        "registration_incomplete",
+        "registration is complete",
+    ),
+    (retry_in(600), "rate_limited", "Try again after"),
+    (
+        qualys.ConcurrencyLimited("busy", code=1960, status=409),
+        "rate_limited",
+        "Try again in a minute",
+    ),
+    (qualys.QualysTimeout("timed out"), "unreachable", "did not answer in time"),
+    (qualys.QualysUnreachable("connection refused"), "unreachable", "Could not connect to"),
+    (qualys.TLSFailure("certificate verify failed"), "tls_failure", "QUALYS_CA_BUNDLE"),
+    (qualys.ServerError("503", status=503), "server_error", "server error"),
+    (
+        qualys.UnexpectedResponse("HTML page"),
+        "not_qualys",
+        "did not answer like a Qualys API server",
+    ),
+    (
+        qualys.MalformedResponse("cut short"),
+        "not_qualys",
+        "did not answer like a Qualys API server",
+    ),
+    (qualys.InvalidRequest("bad parameter", code=1905), "error", "The connection test failed"),
+]
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome", "words"), ERRORS, ids=[type(e[0]).__name__ for e in ERRORS]
+)
+def test_each_error_has_its_message(fake_client, error, outcome, words):
+    fake_client.error = error
+    result = check_connection(SERVER, "lumeta_api", "secret")
+    assert result.ok is False
+    assert result.outcome == outcome
+    assert words in result.message
+
+
+def test_success_message(fake_client):
+    result = check_connection(SERVER, "lumeta_api", "secret")
+    assert result.ok is True
+    assert result.outcome == "success"
+    assert f"Connected to {SERVER} as lumeta_api" in result.message
+
+
+def test_rate_limit_says_when_to_retry():
+    error = retry_in(3 * 60)
+    message = describe_error(error, server=SERVER, username="u").message
+    assert f"{error.retry_at:%Y-%m-%d %H:%M} UTC" in message
+    assert "in about 3 minutes" in message
+
+
+def test_client_built_without_retries(fake_client, settings):
+    settings.QUALYS_CA_BUNDLE = "/etc/ssl/private-ca.pem"
+    check_connection(SERVER, "lumeta_api", "secret")
+    (client,) = fake_client.instances
+    assert client.options["max_retries"] == 0
+    assert client.options["max_wait_seconds"] == 0
+    assert client.options["ca_bundle"] == "/etc/ssl/private-ca.pem"
+    assert (client.base_url, client.username, client.password) == (SERVER, "lumeta_api", "secret")
+
+
+def test_message_never_contains_password(fake_client):
+    for error, _outcome, _words in ERRORS:
+        fake_client.error = error
+        assert "s3cret-value" not in check_connection(SERVER, "u", "s3cret-value").message
+
+
+@responses.activate
+def test_real_client_tries_bad_login_once():
+    responses.get(f"{SERVER}/api/2.0/fo/asset/host/", body=BAD_LOGIN_BODY, status=401)
+    result = check_connection(SERVER, "lumeta_api", "wrong")
+    assert result.outcome == "bad_credentials"
+    assert len(responses.calls) == 1
+
+
+# The view ------------------------------------------------------------------
+
+
+def editor_client(editor) -> Client:
+    client = Client()
+    client.force_login(editor)
+    return client
+
+
+def store_settings(**values) -> QualysSettings:
+    settings = QualysSettings.load()
+    settings.server = SERVER
+    settings.username = "lumeta_api"
+    settings.password = "stored-secret"
+    for name, value in values.items():
+        setattr(settings, name, value)
+    settings.save()
+    return settings
+
+
+def form(**overrides) -> dict:
+    data = {
+        "polling_interval": "24",
+        "server": "qualysapi.qualys.com",
+        "username": "lumeta_api",
+        "password": "",
+        "host_list_version": "2.0",
+        "page_size": "5000",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.mark.django_db
+def test_view_falls_back_to_stored_password(editor, fake_client):
+    store_settings()
+    response = editor_client(editor).post(TEST_URL, form())
+    assert response.status_code == 200
+    (client,) = fake_client.instances
+    assert client.password == "stored-secret"
+    html = response.content.decode()
+    assert 'data-outcome="success"' in html
+    assert "stored-secret" not in html
+
+
+@pytest.mark.django_db
+def test_view_uses_entered_password(editor, fake_client):
+    store_settings()
+    editor_client(editor).post(TEST_URL, form(password="typed-secret", username="other"))
+    (client,) = fake_client.instances
+    assert (client.username, client.password) == ("other", "typed-secret")
+
+
+@pytest.mark.django_db
+def test_view_keeps_stored_password_from_new_server(editor, fake_client):
+    store_settings()
+    response = editor_client(editor).post(TEST_URL, form(server="qualysapi.qualys.eu"))
+    assert fake_client.instances == []
+    assert "Enter the password again" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_view_saves_nothing(editor, fake_client):
+    store_settings(polling_interval=24)
+    editor_client(editor).post(TEST_URL, form(polling_interval="3", password="typed"))
+    settings = QualysSettings.load()
+    assert settings.polling_interval == 24
+    assert settings.password == "stored-secret"
+
+
+@pytest.mark.django_db
+def test_view_reports_missing_fields(editor, fake_client):
+    response = editor_client(editor).post(TEST_URL, form(server="", username=""))
+    assert fake_client.instances == []
+    assert "Cannot test the connection: enter the server, username, password first." in (
+        response.content.decode()
+    )
+
+
+@pytest.mark.django_db
+def test_view_shows_failure_in_plain_words(editor, fake_client):
+    fake_client.error = qualys.AuthenticationFailed("Bad Login/Password", code=2000, status=401)
+    response = editor_client(editor).post(TEST_URL, form(password="wrong"))
+    html = response.content.decode()
+    assert "Connection failed." in html
+    assert "rejected the user name or password" in html
+
+
+@pytest.mark.django_db
+def test_view_get_not_allowed(editor):
+    assert editor_client(editor).get(TEST_URL).status_code == 405
+
+
+# Against the emulator over real HTTPS ------------------------------------------
+
+
+@pytest.fixture
+def emulator_form(qualys_emulator, settings):
+    def start(args=(), trust=True, password=None):
+        emulator = qualys_emulator(args=list(args))
+        settings.QUALYS_CA_BUNDLE = str(emulator.cert_path) if trust else None
+        return emulator, form(
+            server=emulator.url,
+            username=emulator.username,
+            password=emulator.password if password is None else password,
+        )
+
+    return start
+
+
+@pytest.mark.services
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "trust", "password", "outcome"),
+    [
+        ((), True, None, "success"),
+        ((), True, "wrong-password", "bad_credentials"),
+        (("--fault", "expired"), True, None, "account_unavailable"),
+        (("--fault", "rate_limit:seconds_to_wait=900"), True, None, "rate_limited"),
+        ((), False, None, "tls_failure"),
+    ],
+    ids=["success", "bad-password", "expired", "rate-limited", "untrusted-certificate"],
+)
+def test_emulator_outcomes(editor, emulator_form, args, trust, password, outcome):
+    _emulator, data = emulator_form(args, trust, password)
+    response = editor_client(editor).post(TEST_URL, data)
+    html = response.content.decode()
+    assert f'data-outcome="{outcome}"' in html, html[html.find("connection-result") - 100 :][:1500]
+
+
+@pytest.mark.django_db
+def test_closed_port_is_unreachable(editor):
+    response = editor_client(editor).post(
+        TEST_URL, form(server=f"127.0.0.1:{free_port()}", password="x")
+    )
+    assert 'data-outcome="unreachable"' in response.content.decode()
