@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from urllib.parse import quote_plus, urlencode
 
 from lxml import etree
@@ -19,6 +19,7 @@ from lxml import etree
 from integrations.qualys.errors import (
     InvalidRequest,
     MalformedResponse,
+    QualysError,
     UnexpectedResponse,
 )
 from integrations.qualys.parsing import (
@@ -173,7 +174,11 @@ class QualysClient:
         ranges: list[tuple[int, int, int]] = []
         rejected: list[str] = []
         with self._transport.open(
-            "GET", IP_PATH, {"action": "list"}, expect=("IP_LIST_OUTPUT",)
+            "GET",
+            IP_PATH,
+            {"action": "list"},
+            expect=("IP_LIST_OUTPUT",),
+            tags=("IP", "IP_RANGE", "WARNING"),
         ) as response:
             for event, element in response.stream.events():
                 if event != "end":
@@ -212,7 +217,8 @@ class QualysClient:
             if mapping is not None:
                 mappings.append(mapping)
 
-        for _ in self._pages(IP_MAP_PATH, params, "IP_MAP_LIST_OUTPUT", "IP_MAP", collect):
+        records = {"IP_MAP": "IP_MAP_LIST"}
+        for _ in self._pages(IP_MAP_PATH, params, "IP_MAP_LIST_OUTPUT", records, collect):
             pass
         self._finish_warnings()
         return mappings
@@ -328,7 +334,8 @@ class QualysClient:
             if group is not None:
                 groups.append(group)
 
-        for _ in self._pages(GROUP_PATH, params, "ASSET_GROUP_LIST_OUTPUT", "ASSET_GROUP", collect):
+        records = {"ASSET_GROUP": "ASSET_GROUP_LIST"}
+        for _ in self._pages(GROUP_PATH, params, "ASSET_GROUP_LIST_OUTPUT", records, collect):
             pass
         self._finish_warnings()
         return groups
@@ -398,16 +405,59 @@ class QualysClient:
             )
         params = {"action": "list", "details": details, "truncation_limit": str(page_size)}
         found: list[ScannedHostRecord] = []
+        last_id: list[int] = []
 
         def collect(element: etree._Element) -> None:
             record = host_record(element, self._warn)
             if record is not None:
                 found.append(record)
 
-        for _ in self._pages(self.host_list_path, params, "HOST_LIST_OUTPUT", "HOST", collect):
+        pages = self._pages(
+            self.host_list_path,
+            params,
+            "HOST_LIST_OUTPUT",
+            {"HOST": "HOST_LIST", "ID_SET": "RESPONSE"},
+            collect,
+            resume_from=lambda: last_id[-1] if last_id else None,
+        )
+        for _ in pages:
+            for record in found:
+                yield record
+                last_id[:] = [record.id]
+            found.clear()
+        self._finish_warnings()
+
+    def iter_host_ids(self, *, page_size: int = 0) -> Iterator[int]:
+        """Yield the IDs of all scanned hosts (``details=None``), ranges expanded.
+
+        ID_SET may hold single IDs and ``a-b`` ID ranges. This is a cheap
+        count of the host list; it has no addresses.
+        """
+        if not 0 <= page_size <= MAX_TRUNCATION_LIMIT:
+            raise ValueError(
+                f"page_size {page_size} is out of range; use 0 to {MAX_TRUNCATION_LIMIT}."
+            )
+        params = {"action": "list", "details": "None", "truncation_limit": str(page_size)}
+        found: list[int] = []
+
+        def collect(element: etree._Element) -> None:
+            found.extend(self._host_ids(element))
+
+        records = {"ID": "ID_SET", "ID_RANGE": "ID_SET"}
+        for _ in self._pages(self.host_list_path, params, "HOST_LIST_OUTPUT", records, collect):
             yield from found
             found.clear()
         self._finish_warnings()
+
+    def _host_ids(self, element: etree._Element) -> list[int]:
+        text = text_of(element)
+        first, _, last = text.partition("-")
+        start = parse_int(first)
+        end = parse_int(last) if last else start
+        if start is None or end is None or end < start:
+            self._warn(f"Host ID {text!r} was skipped because it is not a number or a range.")
+            return []
+        return list(range(start, end + 1))
 
     # Paging -------------------------------------------------------------------
 
@@ -416,47 +466,86 @@ class QualysClient:
         path: str,
         params: dict[str, str],
         root: str,
-        record_tag: str,
+        records: dict[str, str],
         collect: Callable[[etree._Element], None],
+        resume_from: Callable[[], int | None] | None = None,
     ) -> Iterator[None]:
         """Read every page of a list, calling ``collect`` on each record element.
 
-        Yields after every few records so a caller can pass them on while the
-        page is still being read. The next page re-sends the caller's own
-        parameters with the ``id_min`` read from the WARNING's URL.
+        ``records`` maps each record tag to the tag of its parent; a record
+        tag mapped to ``"RESPONSE"`` is an unexpected reply shape and raises.
+        The generator yields after each record so a caller can pass records on
+        while the page is still being read. The next page re-sends the
+        caller's own parameters with the ``id_min`` read from the WARNING's URL.
         """
         page_params = dict(params)
         seen: set[str] = set()
         page = 1
+        resumes = 0
         while True:
-            warning: Warning1980 | None = None
-            with self._transport.open("GET", path, page_params, expect=(root,)) as response:
-                for event, element in response.stream.events():
-                    if event != "end":
-                        continue
-                    parent = _parent_tag(element)
-                    if (
-                        element.tag == record_tag
-                        and parent is not None
-                        and parent.endswith("_LIST")
-                    ):
-                        collect(element)
-                        release(element)
-                        yield
-                    elif element.tag == "WARNING" and parent == "RESPONSE":
-                        warning = read_warning(element)
-                    elif element.tag == "ID_SET" and parent == "RESPONSE":
-                        # Host IDs without addresses: the reply to details=None.
-                        raise UnexpectedResponse(
-                            f"Qualys answered {path} with host IDs only (ID_SET), without "
-                            "addresses. The list was not used; check that the call asks for "
-                            "details=Basic."
-                        )
-                self._note_cleaning(response, path)
+            progress = {"opened": False}
+            try:
+                warning = yield from self._read_page(
+                    path, page_params, root, records, collect, progress
+                )
+            except QualysError as error:
+                # A reply that breaks off after it started is resumed after the
+                # last record passed on, because hosts come sorted by ID.
+                delay = self._transport.retry_delay(error, resumes, self._transport.max_retries)
+                if resume_from is None or not progress["opened"] or delay is None:
+                    raise
+                last_id = resume_from()
+                if last_id is not None:
+                    page_params["id_min"] = str(last_id + 1)
+                logger.warning(
+                    "Qualys page %d of %s broke off (%s); resuming at id_min=%s in %.0f s",
+                    page,
+                    path,
+                    error.message,
+                    page_params.get("id_min", "(start)"),
+                    delay,
+                )
+                self._transport.sleep(delay)
+                resumes += 1
+                continue
             if warning is None:
                 return
             page_params["id_min"] = self._next_id_min(warning, path, page, seen)
             page += 1
+
+    def _read_page(
+        self,
+        path: str,
+        params: dict[str, str],
+        root: str,
+        records: dict[str, str],
+        collect: Callable[[etree._Element], None],
+        progress: dict[str, bool],
+    ) -> Generator[None, None, Warning1980 | None]:
+        """Read one page, calling ``collect`` on each record; return its WARNING, if any."""
+        warning: Warning1980 | None = None
+        tags = (*records, "WARNING")
+        with self._transport.open("GET", path, params, expect=(root,), tags=tags) as response:
+            progress["opened"] = True
+            for event, element in response.stream.events():
+                if event != "end":
+                    continue
+                parent = _parent_tag(element)
+                if element.tag == "WARNING" and parent == "RESPONSE":
+                    warning = read_warning(element)
+                elif records.get(element.tag) == "RESPONSE" and parent == "RESPONSE":
+                    # Host IDs without addresses: the reply to details=None.
+                    raise UnexpectedResponse(
+                        f"Qualys answered {path} with host IDs only ({element.tag}), "
+                        "without addresses. The list was not used; check that the call "
+                        "asks for details=Basic."
+                    )
+                elif parent is not None and records.get(element.tag) == parent:
+                    collect(element)
+                    release(element)
+                    yield
+            self._note_cleaning(response, path)
+        return warning
 
     @staticmethod
     def _next_id_min(warning: Warning1980, path: str, page: int, seen: set[str]) -> str:

@@ -16,6 +16,7 @@ object used for whole small documents.
 from __future__ import annotations
 
 import codecs
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from lxml import etree
 
 from integrations.qualys.errors import MalformedResponse
 from integrations.qualys.records import IPv6Mapping, ScannedHostRecord, SimpleReturn
-from lumeta_qualys.ipset import AddressError, canonical_address, parse_range
+from lumeta_qualys.ipset import AddressError, IPSet, canonical_address, parse_range
 
 PARSER_OPTIONS: dict[str, bool] = {
     "resolve_entities": False,
@@ -67,9 +68,23 @@ class XmlStream:
     rejected with MalformedResponse.
     """
 
-    def __init__(self, chunks: Iterable[bytes], *, source: str = "Qualys response"):
+    def __init__(
+        self,
+        chunks: Iterable[bytes],
+        *,
+        source: str = "Qualys response",
+        tags: Iterable[str] | None = None,
+    ):
         self._chunks = iter(chunks)
-        self._parser = etree.XMLPullParser(events=("start", "end"), **PARSER_OPTIONS)
+        # With ``tags``, events come only for those elements (the expected
+        # roots and the record tags), which keeps the Python work per record
+        # small. The tree is still built in full until records are released.
+        self._tags = frozenset(tags) if tags is not None else None
+        options: dict[str, object] = dict(PARSER_OPTIONS)
+        if self._tags is not None:
+            options["tag"] = tuple(self._tags)
+        self._parser = etree.XMLPullParser(events=("start", "end"), **options)
+        self._closed_root: etree._Element | None = None
         self._buffered: list[tuple[str, etree._Element]] = []
         self._started = False
         self._clean = True
@@ -113,7 +128,7 @@ class XmlStream:
             if not self._started:
                 raise NotXml("the body is empty", "") from None
             try:
-                self._parser.close()
+                self._closed_root = self._parser.close()
             except etree.XMLSyntaxError as error:
                 self._syntax_error(error, at_end=True)
             return False
@@ -163,7 +178,7 @@ class XmlStream:
                 self._buffered = []
             for event, element in self._parser.read_events():
                 if self.root is None and event == "start":
-                    self._check_root(element)
+                    self._check_root(element.getroottree().getroot())
                 yield event, element
             if not self._feed_next():
                 for event, element in self._parser.read_events():
@@ -176,15 +191,22 @@ class XmlStream:
             for event, element in self._parser.read_events():
                 self._buffered.append((event, element))
                 if self.root is None and event == "start":
-                    self._check_root(element)
+                    self._check_root(element.getroottree().getroot())
             if self.root is None and not self._feed_next():
+                if self._closed_root is not None:
+                    # A well-formed document whose root is none of the tags asked for.
+                    self._check_root(self._closed_root)
+                    break
                 raise NotXml("the body holds no XML element", self._head.decode("utf-8", "replace"))
+        assert self.root is not None
         return self.root
 
     def read_all(self) -> etree._Element:
         """Read the rest of the document without discarding anything and return the root."""
         for _ in self.events():
             pass
+        if self.root is None and self._closed_root is not None:
+            self._check_root(self._closed_root)
         if self.root is None:
             raise NotXml("the body holds no XML element", self._head.decode("utf-8", "replace"))
         return self.root
@@ -320,6 +342,15 @@ def ip_set_ranges(
     if ip_set is None:
         return ranges
     for element in ip_set:
+        if element.tag == "RANGE":
+            # Reports write ranges as <RANGE><START/><END/></RANGE>.
+            start, end = child_text(element, "START"), child_text(element, "END")
+            token = f"{start}-{end}"
+            try:
+                ranges.append(parse_range(token))
+            except AddressError as error:
+                reject(token, error)
+            continue
         if element.tag not in ("IP", "IP_RANGE"):
             continue
         try:
@@ -329,41 +360,78 @@ def ip_set_ranges(
     return ranges
 
 
-def _address_or_none(text: str, what: str, host_id: int, warn: Warn) -> str | None:
+def read_ip_list(data: bytes, path: str) -> tuple[IPSet, list[str]]:
+    """Read the IP list element at ``path`` (an ElementPath from the root) of a whole body.
+
+    IP, IP_RANGE and RANGE with START/END children are read, as in asset
+    data reports (``HEADER/TARGET/COMBINED_IP_LIST``,
+    ``APPENDICES/NO_RESULTS/IP_LIST``). Returns the set and the rejected texts;
+    a missing element gives the empty set.
+    """
+    root = parse_document(data)
+    rejected: list[str] = []
+    ranges = ip_set_ranges(root.find(path), lambda text, error: rejected.append(text))
+    return IPSet.from_ranges(ranges), rejected
+
+
+def canonical_ip(text: str) -> str:
+    """Return the canonical text of an address; AddressError if invalid.
+
+    Dotted-quad IPv4 addresses, the common case, take a fast path through
+    inet_pton, which accepts exactly four decimal parts without leading
+    zeros, the same rule the ipset module applies.
+    """
+    if ":" not in text:
+        try:
+            return socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, text))
+        except OSError:
+            pass
+    return canonical_address(text)
+
+
+def _address_or_none(text: str | None, what: str, host_id: int, warn: Warn) -> str | None:
+    if not text:
+        return None
+    text = text.strip()
     if not text:
         return None
     try:
-        return canonical_address(text)
+        return canonical_ip(text)
     except AddressError as error:
         warn(f"Host {host_id}: {what} {text!r} was skipped because it {error.reason.lower()}.")
         return None
 
 
+def _stripped(value: str | None) -> str:
+    return value.strip() if value else ""
+
+
 def host_record(element: etree._Element, warn: Warn) -> ScannedHostRecord | None:
     """Convert a HOST element; ``None`` (with a warning) when it has no valid ID."""
-    id_text = child_text(element, "ID")
+    fields = {child.tag: child.text for child in element}
+    id_text = _stripped(fields.get("ID"))
     host_id = parse_int(id_text)
     if host_id is None:
         warn(f"A host with ID {id_text!r} was skipped because the ID is not a whole number.")
         return None
 
-    ip = _address_or_none(child_text(element, "IP"), "IP address", host_id, warn)
-    ipv6 = _address_or_none(child_text(element, "IPV6"), "IPv6 address", host_id, warn)
+    ip = _address_or_none(fields.get("IP"), "IP address", host_id, warn)
+    ipv6 = _address_or_none(fields.get("IPV6"), "IPv6 address", host_id, warn)
 
-    scan_text = child_text(element, "LAST_VULN_SCAN_DATETIME")
+    scan_text = _stripped(fields.get("LAST_VULN_SCAN_DATETIME"))
     last_scan = parse_utc(scan_text)
     if scan_text and last_scan is None:
         warn(f"Host {host_id}: scan time {scan_text!r} was ignored because it is not a valid time.")
 
-    network_text = child_text(element, "NETWORK_ID")
+    network_text = _stripped(fields.get("NETWORK_ID"))
     return ScannedHostRecord(
         id=host_id,
         ip=ip,
         ipv6=ipv6,
-        dns=child_text(element, "DNS"),
-        netbios=child_text(element, "NETBIOS"),
-        os=child_text(element, "OS"),
-        tracking_method=child_text(element, "TRACKING_METHOD"),
+        dns=_stripped(fields.get("DNS")),
+        netbios=_stripped(fields.get("NETBIOS")),
+        os=_stripped(fields.get("OS")),
+        tracking_method=_stripped(fields.get("TRACKING_METHOD")),
         last_vuln_scan=last_scan,
         network_id=parse_int(network_text) if network_text else None,
     )

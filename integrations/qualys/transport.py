@@ -54,6 +54,8 @@ from integrations.qualys.records import ApiBudget, SimpleReturn
 logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
+# Roots of bodies that carry an error whatever the HTTP status.
+BODY_ERROR_ROOTS = ("SIMPLE_RETURN", "ServiceResponse")
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 60.0
 # Used when a 1965 reply carries neither the header nor the ITEM with the wait.
@@ -245,13 +247,15 @@ class Transport:
         params: Mapping[str, str],
         *,
         expect: tuple[str, ...],
+        tags: tuple[str, ...] = (),
         retries: int | None = None,
         idempotent: bool = True,
     ) -> OpenResponse:
         """Send a call, retrying transient failures, and return the checked response.
 
         ``expect`` names the root elements that count as data for this call;
-        SIMPLE_RETURN without a CODE is always accepted. With
+        SIMPLE_RETURN without a CODE is always accepted. The body's stream
+        reports events only for the roots and for ``tags``. With
         ``idempotent=False`` only failures where Qualys did not run the call
         (rate and concurrency limits, no connection) are retried.
         """
@@ -259,7 +263,7 @@ class Transport:
         attempt = 0
         while True:
             try:
-                return self._attempt(method, path, params, expect)
+                return self._attempt(method, path, params, expect, tags)
             except QualysError as error:
                 delay = self.retry_delay(error, attempt, limit, idempotent=idempotent)
                 if delay is None:
@@ -291,7 +295,12 @@ class Transport:
     # One attempt ------------------------------------------------------------
 
     def _attempt(
-        self, method: str, path: str, params: Mapping[str, str], expect: tuple[str, ...]
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str],
+        expect: tuple[str, ...],
+        tags: tuple[str, ...],
     ) -> OpenResponse:
         resources = ExitStack()
         try:
@@ -300,7 +309,7 @@ class Transport:
             response = self._send(method, path, params)
             resources.callback(response.close)
             self._record_budget(response.headers)
-            return self._check(response, path, expect, resources)
+            return self._check(response, path, expect, tags, resources)
         except BaseException:
             resources.close()
             raise
@@ -351,10 +360,15 @@ class Transport:
         response: requests.Response,
         path: str,
         expect: tuple[str, ...],
+        tags: tuple[str, ...],
         resources: ExitStack,
     ) -> OpenResponse:
         status = response.status_code
-        stream = XmlStream(self._chunks(response, path), source=f"Qualys reply to {path}")
+        stream = XmlStream(
+            self._chunks(response, path),
+            source=f"Qualys reply to {path}",
+            tags=(*expect, *tags, *BODY_ERROR_ROOTS),
+        )
         try:
             root = stream.read_root()
         except NotXml as error:
