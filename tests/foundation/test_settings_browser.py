@@ -1,0 +1,55 @@
+"""The Qualys settings page in headless Chromium: fill, save, reload."""
+
+import pytest
+
+from integrations.models import QualysSettings
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_settings_saved_and_shown_after_reload(page, log_in, live_server, editor):
+    log_in(page, editor)
+    page.goto(f"{live_server.url}/settings/")
+    page.get_by_role("link", name="Qualys").first.click()
+    page.wait_for_url("**/settings/integrations/qualys/")
+
+    page.get_by_label("Enabled").check()
+    page.get_by_label("Polling interval (hours)").fill("6")
+    page.get_by_label("Qualys API server").fill("[::1]:8443")
+    page.get_by_label("Username").fill("lumeta_api")
+    page.get_by_label("Password").fill("browser-secret")
+    page.get_by_label("Auto-Subscribe").check()
+    page.get_by_role("button", name="Submit").click()
+
+    page.get_by_text("Settings saved. The sync runs every 6 hours.").wait_for()
+    page.reload()
+
+    assert page.get_by_label("Enabled").is_checked()
+    assert page.get_by_label("Polling interval (hours)").input_value() == "6"
+    assert page.get_by_label("Qualys API server").input_value() == "https://[::1]:8443"
+    assert page.get_by_label("Username").input_value() == "lumeta_api"
+    assert page.get_by_label("Password").input_value() == ""
+    assert page.get_by_label("Auto-Subscribe").is_checked()
+    assert "browser-secret" not in page.content()
+
+    settings = QualysSettings.load()
+    assert settings.password == "browser-secret"
+    assert settings.auto_subscribe is True
+
+
+def test_invalid_server_explained_in_page(page, log_in, live_server, editor):
+    log_in(page, editor)
+    page.goto(f"{live_server.url}/settings/integrations/qualys/")
+    page.get_by_label("Qualys API server").fill("http://qualys.example.com/api")
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("is not supported: Qualys needs https://").wait_for()
+    assert QualysSettings.load().server == ""
+
+
+def test_viewer_page_has_no_submit(page, log_in, live_server, viewer):
+    log_in(page, viewer)
+    page.goto(f"{live_server.url}/settings/integrations/qualys/")
+    assert page.get_by_label("Polling interval (hours)").is_disabled()
+    assert page.get_by_label("Enabled").is_disabled()
+    assert page.get_by_role("button", name="Submit").count() == 0
+    assert page.get_by_role("button", name="Test connection").count() == 0
