@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
 from .forms import QualysSettingsForm
-from .models import QualysSettings
+from .models import QualysSettings, ScannedHost, SubscribedRange, SyncRun
 
 
 @admin.register(QualysSettings)
@@ -45,3 +45,70 @@ class QualysSettingsAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by the sync: shown, never edited by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(ReadOnlyAdmin):
+    """Sync history: every run with its counts, outcome and error."""
+
+    list_display = [
+        "id",
+        "created_at",
+        "trigger",
+        "dry_run",
+        "status",
+        "duration",
+        "indexed",
+        "subscribed",
+        "scanned",
+        "unmanaged_by_qualys",
+        "unmanaged_by_lumeta",
+        "managed_by_both",
+        "ips_added",
+        "group_size",
+        "qualys_calls",
+    ]
+    list_filter = ["status", "trigger", "dry_run"]
+    date_hierarchy = "created_at"
+    search_fields = ["error", "task_id"]
+    exclude = ["add_ranges", "group_ranges"]
+
+
+@admin.register(SubscribedRange)
+class SubscribedRangeAdmin(ReadOnlyAdmin):
+    """The stored subscription (S), one merged range a row."""
+
+    list_display = ["__str__", "version", "size"]
+    list_filter = ["version"]
+    search_fields = ["start_address", "end_address"]
+
+
+@admin.register(ScannedHost)
+class ScannedHostAdmin(ReadOnlyAdmin):
+    """The stored scanned hosts (M), one Qualys host a row."""
+
+    list_display = [
+        "qualys_id",
+        "address",
+        "ipv6",
+        "dns",
+        "netbios",
+        "os",
+        "tracking_method",
+        "last_scan",
+    ]
+    list_filter = ["tracking_method"]
+    search_fields = ["address", "ipv6", "dns", "netbios"]

@@ -28,7 +28,7 @@ TIME_LIMITS = {
 def run_sync(self, run_id: int) -> str:
     """Run the queued sync ``run_id`` (sent by "Sync now" and "Preview")."""
     run = runs.execute_run(run_id)
-    return summarize(run)
+    return summarize(run) if run is not None else f"sync {run_id} does not exist"
 
 
 @shared_task(bind=True, name="integrations.tasks.run_scheduled_sync", **TIME_LIMITS)

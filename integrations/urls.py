@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_sync
 
 app_name = "integrations"
 
@@ -11,5 +11,26 @@ urlpatterns = [
         "integrations/qualys/test-connection/",
         views.QualysConnectionTestView.as_view(),
         name="qualys-test",
+    ),
+    path("integrations/qualys/sync/", views_sync.SyncNowView.as_view(), name="sync-now"),
+    path(
+        "integrations/qualys/sync/preview/",
+        views_sync.SyncPreviewView.as_view(),
+        name="sync-preview",
+    ),
+    path(
+        "integrations/qualys/sync/progress.json",
+        views_sync.SyncProgressView.as_view(),
+        name="sync-progress",
+    ),
+    path(
+        "integrations/qualys/sync/runs/<int:pk>/",
+        views_sync.SyncRunDetailView.as_view(),
+        name="sync-run",
+    ),
+    path(
+        "integrations/qualys/sync/runs/<int:pk>/<str:which>-ranges.txt",
+        views_sync.SyncRunRangesView.as_view(),
+        name="sync-run-ranges",
     ),
 ]

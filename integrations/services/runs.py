@@ -98,14 +98,19 @@ def fail_abandoned_runs(current: SyncRun) -> int:
 
 def execute_run(
     run: SyncRun | int, *, listener: Listener | None = None, client=None, call_guard=None
-) -> SyncRun:
+) -> SyncRun | None:
     """Run a queued sync under the sync lock; return the run as recorded.
 
     A run that is not queued (already running, finished or skipped) is left
-    as it is. A run that finds another sync holding the lock is skipped.
+    as it is. A run that finds another sync holding the lock is skipped. A
+    run id that no longer exists returns None.
     """
     if not isinstance(run, SyncRun):
-        run = SyncRun.objects.get(pk=run)
+        found = SyncRun.objects.filter(pk=run).first()
+        if found is None:
+            logger.warning("Sync %s does not exist (deleted before its task ran)", run)
+            return None
+        run = found
     if run.status != SyncRun.Status.QUEUED:
         logger.info("Sync %s is %s already; this delivery does nothing", run.pk, run.status)
         return run

@@ -1,0 +1,207 @@
+"""Sync pages and actions: "Sync now", "Preview", the progress JSON and a run's detail page."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views import View
+from kombu.exceptions import OperationalError
+
+from . import constants
+from .models import QualysSettings, SyncRun
+from .services import runs
+from .services.lock import LockError
+from .tasks import send_sync
+from .views import can_edit_settings
+
+logger = logging.getLogger(__name__)
+
+STEP_LABELS = {
+    "connect": "Connecting to Qualys",
+    "fetch_subscription": "Reading the subscription",
+    "fetch_scanned_hosts": "Reading scanned hosts",
+    "load_inventory": "Loading the inventory",
+    "compute": "Computing the sets",
+    "store": "Storing the Qualys tables",
+    "add_to_subscription": "Adding IPs to the subscription",
+    "reread_subscription": "Reading the subscription again",
+    "update_asset_group": "Updating the asset group",
+    "record": "Recording the result",
+}
+COUNTS = (
+    "indexed",
+    "subscribed",
+    "scanned",
+    "unmanaged_by_qualys",
+    "unmanaged_by_lumeta",
+    "managed_by_both",
+    "ips_added",
+    "group_size",
+    "ipv6_not_pushable",
+)
+RANGE_FILES = {"add": "add_ranges", "group": "group_ranges"}
+
+
+def exact_count(run: SyncRun, name: str) -> str | None:
+    """Return a count as text, exact even where the database rounded it (IPv6 sizes)."""
+    exact = (run.details.get("counts") or {}).get(name)
+    if exact is not None:
+        return exact
+    value = getattr(run, name)
+    return None if value is None else str(int(value))
+
+
+def run_json(run: SyncRun) -> dict:
+    """Return what the progress poller shows of ``run``; counts are strings (exact)."""
+    duration = run.duration
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "trigger": run.get_trigger_display(),
+        "dry_run": run.dry_run,
+        "step": run.step,
+        "step_label": STEP_LABELS.get(run.step, run.step),
+        "progress": run.progress,
+        "created_at": run.created_at.isoformat(),
+        "started_at": run.started_at.isoformat() if run.started_at else None,
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "duration_seconds": round(duration.total_seconds(), 1) if duration else None,
+        "counts": {name: exact_count(run, name) for name in COUNTS},
+        "qualys_calls": run.qualys_calls,
+        "rate_limit_remaining": run.rate_limit_remaining,
+        "error": run.error,
+        "url": reverse("integrations:sync-run", args=[run.pk]),
+    }
+
+
+def require_editor(request: HttpRequest) -> None:
+    if not can_edit_settings(request.user):
+        raise PermissionDenied("Starting a sync needs the “Can change Qualys settings” permission.")
+
+
+def start_run(request: HttpRequest, *, dry_run: bool) -> SyncRun | None:
+    """Create a run for the button and queue it; say what happened in a message."""
+    what = "preview" if dry_run else "sync"
+    if not QualysSettings.load().is_configured:
+        messages.error(
+            request, f"Cannot start a {what}: enter the API server, username and password first."
+        )
+        return None
+    run = runs.create_run(SyncRun.Trigger.BUTTON, dry_run=dry_run, user=request.user)
+    try:
+        running = runs.sync_running()
+    except LockError as error:
+        runs.record_failed(run, str(error))
+        messages.error(request, str(error))
+        return run
+    if running:
+        runs.record_skipped(run)
+        messages.warning(request, f"A sync is already running; this {what} was skipped.")
+        return run
+    try:
+        send_sync(run)
+    except OperationalError as error:
+        runs.record_failed(
+            run,
+            f"The task queue is not reachable ({error}), so the {what} could not be started. "
+            "Check that Redis and a Celery worker are running.",
+        )
+        messages.error(request, run.error)
+        return run
+    logger.info("Sync %s queued by %s (preview: %s)", run.pk, request.user.get_username(), dry_run)
+    messages.success(request, f"The {what} was queued (run {run.pk}). Progress shows below.")
+    return run
+
+
+class SyncNowView(View):
+    """The "Sync now" button: queue a sync on a worker."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        require_editor(request)
+        start_run(request, dry_run=False)
+        return redirect(reverse("integrations:qualys") + "#sync")
+
+
+class SyncPreviewView(View):
+    """The "Preview" button (POST) and the latest preview's result (GET)."""
+
+    http_method_names = ["get", "post"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        run = SyncRun.objects.filter(dry_run=True).order_by("-created_at").first()
+        if run is None:
+            return render(request, "integrations/sync_preview_none.html")
+        return redirect("integrations:sync-run", pk=run.pk)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        require_editor(request)
+        run = start_run(request, dry_run=True)
+        if run is None:
+            return redirect(reverse("integrations:qualys") + "#sync")
+        return redirect("integrations:sync-run", pk=run.pk)
+
+
+class SyncProgressView(View):
+    """JSON for the progress poller: a run (``?run=ID``) or the latest, and whether one runs."""
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        run_id = request.GET.get("run")
+        if run_id:
+            if not run_id.isdigit():
+                return JsonResponse(
+                    {"error": f"run must be a run number, not {run_id!r}."}, status=400
+                )
+            run = SyncRun.objects.filter(pk=int(run_id)).first()
+            if run is None:
+                return JsonResponse({"error": f"Sync run {run_id} does not exist."}, status=404)
+        else:
+            run = (
+                SyncRun.objects.filter(status__in=[SyncRun.Status.RUNNING, SyncRun.Status.QUEUED])
+                .order_by("-created_at")
+                .first()
+                or SyncRun.objects.order_by("-created_at").first()
+            )
+        active = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).exists()
+        return JsonResponse({"running": active, "run": run_json(run) if run else None})
+
+
+class SyncRunDetailView(View):
+    """One run: counts, what was (or would be) pushed, warnings and the error."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        run = get_object_or_404(SyncRun, pk=pk)
+        counts = {name: exact_count(run, name) for name in COUNTS}
+        context = {
+            "run": run,
+            "counts": counts,
+            "step_label": STEP_LABELS.get(run.step, run.step),
+            "add": run.details.get("add") or {},
+            "group": run.details.get("group") or {},
+            "can_edit": can_edit_settings(request.user),
+            "active": run.status in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING),
+            "group_title": constants.ASSET_GROUP_TITLE,
+        }
+        return render(request, "integrations/sync_run.html", context)
+
+
+class SyncRunRangesView(View):
+    """Download every range a run added (or would add), or set the asset group to, as text."""
+
+    def get(self, request: HttpRequest, pk: int, which: str) -> HttpResponse:
+        if which not in RANGE_FILES:
+            raise Http404(f"No range list named {which!r}; use add or group.")
+        run = get_object_or_404(SyncRun, pk=pk)
+        text = getattr(run, RANGE_FILES[which])
+        response = HttpResponse(
+            text + ("\n" if text else ""), content_type="text/plain; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="sync-{run.pk}-{which}-ranges.txt"'
+        return response

@@ -1,0 +1,206 @@
+"""The sync panel, "Sync now", "Preview", the progress JSON and a run's page."""
+
+import pytest
+from django.urls import reverse
+
+from integrations.models import SyncRun
+from integrations.services import runs
+from integrations.services.lock import SyncLock
+from lumeta_qualys.celery import app as celery_app
+
+from . import scenario
+
+pytestmark = pytest.mark.django_db
+
+SETTINGS_URL = reverse("integrations:qualys")
+SYNC_NOW_URL = reverse("integrations:sync-now")
+PREVIEW_URL = reverse("integrations:sync-preview")
+PROGRESS_URL = reverse("integrations:sync-progress")
+
+
+@pytest.fixture
+def broker(sync_redis, redis_url, monkeypatch):
+    """Send tasks to the test Redis, and drop them afterwards so no later worker runs them."""
+    monkeypatch.setattr(celery_app.conf, "broker_url", redis_url)
+    sync_redis.delete("celery")
+    yield sync_redis
+    sync_redis.delete("celery")
+
+
+def queued_messages(connection) -> int:
+    return connection.llen("celery")
+
+
+def test_sync_now_queues_a_run_for_a_worker(editor_client, editor, configure, broker):
+    configure()
+
+    response = editor_client.post(SYNC_NOW_URL)
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("#sync")
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.QUEUED
+    assert run.trigger == SyncRun.Trigger.BUTTON
+    assert run.requested_by == editor
+    assert run.task_id
+    assert queued_messages(broker) == 1
+
+
+def test_sync_now_while_running_records_skipped(editor_client, configure, broker):
+    configure()
+    holder = SyncLock("other", connection=broker)
+    holder.acquire()
+    try:
+        response = editor_client.post(SYNC_NOW_URL, follow=True)
+    finally:
+        holder.release()
+
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.SKIPPED
+    assert run.error == "skipped: a sync is already running"
+    assert queued_messages(broker) == 0
+    assert b"A sync is already running" in response.content
+
+
+def test_sync_now_needs_configuration(editor_client, db, broker, sync_redis):
+    response = editor_client.post(SYNC_NOW_URL, follow=True)
+
+    assert SyncRun.objects.count() == 0
+    assert b"enter the API server, username and password first" in response.content
+
+
+def test_viewer_cannot_start_sync_or_preview(viewer_client, configure, broker):
+    configure()
+
+    assert viewer_client.post(SYNC_NOW_URL).status_code == 403
+    assert viewer_client.post(PREVIEW_URL).status_code == 403
+    assert SyncRun.objects.count() == 0
+
+
+def test_viewer_sees_panel_without_buttons(viewer_client, qualys, configure):
+    configure()
+    scenario.load(qualys)
+    runs.execute_run(runs.create_run(SyncRun.Trigger.COMMAND))
+
+    response = viewer_client.get(SETTINGS_URL)
+
+    content = response.content.decode()
+    assert 'id="sync"' in content
+    assert 'id="sync-now"' not in content
+    assert "Recent runs" in content
+    assert "Succeeded" in content
+    assert "sync_progress.js" in content
+
+
+def test_editor_sees_buttons_and_run_counts(editor_client, qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    run = runs.execute_run(runs.create_run(SyncRun.Trigger.COMMAND))
+
+    content = editor_client.get(SETTINGS_URL).content.decode()
+
+    assert 'id="sync-now"' in content
+    assert 'id="sync-preview"' in content
+    assert reverse("integrations:sync-run", args=[run.pk]) in content
+    assert "<td>282</td>" in content  # S after the add
+
+
+def test_preview_button_queues_dry_run_and_shows_its_page(editor_client, configure, broker):
+    configure()
+
+    response = editor_client.post(PREVIEW_URL)
+
+    run = SyncRun.objects.get()
+    assert run.dry_run is True
+    assert response["Location"] == reverse("integrations:sync-run", args=[run.pk])
+    page = editor_client.get(response["Location"])
+    assert page.status_code == 200
+    assert b"data-reload-on-finish" in page.content
+
+
+def test_preview_page_lists_ranges_and_offers_download(editor_client, qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    run = runs.execute_run(runs.create_run(SyncRun.Trigger.BUTTON, dry_run=True))
+
+    page = editor_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
+    download = editor_client.get(reverse("integrations:sync-run-ranges", args=[run.pk, "group"]))
+
+    assert "Would be added to the subscription" in page
+    assert "192.0.2.40\n203.0.113.5\n" in page
+    assert "2 addresses in 2 ranges" in page
+    assert "2001:db8::99" in page  # the IPv6 address that cannot be pushed
+    assert (
+        download["Content-Disposition"] == f'attachment; filename="sync-{run.pk}-group-ranges.txt"'
+    )
+    assert download.content.decode().splitlines() == run.group_ranges.splitlines()
+    assert "198.51.100.0-198.51.100.255" in download.content.decode()
+
+
+def test_latest_preview_get_redirects_to_newest_preview(viewer_client, db):
+    older = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, dry_run=True)
+    newer = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, dry_run=True)
+    SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON)
+    assert older.pk < newer.pk
+
+    response = viewer_client.get(PREVIEW_URL)
+
+    assert response["Location"] == reverse("integrations:sync-run", args=[newer.pk])
+
+
+def test_latest_preview_get_without_previews(viewer_client, db):
+    response = viewer_client.get(PREVIEW_URL)
+
+    assert response.status_code == 200
+    assert b"No preview has run yet" in response.content
+
+
+def test_progress_json_reports_running_run_step_and_counts(viewer_client, db):
+    SyncRun.objects.create(trigger=SyncRun.Trigger.SCHEDULE, status=SyncRun.Status.SUCCEEDED)
+    running = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.BUTTON,
+        status=SyncRun.Status.RUNNING,
+        step="fetch_scanned_hosts",
+        progress={"step": "fetch_scanned_hosts", "hosts_read": 15000},
+        details={"counts": {"subscribed": str(2**96)}},
+    )
+
+    data = viewer_client.get(PROGRESS_URL).json()
+
+    assert data["running"] is True
+    assert data["run"]["id"] == running.pk
+    assert data["run"]["step_label"] == "Reading scanned hosts"
+    assert data["run"]["progress"]["hosts_read"] == 15000
+    assert data["run"]["counts"]["subscribed"] == str(2**96)
+    assert data["run"]["url"] == reverse("integrations:sync-run", args=[running.pk])
+
+
+def test_progress_json_for_one_run_and_bad_ids(viewer_client, db):
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.COMMAND, status=SyncRun.Status.FAILED, error="x"
+    )
+
+    assert viewer_client.get(PROGRESS_URL, {"run": run.pk}).json()["run"]["error"] == "x"
+    assert viewer_client.get(PROGRESS_URL, {"run": "abc"}).status_code == 400
+    assert viewer_client.get(PROGRESS_URL, {"run": run.pk + 1}).status_code == 404
+    assert viewer_client.get(PROGRESS_URL).json()["running"] is False
+
+
+def test_progress_json_requires_login(client, db):
+    response = client.get(PROGRESS_URL)
+
+    assert response.status_code == 302
+
+
+def test_admin_lists_sync_runs_read_only(admin_client_logged_in, qualys, configure):
+    configure()
+    scenario.load(qualys)
+    run = runs.execute_run(runs.create_run(SyncRun.Trigger.COMMAND))
+
+    listing = admin_client_logged_in.get(reverse("admin:integrations_syncrun_changelist"))
+    detail = admin_client_logged_in.get(reverse("admin:integrations_syncrun_change", args=[run.pk]))
+
+    assert listing.status_code == 200
+    assert detail.status_code == 200
+    assert b'name="_save"' not in detail.content
+    assert admin_client_logged_in.get(reverse("admin:integrations_syncrun_add")).status_code == 403
