@@ -1,0 +1,391 @@
+"""The IP interval set against a brute-force set of addresses, plus huge sets and known faults."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lumeta_qualys.ipset import (
+    IPV6_PLACEHOLDERS,
+    AddressError,
+    IPSet,
+    address_key,
+    canonical_address,
+    format_address,
+    key_of,
+    merge,
+    parse_address,
+    parse_key,
+    parse_range,
+)
+
+V4_BASE = int(ipaddress.IPv4Address("192.0.2.0"))
+V6_BASE = int(ipaddress.IPv6Address("2001:db8::"))
+WINDOW = 96  # addresses per version in the small sets: enough for overlaps, gaps and CIDR blocks
+
+Reference = frozenset[tuple[int, int]]
+
+
+# Strategies ---------------------------------------------------------------
+
+
+@st.composite
+def raw_intervals(draw, base: int) -> list[tuple[int, int]]:
+    """Draw up to eight intervals, which may overlap, touch or repeat, inside one window."""
+    intervals = []
+    for _ in range(draw(st.integers(0, 8))):
+        start = draw(st.integers(0, WINDOW - 1))
+        length = draw(st.integers(1, 24))
+        intervals.append((base + start, base + min(WINDOW - 1, start + length - 1)))
+    return intervals
+
+
+@st.composite
+def small_sets(draw) -> tuple[IPSet, Reference]:
+    """Draw an IPSet and the brute-force set of ``(version, address)`` it must equal."""
+    v4 = draw(raw_intervals(V4_BASE))
+    v6 = draw(raw_intervals(V6_BASE))
+    reference = frozenset(
+        [(4, value) for start, end in v4 for value in range(start, end + 1)]
+        + [(6, value) for start, end in v6 for value in range(start, end + 1)]
+    )
+    return IPSet.from_intervals(v4, v6), reference
+
+
+def addresses_of(ip_set: IPSet) -> Reference:
+    return frozenset(
+        (version, value)
+        for version, start, end in ip_set.ranges()
+        for value in range(start, end + 1)
+    )
+
+
+def assert_well_formed(ip_set: IPSet) -> None:
+    """Intervals are sorted, non-empty, and neither overlap nor touch."""
+    for intervals in (ip_set.v4, ip_set.v6):
+        for start, end in intervals:
+            assert start <= end
+        for (_, previous_end), (next_start, _) in zip(intervals, intervals[1:], strict=False):
+            assert next_start > previous_end + 1
+
+
+def minimal_cidr_count(reference: Reference) -> int:
+    """Count the CIDR blocks of a greedy cover, which is minimal for a set of addresses."""
+    count = 0
+    for version in (4, 6):
+        remaining = sorted(value for v, value in reference if v == version)
+        present = set(remaining)
+        index = 0
+        while index < len(remaining):
+            start = remaining[index]
+            size = 1
+            while start % (size * 2) == 0 and all(
+                start + offset in present for offset in range(size * 2)
+            ):
+                size *= 2
+            count += 1
+            index += size
+    return count
+
+
+# Properties against the reference ---------------------------------------------
+
+
+@given(small_sets())
+def test_merge_matches_reference(drawn):
+    ip_set, reference = drawn
+
+    assert addresses_of(ip_set) == reference
+    assert_well_formed(ip_set)
+
+
+@given(st.lists(st.tuples(st.integers(0, 200), st.integers(0, 30))))
+def test_merge_function_matches_reference(pairs):
+    intervals = [(start, start + length) for start, length in pairs]
+    expected = {value for start, end in intervals for value in range(start, end + 1)}
+
+    merged = merge(intervals)
+
+    assert {value for start, end in merged for value in range(start, end + 1)} == expected
+    assert merged == sorted(merged)
+    assert all(b[0] > a[1] + 1 for a, b in zip(merged, merged[1:], strict=False))
+
+
+@given(small_sets(), small_sets())
+def test_union_matches_reference(left, right):
+    result = left[0] | right[0]
+
+    assert addresses_of(result) == left[1] | right[1]
+    assert_well_formed(result)
+
+
+@given(small_sets(), small_sets())
+def test_difference_matches_reference(left, right):
+    result = left[0] - right[0]
+
+    assert addresses_of(result) == left[1] - right[1]
+    assert_well_formed(result)
+
+
+@given(small_sets(), small_sets())
+def test_intersection_matches_reference(left, right):
+    result = left[0] & right[0]
+
+    assert addresses_of(result) == left[1] & right[1]
+    assert_well_formed(result)
+
+
+@given(small_sets())
+def test_size_matches_reference(drawn):
+    ip_set, reference = drawn
+
+    assert ip_set.size == len(reference)
+    assert ip_set.size_v4 == sum(1 for version, _ in reference if version == 4)
+    assert ip_set.size_v6 == sum(1 for version, _ in reference if version == 6)
+    assert len(ip_set) == len(reference)
+    assert bool(ip_set) == bool(reference)
+
+
+@given(small_sets(), st.integers(-4, WINDOW + 4), st.sampled_from([4, 6]))
+def test_contains_matches_reference(drawn, offset, version):
+    ip_set, reference = drawn
+    value = (V4_BASE if version == 4 else V6_BASE) + offset
+
+    assert ip_set.contains(version, value) == ((version, value) in reference)
+    assert (format_address(version, value) in ip_set) == ((version, value) in reference)
+    assert (ipaddress.ip_address(format_address(version, value)) in ip_set) == (
+        (version, value) in reference
+    )
+
+
+@given(small_sets())
+def test_cidrs_cover_exactly_and_minimally(drawn):
+    ip_set, reference = drawn
+
+    blocks = list(ip_set.cidrs())
+
+    covered = [
+        (block.version, value)
+        for block in blocks
+        for value in range(int(block.network_address), int(block.broadcast_address) + 1)
+    ]
+    assert frozenset(covered) == reference
+    assert len(covered) == len(reference)  # no block overlaps another
+    assert len(blocks) == minimal_cidr_count(reference)
+
+
+@given(small_sets())
+def test_qualys_tokens_round_trip(drawn):
+    ip_set, reference = drawn
+
+    tokens = list(ip_set.qualys_tokens())
+
+    assert IPSet.from_strings(tokens) == ip_set
+    assert len(tokens) == len(ip_set.v4) + len(ip_set.v6)
+    for token in tokens:
+        version, start, end = parse_range(token)
+        if start == end:
+            assert "-" not in token
+            assert token == format_address(version, start)
+        else:
+            first, last = token.split("-")
+            assert (first, last) == (format_address(version, start), format_address(version, end))
+    assert (
+        frozenset(
+            (version, value)
+            for version, start, end in map(parse_range, tokens)
+            for value in range(start, end + 1)
+        )
+        == reference
+    )
+
+
+@given(small_sets())
+def test_iteration_lists_every_address_in_order(drawn):
+    ip_set, reference = drawn
+
+    listed = list(ip_set)
+
+    assert listed == [format_address(version, value) for version, value in sorted(reference)]
+
+
+@given(small_sets(), small_sets(), small_sets())
+def test_set_algebra_laws(first, second, third):
+    a, b, c = first[0], second[0], third[0]
+
+    assert a | b == b | a
+    assert a & b == b & a
+    assert (a | b) | c == a | (b | c)
+    assert a - (b | c) == (a - b) - c
+    assert (a - b) | (a & b) == a
+    assert (a - b) & b == IPSet()
+
+
+@given(st.sampled_from([4, 6]), st.integers(0, 2**32 - 1), st.integers(0, 2**128 - 1))
+def test_address_key_round_trip_and_order(version, v4_value, v6_value):
+    value = v4_value if version == 4 else v6_value
+    key = address_key(version, value)
+
+    assert parse_key(key) == (version, value)
+    assert key_of(format_address(version, value)) == key
+    assert len(key) == (9 if version == 4 else 33)
+    assert address_key(4, 2**32 - 1) < address_key(6, 0)
+
+
+@settings(max_examples=50)
+@given(st.integers(0, 2**32 - 2))
+def test_address_keys_sort_like_addresses(value):
+    assert address_key(4, value) < address_key(4, value + 1)
+
+
+# Huge sets: these must run in well under a second; measured, not asserted. ---------
+
+
+def huge_sets() -> tuple[IPSet, IPSet, IPSet]:
+    holes = IPSet.from_strings(
+        ["0.0.0.0", "10.1.2.3", "127.255.255.255", "2001:db8::", "2001:db8:ffff::1"]
+    )
+    v4 = IPSet.from_strings(["0.0.0.0/1"])
+    v6 = IPSet.from_strings(["2001:db8::/32"])
+    return v4, v6, holes
+
+
+def test_huge_sets_difference_and_size():
+    v4, v6, holes = huge_sets()
+
+    result = (v4 | v6) - holes
+
+    assert result.size_v4 == 2**31 - 3
+    assert result.size_v6 == 2**96 - 2
+    assert result.v4 == (
+        (1, int(ipaddress.IPv4Address("10.1.2.2"))),
+        (int(ipaddress.IPv4Address("10.1.2.4")), int(ipaddress.IPv4Address("127.255.255.254"))),
+    )
+    assert "10.1.2.3" not in result
+    assert "10.1.2.4" in result
+    assert "2001:db8::1" in result
+    assert "2001:db8:ffff::1" not in result
+    assert "128.0.0.0" not in result
+
+
+def test_huge_sets_intersection_union_and_tokens():
+    v4, v6, holes = huge_sets()
+    whole = v4 | v6
+    punched = whole - holes
+
+    assert punched & holes == IPSet()
+    assert punched | holes == whole
+    assert (whole & punched) == punched
+    assert list(punched.qualys_tokens()) == [
+        "0.0.0.1-10.1.2.2",
+        "10.1.2.4-127.255.255.254",
+        "2001:db8::1-2001:db8:ffff::",
+        "2001:db8:ffff::2-2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+    ]
+
+
+def test_huge_sets_cidrs_cover_the_size():
+    v4, v6, holes = huge_sets()
+    punched = (v4 | v6) - holes
+
+    blocks = list(punched.cidrs())
+
+    assert sum(block.num_addresses for block in blocks) == punched.size
+    assert len(blocks) < 300
+    assert all(
+        block.subnet_of(ipaddress.ip_network("0.0.0.0/1")) for block in blocks if block.version == 4
+    )
+
+
+def test_huge_union_of_many_ranges():
+    ranges = IPSet.from_intervals(v4=[(n * 4, n * 4 + 1) for n in range(50_000)])
+    filler = IPSet.from_intervals(v4=[(n * 4 + 2, n * 4 + 3) for n in range(50_000)])
+
+    joined = ranges | filler
+
+    assert joined.v4 == ((0, 200_000 - 1),)
+    assert (joined - ranges) == filler
+    assert (joined & ranges) == ranges
+
+
+# Known faults with exact values -------------------------------------------------------
+
+
+def test_unaligned_range_keeps_every_address():
+    ip_set = IPSet.from_strings(["192.0.2.1-192.0.2.20"])
+
+    assert ip_set.size == 20
+    assert [str(block) for block in ip_set.cidrs()] == [
+        "192.0.2.1/32",
+        "192.0.2.2/31",
+        "192.0.2.4/30",
+        "192.0.2.8/29",
+        "192.0.2.16/30",
+        "192.0.2.20/32",
+    ]
+    assert list(ip_set.qualys_tokens()) == ["192.0.2.1-192.0.2.20"]
+
+
+def test_unaligned_ipv6_range_keeps_every_address():
+    ip_set = IPSet.from_strings(["2001:db8::1-2001:db8::ff"])
+
+    assert ip_set.size == 255
+    assert list(ip_set.qualys_tokens()) == ["2001:db8::1-2001:db8::ff"]
+
+
+@pytest.mark.parametrize(
+    ("tokens", "size", "merged"),
+    [
+        (["192.0.2.10", "192.0.2.10-192.0.2.12"], 3, ["192.0.2.10-192.0.2.12"]),
+        (["192.0.2.1-192.0.2.5", "192.0.2.4-192.0.2.8"], 8, ["192.0.2.1-192.0.2.8"]),
+        (["192.0.2.7", "192.0.2.7"], 1, ["192.0.2.7"]),
+        (["192.0.2.1-192.0.2.5", "192.0.2.6-192.0.2.10"], 10, ["192.0.2.1-192.0.2.10"]),
+        (["192.0.2.1"], 1, ["192.0.2.1"]),
+    ],
+    ids=["ip-inside-range", "overlapping", "duplicate", "adjacent", "single"],
+)
+def test_overlaps_and_duplicates_count_once(tokens, size, merged):
+    ip_set = IPSet.from_strings(tokens)
+
+    assert ip_set.size == size
+    assert list(ip_set.qualys_tokens()) == merged
+
+
+def test_invalid_token_names_the_whole_text():
+    with pytest.raises(AddressError) as raised:
+        IPSet.from_strings(["192.0.2.1", "not-an-ip"])
+
+    assert raised.value.value == "not-an-ip"
+    assert "'not-an-ip'" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "empty"),
+        ("192.0.2.9-192.0.2.2", "ends before it starts"),
+        ("192.0.2.1-2001:db8::1", "mixes IPv4 and IPv6"),
+        ("192.0.2.7/24", "host bits set"),
+        ("fe80::1%eth0", "zone ids"),
+        ("192.0.2.01", "does not appear to be"),
+    ],
+)
+def test_parse_range_rejects_bad_text(text, reason):
+    with pytest.raises(AddressError, match=reason):
+        parse_range(text)
+
+
+def test_placeholders_are_the_ipv6_mapping_range():
+    assert IPV6_PLACEHOLDERS.size_v4 == int(ipaddress.IPv4Address("0.254.255.255"))
+    assert "0.0.0.7" in IPV6_PLACEHOLDERS
+    assert "0.0.0.0" not in IPV6_PLACEHOLDERS
+    assert "1.0.0.0" not in IPV6_PLACEHOLDERS
+
+
+def test_canonical_address_forms():
+    assert canonical_address(" 2001:DB8:0:0:0:0:0:7 ") == "2001:db8::7"
+    assert canonical_address("192.0.2.1") == "192.0.2.1"
+    assert parse_address("::ffff:192.0.2.1") == (6, int(ipaddress.IPv6Address("::ffff:c000:201")))
