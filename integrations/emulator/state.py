@@ -14,10 +14,11 @@ import datetime as dt
 import ipaddress
 import json
 import os
+import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,46 @@ HOST_FIELDS = (
 )
 TRACKING_METHODS = {"IP", "DNS", "NETBIOS", "EC2", "AGENT", "QAGENT", "GCP", "AZURE"}
 TITLE_MAX_LENGTH = 255
+
+
+def ipv4_value(text: object) -> int | None:
+    """Return the integer of a canonical dotted-quad IPv4 address, or None.
+
+    A fast path for loading large states: ``inet_pton`` parses in C, and the
+    round trip through ``inet_ntop`` rejects non-canonical spellings such as
+    leading zeros, which then get the slower, precise error from ``ipaddress``.
+    """
+    if not isinstance(text, str):
+        return None
+    try:
+        packed = socket.inet_pton(socket.AF_INET, text)
+    except OSError:
+        return None
+    if socket.inet_ntop(socket.AF_INET, packed) != text:
+        return None
+    return int.from_bytes(packed, "big")
+
+
+def fast_tokens(ips: IPSet) -> Iterator[str]:
+    """Yield the same tokens as ``IPSet.qualys_tokens``, formatting IPv4 in C."""
+    for start, end in ips.v4:
+        first = socket.inet_ntop(socket.AF_INET, start.to_bytes(4, "big"))
+        if start == end:
+            yield first
+        else:
+            yield first + "-" + socket.inet_ntop(socket.AF_INET, end.to_bytes(4, "big"))
+    yield from IPSet((), ips.v6).qualys_tokens()
+
+
+def parse_token(token: str) -> tuple[int, int, int]:
+    """Parse an IP, range or CIDR like ``parse_range``, with a fast path for IPv4."""
+    first, separator, last = token.partition("-")
+    start = ipv4_value(first)
+    if start is not None:
+        end = ipv4_value(last) if separator else start
+        if end is not None and end >= start:
+            return 4, start, end
+    return parse_range(token)
 
 
 class StateError(ValueError):
@@ -137,6 +178,7 @@ class EmulatorState:
     faults: list[Fault]
     write_log: list[dict[str, Any]]
     extra: dict[str, Any] = field(default_factory=dict)
+    missing_keys: set[str] = field(default_factory=set)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _hosts_json: str | None = None
 
@@ -168,11 +210,11 @@ class EmulatorState:
         )
 
     def to_json_text(self) -> str:
-        """Return the whole state as JSON text, hosts last."""
+        """Return the whole state as JSON text, one top-level key per line, hosts last."""
         data = {
             "users": self.users,
             "subscription": {
-                "ips": list(self.subscription.qualys_tokens()),
+                "ips": list(fast_tokens(self.subscription)),
                 "licence_limit": self.licence_limit,
             },
             "asset_groups": [group.to_json() for group in self.asset_groups.values()],
@@ -183,13 +225,19 @@ class EmulatorState:
             **self.extra,
             "write_log": self.write_log,
         }
-        head = json.dumps(data, indent=1, ensure_ascii=False)
         if self._hosts_json is None:
+            # One C-encoder call for the whole list (a single long line).
             self._hosts_json = json.dumps(
-                [host.to_json() for host in self.hosts], ensure_ascii=False, indent=None
-            ).replace("}, {", "},\n  {")
-        # Splice the cached host list in as the last key of the object.
-        return head[: head.rindex("}")].rstrip() + ',\n "hosts": ' + self._hosts_json + "\n}\n"
+                [host.to_json() for host in self.hosts], ensure_ascii=False
+            )
+        # One top-level key per line. No indent inside values: json.dumps
+        # only uses its fast C encoder without indent, and states can be large.
+        lines = [
+            f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}"
+            for key, value in data.items()
+        ]
+        lines.append(f'"hosts": {self._hosts_json}')
+        return "{\n" + ",\n".join(lines) + "\n}\n"
 
     def save(self) -> None:
         """Write the state to its file atomically: a temporary file, then a rename."""
@@ -202,10 +250,10 @@ class EmulatorState:
                 prefix=f".{self.path.name}.", suffix=".tmp", dir=directory
             )
             try:
+                # No fsync: the rename makes the swap atomic for readers and
+                # for a crash of this process, which is what tests rely on.
                 with os.fdopen(handle, "w", encoding="utf-8") as stream:
                     stream.write(payload)
-                    stream.flush()
-                    os.fsync(stream.fileno())
                 os.replace(temporary, self.path)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
@@ -287,6 +335,7 @@ def build_state(raw: dict[str, Any], path: Path | None = None) -> EmulatorState:
         faults=faults,
         write_log=list(write_log),
         extra=extra,
+        missing_keys=set(DEFAULT_STATE) - set(raw),
     )
 
 
@@ -304,71 +353,77 @@ def _ip_set(tokens: Any, where: str) -> IPSet:
     ranges = []
     for index, token in enumerate(tokens):
         try:
-            ranges.append(parse_range(str(token)))
+            ranges.append(parse_token(str(token)))
         except AddressError as error:
             raise StateError(f"{where}[{index}]: {error}") from None
     return IPSet.from_ranges(ranges)
 
 
-def _text_or_none(item: dict[str, Any], key: str, where: str) -> str | None:
-    value = item.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise StateError(f"{where}: {key} must be a string, not {value!r}")
-    return sys.intern(value) if key in ("os", "last_vuln_scan", "owner") else value
+TEXT_FIELDS = ("dns", "netbios", "os", "last_vuln_scan", "last_compliance_scan", "owner")
+INTERNED_FIELDS = {"os", "last_vuln_scan", "owner"}
+
+
+def _host(item: Any, place: str, seen: set[int]) -> Host:
+    if not isinstance(item, dict):
+        raise StateError(f"{place}: each host must be an object")
+    host_id = item.get("id")
+    if type(host_id) is not int or host_id <= 0:
+        raise StateError(f"{place}: id must be a positive whole number, not {host_id!r}")
+    if host_id in seen:
+        raise StateError(f"{place}: id {host_id} is used by another host")
+    seen.add(host_id)
+
+    ip_text = item.get("ip")
+    ip_value = ipv4_value(ip_text)
+    if ip_value is None:
+        try:
+            ip_value = int(ipaddress.IPv4Address(ip_text))
+        except (ValueError, TypeError):
+            raise StateError(f"{place}: ip must be an IPv4 address, not {ip_text!r}") from None
+        ip_text = str(ipaddress.IPv4Address(ip_value))
+
+    texts: dict[str, str | None] = {}
+    for name in TEXT_FIELDS:
+        value = item.get(name)
+        if value is not None and not isinstance(value, str):
+            raise StateError(f"{place}: {name} must be a string, not {value!r}")
+        texts[name] = sys.intern(value) if value is not None and name in INTERNED_FIELDS else value
+
+    ipv6 = item.get("ipv6")
+    if ipv6 is not None:
+        try:
+            ipv6 = str(ipaddress.IPv6Address(ipv6))
+        except ValueError:
+            raise StateError(f"{place}: ipv6 must be an IPv6 address, not {ipv6!r}") from None
+    tracking = item.get("tracking_method", "IP")
+    if tracking not in TRACKING_METHODS:
+        raise StateError(
+            f"{place}: tracking_method {tracking!r} is not one of {sorted(TRACKING_METHODS)}"
+        )
+    network_id = item.get("network_id")
+    if network_id is not None and (type(network_id) is not int or network_id < 0):
+        raise StateError(f"{place}: network_id must be a whole number >= 0, not {network_id!r}")
+    return Host(
+        host_id,
+        ip_text,
+        ip_value,
+        ipv6,
+        texts["dns"],
+        texts["netbios"],
+        texts["os"],
+        sys.intern(tracking),
+        network_id,
+        texts["last_vuln_scan"],
+        texts["last_compliance_scan"],
+        texts["owner"],
+    )
 
 
 def _hosts(items: Any, where: str) -> list[Host]:
     if not isinstance(items, list):
         raise StateError(f"{where}: hosts must be a list")
-    hosts: list[Host] = []
     seen: set[int] = set()
-    for index, item in enumerate(items):
-        place = f"{where}: hosts[{index}]"
-        if not isinstance(item, dict):
-            raise StateError(f"{place}: each host must be an object")
-        host_id = item.get("id")
-        if not isinstance(host_id, int) or isinstance(host_id, bool) or host_id <= 0:
-            raise StateError(f"{place}: id must be a positive whole number, not {host_id!r}")
-        if host_id in seen:
-            raise StateError(f"{place}: id {host_id} is used by another host")
-        seen.add(host_id)
-        ip_text = item.get("ip")
-        try:
-            ip_value = int(ipaddress.IPv4Address(ip_text))
-        except (ValueError, TypeError):
-            raise StateError(f"{place}: ip must be an IPv4 address, not {ip_text!r}") from None
-        ipv6 = _text_or_none(item, "ipv6", place)
-        if ipv6 is not None:
-            try:
-                ipv6 = str(ipaddress.IPv6Address(ipv6))
-            except ValueError:
-                raise StateError(f"{place}: ipv6 must be an IPv6 address, not {ipv6!r}") from None
-        tracking = item.get("tracking_method", "IP")
-        if tracking not in TRACKING_METHODS:
-            raise StateError(
-                f"{place}: tracking_method {tracking!r} is not one of {sorted(TRACKING_METHODS)}"
-            )
-        network_id = item.get("network_id")
-        if network_id is not None and (not isinstance(network_id, int) or network_id < 0):
-            raise StateError(f"{place}: network_id must be a whole number >= 0, not {network_id!r}")
-        hosts.append(
-            Host(
-                id=host_id,
-                ip=str(ipaddress.IPv4Address(ip_value)),
-                ip_value=ip_value,
-                ipv6=ipv6,
-                dns=_text_or_none(item, "dns", place),
-                netbios=_text_or_none(item, "netbios", place),
-                os=_text_or_none(item, "os", place),
-                tracking_method=sys.intern(tracking),
-                network_id=network_id,
-                last_vuln_scan=_text_or_none(item, "last_vuln_scan", place),
-                last_compliance_scan=_text_or_none(item, "last_compliance_scan", place),
-                owner=_text_or_none(item, "owner", place),
-            )
-        )
+    hosts = [_host(item, f"{where}: hosts[{index}]", seen) for index, item in enumerate(items)]
     hosts.sort(key=lambda host: host.id)
     return hosts
 
@@ -435,8 +490,3 @@ def _mappings(items: Any, where: str) -> list[Mapping]:
             ) from None
         mappings.append(Mapping(id=int(item.get("id") or index + 1), v4=v4, v6=v6))
     return mappings
-
-
-def merged_tokens(tokens: Iterable[str]) -> list[str]:
-    """Return the merged Qualys tokens of a list of IPs and ranges (for tests and tools)."""
-    return list(IPSet.from_strings(tokens).qualys_tokens())

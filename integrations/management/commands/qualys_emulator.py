@@ -145,7 +145,11 @@ class Command(BaseCommand):
                 state.faults.append(parse_fault_flag(text))
             except FaultError as error:
                 raise CommandError(f"--fault {text!r}: {error}") from None
-        if options["state"] is not None:
+        changed_by_flags = any(
+            options[name] is not None
+            for name in ("calls_per_window", "window_seconds", "concurrency", "licence_limit")
+        ) or bool(options["ipv6"] or options["fault"])
+        if options["state"] is not None and (state.missing_keys or changed_by_flags):
             # Write the merged state back at once, so the file shows every default.
             state.save()
         return state
