@@ -40,8 +40,8 @@ AUTO_SUBSCRIBE_HELP = (
 
 def _reject(problem: str, value: str) -> ValidationError:
     return ValidationError(
-        f"{problem} in “{value}”. Enter the API server's host name or IP address, "
-        f"optionally with a port, such as {SERVER_EXAMPLE}.",
+        f"“{value}”: {problem[0].lower()}{problem[1:]}. Enter the API server's host name or "
+        f"IP address, optionally with a port, such as {SERVER_EXAMPLE}.",
         code="invalid_server",
     )
 
@@ -122,13 +122,13 @@ def normalize_server(value: str) -> str:
         scheme, _, text = text.partition("://")
         if scheme.lower() != "https":
             raise _reject(
-                f"The scheme “{scheme}://” is not supported: Qualys needs https://", value
+                f"The scheme “{scheme}://” is not supported (Qualys needs https://)", value
             )
     else:
         # "http:host" is a scheme without slashes, not a host with a port.
         scheme, colon, after = text.partition(":")
         if colon and scheme.lower() in URL_SCHEMES and not after.isdigit():
-            raise _reject(f"The scheme “{scheme}:” is not supported: Qualys needs https://", value)
+            raise _reject(f"The scheme “{scheme}:” is not supported (Qualys needs https://)", value)
     if any(char.isspace() for char in text):
         raise _reject("Spaces are not allowed", value)
 
@@ -174,7 +174,7 @@ def server_host(url: str) -> str:
 
 
 class SwitchInput(forms.CheckboxInput):
-    """A checkbox drawn as an on/off switch; it stays a native checkbox for forms and screen readers."""
+    """A checkbox drawn as an on/off switch; it stays a native checkbox for screen readers."""
 
     def __init__(self, attrs=None):
         attrs = {"class": "switch", "role": "switch", **(attrs or {})}

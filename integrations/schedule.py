@@ -5,6 +5,10 @@ Beat runs with the DatabaseScheduler, which reloads its schedule when
 the ``post_save`` signals of its models, so every write here goes through
 model ``.save()``: a queryset ``.update()`` sends no signal and a running beat
 would keep the old interval until it restarts.
+
+NOTE: django-celery-beat 2.9 takes the change time it reads on its first tick
+after start as its baseline, so a change saved in that first second is only
+picked up by the scheduler's full reload, at most five minutes later.
 """
 
 import logging

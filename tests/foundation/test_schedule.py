@@ -98,13 +98,13 @@ class TestApplySchedule:
         assert sync_task().task == constants.SYNC_TASK_PATH
 
 
-def wait_until(condition, timeout: float, what: str) -> None:
+def wait_until(condition, timeout: float, what: str, output=lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}:\n{output()[-4000:]}")
 
 
 @pytest.mark.services
@@ -118,13 +118,25 @@ def test_running_beat_follows_form_without_restart(celery_beat_process, redis_ur
         settings = save_form(polling_interval="24")
         beat = celery_beat_process(max_interval=1)
         beat.wait_for_output("DatabaseScheduler: initial read", timeout=60)
+        # Beat takes the change timestamp it sees on its first tick as the baseline,
+        # so a change saved before that tick would wait for the five-minute full sync.
+        wait_until(
+            lambda: (
+                beat.output().split("DatabaseScheduler: initial read", 1)[1].count("Waking up") >= 2
+            ),
+            30,
+            "beat's first ticks",
+            beat.output,
+        )
 
         # The same function the form's save calls, with a seconds period.
         before = PeriodicTasks.last_change()
         apply_schedule(settings, every=1, period=IntervalSchedule.SECONDS)
         assert PeriodicTasks.last_change() > before
 
-        wait_until(lambda: queue.llen("celery") >= 2, 30, "beat to send the sync twice")
+        wait_until(
+            lambda: queue.llen("celery") >= 2, 30, "beat to send the sync twice", beat.output
+        )
         assert sent_line in beat.output()
 
         # Turn the integration off through the form.
@@ -135,6 +147,7 @@ def test_running_beat_follows_form_without_restart(celery_beat_process, redis_ur
             lambda: beat.output().count("DatabaseScheduler: Schedule changed.") >= 2,
             30,
             "beat to reload the schedule after the integration was turned off",
+            beat.output,
         )
         log_after_change = len(beat.output())
         sent_before = queue.llen("celery")

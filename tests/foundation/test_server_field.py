@@ -32,9 +32,9 @@ ACCEPTED = [
 
 REJECTED = [
     # (value, words the message must contain)
-    ("http://qualysapi.qualys.com", "“http://” is not supported"),
-    ("ftp://qualysapi.qualys.com", "“ftp://” is not supported"),
-    ("http:qualysapi.qualys.com", "“http:” is not supported"),
+    ("http://qualysapi.qualys.com", "scheme “http://” is not supported"),
+    ("ftp://qualysapi.qualys.com", "scheme “ftp://” is not supported"),
+    ("http:qualysapi.qualys.com", "scheme “http:” is not supported"),
     ("https://qualysapi.qualys.com/api/2.0/fo/", "path “/api/2.0/fo/” is not allowed"),
     ("qualysapi.qualys.com/api", "path “/api” is not allowed"),
     ("https://qualysapi.qualys.com?action=list", "query string"),
@@ -48,7 +48,7 @@ REJECTED = [
     ("127.0.0.1:", "port “”"),
     ("https://", "host name is missing"),
     (":8443", "host name is missing"),
-    ("qualys api.example.com", "Spaces are not allowed"),
+    ("qualys api.example.com", "spaces are not allowed"),
     ("qualys_api.example.com", "not a valid host name"),
     ("-qualys.example.com", "not a valid host name"),
     ("qualys..example.com", "not a valid host name"),
@@ -58,7 +58,7 @@ REJECTED = [
     ("010.0.0.1", "not a valid IPv4 address"),
     ("1.2.3", "not a valid IPv4 address"),
     ("[::1", "no closing “]”"),
-    ("[::1]x", "Unexpected text “x”"),
+    ("[::1]x", "unexpected text “x”"),
     ("[not-ipv6]:8443", "not a valid IPv6 address"),
     ("[fe80::1%eth0]:8443", "zone index"),
     ("fe80::1%eth0", "zone index"),

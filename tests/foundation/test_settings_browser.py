@@ -42,7 +42,7 @@ def test_invalid_server_explained_in_page(page, log_in, live_server, editor):
     page.goto(f"{live_server.url}/settings/integrations/qualys/")
     page.get_by_label("Qualys API server").fill("http://qualys.example.com/api")
     page.get_by_role("button", name="Submit").click()
-    page.get_by_text("is not supported: Qualys needs https://").wait_for()
+    page.get_by_text("is not supported (Qualys needs https://)").wait_for()
     assert QualysSettings.load().server == ""
 
 
