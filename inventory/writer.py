@@ -78,6 +78,10 @@ def _json_value(value: object) -> list:
     return list(value)  # type: ignore[arg-type]
 
 
+def _json_list(values: list[str]) -> str:
+    return json.dumps(values) if values else "[]"
+
+
 def _merge_names(stored: list[str], imported: list[str]) -> list[str]:
     return list(imported) if imported else list(stored)
 
@@ -95,6 +99,7 @@ def _merge_records(first: HostRecord, second: HostRecord) -> HostRecord:
     return HostRecord(
         version=first.version,
         value=first.value,
+        address=first.address,
         line=second.line,
         hostnames=second.hostnames or first.hostnames,
         mac=second.mac or first.mac,
@@ -220,7 +225,7 @@ class HostWriter:
             key,
             record.version,
             names[0] if names else "",
-            json.dumps(names),
+            _json_list(names),
             record.mac,
             record.mac_vendor,
             record.os_name,
@@ -228,7 +233,7 @@ class HostWriter:
             self.seen_at_db,
             self.seen_at_db,
             False,
-            json.dumps(record.tags),
+            _json_list(record.tags),
             False,
             False,
         )

@@ -34,10 +34,14 @@ class ImportFileError(Exception):
 
 @dataclass(slots=True)
 class HostRecord:
-    """One address read from a file, with the details the file gives for it."""
+    """One address read from a file, with the details the file gives for it.
+
+    ``address`` is the canonical text of ``(version, value)``.
+    """
 
     version: int
     value: int
+    address: str
     line: int
     hostnames: list[str] = field(default_factory=list)
     mac: str = ""
@@ -48,10 +52,6 @@ class HostRecord:
     @property
     def key(self) -> str:
         return address_key(self.version, self.value)
-
-    @property
-    def address(self) -> str:
-        return format_address(self.version, self.value)
 
 
 @dataclass(slots=True)
@@ -108,9 +108,38 @@ def clean_text(value: str) -> str:
     return value.strip().strip(EXTRA_STRIP).strip()
 
 
-def parse_host_address(text: str) -> tuple[int, int]:
-    """Parse one address (never a range) into ``(version, int)``; raise AddressError."""
-    return parse_address(text)
+def parse_host_address(text: str) -> tuple[int, int, str]:
+    """Parse one address (never a range) into ``(version, int, canonical text)``.
+
+    Raises AddressError. Plain dotted-quad IPv4, by far the most common
+    input, is checked here without the ``ipaddress`` module; anything else
+    (IPv6, leading zeros, non-ASCII digits) goes through
+    ``lumeta_qualys.ipset.parse_address``, so both paths accept exactly the
+    same texts.
+    """
+    parts = text.split(".")
+    if len(parts) == 4:
+        value = 0
+        for part in parts:
+            if not (part.isascii() and part.isdigit()) or len(part) > 3:
+                break
+            if len(part) > 1 and part[0] == "0":
+                break
+            octet = int(part)
+            if octet > 255:
+                break
+            value = (value << 8) | octet
+        else:
+            return 4, value, text
+    version, value = parse_address(text)
+    return version, value, format_address(version, value)
+
+
+def format_host_address(version: int, value: int) -> str:
+    """Return the canonical text of an address, quickly for IPv4."""
+    if version == 4:
+        return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+    return format_address(version, value)
 
 
 def normalise_mac(text: str) -> str | None:

@@ -18,7 +18,14 @@ from typing import BinaryIO
 
 from lumeta_qualys.ipset import AddressError
 
-from .base import HostRecord, ImportFileError, ParseState, clean_text, normalise_mac, parse_address
+from .base import (
+    HostRecord,
+    ImportFileError,
+    ParseState,
+    clean_text,
+    normalise_mac,
+    parse_host_address,
+)
 
 # Header names, compared after lower-casing and turning "_" and "-" into spaces.
 ADDRESS_COLUMNS = (
@@ -156,26 +163,8 @@ class CsvParser:
             cells = [clean_text(cell) for cell in row]
             if not any(cells):
                 continue
-
-            def cell(index: int | None, cells: list[str] = cells) -> str:
-                return cells[index] if index is not None and index < len(cells) else ""
-
-            mac = ""
-            raw_mac = cell(mac_column)
-            if raw_mac:
-                mac = normalise_mac(raw_mac) or ""
-                if not mac:
-                    state.warn(
-                        f'{state.file_name} line {line}: "{raw_mac}" is not a MAC address; '
-                        "it was left out."
-                    )
-            hostnames = [
-                name.lower() for name in LIST_SEPARATORS.split(cell(hostname_column)) if name
-            ]
-            tags = [clean_text(tag) for tag in TAG_SEPARATORS.split(cell(tag_column))]
-            tags = [tag for tag in tags if tag]
-
-            values = [cell(index) for index in address_columns]
+            width = len(cells)
+            values = [cells[index] for index in address_columns if index < width]
             if not any(values):
                 state.reject(
                     line,
@@ -183,24 +172,63 @@ class CsvParser:
                     "the address is empty. Fill in the address or remove the row and import again.",
                 )
                 continue
+
+            details = _Details(
+                cells[hostname_column]
+                if hostname_column is not None and hostname_column < width
+                else "",
+                cells[mac_column] if mac_column is not None and mac_column < width else "",
+                cells[vendor_column] if vendor_column is not None and vendor_column < width else "",
+                cells[os_column] if os_column is not None and os_column < width else "",
+                cells[tag_column] if tag_column is not None and tag_column < width else "",
+            )
             for value in values:
                 if not value:
                     continue
                 try:
-                    version, number = parse_address(value)
+                    version, number, canonical = parse_host_address(value)
                 except AddressError as error:
                     state.reject_address(line, value, error)
                     continue
-                yield HostRecord(
-                    version=version,
-                    value=number,
-                    line=line,
-                    hostnames=list(hostnames),
-                    mac=mac,
-                    mac_vendor=cell(vendor_column),
-                    os_name=cell(os_column),
-                    tags=list(tags),
+                yield details.record(version, number, canonical, line, state)
+
+
+class _Details:
+    """The optional columns of one row, split and checked once per row."""
+
+    __slots__ = ("hostnames", "mac", "raw_mac", "mac_vendor", "os_name", "tags", "checked")
+
+    def __init__(self, hostnames: str, mac: str, mac_vendor: str, os_name: str, tags: str):
+        self.hostnames = [name.lower() for name in LIST_SEPARATORS.split(hostnames) if name]
+        self.raw_mac = mac
+        self.mac = ""
+        self.mac_vendor = mac_vendor
+        self.os_name = os_name
+        self.tags = [tag for tag in (clean_text(t) for t in TAG_SEPARATORS.split(tags)) if tag]
+        self.checked = False
+
+    def record(
+        self, version: int, number: int, canonical: str, line: int, state: ParseState
+    ) -> HostRecord:
+        if not self.checked and self.raw_mac:
+            self.mac = normalise_mac(self.raw_mac) or ""
+            if not self.mac:
+                state.warn(
+                    f'{state.file_name} line {line}: "{self.raw_mac}" is not a MAC address; '
+                    "it was left out."
                 )
+        self.checked = True
+        return HostRecord(
+            version=version,
+            value=number,
+            address=canonical,
+            line=line,
+            hostnames=list(self.hostnames),
+            mac=self.mac,
+            mac_vendor=self.mac_vendor,
+            os_name=self.os_name,
+            tags=list(self.tags),
+        )
 
 
 def starts_like_csv(sample: bytes) -> bool:

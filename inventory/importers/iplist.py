@@ -14,7 +14,7 @@ from typing import BinaryIO
 
 from lumeta_qualys.ipset import AddressError, parse_range
 
-from .base import HostRecord, ImportFileError, ParseState, clean_text
+from .base import HostRecord, ImportFileError, ParseState, clean_text, format_host_address
 
 MAX_ADDRESSES_PER_LINE = 65_536
 
@@ -74,4 +74,9 @@ class ListParser:
             )
             return
         for number in range(start, end + 1):
-            yield HostRecord(version=version, value=number, line=line_number)
+            yield HostRecord(
+                version=version,
+                value=number,
+                address=format_host_address(version, number),
+                line=line_number,
+            )

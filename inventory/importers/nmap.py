@@ -30,7 +30,14 @@ from lxml import etree
 
 from lumeta_qualys.ipset import AddressError
 
-from .base import HostRecord, ImportFileError, ParseState, clean_text, normalise_mac, parse_address
+from .base import (
+    HostRecord,
+    ImportFileError,
+    ParseState,
+    clean_text,
+    normalise_mac,
+    parse_host_address,
+)
 
 CHUNK_SIZE = 1 << 20
 # The start of an XML declaration; ``<?xml-stylesheet`` does not match.
@@ -47,8 +54,8 @@ ADDRESS_TYPES = {"ipv4": 4, "ipv6": 6}
 
 def _new_pull_parser() -> etree.XMLPullParser:
     return etree.XMLPullParser(
-        events=("start", "end"),
-        tag=("nmaprun", "host", "runstats"),
+        events=("end",),
+        tag=("host", "runstats"),
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -64,10 +71,10 @@ def _declares_entities(element: etree._Element) -> bool:
     return dtd is not None and any(True for _ in dtd.iterentities())
 
 
-def _best_os_match(host: etree._Element) -> str:
+def _best_os_match(os_element: etree._Element) -> str:
     best_name = ""
     best_accuracy = -1
-    for match in host.iterfind("os/osmatch"):
+    for match in os_element.iterchildren("osmatch"):
         try:
             accuracy = int(match.get("accuracy", "0"))
         except ValueError:
@@ -144,15 +151,13 @@ class _Document:
             )
 
     def _drain(self) -> Iterator[HostRecord]:
-        for event, element in self.pull.read_events():
-            tag = element.tag
-            if event == "start":
-                if tag == "nmaprun" and not self.saw_root:
-                    self.saw_root = True
-                    if _declares_entities(element):
-                        raise ImportFileError(f"{self.owner.state.file_name}: {ENTITY_MESSAGE}.")
-                continue
-            if tag == "host":
+        for _, element in self.pull.read_events():
+            if not self.saw_root:
+                # The DTD has been read by the time of the first event.
+                self.saw_root = True
+                if _declares_entities(element):
+                    raise ImportFileError(f"{self.owner.state.file_name}: {ENTITY_MESSAGE}.")
+            if element.tag == "host":
                 yield from self._host(element)
                 # Free the host and whatever came before it: memory stays flat.
                 element.clear(keep_tail=False)
@@ -160,32 +165,70 @@ class _Document:
                 if parent is not None:
                     while element.getprevious() is not None:
                         del parent[0]
-            elif tag == "runstats":
+            else:
                 self.saw_runstats = True
                 hosts = element.find("hosts")
                 if hosts is not None and (hosts.get("up") or "").isdigit():
                     self.reported_up = int(hosts.get("up"))
 
-    def _host(self, host: etree._Element) -> Iterator[HostRecord]:
-        status = host.find("status")
-        if status is None or status.get("state") != "up":
-            return
+    def _host(self, host: etree._Element) -> list[HostRecord]:
+        """Return the records of one ``<host>``: none unless it is up."""
+        up = False
+        address_elements = []
+        names: list[str] = []
+        os_name = ""
+        for child in host:
+            tag = child.tag
+            if tag == "status":
+                up = child.get("state") == "up"
+            elif tag == "address":
+                address_elements.append(child)
+            elif tag == "hostnames":
+                for element in child.iterchildren("hostname"):
+                    name = clean_text(element.get("name", "")).lower()
+                    if name and name not in names:
+                        names.append(name)
+            elif tag == "os":
+                os_name = _best_os_match(child)
+        if not up:
+            return []
         self.hosts_up += 1
-        state = self.owner.state
-        line = self.first_line + (host.sourceline or 1) - 1
 
-        addresses: list[tuple[int, int, int]] = []
+        addresses, mac, mac_vendor = self._addresses(address_elements)
+        if not addresses:
+            line = self.first_line + (host.sourceline or 1) - 1
+            state = self.owner.state
+            state.warn(f"{state.file_name} line {line}: a host that is up has no IP address.")
+            return []
+        return [
+            HostRecord(
+                version=version,
+                value=number,
+                address=canonical,
+                line=line,
+                hostnames=list(names),
+                mac=mac,
+                mac_vendor=mac_vendor,
+                os_name=os_name,
+            )
+            for version, number, canonical, line in addresses
+        ]
+
+    def _addresses(self, elements: list) -> tuple[list[tuple[int, int, str, int]], str, str]:
+        """Split address elements into IP addresses (with their lines) and the MAC address."""
+        state = self.owner.state
+        addresses: list[tuple[int, int, str, int]] = []
         mac = ""
         mac_vendor = ""
-        for element in host.iterfind("address"):
+        for element in elements:
             kind = element.get("addrtype", "ipv4")
             text = element.get("addr", "")
-            element_line = self.first_line + (element.sourceline or 1) - 1
+            line = self.first_line + (element.sourceline or 1) - 1
             if kind == "mac":
                 normalised = normalise_mac(text)
                 if normalised is None:
                     state.warn(
-                        f'{state.file_name} line {element_line}: "{text}" is not a MAC address; '
+                        f'{state.file_name} line {line}: "{text}" is not a MAC address; '
                         "it was left out."
                     )
                 else:
@@ -194,39 +237,17 @@ class _Document:
                 continue
             if kind not in ADDRESS_TYPES:
                 state.warn(
-                    f'{state.file_name} line {element_line}: address type "{kind}" is not '
+                    f'{state.file_name} line {line}: address type "{kind}" is not '
                     "an IP address type; it was left out."
                 )
                 continue
-            value = clean_text(text)
             try:
-                version, number = parse_address(value)
+                version, number, canonical = parse_host_address(clean_text(text))
             except AddressError as error:
-                state.reject_address(element_line, text, error)
+                state.reject_address(line, text, error)
                 continue
-            addresses.append((version, number, element_line))
-
-        if not addresses:
-            state.warn(f"{state.file_name} line {line}: a host that is up has no IP address.")
-            return
-
-        names: list[str] = []
-        for element in host.iterfind("hostnames/hostname"):
-            name = clean_text(element.get("name", "")).lower()
-            if name and name not in names:
-                names.append(name)
-        os_name = _best_os_match(host)
-
-        for version, number, element_line in addresses:
-            yield HostRecord(
-                version=version,
-                value=number,
-                line=element_line,
-                hostnames=list(names),
-                mac=mac,
-                mac_vendor=mac_vendor,
-                os_name=os_name,
-            )
+            addresses.append((version, number, canonical, line))
+        return addresses, mac, mac_vendor
 
 
 class NmapParser:

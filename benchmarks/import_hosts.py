@@ -1,0 +1,307 @@
+"""Import speed and memory at a million hosts, beside parse-only floors.
+
+Run with ``python -m benchmarks.import_hosts`` (SQLite) or with
+``DATABASE_URL=postgres://postgres@127.0.0.1:5432/lumeta`` for PostgreSQL.
+``--hosts N`` changes the size (default 1,000,000).
+
+The inputs are generated once under ``DATA_DIR/bench-inputs`` (10.0.0.0/8
+data only) and kept: an nmap XML ping scan (``-sn`` shape: status, IPv4
+address, MAC address with vendor, two host names, times) and a CSV export
+with ip, hostname, mac and os columns.
+
+Every case runs in its own Python process, so that its peak resident
+memory (``ru_maxrss``) is its own:
+
+- ``import-nmap`` and ``import-csv``: ``inventory.services.import_file``
+  into a freshly created database, database writes and commit included;
+- ``parse-nmap`` and ``parse-csv``: this product's parsers alone, records
+  discarded (where the time goes without the database);
+- ``libnmap``: python-libnmap's ``NmapParser.parse_fromfile``, then reading
+  each host's address and status;
+- ``lxml-iterparse`` and ``expat``: the address of every up host with plain
+  lxml ``iterparse`` (elements cleared) and with the standard library's
+  expat, the floors for XML;
+- ``csv-module``: the standard library's ``csv.reader`` reading the address
+  column, the floor for CSV.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+os.environ.setdefault("DATA_DIR", str(ROOT / "var"))
+
+V4_BASE = 10 << 24
+CASES = [
+    "import-nmap",
+    "parse-nmap",
+    "libnmap",
+    "lxml-iterparse",
+    "expat",
+    "import-csv",
+    "parse-csv",
+    "csv-module",
+]
+
+
+def address_text(index: int) -> str:
+    value = V4_BASE + 1 + index
+    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+
+
+def mac_text(index: int) -> str:
+    return "00:00:5E:" + ":".join(f"{(index >> shift) & 255:02X}" for shift in (16, 8, 0))
+
+
+def write_nmap(path: Path, hosts: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        out.write(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n'
+            '<nmaprun scanner="nmap" args="nmap -sn -oX bench.xml 10.0.0.0/8" '
+            'start="1764800000" version="7.94" xmloutputversion="1.05">\n'
+            '<verbose level="0"/>\n<debugging level="0"/>\n'
+        )
+        for index in range(hosts):
+            address = address_text(index)
+            out.write(
+                '<host><status state="up" reason="arp-response" reason_ttl="0"/>\n'
+                f'<address addr="{address}" addrtype="ipv4"/>\n'
+                f'<address addr="{mac_text(index)}" addrtype="mac" vendor="Example Vendor"/>\n'
+                "<hostnames>\n"
+                f'<hostname name="host-{index}" type="user"/>\n'
+                f'<hostname name="host-{index}.example.test" type="PTR"/>\n'
+                "</hostnames>\n"
+                '<times srtt="412" rttvar="5000" to="100000"/>\n'
+                "</host>\n"
+            )
+        out.write(
+            '<runstats><finished time="1764803600" elapsed="3600.00" exit="success"/>'
+            f'<hosts up="{hosts}" down="0" total="{hosts}"/>\n</runstats>\n</nmaprun>\n'
+        )
+
+
+def write_csv(path: Path, hosts: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("ip,hostname,mac,os\r\n")
+        for index in range(hosts):
+            out.write(
+                f"{address_text(index)},host-{index}.example.test,{mac_text(index)},Linux\r\n"
+            )
+
+
+def inputs(hosts: int) -> dict[str, Path]:
+    directory = Path(os.environ["DATA_DIR"]) / "bench-inputs"
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {
+        "nmap": directory / f"scan-{hosts}.xml",
+        "csv": directory / f"hosts-{hosts}.csv",
+    }
+    if not files["nmap"].exists():
+        print(f"generating {files['nmap']}", file=sys.stderr)
+        write_nmap(files["nmap"], hosts)
+    if not files["csv"].exists():
+        print(f"generating {files['csv']}", file=sys.stderr)
+        write_csv(files["csv"], hosts)
+    return files
+
+
+# Cases, each run in a child process ------------------------------------------
+
+
+def fresh_database() -> None:
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    test_settings = connection.settings_dict["TEST"]
+    if connection.vendor == "sqlite":
+        test_settings["NAME"] = os.path.join(settings.DATA_DIR, "bench_import.sqlite3")
+    else:
+        test_settings["NAME"] = "bench_import"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False, serialize=False)
+
+
+def case_import(path: Path, fmt: str) -> dict:
+    fresh_database()
+    from inventory import services
+    from inventory.models import Host
+
+    # Time the receivers of hosts_imported (the Qualys integration's coverage
+    # flags) apart from the inventory's own work.
+    signal = services.hosts_imported
+    receiver_seconds = 0.0
+
+    class TimedSignal:
+        def send(self, *args, **kwargs):
+            nonlocal receiver_seconds
+            begin = time.perf_counter()
+            try:
+                return signal.send(*args, **kwargs)
+            finally:
+                receiver_seconds += time.perf_counter() - begin
+
+    services.hosts_imported = TimedSignal()
+    start = time.perf_counter()
+    report = services.import_file(path, fmt=fmt)
+    elapsed = time.perf_counter() - start
+    return {
+        "seconds": elapsed,
+        "receivers": receiver_seconds,
+        "hosts": Host.objects.count(),
+        "added": report.added,
+    }
+
+
+def case_parse(path: Path, fmt: str) -> dict:
+    import django
+
+    django.setup()
+    from inventory.importers import ParseState, parser_for
+
+    start = time.perf_counter()
+    with path.open("rb") as stream:
+        count = sum(1 for _ in parser_for(fmt, stream, ParseState(path.name)).records())
+    return {"seconds": time.perf_counter() - start, "hosts": count}
+
+
+def case_libnmap(path: Path) -> dict:
+    from libnmap.parser import NmapParser
+
+    start = time.perf_counter()
+    report = NmapParser.parse_fromfile(str(path))
+    count = sum(1 for host in report.hosts if host.status == "up" and host.address)
+    return {"seconds": time.perf_counter() - start, "hosts": count}
+
+
+def case_lxml(path: Path) -> dict:
+    from lxml import etree
+
+    start = time.perf_counter()
+    count = 0
+    for _, host in etree.iterparse(str(path), tag="host", resolve_entities=False):
+        status = host.find("status")
+        if status is not None and status.get("state") == "up":
+            for address in host.iterfind("address"):
+                if address.get("addrtype") in ("ipv4", "ipv6") and address.get("addr"):
+                    count += 1
+        host.clear()
+        while host.getprevious() is not None:
+            del host.getparent()[0]
+    return {"seconds": time.perf_counter() - start, "hosts": count}
+
+
+def case_expat(path: Path) -> dict:
+    import xml.parsers.expat
+
+    start = time.perf_counter()
+    state = {"up": False, "count": 0}
+
+    def start_element(name, attributes):
+        if name == "status":
+            state["up"] = attributes.get("state") == "up"
+        elif name == "address" and state["up"] and attributes.get("addrtype") in ("ipv4", "ipv6"):
+            state["count"] += 1
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.StartElementHandler = start_element
+    with path.open("rb") as stream:
+        parser.ParseFile(stream)
+    return {"seconds": time.perf_counter() - start, "hosts": state["count"]}
+
+
+def case_csv_module(path: Path) -> dict:
+    import csv
+
+    start = time.perf_counter()
+    count = 0
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        reader = csv.reader(stream)
+        column = next(reader).index("ip")
+        for row in reader:
+            if row[column].strip():
+                count += 1
+    return {"seconds": time.perf_counter() - start, "hosts": count}
+
+
+def run_case(case: str, files: dict[str, Path]) -> dict:
+    if case == "import-nmap":
+        result = case_import(files["nmap"], "nmap")
+    elif case == "import-csv":
+        result = case_import(files["csv"], "csv")
+    elif case == "parse-nmap":
+        result = case_parse(files["nmap"], "nmap")
+    elif case == "parse-csv":
+        result = case_parse(files["csv"], "csv")
+    elif case == "libnmap":
+        result = case_libnmap(files["nmap"])
+    elif case == "lxml-iterparse":
+        result = case_lxml(files["nmap"])
+    elif case == "expat":
+        result = case_expat(files["nmap"])
+    elif case == "csv-module":
+        result = case_csv_module(files["csv"])
+    else:
+        raise SystemExit(f"unknown case {case!r}; choose from {', '.join(CASES)}")
+    # ru_maxrss is in KiB on Linux.
+    result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+# Parent: runs every case in a child and prints the table ----------------------
+
+
+def database_name() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    return "PostgreSQL" if url.startswith("postgres") else "SQLite"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=1_000_000)
+    parser.add_argument("--cases", nargs="+", default=CASES, choices=CASES)
+    parser.add_argument("--case", help=argparse.SUPPRESS)
+    options = parser.parse_args()
+
+    files = inputs(options.hosts)
+    if options.case:
+        print(json.dumps(run_case(options.case, files)))
+        return
+
+    print(
+        f"# {options.hosts:,} hosts, {database_name()}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs; nmap file {files['nmap'].stat().st_size / 2**20:.0f} MiB, "
+        f"CSV file {files['csv'].stat().st_size / 2**20:.0f} MiB"
+    )
+    print("| case | wall time (s) | of which receivers (s) | peak memory (MiB) | hosts |")
+    print("|---|---:|---:|---:|---:|")
+    for case in options.cases:
+        command = [sys.executable, "-m", "benchmarks.import_hosts", "--hosts", str(options.hosts)]
+        child = subprocess.run(
+            [*command, "--case", case], cwd=ROOT, capture_output=True, text=True, check=False
+        )
+        if child.returncode != 0:
+            print(f"| {case} | failed: {child.stderr.strip().splitlines()[-1:]} | | | |")
+            continue
+        result = json.loads(child.stdout.strip().splitlines()[-1])
+        receivers = f"{result['receivers']:.1f}" if "receivers" in result else ""
+        print(
+            f"| {case} | {result['seconds']:.1f} | {receivers} | {result['peak_mib']:.0f} | "
+            f"{result['hosts']:,} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
