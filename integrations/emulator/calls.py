@@ -1,9 +1,9 @@
 """The API calls: each takes the state and a call's parameters and returns a Reply.
 
-Only the routing, authentication, limits and faults live in the handler;
-everything here is about what Qualys would answer for a valid, authorised
-call. Errors are raised as ApiError and turned into SIMPLE_RETURN bodies by
-the handler.
+Only the routing, authentication, limits and faults live in the handler.
+This module builds what Qualys would return for a valid, authorised call.
+Errors are raised as ApiError and turned into SIMPLE_RETURN bodies by the
+handler.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class Call:
 
 @dataclass
 class Reply:
-    """What to send back: a status, a body (whole or in pieces) and extra headers."""
+    """A reply to send: a status, a body (whole or in pieces) and extra headers."""
 
     status: int
     body: str | Iterator[str]
@@ -69,7 +69,7 @@ def next_page_url(call: Call, id_min: int) -> str:
 
 
 def page_number(ids: list[int], params: dict[str, str], default_limit: int) -> int:
-    """Return which page a paged list call asks for: 1 without ``id_min``.
+    """Return the page number a paged list call requests: 1 without ``id_min``.
 
     The page is counted by the position of ``id_min`` among all records, so
     it is exact when no filter is set. It only serves to aim faults.
@@ -112,6 +112,9 @@ def _host_filter(state: EmulatorState, params: dict[str, str]):
     """Return a predicate for the host filters of a host list call."""
     ids = id_ranges(params, "ids")
     ips = ip_set(params, "ips")
+    if ips is not None and ips.v6:
+        first = next(ips.only(6).qualys_tokens())
+        raise invalid("ips", first, "IPv6 addresses go in the ipv6 parameter")
     ipv6 = ip_set(params, "ipv6")
     if ipv6 is not None:
         filters = {"ids", "ips", "ag_ids", "ag_titles", "network_ids", "vm_scan_since"}
@@ -349,7 +352,7 @@ def ip_add(state: EmulatorState, call: Call) -> Reply:
     ips = ip_set(params, "ips")
     assert ips is not None
     if ips.v6:
-        first = next(token for token in ips.only(6).qualys_tokens())
+        first = next(ips.only(6).qualys_tokens())
         raise invalid("ips", first, "IPv6 hosts are added through IPv6 mapping records")
     placeholders = ips & IPV6_PLACEHOLDERS
     if placeholders and not state.ipv6_enabled:

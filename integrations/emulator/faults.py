@@ -4,10 +4,10 @@ A fault is a JSON object such as::
 
     {"endpoint": "asset/host", "action": "list", "kind": "truncated", "times": 1, "page": 2}
 
-``kind`` is required. ``endpoint`` and ``action`` narrow the calls it hits
-(absent or ``"*"`` means every call), ``page`` narrows a paged list to one
-page (1 is the page without ``id_min``), and ``times`` is how many calls it
-hits before it is used up (absent means every matching call). The other keys
+``kind`` is required. ``endpoint`` and ``action`` narrow the calls it hits,
+and absent or ``"*"`` means every call. ``page`` narrows a paged list to one
+page (1 is the page without ``id_min``). ``times`` is how many calls it hits
+before it is used up, and absent means every matching call. The other keys
 depend on the kind; ``KINDS`` lists them with their defaults.
 """
 
@@ -20,8 +20,8 @@ from typing import Any
 
 ENDPOINTS = {"asset/ip", "asset/ip/v4_v6", "asset/group", "asset/host", "msp/about", "session"}
 
-# Kind -> (stage, default options). The stage says where in the handling of a
-# call the fault applies; see the handler.
+# Kind -> (stage, default options). The stage is the step of the handler at
+# which the fault applies.
 KINDS: dict[str, tuple[str, dict[str, Any]]] = {
     "bad_credentials": ("auth", {}),
     "expired": ("account", {}),

@@ -43,7 +43,6 @@ ROUTES = {
     "/api/2.0/fo/session": "session",
     "/msp/about.php": "msp/about",
 }
-PAGED = {"asset/host": ("host", calls.HOST_PAGE_DEFAULT), "asset/group": ("group", 1000)}
 
 # Apache's default limit on the request line; longer GET URLs get an HTML 414.
 MAX_REQUEST_LINE = 8190

@@ -99,7 +99,7 @@ def parse_token(token: str) -> tuple[int, int, int]:
 
 
 class StateError(ValueError):
-    """The state file is missing, unreadable or holds an invalid value."""
+    """The state file is missing, unreadable or contains an invalid value."""
 
 
 @dataclass(slots=True)
@@ -163,7 +163,7 @@ class Mapping:
 
 @dataclass
 class EmulatorState:
-    """Everything the emulator answers from, guarded by one lock for writes."""
+    """The data every reply is built from, guarded by one lock for writes."""
 
     path: Path | None
     users: dict[str, str]
