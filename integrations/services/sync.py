@@ -420,7 +420,7 @@ class SyncService:
         if outside_count:
             message = (
                 f"{outside_count} scanned hosts are outside the subscription "
-                f"(for example {', '.join(outside)}); they still count in M."
+                f"(for example {', '.join(outside[:5])}); they still count in M."
             )
             self.warnings.append(message)
             logger.warning("Sync %s: %s", self.run.pk, message)

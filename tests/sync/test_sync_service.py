@@ -1,5 +1,7 @@
 """The sync's steps and both Auto-Subscribe modes, against a Qualys behind `responses`."""
 
+import ipaddress
+
 import pytest
 
 from integrations import constants
@@ -303,7 +305,7 @@ def test_group_ips_for_qualys_sends_mapped_ipv6_as_placeholders():
         listed=IPSet(),
         addresses=IPSet(),
         unmapped=IPSet(),
-        placeholder_of={int(__import__("ipaddress").ip_address("2001:db8::7")): 7},
+        placeholder_of={int(ipaddress.ip_address("2001:db8::7")): 7},
     )
     target = IPSet.from_strings(["192.0.2.1", "2001:db8::7", "2001:db8::100-2001:db8::1ff"])
 

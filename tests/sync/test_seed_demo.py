@@ -1,0 +1,78 @@
+"""seed_demo: the emulator's state, the imported hosts, the settings and a first sync."""
+
+import ipaddress
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from integrations import constants, demo
+from integrations.models import QualysSettings, ScannedHost, SyncRun
+from inventory.models import Host
+from lumeta_qualys.ipset import IPSet
+
+pytestmark = [pytest.mark.django_db, pytest.mark.services]
+
+
+def test_generated_demo_covers_every_dashboard_set():
+    data = demo.generate()
+    subscription = IPSet.from_strings(data.state["subscription"]["ips"])
+    scanned = {host["ip"] for host in data.state["hosts"]}
+    indexed = {host["address"] for host in data.discovered}
+
+    assert subscription.size > 65536  # one /16 plus single addresses and ranges
+    assert "0.0.0.1" in subscription
+    assert data.state["ipv6_mappings"] == [{"id": 1, "v4": "0.0.0.1", "v6": "2001:db8::10"}]
+    assert any(
+        not subscription.contains(4, int(ipaddress.ip_address(a)))
+        for a in scanned
+        if a != "0.0.0.1"
+    )  # scanned hosts outside S
+    assert indexed & scanned  # I ∩ M
+    assert scanned - indexed  # M − I
+    assert "2001:db8::20" in indexed  # an IPv6 host that cannot be pushed
+    assert demo.generate().state["hosts"] == data.state["hosts"]  # same seed, same data
+
+
+def test_seed_demo_writes_state_then_syncs_against_emulator(
+    tmp_path, qualys_emulator, sync_redis, settings, capsys
+):
+    state_path = tmp_path / "state.json"
+    call_command("seed_demo", "--state", str(state_path), "--write-state-only")
+    state = json.loads(state_path.read_text())
+    emulator = qualys_emulator(state)
+
+    call_command(
+        "seed_demo",
+        "--state",
+        str(state_path),
+        "--emulator-url",
+        emulator.url,
+        "--cert",
+        str(emulator.cert_path),
+    )
+
+    out = capsys.readouterr().out
+    assert "Keeping the existing emulator state" in out
+    run = SyncRun.objects.get()
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.unmanaged_by_qualys > 0
+    assert run.unmanaged_by_lumeta > 0
+    assert run.managed_by_both > 0
+    assert run.group_size > 0
+    qualys_settings = QualysSettings.load()
+    assert qualys_settings.enabled and qualys_settings.server == emulator.url
+    assert Host.objects.count() == len(demo.generate().discovered)
+    assert ScannedHost.objects.count() == len(state["hosts"])
+    groups = {group["title"] for group in emulator.read_state()["asset_groups"]}
+    assert groups == {"Data center servers", constants.ASSET_GROUP_TITLE}
+
+
+def test_seed_demo_refuses_foreign_state_file(tmp_path, db):
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps({"users": {"apiuser": "x"}}))
+
+    with pytest.raises(CommandError, match="is not a demo state file"):
+        call_command(
+            "seed_demo", "--state", str(state_path), "--emulator-url", "https://127.0.0.1:1"
+        )
