@@ -47,7 +47,7 @@ ProgressCallback = Callable[[int, "int | None", int], None]
 
 @dataclass
 class ImportReport:
-    """What one import did, in the shape every way in reports it."""
+    """The outcome of one import, in the shape that every way in reports it."""
 
     run_id: int | None
     source: str
@@ -121,10 +121,12 @@ def import_file(
     ``fmt`` is ``"nmap"``, ``"csv"``, ``"list"`` or None to detect it from
     the content. ``source`` names the feed for stale marking (default: the
     file name). ``dry_run`` reports without writing hosts. ``progress`` is
-    called with bytes read, total bytes and hosts written so far. ``run``
-    continues an ImportRun created by the caller (the upload page creates it
-    first so that the browser can poll it); ``file_name`` overrides the name
-    shown in messages (an upload's original name instead of a temporary path).
+    called with bytes read, total bytes and hosts written so far.
+
+    ``run`` continues an ImportRun that the caller created, because the
+    upload page creates it first for the browser to poll. ``file_name``
+    overrides the name shown in messages, so that an upload shows its
+    original name instead of a temporary path.
     """
     file_path = Path(path)
     name = file_name or file_path.name

@@ -155,3 +155,19 @@ def test_unknown_format_is_400(client, token):
 
     assert response.status_code == 400
     assert "Unknown format" in response.json()["error"]
+
+
+def test_curl_default_content_type_is_read_raw(client, token):
+    # curl --data-binary sends application/x-www-form-urlencoded unless told otherwise.
+    _, raw = token
+
+    response = client.post(
+        f"{URL}?name=hosts.csv",
+        data=fixture_path("whitespace.csv").read_bytes(),
+        content_type="application/x-www-form-urlencoded",
+        **auth(raw),
+    )
+
+    assert response.status_code == 200
+    assert response.json()["added"] == 3
+    assert response.json()["format"] == "csv"

@@ -224,3 +224,14 @@ def test_bulk_delete_sends_keys(signals):
 
     assert Host.objects.count() == 0
     assert sorted(signals.deleted[0]["keys"]) == ["4c0000201", "620010db8000000000000000000000001"]
+
+
+def test_expiry_task_follows_setting(settings):
+    from inventory.tasks import expire_stale_hosts as task
+
+    settings.INVENTORY_STALE_EXPIRY_DAYS = 10
+    old = timezone.now() - timedelta(days=11)
+    Host.objects.create(address="192.0.2.1", source="s", stale=True, stale_since=old)
+
+    assert task() == "1 stale hosts expired"
+    assert Host.objects.count() == 0
