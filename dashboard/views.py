@@ -1,5 +1,199 @@
+"""Dashboard pages: thin views over the named sets, the lists and the state of the sync."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils import timezone
 from django.views.generic import TemplateView
+
+from accounts.middleware import accepts_api_token
+from integrations.models import ScannedAddress, ScannedHost, SubscribedRange
+from inventory.models import Host
+from lumeta_qualys.ipset import AddressError, address_key, format_address, parse_address
+
+from . import exports, status, widgets
+from .lists import COVERAGE_SETS, SORTS, AddressFilter, CursorError, FilterError, read_page
+from .querysets import coverage_counts
+
+PERMISSION_SYNC = "integrations.change_qualyssettings"
+
+
+def iso_utc(value: datetime | None) -> str | None:
+    """Return ``value`` as ISO 8601 in UTC with a Z suffix (None stays None)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class DashboardView(TemplateView):
+    """The Qualys Management dashboard: three counts, the diagram, the trend and the sync state."""
+
     template_name = "dashboard/index.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        coverage = coverage_counts()
+        sync_status = widgets.SyncStatusWidget(
+            settings=status.settings_row(),
+            last_sync=status.last_sync(),
+            last_success=status.last_successful_sync(),
+            running=status.running_sync(),
+            next_run=status.next_run(),
+            can_sync=self.request.user.has_perm(PERMISSION_SYNC),
+        )
+        context.update(
+            coverage=coverage,
+            count_widgets=widgets.count_widgets(coverage),
+            sync_status=sync_status,
+            venn=widgets.VennWidget(coverage),
+            trend=widgets.TrendWidget(status.trend_runs()),
+        )
+        return context
+
+
+class CoverageListView(TemplateView):
+    """One set's hosts with details from both sides, filtered, sorted and paginated by keyset."""
+
+    template_name = "dashboard/list.html"
+
+    def get(self, request: HttpRequest, slug: str) -> HttpResponse:
+        coverage_set = COVERAGE_SETS.get(slug)
+        if coverage_set is None:
+            raise Http404(f"There is no dashboard list named “{slug}”.")
+        query = request.GET.get("q", "").strip()
+        sort = request.GET.get("sort", "address")
+        if sort not in SORTS:
+            sort = "address"
+        context = {
+            "coverage_set": coverage_set,
+            "q": query,
+            "sort": sort,
+            "sorts": SORTS,
+            "page": None,
+            "error": "",
+        }
+        try:
+            address_filter = AddressFilter.parse(query)
+            context["page"] = read_page(
+                coverage_set,
+                sort=sort,
+                after=request.GET.get("after") or None,
+                before=request.GET.get("before") or None,
+                address_filter=address_filter,
+            )
+        except FilterError as error:
+            context["error"] = str(error)
+            return self.render_to_response(context, status=400)
+        except CursorError:
+            context["error"] = (
+                "The page link is not valid for this list (it was edited or made for another "
+                "sort order). Start again from the first page."
+            )
+            return self.render_to_response(context, status=400)
+        return self.render_to_response(context)
+
+
+def coverage_export(request: HttpRequest, slug: str) -> HttpResponse:
+    """Stream the whole filtered list as CSV, in address order."""
+    coverage_set = COVERAGE_SETS.get(slug)
+    if coverage_set is None:
+        raise Http404(f"There is no dashboard list named “{slug}”.")
+    try:
+        address_filter = AddressFilter.parse(request.GET.get("q", ""))
+    except FilterError as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response = StreamingHttpResponse(
+        exports.csv_lines(coverage_set, address_filter), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{slug}-{stamp}.csv"'
+    return response
+
+
+class HostDetailView(TemplateView):
+    """Everything known about one address: the inventory row, Qualys's hosts, the subscription."""
+
+    template_name = "dashboard/host.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        try:
+            version, value = parse_address(kwargs["address"])
+        except AddressError as error:
+            raise Http404(f"“{kwargs['address']}” is not an IP address: {error.reason}.") from None
+        key = address_key(version, value)
+        candidate = (
+            SubscribedRange.objects.filter(start_key__lte=key).order_by("-start_key").first()
+        )
+        subscribed_range = candidate if candidate is not None and candidate.end_key >= key else None
+        context.update(
+            address=format_address(version, value),
+            host=Host.objects.filter(key=key).first(),
+            scanned_address=ScannedAddress.objects.filter(key=key).first(),
+            scanned_hosts=ScannedHost.objects.filter(
+                **({"address_key": key} if version == 4 else {"ipv6_key": key})
+            ).order_by("network_id", "qualys_id"),
+            subscribed_range=subscribed_range,
+        )
+        return context
+
+
+def _count_or_none(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def summary_payload() -> dict:
+    """Return the figures of ``/dashboard/summary.json``: exact integers and the last sync."""
+    coverage = coverage_counts()
+    last = status.last_sync()
+    return {
+        "indexed": coverage.indexed,
+        "subscribed": coverage.subscribed,
+        "scanned": coverage.scanned,
+        "unmanaged_by_qualys": coverage.unmanaged_by_qualys,
+        "unmanaged_by_lumeta": coverage.unmanaged_by_lumeta,
+        "managed_by_both": coverage.managed_by_both,
+        "coverage": coverage.coverage,
+        "regions": coverage.regions(),
+        "last_sync": None
+        if last is None
+        else {
+            "id": last.pk,
+            "status": last.status,
+            "started_at": iso_utc(last.started_at),
+            "finished_at": iso_utc(last.finished_at),
+            "error": last.error,
+        },
+        "generated_at": iso_utc(timezone.now()),
+    }
+
+
+@login_not_required
+@accepts_api_token
+def summary_json(request: HttpRequest) -> HttpResponse:
+    """The counts for scripts and monitoring; a session or an API token is required.
+
+    A request with an ``Authorization`` header gets a 401 JSON answer when the
+    token is missing or invalid, since a script cannot follow a login page.
+    """
+    if not request.user.is_authenticated:
+        if "Authorization" in request.headers:
+            response = JsonResponse(
+                {
+                    "error": "The API token is missing, invalid or revoked. Send "
+                    "'Authorization: Bearer <token>' with an active token from the API tokens page."
+                },
+                status=401,
+            )
+            response["WWW-Authenticate"] = 'Bearer realm="lumeta-qualys"'
+            return response
+        return redirect_to_login(request.get_full_path())
+    # json.dumps writes Python integers exactly, however large: IPv6 counts
+    # pass 2**53 and must not become floats.
+    body = json.dumps(summary_payload(), indent=2)
+    return HttpResponse(body + "\n", content_type="application/json")

@@ -1,0 +1,449 @@
+"""The drill-down lists: each set's rows with details from both sides, keyset-paginated.
+
+A list is read in *segments*: ordered querysets walked one after another.
+Sorting by address is one segment ordered by the address key. Sorting by
+last scan puts the addresses without a scan time in one segment (ordered by
+key) and the scanned ones in another (ordered by scan time, then key), so
+every segment follows one index and a page never sorts the whole set. A
+page position is a cursor (segment number and the last row's sort values);
+no query uses OFFSET, so page 10,000 costs what page 1 costs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+
+from integrations.models import ScannedAddress
+from inventory.models import Host
+from lumeta_qualys.ipset import AddressError, address_key, parse_address, parse_range
+
+from . import querysets
+
+PAGE_SIZE = 50
+
+# --- The filter ``q`` --------------------------------------------------------
+
+# Host names: letters, digits, dots, hyphens and underscores (NetBIOS names use them).
+HOST_NAME_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+class FilterError(ValueError):
+    """A value of ``q`` that is neither an address, a CIDR block nor the start of a host name."""
+
+
+@dataclass(frozen=True)
+class AddressFilter:
+    """A parsed ``q``: a key range (an address, a CIDR block or a range) or a host-name prefix."""
+
+    text: str
+    start_key: str | None = None
+    end_key: str | None = None
+    name_prefix: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> AddressFilter | None:
+        """Parse ``q``; return None when it is empty, raise FilterError when it is invalid."""
+        value = text.strip()
+        if not value:
+            return None
+        if "/" in value:
+            try:
+                version, start, end = parse_range(value)
+            except AddressError as error:
+                raise FilterError(
+                    f"“{value}” is not a valid CIDR block ({error.reason}). Enter a network "
+                    "address with its prefix length, such as 192.0.2.0/24."
+                ) from None
+            return cls(value, address_key(version, start), address_key(version, end))
+        try:
+            version, number = parse_address(value)
+        except AddressError:
+            pass
+        else:
+            key = address_key(version, number)
+            return cls(value, key, key)
+        if "-" in value:
+            try:
+                version, start, end = parse_range(value)
+            except AddressError:
+                pass
+            else:
+                return cls(value, address_key(version, start), address_key(version, end))
+        if ":" in value or not HOST_NAME_PREFIX.match(value):
+            raise FilterError(
+                f"“{value}” is not an IP address, a CIDR block or the start of a host name. "
+                "Enter for example 192.0.2.7, 192.0.2.0/24, 2001:db8::/64 or web-."
+            )
+        return cls(value, name_prefix=value.lower())
+
+    @property
+    def is_name(self) -> bool:
+        return self.name_prefix is not None
+
+    def host_names(self) -> Q:
+        """Match inventory hosts whose primary host name starts with the prefix.
+
+        The bounds let SQLite use the host-name index, which its LIKE does
+        not; PostgreSQL's LIKE uses the index Django adds for prefix searches.
+        """
+        condition = Q(hostname__startswith=self.name_prefix, hostname__gte=self.name_prefix)
+        if connection.vendor == "sqlite":
+            # SQLite compares text byte by byte, so every name with the prefix
+            # sorts before the prefix with its last character incremented.
+            prefix = self.name_prefix
+            condition &= Q(hostname__lt=prefix[:-1] + chr(ord(prefix[-1]) + 1))
+        return condition
+
+    def qualys_names(self, prefix: str = "") -> Q:
+        """Match scanned addresses whose Qualys DNS or NetBIOS name starts with the prefix."""
+        return Q(**{f"{prefix}host__dns__istartswith": self.name_prefix}) | Q(
+            **{f"{prefix}host__netbios__istartswith": self.name_prefix}
+        )
+
+    def apply(self, queryset: QuerySet, side: str) -> QuerySet:
+        """Restrict a segment's queryset (``side`` is "host" or "scanned")."""
+        if not self.is_name:
+            return queryset.filter(key__gte=self.start_key, key__lte=self.end_key)
+        if side == "host":
+            return queryset.filter(self.host_names())
+        if side == "scanned-indexed":
+            named = Host.objects.filter(self.host_names()).values("key")
+            return queryset.filter(key__in=named)
+        return queryset.filter(self.qualys_names())
+
+
+# --- Sets and their segments ---------------------------------------------------
+
+SORTS = {
+    "address": "Address",
+    "-address": "Address, descending",
+    "last_scan": "Last scan, oldest first",
+    "-last_scan": "Last scan, newest first",
+}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One ordered part of a list: rows of ``queryset`` in ``fields`` order (the key last)."""
+
+    queryset: QuerySet
+    fields: tuple[str, ...]
+    side: str  # "host": Host rows; "scanned" or "scanned-indexed": ScannedAddress rows
+
+
+@dataclass(frozen=True)
+class CoverageSet:
+    """One dashboard widget's set: its name, its notation and how its list is read."""
+
+    slug: str
+    title: str
+    notation: str
+    description: str
+    side: str  # the table whose rows the set is made of: "host" or "scanned"
+
+    def queryset(self) -> QuerySet:
+        return SET_QUERIES[self.slug]()
+
+    def segments(self, sort: str) -> list[Segment]:
+        """Return the segments that read the set in ``sort`` order, ascending."""
+        by_key = ("key",)
+        by_scan = ("last_scan", "key")
+        if sort.lstrip("-") == "address":
+            return [Segment(self.queryset(), by_key, self.side)]
+        if self.slug == "unmanaged-by-lumeta":
+            scans = querysets.unmanaged_by_lumeta()
+            return [
+                Segment(scans.filter(last_scan__isnull=True), by_key, "scanned"),
+                Segment(scans.filter(last_scan__isnull=False), by_scan, "scanned"),
+            ]
+        if self.slug == "managed-by-both":
+            scans = querysets.scanned_indexed()
+            return [
+                Segment(scans.filter(last_scan__isnull=True), by_key, "scanned-indexed"),
+                Segment(scans.filter(last_scan__isnull=False), by_scan, "scanned-indexed"),
+            ]
+        # I − S: most hosts have no scan, because Qualys scans inside S. The
+        # few scanned ones outside S are sorted with their scan time looked
+        # up per host: the cost follows their number, whatever the scan times.
+        outside = querysets.unmanaged_by_qualys()
+        scanned_outside = outside.filter(querysets.flag("scanned", True)).annotate(
+            last_scan=Subquery(
+                ScannedAddress.objects.filter(key=OuterRef("key")).values("last_scan")[:1]
+            )
+        )
+        return [
+            Segment(outside.filter(querysets.flag("scanned", False)), by_key, "host"),
+            Segment(scanned_outside.filter(last_scan__isnull=True), by_key, "host"),
+            Segment(scanned_outside.filter(last_scan__isnull=False), by_scan, "host"),
+        ]
+
+
+SET_QUERIES = {
+    "unmanaged-by-qualys": querysets.unmanaged_by_qualys,
+    "unmanaged-by-lumeta": querysets.unmanaged_by_lumeta,
+    "managed-by-both": querysets.managed_by_both,
+}
+
+COVERAGE_SETS = {
+    coverage_set.slug: coverage_set
+    for coverage_set in [
+        CoverageSet(
+            "unmanaged-by-qualys",
+            "IPs Unmanaged by Qualys",
+            "I − S",
+            "Indexed by Lumeta but outside the Qualys subscription: Qualys cannot scan them.",
+            "host",
+        ),
+        CoverageSet(
+            "unmanaged-by-lumeta",
+            "IPs Unmanaged by Lumeta",
+            "M − I",
+            "Scanned by Qualys but not in the Lumeta index: discovery has not found them.",
+            "scanned",
+        ),
+        CoverageSet(
+            "managed-by-both",
+            "Qualys and Lumeta Managed IPs",
+            "I ∩ M",
+            "Indexed by Lumeta and scanned by Qualys.",
+            "host",
+        ),
+    ]
+}
+
+
+# --- Cursors -------------------------------------------------------------------
+
+
+class CursorError(ValueError):
+    """A page cursor that this list did not make (edited or from another sort)."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A position in a list: the segment and the sort values of a row."""
+
+    segment: int
+    values: tuple
+
+    def encode(self) -> str:
+        parts = [str(self.segment)]
+        for value in self.values:
+            parts.append(value.isoformat() if isinstance(value, datetime) else str(value))
+        return "~".join(parts)
+
+    @classmethod
+    def decode(cls, text: str, segments: list[Segment]) -> Cursor:
+        parts = text.split("~")
+        try:
+            segment = int(parts[0])
+            fields = segments[segment].fields
+        except (ValueError, IndexError):
+            raise CursorError(text) from None
+        if len(parts) != len(fields) + 1:
+            raise CursorError(text)
+        values: list = []
+        for name, raw in zip(fields, parts[1:], strict=True):
+            if name == "last_scan":
+                try:
+                    values.append(datetime.fromisoformat(raw))
+                except ValueError:
+                    raise CursorError(text) from None
+            elif not re.fullmatch(r"[46][0-9a-f]{8}([0-9a-f]{24})?", raw):
+                raise CursorError(text)
+            else:
+                values.append(raw)
+        return cls(segment, tuple(values))
+
+
+def _after(fields: tuple[str, ...], values: tuple, descending: bool) -> Q:
+    """Rows strictly after ``values`` in ``fields`` order.
+
+    Written as ``first >= a AND (first > a OR rest > b)`` rather than a plain
+    OR, so the database can start an index range at ``a`` on both backends.
+    """
+    greater = "lt" if descending else "gt"
+    greater_or_equal = "lte" if descending else "gte"
+    if len(fields) == 1:
+        return Q(**{f"{fields[0]}__{greater}": values[0]})
+    first, second = fields
+    return Q(**{f"{first}__{greater_or_equal}": values[0]}) & (
+        Q(**{f"{first}__{greater}": values[0]}) | Q(**{f"{second}__{greater}": values[1]})
+    )
+
+
+def read_keys(
+    segments: list[Segment],
+    *,
+    after: Cursor | None,
+    limit: int,
+    descending: bool,
+    address_filter: AddressFilter | None,
+) -> list[tuple[Cursor, str]]:
+    """Return up to ``limit`` (cursor, key) pairs after ``after``, in list order.
+
+    ``descending`` walks the segments and their rows backwards.
+    """
+    order = list(range(len(segments)))
+    if descending:
+        order.reverse()
+    results: list[tuple[Cursor, str]] = []
+    for index in order:
+        if after is not None and (
+            index < after.segment if not descending else index > after.segment
+        ):
+            continue
+        segment = segments[index]
+        queryset = segment.queryset
+        if address_filter is not None:
+            queryset = address_filter.apply(queryset, segment.side)
+        if after is not None and index == after.segment:
+            queryset = queryset.filter(_after(segment.fields, after.values, descending))
+        ordering = [f"-{name}" if descending else name for name in segment.fields]
+        rows = queryset.order_by(*ordering).values_list(*segment.fields)[: limit - len(results)]
+        for values in rows:
+            results.append((Cursor(index, tuple(values)), values[-1]))
+        if len(results) >= limit:
+            break
+    return results
+
+
+# --- Rows with details from both sides ---------------------------------------------
+
+HOST_FIELDS = (
+    "key",
+    "address",
+    "hostname",
+    "hostnames",
+    "mac",
+    "mac_vendor",
+    "os_name",
+    "first_seen",
+    "last_seen",
+    "source",
+    "stale",
+    "subscribed",
+)
+SCANNED_FIELDS = (
+    "key",
+    "address",
+    "last_scan",
+    "host__qualys_id",
+    "host__dns",
+    "host__netbios",
+    "host__os",
+    "host__tracking_method",
+    "host__network_id",
+)
+
+
+@dataclass
+class Row:
+    """One address of a list: its inventory row and its Qualys row, either may be missing."""
+
+    key: str
+    host: dict | None = None
+    scan: dict | None = None
+    cursor: Cursor | None = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        return (self.host or self.scan or {}).get("address", "")
+
+
+def hosts_by_key(keys: list[str]) -> dict[str, dict]:
+    rows = Host.objects.filter(key__in=keys).values(*HOST_FIELDS)
+    return {row["key"]: row for row in rows}
+
+
+def scans_by_key(keys: list[str]) -> dict[str, dict]:
+    rows = ScannedAddress.objects.filter(key__in=keys).values(*SCANNED_FIELDS)
+    return {row["key"]: row for row in rows}
+
+
+def build_rows(page: list[tuple[Cursor, str]], side: str) -> list[Row]:
+    """Join a page of keys with the inventory and the Qualys details (two queries)."""
+    keys = [key for _, key in page]
+    # M − I holds no indexed address by definition: no inventory query.
+    hosts = hosts_by_key(keys) if side == "host" else {}
+    scans = scans_by_key(keys)
+    return [
+        Row(key=key, host=hosts.get(key), scan=scans.get(key), cursor=cursor)
+        for cursor, key in page
+    ]
+
+
+@dataclass
+class Page:
+    """One page of a list with the cursors of its neighbours."""
+
+    rows: list[Row]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def read_page(
+    coverage_set: CoverageSet,
+    *,
+    sort: str,
+    after: str | None = None,
+    before: str | None = None,
+    address_filter: AddressFilter | None = None,
+    size: int = PAGE_SIZE,
+) -> Page:
+    """Read one page of a set's list, after or before a cursor (neither: the first page).
+
+    Raises CursorError for a cursor the list cannot read.
+    """
+    segments = coverage_set.segments(sort)
+    descending = sort.startswith("-")
+    if before:
+        cursor = Cursor.decode(before, segments)
+        found = read_keys(
+            segments,
+            after=cursor,
+            limit=size + 1,
+            descending=not descending,
+            address_filter=address_filter,
+        )
+        has_previous = len(found) > size
+        found = list(reversed(found[:size]))
+        rows = build_rows(found, coverage_set.side)
+        return Page(
+            rows,
+            next_cursor=rows[-1].cursor.encode() if rows else None,
+            previous_cursor=rows[0].cursor.encode() if rows and has_previous else None,
+        )
+    cursor = Cursor.decode(after, segments) if after else None
+    found = read_keys(
+        segments, after=cursor, limit=size + 1, descending=descending, address_filter=address_filter
+    )
+    has_next = len(found) > size
+    rows = build_rows(found[:size], coverage_set.side)
+    return Page(
+        rows,
+        next_cursor=rows[-1].cursor.encode() if rows and has_next else None,
+        previous_cursor=rows[0].cursor.encode() if rows and cursor is not None else None,
+    )
+
+
+def iterate_keys(
+    coverage_set: CoverageSet, address_filter: AddressFilter | None, chunk: int
+) -> Iterator[list[tuple[Cursor, str]]]:
+    """Yield the whole filtered set in address order, ``chunk`` keys at a time."""
+    segments = coverage_set.segments("address")
+    cursor = None
+    while True:
+        found = read_keys(
+            segments, after=cursor, limit=chunk, descending=False, address_filter=address_filter
+        )
+        if not found:
+            return
+        yield found
+        cursor = found[-1][0]

@@ -1,0 +1,182 @@
+"""Server-rendered SVG pictures: the I, S, M diagram and the trend of the sync history.
+
+Plain SVG text built here, no JavaScript and nothing loaded from elsewhere.
+Colours follow the vendor's legend (blue: Lumeta-indexed, red:
+Qualys-subscribed, yellow: Qualys-scanned) and every shape also carries a
+text label, so colour is never the only cue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+BLUE = "#1f6fd1"
+RED = "#d64541"
+YELLOW = "#e5b21a"
+INK = "#1d232a"
+MUTED = "#5b6570"
+
+# Regions of the diagram: key, label, position of its count.
+VENN_REGIONS = [
+    ("I", "I only", (112, 132)),
+    ("S", "S only", (338, 132)),
+    ("M", "M only", (225, 338)),
+    ("IS", "I ∩ S", (225, 108)),
+    ("IM", "I ∩ M", (152, 236)),
+    ("SM", "S ∩ M", (298, 236)),
+    ("ISM", "I ∩ S ∩ M", (225, 186)),
+]
+
+REGION_NAMES = {
+    "I": "Indexed only: outside the subscription, not scanned",
+    "S": "Subscribed only: not indexed, not scanned",
+    "M": "Scanned only: outside the subscription, not indexed",
+    "IS": "Indexed and subscribed, not scanned",
+    "IM": "Indexed and scanned, outside the subscription",
+    "SM": "Subscribed and scanned, not indexed",
+    "ISM": "Indexed, subscribed and scanned",
+}
+
+
+def number(value: int) -> str:
+    return f"{value:,}"
+
+
+def venn(regions: dict[str, int]) -> SafeString:
+    """Return the I, S, M diagram with the count of each of its seven regions.
+
+    The circles are of equal size: the picture shows which sets overlap, not
+    their relative sizes, which the counts give.
+    """
+    circles = [
+        (165, 160, BLUE, "Lumeta-indexed (I)", (70, 30), "start"),
+        (285, 160, RED, "Qualys-subscribed (S)", (380, 30), "end"),
+        (225, 262, YELLOW, "Qualys-scanned (M)", (225, 418), "middle"),
+    ]
+    parts = [
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 450 430" class="venn" role="img" '
+        'aria-labelledby="venn-title venn-desc">',
+        '<title id="venn-title">Overlap of the indexed, subscribed and scanned addresses</title>',
+        '<desc id="venn-desc">'
+        + escape(
+            "; ".join(f"{REGION_NAMES[key]}: {number(regions[key])}" for key, _, _ in VENN_REGIONS)
+        )
+        + "</desc>",
+    ]
+    for cx, cy, colour, _, _, _ in circles:
+        parts.append(
+            f'<circle cx="{cx}" cy="{cy}" r="118" fill="{colour}" fill-opacity="0.18" '
+            f'stroke="{colour}" stroke-width="3"/>'
+        )
+    for _, _, _, label, (x, y), anchor in circles:
+        parts.append(
+            f'<text x="{x}" y="{y}" text-anchor="{anchor}" font-size="15" font-weight="600" '
+            f'fill="{INK}">{escape(label)}</text>'
+        )
+    for key, label, (x, y) in VENN_REGIONS:
+        parts.append(
+            f'<text x="{x}" y="{y}" text-anchor="middle" font-size="16" font-weight="700" '
+            f'fill="{INK}" data-region="{key}">{number(regions[key])}</text>'
+            f'<text x="{x}" y="{y + 15}" text-anchor="middle" font-size="11" '
+            f'fill="{MUTED}">{escape(label)}</text>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped or a number
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line of the trend chart."""
+
+    label: str
+    colour: str
+    dash: str  # a stroke-dasharray, so lines differ by more than colour
+    values: list[float | None]
+
+
+def _ticks(maximum: float, count: int = 4) -> list[float]:
+    """Return round tick values from 0 to at least ``maximum``."""
+    if maximum <= 0:
+        return [0, 1]
+    raw = maximum / count
+    magnitude = 10 ** (len(str(int(raw))) - 1) if raw >= 1 else 1
+    for step in (1, 2, 2.5, 5, 10):
+        if step * magnitude * count >= maximum:
+            size = step * magnitude
+            break
+    return [size * index for index in range(count + 1)]
+
+
+def trend(labels: list[str], counts: list[Series], coverage: Series) -> SafeString:
+    """Return a line chart of ``counts`` (left axis) and ``coverage`` in % (right axis)."""
+    width, height = 760, 300
+    left, right, top, bottom = 70, 70, 20, 50
+    plot_width, plot_height = width - left - right, height - top - bottom
+    points = len(labels)
+    maximum = max((value for series in counts for value in series.values if value), default=0)
+    ticks = _ticks(maximum)
+    top_value = ticks[-1] or 1
+
+    def x(index: int) -> float:
+        return left + (plot_width * index / (points - 1) if points > 1 else plot_width / 2)
+
+    def y(value: float, scale: float) -> float:
+        return top + plot_height - plot_height * value / scale
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" class="trend" '
+        'role="img" aria-labelledby="trend-title">',
+        '<title id="trend-title">Counts and coverage at each successful sync</title>',
+    ]
+    for tick in ticks:
+        ty = y(tick, top_value)
+        parts.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{ty:.1f}" y2="{ty:.1f}" '
+            'stroke="#d9dee3"/>'
+            f'<text x="{left - 6}" y="{ty + 4:.1f}" text-anchor="end" font-size="11" '
+            f'fill="{MUTED}">{number(int(tick))}</text>'
+        )
+    for percent in (0, 25, 50, 75, 100):
+        ty = y(percent, 100)
+        parts.append(
+            f'<text x="{width - right + 6}" y="{ty + 4:.1f}" font-size="11" '
+            f'fill="{MUTED}">{percent}%</text>'
+        )
+    if points:
+        for index in sorted({0, points // 2, points - 1}):
+            parts.append(
+                f'<text x="{x(index):.1f}" y="{height - bottom + 18}" text-anchor="middle" '
+                f'font-size="11" fill="{MUTED}">{escape(labels[index])}</text>'
+            )
+    all_series = [(series, top_value, 1) for series in counts] + [(coverage, 100, 100)]
+    for series, scale, factor in all_series:
+        path = []
+        for index, value in enumerate(series.values):
+            if value is None:
+                continue
+            command = "M" if not path else "L"
+            path.append(f"{command}{x(index):.1f},{y(value * factor, scale):.1f}")
+        if not path:
+            continue
+        parts.append(
+            f'<path d="{" ".join(path)}" fill="none" stroke="{series.colour}" stroke-width="2.5" '
+            f'stroke-dasharray="{series.dash}"><title>{escape(series.label)}</title></path>'
+        )
+        if len(path) == 1:
+            cx, cy = path[0][1:].split(",")
+            parts.append(f'<circle cx="{cx}" cy="{cy}" r="4" fill="{series.colour}"/>')
+    legend_x = left
+    for series, _, _ in all_series:
+        ly = height - 12
+        parts.append(
+            f'<line x1="{legend_x}" x2="{legend_x + 26}" y1="{ly - 4}" y2="{ly - 4}" '
+            f'stroke="{series.colour}" stroke-width="2.5" stroke-dasharray="{series.dash}"/>'
+            f'<text x="{legend_x + 32}" y="{ly}" font-size="12" fill="{INK}">'
+            f"{escape(series.label)}</text>"
+        )
+        legend_x += 40 + 7 * len(series.label)
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped or a number

@@ -1,0 +1,39 @@
+"""Formatting filters of the dashboard pages."""
+
+from datetime import UTC, datetime
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def number(value) -> str:
+    """Format an exact count with thousands separators (``1,234,567``)."""
+    if value is None or value == "":
+        return "—"
+    return f"{int(value):,}"
+
+
+@register.filter
+def percent(value) -> str:
+    """Format a share from 0 to 1 as a percentage with one decimal."""
+    if value is None:
+        return "—"
+    return f"{value * 100:.1f}%"
+
+
+@register.filter
+def utc(value: datetime | None) -> str:
+    """Format a time in UTC, to the minute."""
+    if value is None:
+        return "—"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@register.filter
+def iso(value: datetime | None) -> str:
+    """Return a time as ISO 8601 in UTC, for ``<time datetime>``."""
+    if value is None:
+        return ""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

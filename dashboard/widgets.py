@@ -1,0 +1,135 @@
+"""The dashboard's widgets: small classes that each render one partial template.
+
+Widgets take the counts and the sync state computed once per page and shape
+them for their template; none of them runs a query of its own on the sets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+from django.utils.safestring import SafeString
+
+from integrations.models import SyncRun
+
+from . import svg
+from .lists import COVERAGE_SETS, CoverageSet
+from .querysets import Coverage
+
+
+@dataclass
+class CountWidget:
+    """A card with one set's count and a link to its list."""
+
+    coverage_set: CoverageSet
+    count: int
+    colour: str
+
+    @property
+    def template_name(self) -> str:
+        return f"dashboard/widgets/{self.coverage_set.slug.replace('-', '_')}.html"
+
+    @property
+    def list_url(self) -> str:
+        return reverse("dashboard:list", args=[self.coverage_set.slug])
+
+
+def count_widgets(coverage: Coverage) -> list[CountWidget]:
+    return [
+        CountWidget(COVERAGE_SETS["unmanaged-by-qualys"], coverage.unmanaged_by_qualys, "red"),
+        CountWidget(COVERAGE_SETS["unmanaged-by-lumeta"], coverage.unmanaged_by_lumeta, "yellow"),
+        CountWidget(COVERAGE_SETS["managed-by-both"], coverage.managed_by_both, "blue"),
+    ]
+
+
+@dataclass
+class VennWidget:
+    """The I, S, M diagram with a legend and a table of the same counts."""
+
+    coverage: Coverage
+    template_name: str = "dashboard/widgets/venn.html"
+
+    @property
+    def svg(self) -> SafeString:
+        return svg.venn(self.coverage.regions())
+
+    @property
+    def regions(self) -> list[tuple[str, str, int]]:
+        counts = self.coverage.regions()
+        return [(label, svg.REGION_NAMES[key], counts[key]) for key, label, _ in svg.VENN_REGIONS]
+
+
+def _count(value) -> int | None:
+    return None if value is None else int(value)
+
+
+@dataclass
+class TrendWidget:
+    """Lines of the three counts and of coverage across the successful syncs."""
+
+    runs: list[SyncRun]
+    template_name: str = "dashboard/widgets/trend.html"
+
+    @property
+    def rows(self) -> list[dict]:
+        rows = []
+        for run in self.runs:
+            indexed = _count(run.indexed)
+            both = _count(run.managed_by_both)
+            rows.append(
+                {
+                    "run": run,
+                    "when": run.finished_at or run.created_at,
+                    "unmanaged_by_qualys": _count(run.unmanaged_by_qualys),
+                    "unmanaged_by_lumeta": _count(run.unmanaged_by_lumeta),
+                    "managed_by_both": both,
+                    "coverage": (both / indexed if indexed else None)
+                    if both is not None and indexed is not None
+                    else None,
+                }
+            )
+        return rows
+
+    @property
+    def svg(self) -> SafeString:
+        rows = self.rows
+        labels = [f"{row['when']:%Y-%m-%d}" for row in rows]
+        counts = [
+            svg.Series(
+                "Unmanaged by Qualys", svg.RED, "none", [r["unmanaged_by_qualys"] for r in rows]
+            ),
+            svg.Series(
+                "Unmanaged by Lumeta", "#a07800", "6 3", [r["unmanaged_by_lumeta"] for r in rows]
+            ),
+            svg.Series("Managed by both", svg.BLUE, "2 3", [r["managed_by_both"] for r in rows]),
+        ]
+        coverage = svg.Series(
+            "Coverage (right axis)", "#1b7a36", "10 4 2 4", [r["coverage"] for r in rows]
+        )
+        return svg.trend(labels, counts, coverage)
+
+
+@dataclass
+class SyncStatusWidget:
+    """The last sync's time and result, the next run, and the Sync now button."""
+
+    settings: object | None
+    last_sync: SyncRun | None
+    last_success: SyncRun | None
+    running: SyncRun | None
+    next_run: object
+    can_sync: bool
+    template_name: str = "dashboard/widgets/sync_status.html"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.settings is not None and self.settings.is_configured)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.configured and self.settings.enabled)
+
+    @property
+    def failed(self) -> bool:
+        return self.last_sync is not None and self.last_sync.status == SyncRun.Status.FAILED
