@@ -169,3 +169,11 @@ def test_nav_links_dashboard_and_settings(editor):
     html = client_for(editor).get(QUALYS_URL).content.decode()
     assert ">Dashboard</a>" in html
     assert ">Settings</a>" in html
+
+
+def test_forbidden_page_says_why(viewer):
+    response = client_for(viewer).post(QUALYS_URL, posted())
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "Changing the Qualys settings needs the change permission." in html
+    assert "<title>Permission denied" in html
