@@ -2,7 +2,6 @@
 
 import ipaddress
 import re
-from urllib.parse import urlsplit
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -166,11 +165,6 @@ def _partition_authority(text: str) -> tuple[str, str, str]:
         # "host/?x" or "host/#x": report the query or fragment rather than an empty path.
         return text[:index], rest[0], rest[1:]
     return text[:index], text[index], rest
-
-
-def server_host(url: str) -> str:
-    """Return the host part of a stored server URL, for display."""
-    return urlsplit(url).netloc
 
 
 class SwitchInput(forms.CheckboxInput):

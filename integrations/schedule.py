@@ -63,7 +63,7 @@ def apply_schedule(
             task.description = (
                 "Fetches the Qualys subscription and scanned hosts and pushes the gap."
             )
-            # Model save, never .update(): the save signal tells a running beat.
+            # Model save, never .update(): only the save signal notifies a running beat.
             task.save()
 
     if changed:
