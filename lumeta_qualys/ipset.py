@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import ipaddress
+import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -43,6 +44,13 @@ def parse_address(text: str) -> tuple[int, int]:
     value = text.strip()
     if not value:
         raise AddressError(text, "the value is empty")
+    if ":" not in value:
+        # Fast path for dotted-quad IPv4: inet_pton takes exactly four decimal
+        # parts up to 255 without leading zeros, the rule ipaddress applies.
+        try:
+            return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, value), "big")
+        except OSError:
+            pass  # Let ipaddress reject it with its specific reason.
     if "%" in value:
         raise AddressError(text, "IPv6 zone ids are not supported")
     try:
@@ -94,6 +102,21 @@ def parse_range(text: str) -> tuple[int, int, int]:
     is ambiguous and is rejected rather than guessed at.
     """
     value = text.strip()
+    if ":" not in value and "/" not in value:
+        # Fast path for IPv4 "a" and "a-b"; anything unusual takes the checks below.
+        first, separator, last = value.partition("-")
+        try:
+            start = int.from_bytes(socket.inet_pton(socket.AF_INET, first), "big")
+            end = (
+                int.from_bytes(socket.inet_pton(socket.AF_INET, last), "big")
+                if separator
+                else start
+            )
+        except OSError:
+            pass
+        else:
+            if start <= end:
+                return 4, start, end
     if "-" in value:
         first, _, last = value.partition("-")
         try:
@@ -123,14 +146,20 @@ def parse_range(text: str) -> tuple[int, int, int]:
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """Sort intervals and merge those that overlap or touch."""
-    merged: list[list[int]] = []
-    for start, end in sorted(intervals):
-        if merged and start <= merged[-1][1] + 1:
-            if end > merged[-1][1]:
-                merged[-1][1] = end
+    ordered = sorted(intervals)
+    if not ordered:
+        return []
+    merged: list[Interval] = []
+    current_start, current_end = ordered[0]
+    for start, end in ordered:
+        if start <= current_end + 1:
+            if end > current_end:
+                current_end = end
         else:
-            merged.append([start, end])
-    return [(start, end) for start, end in merged]
+            merged.append((current_start, current_end))
+            current_start, current_end = start, end
+    merged.append((current_start, current_end))
+    return merged
 
 
 def _union(left: list[Interval], right: list[Interval]) -> list[Interval]:

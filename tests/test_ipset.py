@@ -389,3 +389,37 @@ def test_canonical_address_forms():
     assert canonical_address(" 2001:DB8:0:0:0:0:0:7 ") == "2001:db8::7"
     assert canonical_address("192.0.2.1") == "192.0.2.1"
     assert parse_address("::ffff:192.0.2.1") == (6, int(ipaddress.IPv6Address("::ffff:c000:201")))
+
+
+# The IPv4 fast path against ipaddress -------------------------------------------
+
+octets = st.one_of(
+    st.integers(0, 300).map(str),
+    st.from_regex(r"0[0-9]{1,2}", fullmatch=True),
+    st.just(""),
+)
+dotted = st.lists(octets, min_size=3, max_size=5).map(".".join)
+tokens = st.one_of(
+    dotted, st.tuples(dotted, dotted).map("-".join), st.text("0123456789.-", max_size=20)
+)
+
+
+def slow_parse(text: str) -> tuple[int, int, int] | None:
+    """Parse an IPv4 token with ipaddress only; None when it is invalid."""
+    first, separator, last = text.strip().partition("-")
+    try:
+        start = int(ipaddress.IPv4Address(first))
+        end = int(ipaddress.IPv4Address(last)) if separator else start
+    except ValueError:
+        return None
+    return (4, start, end) if start <= end else None
+
+
+@given(tokens)
+def test_ipv4_fast_path_agrees_with_ipaddress(text):
+    try:
+        parsed = parse_range(text)
+    except AddressError:
+        parsed = None
+
+    assert parsed == slow_parse(text)

@@ -28,7 +28,6 @@ from integrations.qualys.parsing import (
     ip_set_ranges,
     ipv6_mapping,
     parse_int,
-    parse_ip_token,
     read_warning,
     release,
     text_of,
@@ -42,7 +41,7 @@ from integrations.qualys.records import (
     SubscriptionList,
 )
 from integrations.qualys.transport import CallGuard, OpenResponse, Transport
-from lumeta_qualys.ipset import AddressError, IPSet
+from lumeta_qualys.ipset import AddressError, IPSet, parse_range
 
 logger = logging.getLogger(__name__)
 
@@ -171,37 +170,60 @@ class QualysClient:
         kept in ``rejected`` and described in ``warnings``; the rest loads. A
         reply without IP_SET is an empty subscription.
         """
-        ranges: list[tuple[int, int, int]] = []
+        intervals: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
         rejected: list[str] = []
+
+        def take(entries: list[etree._Element]) -> None:
+            for entry in entries:
+                if entry.tag != "IP" and entry.tag != "IP_RANGE":
+                    continue
+                text = entry.text or ""
+                try:
+                    version, start, end = parse_range(text)
+                except AddressError as error:
+                    rejected.append(text.strip())
+                    self._warn(
+                        f"Subscription IP list: {error.value!r} was skipped because it is "
+                        f"not a valid address or range ({error.reason})."
+                    )
+                    continue
+                intervals[version].append((start, end))
+
+        ip_set: etree._Element | None = None
         with self._transport.open(
             "GET",
             IP_PATH,
             {"action": "list"},
             expect=("IP_LIST_OUTPUT",),
-            tags=("IP", "IP_RANGE", "WARNING"),
+            tags=("IP_SET", "WARNING"),
         ) as response:
-            for event, element in response.stream.events():
-                if event != "end":
-                    continue
-                if element.tag in ("IP", "IP_RANGE") and _parent_tag(element) == "IP_SET":
-                    try:
-                        ranges.append(parse_ip_token(element))
-                    except AddressError as error:
-                        rejected.append(text_of(element))
-                        self._warn(
-                            f"Subscription IP list: {error.value!r} was skipped because it is "
-                            f"not a valid address or range ({error.reason})."
+            # Entries are read per chunk straight from the IP_SET element and
+            # deleted once read, instead of one parser event per entry: a
+            # subscription can list a million entries.
+            for batch in response.stream.batches():
+                for event, element in batch:
+                    if element.tag == "WARNING" and event == "end":
+                        warning = read_warning(element)
+                        raise UnexpectedResponse(
+                            f"Qualys marked the subscription IP list as incomplete (code "
+                            f"{warning.code}: {warning.text}). The list was not used; try "
+                            "again later."
                         )
-                    release(element)
-                elif element.tag == "WARNING" and _parent_tag(element) == "RESPONSE":
-                    warning = read_warning(element)
-                    raise UnexpectedResponse(
-                        f"Qualys marked the subscription IP list as incomplete (code "
-                        f"{warning.code}: {warning.text}). The list was not used; try again later."
-                    )
+                    if element.tag == "IP_SET" and _parent_tag(element) == "RESPONSE":
+                        if event == "start":
+                            ip_set = element
+                        else:
+                            take(list(element))
+                            del element[:]
+                            ip_set = None
+                if ip_set is not None and len(ip_set) > 1:
+                    complete = ip_set[:-1]
+                    take(complete)
+                    del ip_set[: len(complete)]
             self._note_cleaning(response, IP_PATH)
         self._finish_warnings()
-        return SubscriptionList(ips=IPSet.from_ranges(ranges), rejected=rejected)
+        ips = IPSet.from_intervals(intervals[4], intervals[6])
+        return SubscriptionList(ips=ips, rejected=rejected)
 
     def list_ipv6_mappings(self) -> list[IPv6Mapping]:
         """Return the IPv6 mapping records (placeholder IPv4 address to IPv6 address)."""

@@ -185,6 +185,29 @@ class XmlStream:
                     yield event, element
                 return
 
+    def batches(self) -> Iterator[list[tuple[str, etree._Element]]]:
+        """Yield the events of each chunk fed, as one list (empty when there were none).
+
+        A caller can read the completed children of an open element between
+        batches: every child but the last one of an element still being
+        parsed is complete, because XML opens a sibling only after the
+        previous one has closed.
+        """
+        while True:
+            batch = self._buffered + list(self._parser.read_events())
+            self._buffered = []
+            if self.root is None:
+                for event, element in batch:
+                    if event == "start":
+                        self._check_root(element.getroottree().getroot())
+                        break
+            yield batch
+            if not self._feed_next():
+                rest = list(self._parser.read_events())
+                if rest:
+                    yield rest
+                return
+
     def read_root(self) -> etree._Element:
         """Read until the root element starts and return it (still empty)."""
         while self.root is None:
