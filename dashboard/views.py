@@ -16,7 +16,7 @@ from integrations.models import ScannedAddress, ScannedHost, SubscribedRange
 from inventory.models import Host
 from lumeta_qualys.ipset import AddressError, address_key, format_address, parse_address
 
-from . import exports, status, widgets
+from . import exports, lists, status, widgets
 from .lists import COVERAGE_SETS, SORTS, AddressFilter, CursorError, FilterError, read_page
 from .querysets import coverage_counts
 
@@ -85,6 +85,7 @@ class CoverageListView(TemplateView):
                 after=request.GET.get("after") or None,
                 before=request.GET.get("before") or None,
                 address_filter=address_filter,
+                size=lists.PAGE_SIZE,
             )
         except FilterError as error:
             context["error"] = str(error)

@@ -1,0 +1,451 @@
+"""Dashboard pages: widgets, lists with filter, sort and keyset pages, CSV export, host page."""
+
+import csv
+import io
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import NoReverseMatch, reverse
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from dashboard import lists
+from integrations import constants
+from integrations.models import QualysSettings, SyncRun
+
+from .conftest import SUBSCRIBED_ADDRESSES
+
+INDEX = reverse("dashboard:index")
+
+
+def list_url(slug: str) -> str:
+    return reverse("dashboard:list", args=[slug])
+
+
+def row_addresses(response) -> list[str]:
+    html = response.content.decode()
+    return re.findall(r'<th scope="row"><a href="/dashboard/host/[^"]+/">([^<]+)</a></th>', html)
+
+
+def export_rows(client, slug: str, query: str = "") -> list[list[str]]:
+    response = client.get(reverse("dashboard:export", args=[slug]), {"q": query} if query else {})
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.reader(io.StringIO(text)))
+
+
+def configure(enabled: bool = True) -> QualysSettings:
+    settings = QualysSettings(
+        pk=1,
+        enabled=enabled,
+        server="https://qualysapi.qualys.com",
+        username="api",
+        password="s3cret",
+    )
+    settings.save()
+    return settings
+
+
+# --- Dashboard --------------------------------------------------------------------
+
+
+def test_dashboard_shows_three_counts_with_links(viewer_client, coverage_data):
+    response = viewer_client.get(INDEX)
+    html = response.content.decode()
+
+    assert response.status_code == 200
+    assert re.search(r'IPs Unmanaged by Qualys.*?data-count="3"', html, re.S)
+    assert re.search(r'IPs Unmanaged by Lumeta.*?data-count="3"', html, re.S)
+    assert re.search(r'Qualys and Lumeta Managed IPs.*?data-count="4"', html, re.S)
+    for slug in ("unmanaged-by-qualys", "unmanaged-by-lumeta", "managed-by-both"):
+        assert f'href="{list_url(slug)}"' in html
+
+
+def test_venn_labels_every_region_with_its_count(viewer_client, coverage_data):
+    html = viewer_client.get(INDEX).content.decode()
+
+    expected = {"I": 2, "IS": 2, "ISM": 3, "IM": 1, "SM": 2, "M": 1, "S": SUBSCRIBED_ADDRESSES - 7}
+    for region, count in expected.items():
+        assert f'data-region="{region}">{count:,}</text>' in html
+    for label in ("Lumeta-indexed (I)", "Qualys-subscribed (S)", "Qualys-scanned (M)"):
+        assert label in html
+    assert '<table class="venn-table">' in html
+    assert "#1f6fd1" in html and "#d64541" in html and "#e5b21a" in html
+
+
+def test_trend_draws_successful_syncs_only(viewer_client, db):
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    for day, both in enumerate([10, 20, 30]):
+        SyncRun.objects.create(
+            status=SyncRun.Status.SUCCEEDED, trigger=SyncRun.Trigger.SCHEDULE,
+            created_at=start + timedelta(days=day), finished_at=start + timedelta(days=day),
+            indexed=100, subscribed=500, scanned=60, unmanaged_by_qualys=50,
+            unmanaged_by_lumeta=5, managed_by_both=both,
+        )  # fmt: skip
+    SyncRun.objects.create(
+        status=SyncRun.Status.FAILED, trigger=SyncRun.Trigger.SCHEDULE,
+        created_at=start + timedelta(days=5), error="Qualys did not answer.",
+    )  # fmt: skip
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    trend = html[html.index('id="trend-heading"') :]
+    assert trend.count("<path ") == 4
+    assert trend.count('<tr><th scope="row"><time') == 3
+    assert "30.0%" in trend and "10.0%" in trend
+
+
+def test_not_configured_state_links_to_settings(viewer_client, db):
+    html = viewer_client.get(INDEX).content.decode()
+
+    assert "The Qualys integration is not configured." in html
+    assert f'href="{reverse("integrations:qualys")}"' in html
+    assert "Not scheduled" in html
+
+
+def test_never_synced_state(viewer_client, db):
+    configure()
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    assert "No sync has run yet." in html
+    assert "No sync has succeeded yet" in html
+
+
+def test_failed_sync_shows_error_and_last_success(viewer_client, db):
+    configure()
+    finished = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    SyncRun.objects.create(
+        status=SyncRun.Status.SUCCEEDED, trigger=SyncRun.Trigger.SCHEDULE,
+        created_at=finished - timedelta(days=1), finished_at=finished - timedelta(days=1),
+    )  # fmt: skip
+    SyncRun.objects.create(
+        status=SyncRun.Status.FAILED, trigger=SyncRun.Trigger.SCHEDULE, created_at=finished,
+        started_at=finished, finished_at=finished,
+        error="Qualys rejected the username or password. Check them in the Qualys settings.",
+    )  # fmt: skip
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    assert "The last sync failed." in html
+    assert "Qualys rejected the username or password." in html
+    assert "2026-11-30 06:00 UTC" in html
+
+
+def test_next_run_is_last_run_plus_interval(viewer_client, db):
+    configure()
+    task = PeriodicTask.objects.get(name=constants.SYNC_TASK_NAME)
+    task.interval = IntervalSchedule.objects.create(every=6, period=IntervalSchedule.HOURS)
+    task.last_run_at = datetime(2026, 12, 2, 9, 15, tzinfo=UTC)
+    task.save()
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    assert re.search(r"Next scheduled sync</dt>\s*<dd><time[^>]*>2026-12-02 15:15 UTC", html)
+
+
+def test_disabled_schedule_reads_not_scheduled(viewer_client, db):
+    configure(enabled=False)
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    assert "Not scheduled (the integration is turned off)" in html
+
+
+def test_viewer_sees_no_sync_now_button(viewer_client, db):
+    configure()
+    assert "Sync now" not in viewer_client.get(INDEX).content.decode()
+
+
+def test_editor_sees_sync_now_button(editor_client, db):
+    try:
+        url = reverse("integrations:sync-now")
+    except NoReverseMatch:
+        pytest.skip("The sync's Sync now endpoint (integrations:sync-now) is not installed yet")
+    configure()
+    html = editor_client.get(INDEX).content.decode()
+    assert f'action="{url}"' in html
+    assert ">Sync now</button>" in html
+
+
+def test_anonymous_user_is_sent_to_login(client, db):
+    for url in [
+        INDEX,
+        list_url("managed-by-both"),
+        reverse("dashboard:export", args=["managed-by-both"]),
+    ]:
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+
+# --- Lists ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("slug", "expected"),
+    [
+        ("unmanaged-by-qualys", ["192.0.2.200", "203.0.113.5", "2001:db8:1::1"]),
+        ("unmanaged-by-lumeta", ["192.0.2.50", "198.51.100.99", "2001:db8::2"]),
+        ("managed-by-both", ["192.0.2.1", "192.0.2.2", "203.0.113.5", "2001:db8::1"]),
+    ],
+)
+def test_list_shows_set_in_address_order(viewer_client, coverage_data, slug, expected):
+    response = viewer_client.get(list_url(slug))
+    assert response.status_code == 200
+    assert row_addresses(response) == expected
+
+
+def test_list_shows_details_from_both_sides(viewer_client, coverage_data):
+    html = viewer_client.get(list_url("managed-by-both"), {"q": "203.0.113.5"}).content.decode()
+
+    for text in ("host-203-0-113-5.example.test", "02:00:00:00:00:05", "Debian 12", "scan.xml",
+                 "vpn.example.test", "VPN", "Linux 5.15", "IP", "2026-11-09 08:30 UTC"):  # fmt: skip
+        assert text in html
+
+
+def test_unmanaged_by_lumeta_rows_say_not_in_inventory(viewer_client, coverage_data):
+    html = viewer_client.get(list_url("unmanaged-by-lumeta")).content.decode()
+    assert html.count("Not in the inventory") == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("192.0.2.2", ["192.0.2.2"]),
+        ("192.0.2.0/24", ["192.0.2.1", "192.0.2.2"]),
+        ("2001:db8::/32", ["2001:db8::1"]),
+        ("192.0.2.1-192.0.2.1", ["192.0.2.1"]),
+        ("host-203", ["203.0.113.5"]),
+        ("HOST-192-0-2-2", ["192.0.2.2"]),
+    ],
+)
+def test_list_filter(viewer_client, coverage_data, query, expected):
+    response = viewer_client.get(list_url("managed-by-both"), {"q": query})
+    assert row_addresses(response) == expected
+
+
+def test_qualys_only_list_filters_on_qualys_names(viewer_client, coverage_data):
+    response = viewer_client.get(list_url("unmanaged-by-lumeta"), {"q": "printer"})
+    assert row_addresses(response) == ["192.0.2.50"]
+
+
+@pytest.mark.parametrize("query", ["192.0.2.7/24", "not a host!", "2001:db8::zz"])
+def test_invalid_filter_is_rejected_with_message(viewer_client, coverage_data, query):
+    response = viewer_client.get(list_url("managed-by-both"), {"q": query})
+
+    assert response.status_code == 400
+    assert f"“{query}” is not" in response.content.decode()
+
+
+def test_unknown_list_is_not_found(viewer_client, db):
+    assert viewer_client.get(list_url("everything")).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        # 192.0.2.50 has no scan time: oldest first puts it first, newest first last.
+        ("last_scan", ["192.0.2.50", "198.51.100.99", "2001:db8::2"]),
+        ("-last_scan", ["2001:db8::2", "198.51.100.99", "192.0.2.50"]),
+        ("-address", ["2001:db8::2", "198.51.100.99", "192.0.2.50"]),
+    ],
+)
+def test_list_sorts_by_last_scan(viewer_client, coverage_data, sort, expected):
+    response = viewer_client.get(list_url("unmanaged-by-lumeta"), {"sort": sort})
+    assert row_addresses(response) == expected
+
+
+def test_managed_list_sorted_by_last_scan_newest_first(viewer_client, coverage_data):
+    response = viewer_client.get(list_url("managed-by-both"), {"sort": "-last_scan"})
+    # 203.0.113.5 on the 9th, 192.0.2.1 on the 5th (latest of its two networks), then the
+    # dual-stack host's two addresses scanned on the 2nd, ties in descending address order.
+    assert row_addresses(response) == ["203.0.113.5", "192.0.2.1", "2001:db8::1", "192.0.2.2"]
+
+
+def test_unmanaged_by_qualys_sorted_by_last_scan(viewer_client, coverage_data):
+    response = viewer_client.get(list_url("unmanaged-by-qualys"), {"sort": "last_scan"})
+    # Never-scanned hosts first, in address order, then the one scanned outside S.
+    assert row_addresses(response) == ["192.0.2.200", "2001:db8:1::1", "203.0.113.5"]
+
+
+def walk_pages(client, url: str, params: dict) -> tuple[list[str], list[dict]]:
+    """Follow "Next page" links to the end; return the addresses and each page's query."""
+    seen: list[str] = []
+    pages = []
+    query = dict(params)
+    while True:
+        response = client.get(url, query)
+        assert response.status_code == 200
+        seen += row_addresses(response)
+        pages.append(dict(query))
+        match = re.search(r'rel="next" href="\?([^"]+)"', response.content.decode())
+        if not match:
+            return seen, pages
+        query = dict(part.split("=", 1) for part in match.group(1).replace("&amp;", "&").split("&"))
+        query = {key: value.replace("%7E", "~").replace("%3A", ":").replace("%2B", "+")
+                 for key, value in query.items()}  # fmt: skip
+
+
+@pytest.mark.parametrize("sort", ["address", "-address", "last_scan", "-last_scan"])
+def test_keyset_pages_cover_list_once_in_order(viewer_client, coverage_data, monkeypatch, sort):
+    monkeypatch.setattr(lists, "PAGE_SIZE", 2)
+    url = list_url("managed-by-both")
+    full = row_addresses(viewer_client.get(url, {"sort": sort}))
+    monkeypatch.setattr(lists, "PAGE_SIZE", 1)
+
+    seen, pages = walk_pages(viewer_client, url, {"sort": sort})
+
+    assert len(full) == 2
+    assert seen[:2] == full
+    assert sorted(seen) == sorted(["192.0.2.1", "192.0.2.2", "203.0.113.5", "2001:db8::1"])
+    assert len(pages) == 4
+
+
+def test_previous_page_returns_the_page_before(viewer_client, coverage_data, monkeypatch):
+    monkeypatch.setattr(lists, "PAGE_SIZE", 1)
+    url = list_url("managed-by-both")
+    _, pages = walk_pages(viewer_client, url, {"sort": "address"})
+    third = viewer_client.get(url, pages[2]).content.decode()
+
+    previous = re.search(r'rel="prev" href="\?([^"]+)"', third).group(1).replace("&amp;", "&")
+    response = viewer_client.get(f"{url}?{previous}")
+
+    assert row_addresses(response) == ["192.0.2.2"]
+
+
+def test_deep_page_query_uses_no_offset(viewer_client, coverage_data, monkeypatch):
+    monkeypatch.setattr(lists, "PAGE_SIZE", 1)
+    url = list_url("unmanaged-by-qualys")
+    for sort in ("address", "-last_scan"):
+        _, pages = walk_pages(viewer_client, url, {"sort": sort})
+        with CaptureQueriesContext(connection) as queries:
+            viewer_client.get(url, pages[-1])
+        assert queries.captured_queries
+        for query in queries.captured_queries:
+            assert "OFFSET" not in query["sql"].upper()
+
+
+def test_edited_cursor_is_rejected(viewer_client, coverage_data):
+    response = viewer_client.get(list_url("managed-by-both"), {"after": "0~not-a-key"})
+    assert response.status_code == 400
+    assert "The page link is not valid" in response.content.decode()
+
+
+# --- CSV export ---------------------------------------------------------------------
+
+
+def test_export_of_managed_list_is_exact(viewer_client, coverage_data):
+    rows = export_rows(viewer_client, "managed-by-both")
+
+    assert rows[0][0] == "Address" and rows[0][-1] == "Qualys network ID"
+    assert rows[1:] == [
+        ["192.0.2.1", "host-192-0-2-1.example.test",
+         "host-192-0-2-1.example.test alias-0.example.test", "02:00:00:00:00:00", "",
+         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "no", "yes",
+         "101", "web-1.example.test", "WEB1", "Linux 5.15", "IP", "2026-11-05T08:30:00Z", "0"],
+        ["192.0.2.2", "host-192-0-2-2.example.test",
+         "host-192-0-2-2.example.test alias-1.example.test", "02:00:00:00:00:01", "",
+         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "no", "yes",
+         "103", "db-1.example.test", "DB1", "Linux 5.15", "IP", "2026-11-02T08:30:00Z", "0"],
+        ["203.0.113.5", "host-203-0-113-5.example.test",
+         "host-203-0-113-5.example.test alias-5.example.test", "02:00:00:00:00:05", "",
+         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "no", "no",
+         "104", "vpn.example.test", "VPN", "Linux 5.15", "IP", "2026-11-09T08:30:00Z", "0"],
+        ["2001:db8::1", "host-2001-db8--1.example.test",
+         "host-2001-db8--1.example.test alias-6.example.test", "02:00:00:00:00:06", "",
+         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "no", "yes",
+         "103", "db-1.example.test", "DB1", "Linux 5.15", "IP", "2026-11-02T08:30:00Z", "0"],
+    ]  # fmt: skip
+
+
+def test_export_of_qualys_only_list_is_exact(viewer_client, coverage_data):
+    rows = export_rows(viewer_client, "unmanaged-by-lumeta")
+
+    assert rows[1:] == [
+        ["192.0.2.50", "", "", "", "", "", "", "", "", "", "", "105", "printer.example.test", "",
+         "Linux 5.15", "IP", "", "0"],
+        ["198.51.100.99", "", "", "", "", "", "", "", "", "", "", "106", "old.example.test", "OLD",
+         "Linux 5.15", "IP", "2026-11-01T08:30:00Z", "0"],
+        ["2001:db8::2", "", "", "", "", "", "", "", "", "", "", "107", "v6only.example.test", "",
+         "Linux 5.15", "IP", "2026-11-04T08:30:00Z", "0"],
+    ]  # fmt: skip
+
+
+def test_export_of_unscanned_hosts_leaves_qualys_columns_empty(viewer_client, coverage_data):
+    rows = export_rows(viewer_client, "unmanaged-by-qualys", "192.0.2.200")
+
+    assert rows[1:] == [
+        ["192.0.2.200", "host-192-0-2-200.example.test",
+         "host-192-0-2-200.example.test alias-3.example.test", "02:00:00:00:00:03", "",
+         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "no", "no",
+         "", "", "", "", "", "", ""],
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("192.0.2.0/24", ["192.0.2.1", "192.0.2.2"]),
+        ("2001:db8::1", ["2001:db8::1"]),
+        ("host-2", ["203.0.113.5", "2001:db8::1"]),
+    ],
+)
+def test_export_applies_filter(viewer_client, coverage_data, query, expected):
+    rows = export_rows(viewer_client, "managed-by-both", query)
+    assert [row[0] for row in rows[1:]] == expected
+
+
+def test_export_streams_in_chunks(viewer_client, coverage_data, monkeypatch):
+    from dashboard import exports
+
+    monkeypatch.setattr(exports, "CHUNK", 1)
+    response = viewer_client.get(reverse("dashboard:export", args=["managed-by-both"]))
+    chunks = list(response.streaming_content)
+
+    assert len(chunks) == 1 + 4
+    assert b"".join(chunks).count(b"\r\n") == 5
+
+
+def test_export_rejects_invalid_filter(viewer_client, coverage_data):
+    response = viewer_client.get(
+        reverse("dashboard:export", args=["managed-by-both"]), {"q": "a b"}
+    )
+    assert response.status_code == 400
+    assert "is not an IP address" in response.content.decode()
+
+
+# --- Host page ------------------------------------------------------------------------
+
+
+def test_host_page_shows_every_network_and_range(viewer_client, coverage_data):
+    html = viewer_client.get(reverse("dashboard:host", args=["192.0.2.1"])).content.decode()
+
+    assert "yes, in the range 192.0.2.0-192.0.2.127" in html
+    assert "web-1.example.test" in html and "web-1.branch.example.test" in html
+    assert re.search(r"<th scope=\"row\">101</th><td>0</td>", html)
+    assert re.search(r"<th scope=\"row\">102</th><td>7</td>", html)
+    assert "host-192-0-2-1.example.test" in html
+
+
+def test_host_page_finds_ipv6_of_dual_stack_host(viewer_client, coverage_data):
+    html = viewer_client.get(reverse("dashboard:host", args=["2001:db8::1"])).content.decode()
+
+    assert "db-1.example.test" in html
+    assert "yes, in the range 2001:db8::-2001:db8::ffff:ffff:ffff:ffff" in html
+
+
+def test_host_page_of_unknown_address(viewer_client, coverage_data):
+    html = viewer_client.get(reverse("dashboard:host", args=["198.51.100.200"])).content.decode()
+
+    assert "The inventory does not hold this address." in html
+    assert "Qualys lists no scanned host with this address." in html
+    assert "Qualys-subscribed (S): <strong>no" in html
+
+
+def test_host_page_rejects_invalid_address(viewer_client, db):
+    assert viewer_client.get(reverse("dashboard:host", args=["192.0.2.300"])).status_code == 404
