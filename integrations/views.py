@@ -4,6 +4,7 @@ import logging
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.generic import TemplateView, View
@@ -60,7 +61,9 @@ class QualysSettingsView(View):
         form = QualysSettingsForm(request.POST, instance=settings)
         if not form.is_valid():
             return render_settings_page(request, form, settings)
-        settings = form.save()
+        # The settings row and the schedule change together or not at all.
+        with transaction.atomic():
+            settings = form.save()
         logger.info(
             "Qualys settings saved by %s: enabled=%s, every %s h, server %s",
             request.user.get_username(),
