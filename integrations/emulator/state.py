@@ -179,8 +179,9 @@ class EmulatorState:
     write_log: list[dict[str, Any]]
     extra: dict[str, Any] = field(default_factory=dict)
     missing_keys: set[str] = field(default_factory=set)
+    needs_initial_save: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
-    _hosts_json: str | None = None
+    _hosts_json: list[str] | None = None
 
     # Queries ---------------------------------------------------------------
 
@@ -209,8 +210,8 @@ class EmulatorState:
             }
         )
 
-    def to_json_text(self) -> str:
-        """Return the whole state as JSON text, one top-level key per line, hosts last."""
+    def json_pieces(self) -> Iterator[str]:
+        """Yield the whole state as JSON text: one top-level key per line, hosts last."""
         data = {
             "users": self.users,
             "subscription": {
@@ -225,39 +226,51 @@ class EmulatorState:
             **self.extra,
             "write_log": self.write_log,
         }
+        # No indent inside values: json.dumps only uses its fast C encoder
+        # without indent, and states can be large.
+        yield "{\n"
+        for key, value in data.items():
+            yield f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False)},\n"
         if self._hosts_json is None:
-            # One C-encoder call for the whole list (a single long line).
-            self._hosts_json = json.dumps(
-                [host.to_json() for host in self.hosts], ensure_ascii=False
-            )
-        # One top-level key per line. No indent inside values: json.dumps
-        # only uses its fast C encoder without indent, and states can be large.
-        lines = [
-            f"{json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}"
-            for key, value in data.items()
-        ]
-        lines.append(f'"hosts": {self._hosts_json}')
-        return "{\n" + ",\n".join(lines) + "\n}\n"
+            self._hosts_json = _hosts_json_batches(self.hosts)
+        yield '"hosts": ['
+        for index, batch in enumerate(self._hosts_json):
+            if index:
+                yield ",\n"
+            yield batch
+        yield "]\n}\n"
 
     def save(self) -> None:
         """Write the state to its file atomically: a temporary file, then a rename."""
         if self.path is None:
             return
         with self.lock:
-            payload = self.to_json_text()
-            directory = self.path.parent
             handle, temporary = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".tmp", dir=directory
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
             )
             try:
                 # No fsync: the rename makes the swap atomic for readers and
                 # for a crash of this process, which is what tests rely on.
                 with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                    stream.write(payload)
+                    for piece in self.json_pieces():
+                        stream.write(piece)
                 os.replace(temporary, self.path)
             except BaseException:
                 Path(temporary).unlink(missing_ok=True)
                 raise
+
+
+def _hosts_json_batches(hosts: list[Host], batch: int = 10_000) -> list[str]:
+    """Encode hosts as JSON list items, one string per batch of hosts.
+
+    One C-encoder call per batch keeps encoding fast and the transient
+    memory small; the strings are kept because hosts never change.
+    """
+    parts = []
+    for start in range(0, len(hosts), batch):
+        chunk = [host.to_json() for host in hosts[start : start + batch]]
+        parts.append(json.dumps(chunk, ensure_ascii=False)[1:-1])
+    return parts
 
 
 # Loading -------------------------------------------------------------------------
@@ -423,7 +436,11 @@ def _hosts(items: Any, where: str) -> list[Host]:
     if not isinstance(items, list):
         raise StateError(f"{where}: hosts must be a list")
     seen: set[int] = set()
-    hosts = [_host(item, f"{where}: hosts[{index}]", seen) for index, item in enumerate(items)]
+    hosts = []
+    for index, item in enumerate(items):
+        hosts.append(_host(item, f"{where}: hosts[{index}]", seen))
+        # Drop the decoded dict at once, so a large state is not held twice.
+        items[index] = None
     hosts.sort(key=lambda host: host.id)
     return hosts
 

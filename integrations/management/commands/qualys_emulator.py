@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -18,6 +19,9 @@ from integrations.emulator.faults import FaultError, parse_fault_flag
 from integrations.emulator.handler import EmulatorApp
 from integrations.emulator.server import EmulatorServer, serve_until_signal, tls_context
 from integrations.emulator.state import StateError, load_state
+
+# Above this many hosts the start-up save of the state runs in the background.
+BACKGROUND_SAVE_HOSTS = 100_000
 
 
 class Command(BaseCommand):
@@ -113,14 +117,27 @@ class Command(BaseCommand):
                 "Choose another --port, or 0 for a free one."
             ) from None
         app.base_url = server.url
+        small = len(state.hosts) <= BACKGROUND_SAVE_HOSTS
+        if state.needs_initial_save and small:
+            # Before the URL is printed, so a reader of the file sees the defaults.
+            state.save()
         self.stdout.write(server.url)
         self.stdout.flush()
+        saver = None
+        if state.needs_initial_save and not small:
+            # Write the merged state back, so the file shows every default. A
+            # large state takes seconds to encode, so this runs beside the
+            # server; write calls wait for it on the state lock.
+            saver = threading.Thread(target=state.save, name="initial-save")
+            saver.start()
         self.stderr.write(
             f"Qualys API emulator: {len(state.hosts)} hosts, {state.subscription.size} subscribed "
             f"addresses, {len(state.asset_groups)} asset groups, {len(state.faults)} faults. "
             "Stop with Ctrl+C or SIGTERM."
         )
         serve_until_signal(server)
+        if saver is not None:
+            saver.join()
         self.stderr.write("Qualys API emulator stopped.")
 
     def _load(self, options):
@@ -149,7 +166,7 @@ class Command(BaseCommand):
             options[name] is not None
             for name in ("calls_per_window", "window_seconds", "concurrency", "licence_limit")
         ) or bool(options["ipv6"] or options["fault"])
-        if options["state"] is not None and (state.missing_keys or changed_by_flags):
-            # Write the merged state back at once, so the file shows every default.
-            state.save()
+        state.needs_initial_save = options["state"] is not None and bool(
+            state.missing_keys or changed_by_flags
+        )
         return state
