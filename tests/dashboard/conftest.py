@@ -1,4 +1,4 @@
-"""Coverage data built the way the product builds it: stored Qualys tables, hosts, then the flags."""
+"""Coverage data built as the product builds it: Qualys tables, hosts, then the flags."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from dashboard import lists
@@ -162,14 +162,25 @@ def test_viewer_sees_no_sync_now_button(viewer_client, db):
 
 
 def test_editor_sees_sync_now_button(editor_client, db):
-    try:
-        url = reverse("integrations:sync-now")
-    except NoReverseMatch:
-        pytest.skip("The sync's Sync now endpoint (integrations:sync-now) is not installed yet")
     configure()
     html = editor_client.get(INDEX).content.decode()
-    assert f'action="{url}"' in html
+    assert f'action="{reverse("integrations:sync-now")}"' in html
     assert ">Sync now</button>" in html
+
+
+def test_running_sync_shows_live_progress(viewer_client, db):
+    configure()
+    SyncRun.objects.create(
+        status=SyncRun.Status.RUNNING, trigger=SyncRun.Trigger.BUTTON, step="fetch_hosts",
+        progress={"hosts_read": 12000},
+    )  # fmt: skip
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    assert f'data-url="{reverse("integrations:sync-progress")}"' in html
+    assert re.search(r"<p data-when-active>\s*<strong[^>]*>Running</strong>", html)
+    assert "12000</span> scanned hosts read" in html
+    assert "integrations/sync_progress.js" in html
 
 
 def test_anonymous_user_is_sent_to_login(client, db):
@@ -203,8 +214,9 @@ def test_list_shows_set_in_address_order(viewer_client, coverage_data, slug, exp
 def test_list_shows_details_from_both_sides(viewer_client, coverage_data):
     html = viewer_client.get(list_url("managed-by-both"), {"q": "203.0.113.5"}).content.decode()
 
-    for text in ("host-203-0-113-5.example.test", "02:00:00:00:00:05", "Debian 12", "scan.xml",
-                 "vpn.example.test", "VPN", "Linux 5.15", "IP", "2026-11-09 08:30 UTC"):  # fmt: skip
+    expected = ["host-203-0-113-5.example.test", "02:00:00:00:00:05", "Debian 12", "scan.xml",
+                "vpn.example.test", "VPN", "Linux 5.15", "IP", "2026-11-09 08:30 UTC"]  # fmt: skip
+    for text in expected:
         assert text in html
 
 

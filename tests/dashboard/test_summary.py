@@ -11,6 +11,7 @@ from integrations.models import SyncRun
 from .conftest import SUBSCRIBED_ADDRESSES
 
 URL = reverse("dashboard:summary")
+ERROR = "Qualys answered HTTP 503 three times; the sync runs again at the next interval."
 
 
 def test_summary_has_exact_counts_and_types(viewer_client, coverage_data):
@@ -49,7 +50,7 @@ def test_summary_reports_last_sync_in_utc(viewer_client, db):
         created_at=datetime(2026, 12, 3, 10, 0, tzinfo=UTC),
         started_at=datetime(2026, 12, 3, 10, 0, 5, tzinfo=UTC),
         finished_at=datetime(2026, 12, 3, 10, 1, 0, 250000, tzinfo=UTC),
-        error="Qualys answered HTTP 503 three times; the sync will run again at the next interval.",
+        error=ERROR,
     )
 
     data = json.loads(viewer_client.get(URL).content)
@@ -59,7 +60,7 @@ def test_summary_reports_last_sync_in_utc(viewer_client, db):
         "status": "failed",
         "started_at": "2026-12-03T10:00:05Z",
         "finished_at": "2026-12-03T10:01:00.250000Z",
-        "error": "Qualys answered HTTP 503 three times; the sync will run again at the next interval.",
+        "error": ERROR,
     }
 
 
