@@ -143,6 +143,16 @@ class XmlStream:
 
     def _syntax_error(self, error: etree.XMLSyntaxError, *, at_end: bool = False) -> None:
         if self.root is None:
+            # The root may have started in the same chunk as the error.
+            try:
+                pending = list(self._parser.read_events())
+            except etree.XMLSyntaxError:
+                pending = []
+            for event, element in pending:
+                if event == "start":
+                    self.root = element.getroottree().getroot()
+                    break
+        if self.root is None:
             preview = self._head.decode("utf-8", "replace")[:200]
             raise NotXml(str(error), preview) from None
         line = getattr(error, "lineno", None)

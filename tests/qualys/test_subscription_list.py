@@ -117,3 +117,13 @@ def test_truncation_warning_on_ip_list_is_not_ignored(mocked, client):
 
     with pytest.raises(Exception, match="incomplete"):
         client.list_subscription()
+
+
+def test_mismatched_tag_in_first_chunk_is_malformed(mocked, client):
+    body = fixture_bytes("ip_list_one_ip.xml").replace(
+        b"<IP_SET>", b"<DATETIME>x</DATETIM><IP_SET>"
+    )
+    mocked.get(IP_URL, body=body)
+
+    with pytest.raises(MalformedResponse, match="not well-formed XML"):
+        client.list_subscription()
