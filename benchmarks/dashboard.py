@@ -31,6 +31,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.db.models import F  # noqa: E402
 
 V4_BASE = int.from_bytes(bytes([10, 0, 0, 0]), "big")
 OUTSIDE_BASE = int.from_bytes(bytes([172, 16, 0, 0]), "big")
@@ -209,7 +210,7 @@ SCANNED_HOST_COLUMNS = [
 
 
 def fill_scanned_addresses() -> None:
-    """One ScannedAddress per distinct scanned address, as the sync stores them."""
+    """Insert one ScannedAddress per distinct scanned address, as the sync does."""
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
         for key, text, version in (("address_key", "address", 4), ("ipv6_key", "ipv6", 6)):
@@ -222,7 +223,7 @@ def fill_scanned_addresses() -> None:
 
 
 def sync_history() -> None:
-    """Ninety daily successful runs and one failed run, for the trend chart."""
+    """Create ninety daily successful runs and one failed run, for the trend chart."""
     from integrations.models import SyncRun
 
     runs = []
@@ -285,18 +286,23 @@ def generate() -> None:
             cursor.execute("ANALYZE")
 
 
-def _timed_get(client, url: str, repeat: int) -> tuple[float, list[float]]:
-    """Return the first request's time and the sorted times of ``repeat`` more, in ms."""
+def _timed_get(client, url: str, repeat: int, before=None) -> tuple[float, list[float]]:
+    """Return the first request's time and the sorted times of ``repeat`` more, in ms.
+
+    ``before`` runs before each request, outside the timing.
+    """
     times = []
     for _ in range(repeat + 1):
+        if before is not None:
+            before()
         started = time.perf_counter()
         response = client.get(url)
-        elapsed = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
-            raise SystemExit(f"GET {url} returned {response.status_code}")
         if getattr(response, "streaming", False):
             for _ in response.streaming_content:
                 pass
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise SystemExit(f"GET {url} returned {response.status_code}")
         times.append(elapsed)
     return times[0], sorted(times[1:])
 
@@ -319,6 +325,7 @@ def deep_cursor(slug: str, fraction: float) -> str:
 
 def measure_export(client, slug: str) -> None:
     started = time.perf_counter()
+    cpu_started = time.process_time()
     response = client.get(f"/dashboard/{slug}.csv")
     rows = 0
     rss_start = _rss_mib()
@@ -328,44 +335,75 @@ def measure_export(client, slug: str) -> None:
         if rows // 100_000 > len(rss_samples):
             rss_samples.append(_rss_mib())
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     rss_end = _rss_mib()
+    data_rows = rows - 1
     print(
-        f"| CSV export of {slug} | {rows - 1:,} rows in {elapsed:.1f} s: "
-        f"{(rows - 1) / elapsed:,.0f} rows/s; RSS {rss_start:.0f} MiB at the start, "
-        f"{min(rss_samples or [rss_end]):.0f}–{max(rss_samples or [rss_end]):.0f} MiB during, "
-        f"{rss_end:.0f} MiB at the end |"
+        f"| {slug}.csv | {data_rows:,} | {elapsed:.1f} s | {data_rows / elapsed:,.0f} | "
+        f"{data_rows / cpu:,.0f} | {rss_start:.0f} → {max(rss_samples or [rss_end]):.0f} → "
+        f"{rss_end:.0f} |"
     )
 
 
+def invalidate_hosts() -> None:
+    """Invalidate the stored counts as an import does, so the hosts are recounted."""
+    from dashboard.receivers import invalidate_counts
+
+    invalidate_counts()
+
+
+def invalidate_all() -> None:
+    """Invalidate the stored counts as a sync does, so every count, |M ∩ S| included, is redone."""
+    from dashboard.models import CountSnapshot
+
+    CountSnapshot.objects.update(qualys_signature="", generation=F("generation") + 1)
+
+
 def measure(repeat: int = 5) -> None:
-    """Print the server times as Markdown table rows."""
+    """Print the server times as Markdown tables."""
     from django.contrib.auth.models import User
     from django.test import Client
     from django.test.utils import setup_test_environment
 
     setup_test_environment()
-
     user = User.objects.filter(username="bench").first() or User.objects.create_superuser(
         "bench", "bench@example.test", "bench-password"
     )
     client = Client()
     client.force_login(user)
-    print(f"Database: {connection.vendor}; times in ms, first request then median of {repeat}")
+    client.get("/dashboard/")  # store the counts once
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"Database: {connection.vendor}; load average before: {load}")
+    print(f"Server time in ms: the first request, then the median and maximum of {repeat} more.")
+    print()
     print("| request | first | median | max |")
     print("|---|---|---|---|")
     urls = [
-        ("dashboard", "/dashboard/"),
-        ("summary.json", "/dashboard/summary.json"),
+        ("dashboard, counts stored", "/dashboard/", None),
+        ("dashboard after an import (hosts recounted)", "/dashboard/", invalidate_hosts),
+        ("dashboard after a sync (all recounted)", "/dashboard/", invalidate_all),
+        ("summary.json, counts stored", "/dashboard/summary.json", None),
     ]
     for slug in ("unmanaged-by-qualys", "unmanaged-by-lumeta", "managed-by-both"):
-        urls.append((f"{slug}, first page", f"/dashboard/{slug}/"))
-        urls.append((f"{slug}, page at 90%", f"/dashboard/{slug}/?after={deep_cursor(slug, 0.9)}"))
-        urls.append((f"{slug}, by last scan", f"/dashboard/{slug}/?sort=-last_scan"))
-    urls.append(("managed-by-both, CIDR /16", "/dashboard/managed-by-both/?q=10.1.0.0/16"))
-    urls.append(("unmanaged-by-qualys, name prefix", "/dashboard/unmanaged-by-qualys/?q=host-99"))
-    for label, url in urls:
-        first, times = _timed_get(client, url, repeat)
+        urls.append((f"{slug}, first page", f"/dashboard/{slug}/", None))
+        urls.append(
+            (f"{slug}, page at 90%", f"/dashboard/{slug}/?after={deep_cursor(slug, 0.9)}", None)
+        )
+        urls.append((f"{slug}, newest scan first", f"/dashboard/{slug}/?sort=-last_scan", None))
+        urls.append((f"{slug}, oldest scan first", f"/dashboard/{slug}/?sort=last_scan", None))
+    urls.append(
+        ("managed-by-both, q=10.1.0.0/16", "/dashboard/managed-by-both/?q=10.1.0.0/16", None)
+    )
+    urls.append(
+        ("unmanaged-by-qualys, q=host-99", "/dashboard/unmanaged-by-qualys/?q=host-99", None)
+    )
+    urls.append(("host page", "/dashboard/host/10.0.0.4/", None))
+    for label, url, before in urls:
+        first, times = _timed_get(client, url, repeat, before)
         print(f"| {label} | {first:.0f} | {statistics.median(times):.0f} | {times[-1]:.0f} |")
+    print()
+    print("| export | rows | time | rows/s | rows/s of CPU | RSS MiB: start → peak → end |")
+    print("|---|---|---|---|---|---|")
     for slug in ("managed-by-both", "unmanaged-by-qualys", "unmanaged-by-lumeta"):
         measure_export(client, slug)
 

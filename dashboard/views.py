@@ -144,10 +144,6 @@ class HostDetailView(TemplateView):
         return context
 
 
-def _count_or_none(value) -> int | None:
-    return None if value is None else int(value)
-
-
 def summary_payload() -> dict:
     """Return the figures of ``/dashboard/summary.json``: exact integers and the last sync."""
     coverage = coverage_counts()
@@ -179,8 +175,8 @@ def summary_payload() -> dict:
 def summary_json(request: HttpRequest) -> HttpResponse:
     """The counts for scripts and monitoring; a session or an API token is required.
 
-    A request with an ``Authorization`` header gets a 401 JSON answer when the
-    token is missing or invalid, since a script cannot follow a login page.
+    A request with an ``Authorization`` header gets a 401 JSON response when
+    the token is missing or invalid, because a script cannot follow a login page.
     """
     if not request.user.is_authenticated:
         if "Authorization" in request.headers:

@@ -74,7 +74,8 @@ def test_venn_labels_every_region_with_its_count(viewer_client, coverage_data):
     for label in ("Lumeta-indexed (I)", "Qualys-subscribed (S)", "Qualys-scanned (M)"):
         assert label in html
     assert '<table class="venn-table">' in html
-    assert "#1f6fd1" in html and "#d64541" in html and "#e5b21a" in html
+    for colour in ("#1f6fd1", "#d64541", "#e5b21a"):
+        assert colour in html
 
 
 def test_trend_draws_successful_syncs_only(viewer_client, db):
@@ -96,7 +97,8 @@ def test_trend_draws_successful_syncs_only(viewer_client, db):
     trend = html[html.index('id="trend-heading"') :]
     assert trend.count("<path ") == 4
     assert trend.count('<tr><th scope="row"><time') == 3
-    assert "30.0%" in trend and "10.0%" in trend
+    assert "30.0%" in trend
+    assert "10.0%" in trend
 
 
 def test_not_configured_state_links_to_settings(viewer_client, db):
@@ -354,7 +356,8 @@ def test_edited_cursor_is_rejected(viewer_client, coverage_data):
 def test_export_of_managed_list_is_exact(viewer_client, coverage_data):
     rows = export_rows(viewer_client, "managed-by-both")
 
-    assert rows[0][0] == "Address" and rows[0][-1] == "Qualys network ID"
+    assert rows[0][0] == "Address"
+    assert rows[0][-1] == "Qualys network ID"
     assert rows[1:] == [
         ["192.0.2.1", "host-192-0-2-1.example.test",
          "host-192-0-2-1.example.test alias-0.example.test", "02:00:00:00:00:00", "",
@@ -438,7 +441,8 @@ def test_host_page_shows_every_network_and_range(viewer_client, coverage_data):
     html = viewer_client.get(reverse("dashboard:host", args=["192.0.2.1"])).content.decode()
 
     assert "yes, in the range 192.0.2.0-192.0.2.127" in html
-    assert "web-1.example.test" in html and "web-1.branch.example.test" in html
+    assert "web-1.example.test" in html
+    assert "web-1.branch.example.test" in html
     assert re.search(r"<th scope=\"row\">101</th><td>0</td>", html)
     assert re.search(r"<th scope=\"row\">102</th><td>7</td>", html)
     assert "host-192-0-2-1.example.test" in html
