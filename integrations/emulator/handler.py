@@ -27,7 +27,7 @@ from .calls import Call, Reply
 from .faults import Fault, FaultBook, FaultError, parse_fault
 from .limits import LimitStatus, LimitTracker, Refusal
 from .params import ApiError, merge_parameters
-from .state import EmulatorState
+from .state import EmulatorState, StateError, build_state
 
 if TYPE_CHECKING:
     from .server import EmulatorServer
@@ -76,6 +76,17 @@ class EmulatorApp:
         with self._sessions_lock:
             return self.sessions.get(token)
 
+    def replace_state(self, state: EmulatorState) -> None:
+        """Swap in a new state (same file), with fresh limit counters and no sessions."""
+        with self.state.lock:
+            state.path = self.state.path
+            self.state = state
+            self.limits = LimitTracker(state.limits)
+            self.faults = FaultBook(state.faults)
+            with self._sessions_lock:
+                self.sessions.clear()
+            state.save()
+
     def take_faults(self, stage: str, endpoint: str, action: str, page: int) -> list[Fault]:
         """Return the faults of a stage for this call and save the state if one was used up."""
         taken = self.faults.take(stage, endpoint, action, page)
@@ -122,6 +133,10 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if parts.path.startswith("/_emulator/"):
             self._control(parts.path, body)
             return
+        content_type = self.headers.get("Content-Type", "application/x-www-form-urlencoded")
+        if "form-urlencoded" not in content_type:
+            # Qualys reads form fields only; other bodies carry no parameters.
+            body = ""
         endpoint = ROUTES.get(parts.path.rstrip("/") or "/")
         if endpoint is None:
             page = xmlout.html_error_page(404, "Not Found", f"{parts.path} was not found.")
@@ -184,10 +199,6 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 return None
         else:
             raw = b""
-        content_type = self.headers.get("Content-Type", "application/x-www-form-urlencoded")
-        if raw and "form-urlencoded" not in content_type:
-            # Qualys reads form fields only; other bodies carry no parameters.
-            return ""
         return raw.decode("utf-8", errors="replace")
 
     def _page(self, endpoint: str, params: dict[str, str]) -> int:
@@ -383,7 +394,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     # Control endpoints (emulator only) --------------------------------------------
 
     def _control(self, path: str, body: str) -> None:
-        """Serve ``/_emulator/status`` and ``/_emulator/faults``; see docs/emulator.md."""
+        """Serve the ``/_emulator/`` control calls (status, faults, state); see docs/emulator.md."""
         state = self.app.state
         if path == "/_emulator/status" and self.command == "GET":
             with state.lock:
@@ -410,6 +421,19 @@ class EmulatorHandler(BaseHTTPRequestHandler):
                 self.app.faults.replace(faults)
                 state.save()
             self._send_plain(200, json.dumps({"faults": len(faults)}), "application/json")
+            return
+        if path == "/_emulator/state" and self.command == "POST":
+            try:
+                raw = json.loads(body or "{}")
+                if not isinstance(raw, dict):
+                    raise StateError("the body must be a JSON object in the state-file format")
+                self.app.replace_state(build_state(raw))
+            except (json.JSONDecodeError, StateError) as error:
+                self._send_plain(400, json.dumps({"error": str(error)}), "application/json")
+                return
+            self._send_plain(
+                200, json.dumps({"hosts": len(self.app.state.hosts)}), "application/json"
+            )
             return
         self._send_plain(
             404, json.dumps({"error": f"no control call {self.command} {path}"}), "application/json"

@@ -22,3 +22,19 @@ def module_emulator():
     yield start
     for managed in started:
         managed.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_server(module_emulator):
+    return module_emulator()
+
+
+@pytest.fixture
+def fresh_emulator(shared_server):
+    """``fresh_emulator(state=None)``: the module's emulator, reset to ``state``."""
+
+    def reset(state=None):
+        shared_server.reset(state)
+        return shared_server
+
+    return reset

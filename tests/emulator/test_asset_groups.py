@@ -24,8 +24,8 @@ def reader(module_emulator):
 
 
 @pytest.fixture
-def emu(qualys_emulator):
-    return qualys_emulator(STATE)
+def emu(fresh_emulator):
+    return fresh_emulator(STATE)
 
 
 def groups(emu, **params):

@@ -195,8 +195,8 @@ def test_slow_fault_delays_reply(emu):
         emu.session().get(f"{emu.url}{IP}", params={"action": "list"}, timeout=0.2)
 
 
-def test_faults_from_state_file(qualys_emulator):
-    emu = qualys_emulator({"faults": [{"kind": "expired", "endpoint": "asset/group"}]})
+def test_faults_from_state_file(fresh_emulator):
+    emu = fresh_emulator({"faults": [{"kind": "expired", "endpoint": "asset/group"}]})
 
     assert call(emu, IP, action="list").status_code == 200
     assert error_of(call(emu, GROUP, action="list"))[0] == "2001"
@@ -242,3 +242,16 @@ def test_invalid_fault_flag_fails_at_start(flag, message):
 
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_control_state_reset_rejects_invalid_state(emu):
+    response = requests.post(
+        f"{emu.url}/_emulator/state",
+        data='{"hosts": [{"id": 1, "ip": "nonsense"}]}',
+        verify=str(emu.cert_path),
+        timeout=30,
+    )
+
+    assert response.status_code == 400
+    assert "hosts[0]" in response.json()["error"]
+    assert host_ids(parse(call(emu, HOST_LIST, action="list"))) == [1, 2, 3, 4, 5]

@@ -48,8 +48,8 @@ def test_empty_subscription_has_no_ip_set(module_emulator):
     assert [child.tag for child in root.find("RESPONSE")] == ["DATETIME"]
 
 
-def test_add_merges_adjacent_and_overlapping_ranges(qualys_emulator):
-    emu = qualys_emulator({"subscription": SUBSCRIPTION})
+def test_add_merges_adjacent_and_overlapping_ranges(fresh_emulator):
+    emu = fresh_emulator({"subscription": SUBSCRIPTION})
 
     response = call(
         emu,
@@ -69,8 +69,8 @@ def test_add_merges_adjacent_and_overlapping_ranges(qualys_emulator):
     assert emu.read_state()["subscription"]["ips"] == ["192.0.2.1-192.0.2.40"]
 
 
-def test_add_accepts_cidr_and_already_subscribed_ips(qualys_emulator):
-    emu = qualys_emulator({"subscription": SUBSCRIPTION})
+def test_add_accepts_cidr_and_already_subscribed_ips(fresh_emulator):
+    emu = fresh_emulator({"subscription": SUBSCRIPTION})
 
     response = call(
         emu,
@@ -86,8 +86,8 @@ def test_add_accepts_cidr_and_already_subscribed_ips(qualys_emulator):
     assert list_tokens(emu) == ["192.0.2.1", "192.0.2.10-192.0.2.30", "198.51.100.0-198.51.100.3"]
 
 
-def test_add_with_action_in_query_and_ips_in_body(qualys_emulator):
-    emu = qualys_emulator({"subscription": SUBSCRIPTION})
+def test_add_with_action_in_query_and_ips_in_body(fresh_emulator):
+    emu = fresh_emulator({"subscription": SUBSCRIPTION})
 
     response = emu.session().post(
         f"{emu.url}{IP}?action=add", data={"ips": "203.0.113.5", "enable_vm": "1"}, timeout=30
@@ -97,8 +97,8 @@ def test_add_with_action_in_query_and_ips_in_body(qualys_emulator):
     assert "203.0.113.5" in list_tokens(emu)
 
 
-def test_add_records_write_log_entry(qualys_emulator):
-    emu = qualys_emulator({"subscription": SUBSCRIPTION})
+def test_add_records_write_log_entry(fresh_emulator):
+    emu = fresh_emulator({"subscription": SUBSCRIPTION})
 
     call(emu, IP, method="POST", action="add", ips="203.0.113.5", enable_vm="1")
     log = emu.write_log()
@@ -149,8 +149,8 @@ def test_add_by_get_is_refused_with_1908(reader):
     assert "203.0.113.5" not in list_tokens(reader)
 
 
-def test_licence_limit_blocks_add_that_exceeds_it(qualys_emulator):
-    emu = qualys_emulator({"subscription": {"ips": ["192.0.2.1-192.0.2.8"], "licence_limit": 10}})
+def test_licence_limit_blocks_add_that_exceeds_it(fresh_emulator):
+    emu = fresh_emulator({"subscription": {"ips": ["192.0.2.1-192.0.2.8"], "licence_limit": 10}})
 
     refused = call(emu, IP, method="POST", action="add", ips="192.0.2.9-192.0.2.11", enable_vm="1")
     accepted = call(emu, IP, method="POST", action="add", ips="192.0.2.5-192.0.2.10", enable_vm="1")
@@ -189,8 +189,8 @@ def test_state_survives_restart(qualys_emulator):
     assert len(second.write_log()) == 1
 
 
-def test_state_file_is_replaced_atomically(qualys_emulator):
-    emu = qualys_emulator({"subscription": SUBSCRIPTION})
+def test_state_file_is_replaced_atomically(fresh_emulator):
+    emu = fresh_emulator({"subscription": SUBSCRIPTION})
     before = emu.state_path.stat().st_ino
 
     call(emu, IP, method="POST", action="add", ips="203.0.113.5", enable_vm="1")

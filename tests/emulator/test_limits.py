@@ -31,8 +31,8 @@ def start_in_thread(emu, path, **params):
     return thread, result
 
 
-def test_headers_on_success_and_error_but_not_on_401(qualys_emulator):
-    emu = qualys_emulator()
+def test_headers_on_success_and_error_but_not_on_401(fresh_emulator):
+    emu = fresh_emulator()
 
     ok = call(emu, IP, action="list")
     bad_value = call(emu, IP, action="list", ips="nonsense")
@@ -53,8 +53,8 @@ def test_headers_on_success_and_error_but_not_on_401(qualys_emulator):
     assert not any(name in unauthorised.headers for name in LIMIT_HEADERS)
 
 
-def test_rate_limit_gives_409_1965_per_endpoint(qualys_emulator):
-    emu = qualys_emulator({"limits": {"calls_per_window": 3, "window_seconds": 600}})
+def test_rate_limit_gives_409_1965_per_endpoint(fresh_emulator):
+    emu = fresh_emulator({"limits": {"calls_per_window": 3, "window_seconds": 600}})
 
     statuses = [call(emu, IP, action="list").status_code for _ in range(3)]
     refused = call(emu, IP, action="list")
@@ -95,8 +95,8 @@ def test_limit_flags_and_per_endpoint_override(qualys_emulator):
     assert error_of(second)[0] == "1965"
 
 
-def test_concurrency_limit_gives_409_1960(qualys_emulator):
-    emu = qualys_emulator({"limits": {"concurrency": 1}})
+def test_concurrency_limit_gives_409_1960(fresh_emulator):
+    emu = fresh_emulator({"limits": {"concurrency": 1}})
     emu.set_faults([{"kind": "slow", "endpoint": "asset/host", "delay": 1.5, "times": 1}])
 
     thread, first = start_in_thread(emu, HOST_LIST, action="list")
@@ -117,8 +117,8 @@ def test_concurrency_limit_gives_409_1960(qualys_emulator):
     assert after.status_code == 200
 
 
-def test_concurrency_is_checked_before_rate(qualys_emulator):
-    emu = qualys_emulator({"limits": {"concurrency": 1, "calls_per_window": 1}})
+def test_concurrency_is_checked_before_rate(fresh_emulator):
+    emu = fresh_emulator({"limits": {"concurrency": 1, "calls_per_window": 1}})
     emu.set_faults([{"kind": "slow", "endpoint": "asset/host", "delay": 1.5, "times": 1}])
 
     thread, _ = start_in_thread(emu, HOST_LIST, action="list")
@@ -131,8 +131,8 @@ def test_concurrency_is_checked_before_rate(qualys_emulator):
     assert error_of(rate_only)[0] == "1965"
 
 
-def test_refused_calls_do_not_use_the_window(qualys_emulator):
-    emu = qualys_emulator({"limits": {"calls_per_window": 2}})
+def test_refused_calls_do_not_use_the_window(fresh_emulator):
+    emu = fresh_emulator({"limits": {"calls_per_window": 2}})
     emu.set_faults([{"kind": "concurrency_limit", "endpoint": "asset/ip", "times": 3}])
 
     refused = [call(emu, IP, action="list").status_code for _ in range(3)]

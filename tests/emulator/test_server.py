@@ -175,3 +175,10 @@ def test_state_file_gets_defaults_written_back(qualys_emulator):
     assert state["limits"] == {"calls_per_window": 300, "window_seconds": 3600, "concurrency": 2}
     assert state["write_log"] == []
     assert state["subscription"] == {"ips": [], "licence_limit": None}
+
+
+def test_ipv6_loopback_bind(qualys_emulator):
+    emu = qualys_emulator(args=["--bind", "::1"])
+
+    assert emu.url.startswith("https://[::1]:")
+    assert call(emu, IP, action="list").status_code == 200

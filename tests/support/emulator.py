@@ -29,7 +29,8 @@ prints, and returns an :class:`EmulatorProcess` with:
   ``verify`` set, and ``trust_env`` off (otherwise requests lets
   REQUESTS_CA_BUNDLE from the environment override ``session.verify``);
 - ``set_faults(list)``: replace the active faults of the running emulator;
-  ``status()``: running calls, fault counters and sizes;
+  ``reset(state=None)``: replace its whole state, as a restart would but
+  without one; ``status()``: running calls, fault counters and sizes;
 - ``stop()``: SIGTERM and wait (also done after the test).
 """
 
@@ -102,6 +103,14 @@ class EmulatorProcess:
     def set_faults(self, faults: list[dict[str, Any]]) -> None:
         response = requests.post(
             f"{self.url}/_emulator/faults", data=json.dumps(faults), verify=self.verify, timeout=30
+        )
+        response.raise_for_status()
+
+    def reset(self, state: dict[str, Any] | None = None) -> None:
+        """Replace the running emulator's whole state (limits and sessions start afresh)."""
+        data = dict(DEFAULT_STATE if state is None else state)
+        response = requests.post(
+            f"{self.url}/_emulator/state", data=json.dumps(data), verify=self.verify, timeout=60
         )
         response.raise_for_status()
 
