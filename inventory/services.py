@@ -204,9 +204,12 @@ def import_stream(
             writer = HostWriter(source, started_at, on_batch=report_progress)
             counts = writer.counts
             parser = parser_for(report.format, buffered, state)
-            for record in parser.records():
-                writer.add(record)
-            writer.flush()
+            try:
+                for record in parser.records():
+                    writer.add(record)
+                writer.flush()
+            finally:
+                writer.close()
             if state.complete:
                 # A dry run marks too, so that its report shows the count; the
                 # rollback below undoes it with everything else.
