@@ -2,16 +2,56 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+
+from lumeta_qualys.ipset import AddressError, key_of
 
 from .models import Host, ImportRun
 from .services import delete_hosts
+
+
+class HostAdminForm(forms.ModelForm):
+    """Checks the address before Host.save() canonicalises it and sets its key."""
+
+    class Meta:
+        model = Host
+        fields = [
+            "address",
+            "hostname",
+            "hostnames",
+            "mac",
+            "mac_vendor",
+            "os_name",
+            "tags",
+            "source",
+            "last_seen",
+            "stale",
+            "stale_since",
+        ]
+
+    def clean_address(self) -> str:
+        text = self.cleaned_data["address"]
+        try:
+            key = key_of(text)
+        except AddressError as error:
+            raise forms.ValidationError(
+                f'"{text}" is not a valid IP address: {error.reason}. '
+                "Enter one IPv4 or IPv6 address."
+            ) from None
+        duplicate = Host.objects.filter(key=key).exclude(pk=self.instance.pk).first()
+        if duplicate is not None:
+            raise forms.ValidationError(
+                f"{duplicate.address} is already indexed. Edit that host instead."
+            )
+        return text.strip()
 
 
 @admin.register(Host)
 class HostAdmin(admin.ModelAdmin):
     """Hosts by address; the search box takes an address, a CIDR block, a range or a name."""
 
+    form = HostAdminForm
     list_display = ["address", "hostname", "mac", "os_name", "source", "last_seen", "stale"]
     list_filter = ["stale", "version", "source"]
     # The search goes through HostQuerySet.matching (see get_search_results);

@@ -205,7 +205,10 @@ class ImportApiView(View):
         if fmt is not None and fmt not in FORMATS:
             return _json_error(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.", 400)
         limit = settings.IMPORT_MAX_UPLOAD_BYTES
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return _json_error("The Content-Length header is not a number.", 400)
         if length > limit:
             return _json_error(
                 f"The request body is {length} bytes, more than the limit of {limit} bytes "

@@ -162,3 +162,46 @@ def test_admin_bulk_delete_sends_signal(admin_client_logged_in, signals):
 
     assert Host.objects.count() == 0
     assert signals.deleted[0]["keys"] == [host.key]
+
+
+def admin_host_form(address: str) -> dict:
+    return {
+        "address": address,
+        "hostname": "",
+        "hostnames": "[]",
+        "mac": "",
+        "mac_vendor": "",
+        "os_name": "",
+        "tags": "[]",
+        "source": "admin",
+        "last_seen_0": "2026-12-01",
+        "last_seen_1": "10:00:00",
+        "stale_since_0": "",
+        "stale_since_1": "",
+    }
+
+
+def test_admin_add_canonicalises_address(admin_client_logged_in):
+    response = admin_client_logged_in.post(
+        "/admin/inventory/host/add/", admin_host_form("2001:DB8:0:0::9")
+    )
+
+    assert response.status_code == 302
+    assert Host.objects.get().address == "2001:db8::9"
+
+
+def test_admin_rejects_invalid_or_duplicate_address(admin_client_logged_in):
+    Host.objects.create(address="192.0.2.1", source="s")
+
+    invalid = admin_client_logged_in.post(
+        "/admin/inventory/host/add/", admin_host_form("192.0.2.256")
+    )
+    duplicate = admin_client_logged_in.post(
+        "/admin/inventory/host/add/", admin_host_form("192.0.2.1")
+    )
+
+    assert invalid.status_code == 200
+    assert "is not a valid IP address" in invalid.content.decode()
+    assert duplicate.status_code == 200
+    assert "192.0.2.1 is already indexed" in duplicate.content.decode()
+    assert Host.objects.count() == 1
