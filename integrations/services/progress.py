@@ -28,11 +28,17 @@ class ProgressReporter:
         self.listener = listener
         self._last_saved_hosts = 0
         self._last_save = 0.0
+        self._started = time.monotonic()
 
     def step(self, name: str, **counts: Any) -> None:
         """Record that step ``name`` started, with any counts known so far."""
         self.run.step = name
-        self.run.progress = {**self.run.progress, **counts, "step": name}
+        # Seconds from the start of the run at which each step began.
+        timeline = [
+            *self.run.progress.get("timeline", []),
+            [name, round(time.monotonic() - self._started, 2)],
+        ]
+        self.run.progress = {**self.run.progress, **counts, "step": name, "timeline": timeline}
         self._save()
 
     def update(self, **counts: Any) -> None:

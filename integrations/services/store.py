@@ -9,7 +9,9 @@ coverage flags, so readers see either the previous data or the new.
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,7 +19,9 @@ from decimal import Decimal
 from typing import IO, Any
 
 from django.db import connection, models, transaction
+from django.db.models import Q
 
+from inventory.models import Host
 from lumeta_qualys.ipset import IPSet, address_key, format_address
 
 from .. import coverage
@@ -29,6 +33,8 @@ logger = logging.getLogger(__name__)
 INSERT_BATCH = 5000
 # Rows per pickled chunk in the spool file.
 SPOOL_CHUNK = 10_000
+# Address ranges per UPDATE when flags change for the ranges added to S.
+RANGES_PER_UPDATE = 200
 
 # Columns of qualys_scanned_ips written by the sync, in spool-row order.
 SCANNED_HOST_FIELDS = (
@@ -216,15 +222,42 @@ def replace_qualys_tables(subscription: IPSet, hosts: HostSpool) -> dict[str, in
     return {"ranges": ranges, "hosts": scanned, "addresses": addresses}
 
 
-def replace_subscription(subscription: IPSet) -> int:
-    """Replace S alone (after IPs were added to Qualys) and refresh the coverage flags."""
+def replace_subscription(subscription: IPSet, previous: IPSet) -> int:
+    """Replace the stored S by ``subscription`` (read again after an add) in one transaction.
+
+    ``previous`` is the S stored by this sync's store step, so the coverage
+    flags are exact already everywhere but in the difference: only the
+    ``subscribed`` flag of hosts in ``subscription − previous`` (and, if
+    Qualys dropped addresses meanwhile, ``previous − subscription``) changes.
+    Updating those ranges avoids a second pass over every indexed host.
+    """
     with transaction.atomic():
         _delete_all(SubscribedRange)
         ranges = insert_rows(
             SubscribedRange, SUBSCRIBED_RANGE_FIELDS, subscription_rows(subscription)
         )
-        coverage.refresh_all()
+        changed = _set_subscribed(subscription - previous, True)
+        changed += _set_subscribed(previous - subscription, False)
+    logger.info(
+        "Stored %s subscribed ranges; %s hosts changed their subscribed flag", ranges, changed
+    )
     return ranges
+
+
+def _set_subscribed(ips: IPSet, value: bool) -> int:
+    """Set ``Host.subscribed`` to ``value`` for indexed hosts inside ``ips``; return the count."""
+    changed = 0
+    bounds = [
+        (address_key(version, start), address_key(version, end))
+        for version, start, end in ips.ranges()
+    ]
+    for index in range(0, len(bounds), RANGES_PER_UPDATE):
+        inside = functools.reduce(
+            operator.or_,
+            (Q(key__range=pair) for pair in bounds[index : index + RANGES_PER_UPDATE]),
+        )
+        changed += Host.objects.filter(inside, subscribed=not value).update(subscribed=value)
+    return changed
 
 
 def truncate(value: str, field_name: str) -> str:

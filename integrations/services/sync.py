@@ -501,7 +501,7 @@ class SyncService:
                 f"(for example {', '.join(sample(missing, 5))})."
             )
         if updated.addresses != subscription.addresses:
-            store.replace_subscription(updated.addresses)
+            store.replace_subscription(updated.addresses, subscription.addresses)
         return updated
 
     def update_asset_group(self, target: IPSet, subscription: Subscription) -> None:

@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from integrations import constants
+from integrations import constants, coverage
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange, SyncRun
 from integrations.services import runs
 from integrations.services.sync import group_ips_for_qualys
@@ -181,6 +181,8 @@ def test_auto_subscribe_on_stores_subscription_as_qualys_holds_it(qualys, config
     assert list(Host.objects.filter(subscribed=False).values_list("address", flat=True)) == [
         "2001:db8::99"
     ]
+    # The flags updated for the added ranges equal a full recomputation.
+    assert coverage.refresh_all() == {"subscribed": 0, "scanned": 0, "indexed": 0}
 
 
 def test_group_found_by_exact_title_is_replaced(qualys, configure):
