@@ -13,7 +13,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from lumeta_qualys.ipset import IPV6_PLACEHOLDERS, IPSet
+from lxml import etree
+
+from lumeta_qualys.ipset import (
+    IPV6_PLACEHOLDERS,
+    AddressError,
+    IPSet,
+    canonical_address,
+    parse_address,
+)
 
 from . import xmlout
 from .params import (
@@ -28,7 +36,7 @@ from .params import (
     truncation_limit,
     whole_number,
 )
-from .state import TITLE_MAX_LENGTH, AssetGroup, EmulatorState, Host, fast_tokens
+from .state import TITLE_MAX_LENGTH, AssetGroup, EmulatorState, Host, Mapping, fast_tokens
 
 DETAILS = {"None", "Basic", "Basic/AGs", "All", "All/AGs"}
 HOST_PAGE_DEFAULT = 1000
@@ -675,6 +683,88 @@ def _mapping_csv(mappings, next_id, call) -> Iterator[str]:
         yield f'"WARNING","1980","{next_page_url(call, next_id)}"\r\n'
 
 
+MAPPING_ADD_PARAMS = {"action", "echo_request", "csv_data", "xml_data", "all_or_nothing"}
+MAPPING_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def _mapping_records(params: dict[str, str]) -> list[tuple[str, str]]:
+    """Read ``(v4, v6)`` text pairs from ``csv_data`` (one ``V4,V6`` a line) or ``xml_data``."""
+    if "csv_data" in params:
+        records = []
+        for line in params["csv_data"].splitlines():
+            fields = [field.strip().strip('"') for field in line.split(",")]
+            if not any(fields):
+                continue
+            if len(fields) != 2:
+                raise invalid("csv_data", line, "each line must be V4,V6")
+            if fields[0].upper() in ("V4", "IPV4"):
+                continue
+            records.append((fields[0], fields[1]))
+        return records
+    try:
+        root = etree.fromstring(params["xml_data"].encode("utf-8"), MAPPING_XML_PARSER)
+    except etree.XMLSyntaxError as error:
+        raise invalid("xml_data", "(XML)", f"not well-formed: {error}") from None
+    return [
+        ((item.findtext("V4") or "").strip(), (item.findtext("V6") or "").strip())
+        for item in root.iter("IP_MAP")
+    ]
+
+
+def _mapping_problem(state: EmulatorState, v4: str, v6: str, taken: set[str]) -> str | None:
+    """Return why a mapping record cannot be added, or None."""
+    try:
+        version, value = parse_address(v4)
+        v6_version, v6_value = parse_address(v6)
+    except AddressError as error:
+        return f"{error.value!r} is not an address"
+    if version != 4 or not IPV6_PLACEHOLDERS.contains(4, value):
+        return f"{v4} is not an IPv6 mapping address (0.0.0.1-0.254.255.255)"
+    if v6_version != 6:
+        return f"{v6} is not an IPv6 address"
+    if not state.subscription.contains(4, value):
+        return f"{v4} is not in the subscription"
+    if v4 in taken or canonical_address(v6) in taken:
+        return f"{v4} or {v6} already has a mapping record"
+    return None
+
+
+def mapping_add(state: EmulatorState, call: Call) -> Reply:
+    params = call.params
+    check_names(params, MAPPING_ADD_PARAMS)
+    if "csv_data" in params and "xml_data" in params:
+        raise ApiError(400, 1904, "Only one of these parameters is allowed: csv_data, xml_data")
+    if not params.get("csv_data", "").strip() and not params.get("xml_data", "").strip():
+        raise ApiError(400, 1903, "Missing required parameter(s): csv_data or xml_data")
+    all_or_nothing = flag(params, "all_or_nothing")
+    records = _mapping_records(params)
+    with state.lock:
+        if not state.ipv6_enabled:
+            raise ApiError(400, 1905, "IPv6 mapping records are not enabled for this subscription.")
+        taken = {m.v4 for m in state.mappings} | {m.v6 for m in state.mappings}
+        accepted: list[Mapping] = []
+        problems: list[str] = []
+        next_id = max((m.id for m in state.mappings), default=0) + 1
+        for v4, v6 in records:
+            problem = _mapping_problem(state, v4, v6, taken)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            mapping = Mapping(next_id, canonical_address(v4), canonical_address(v6))
+            taken.update((mapping.v4, mapping.v6))
+            accepted.append(mapping)
+            next_id += 1
+        if problems and all_or_nothing is not False:
+            raise ApiError(400, 1905, f"No IPv6 mapping record was added: {problems[0]}.")
+        state.mappings.extend(accepted)
+        state.log_write("asset/ip/v4_v6 add", params, call.user)
+        state.save()
+    return success(
+        f"{len(accepted)} IPv6 mapping record(s) added, {len(problems)} rejected.",
+        [("REJECTED", problems)] if problems else None,
+    )
+
+
 # About ---------------------------------------------------------------------------
 
 
@@ -701,6 +791,7 @@ CALLS = {
     ("asset/group", "edit"): group_edit,
     ("asset/group", "delete"): group_delete,
     ("asset/ip/v4_v6", "list"): mapping_list,
+    ("asset/ip/v4_v6", "add"): mapping_add,
 }
 
 

@@ -93,3 +93,80 @@ def test_placeholders_can_be_added_with_ipv6_on(emu):
     )
 
     assert response.status_code == 200
+
+
+V6_STATE = {
+    "ipv6_enabled": True,
+    "subscription": {"ips": ["0.0.0.1-0.0.0.20", "192.0.2.1"]},
+    "ipv6_mappings": [{"id": 5, "v4": "0.0.0.1", "v6": "2001:db8::1"}],
+}
+
+
+def test_add_csv_records(fresh_emulator):
+    emu = fresh_emulator(V6_STATE)
+
+    response = call(
+        emu,
+        MAPPING,
+        method="POST",
+        action="add",
+        csv_data="V4,V6\r\n0.0.0.2,2001:db8::2\r\n0.0.0.3,2001:DB8:0::3\r\n",
+    )
+    listed = maps(parse(call(emu, MAPPING, action="list", output_format="xml")))
+
+    assert response.status_code == 200
+    assert parse(response).find("RESPONSE/CODE") is None
+    assert listed == [
+        ("5", "0.0.0.1", "2001:db8::1"),
+        ("6", "0.0.0.2", "2001:db8::2"),
+        ("7", "0.0.0.3", "2001:db8::3"),
+    ]
+    assert emu.write_log()[-1]["action"] == "asset/ip/v4_v6 add"
+
+
+def test_add_xml_records(fresh_emulator):
+    emu = fresh_emulator(V6_STATE)
+    xml = "<IP_MAP_LIST><IP_MAP><V4>0.0.0.9</V4><V6>2001:db8::9</V6></IP_MAP></IP_MAP_LIST>"
+
+    response = call(emu, MAPPING, method="POST", action="add", xml_data=xml)
+
+    assert response.status_code == 200
+    assert ("6", "0.0.0.9", "2001:db8::9") in maps(
+        parse(call(emu, MAPPING, action="list", output_format="xml"))
+    )
+
+
+def test_add_all_or_nothing(fresh_emulator):
+    emu = fresh_emulator(V6_STATE)
+    csv = "0.0.0.2,2001:db8::2\n0.0.0.1,2001:db8::99\n192.0.2.1,2001:db8::98\n0.0.0.30,2001:db8::30"
+
+    refused = call(emu, MAPPING, method="POST", action="add", csv_data=csv)
+    partial = call(emu, MAPPING, method="POST", action="add", csv_data=csv, all_or_nothing="0")
+
+    assert refused.status_code == 400
+    code, text = error_of(refused)
+    assert code == "1905"
+    assert "0.0.0.1 or 2001:db8::99 already has a mapping record" in text
+    assert partial.status_code == 200
+    root = parse(partial)
+    assert root.findtext("RESPONSE/TEXT") == "1 IPv6 mapping record(s) added, 3 rejected."
+    rejected = root.xpath("RESPONSE/ITEM_LIST/ITEM[KEY='REJECTED']/VALUE/text()")
+    assert len(rejected) == 3
+    assert "192.0.2.1 is not an IPv6 mapping address" in rejected[1]
+    assert "0.0.0.30 is not in the subscription" in rejected[2]
+    assert len(emu.write_log()) == 1
+
+
+def test_add_needs_ipv6_support_and_data(fresh_emulator):
+    emu = fresh_emulator({"subscription": {"ips": ["0.0.0.1"]}})
+
+    disabled = call(emu, MAPPING, method="POST", action="add", csv_data="0.0.0.1,2001:db8::1")
+    missing = call(emu, MAPPING, method="POST", action="add")
+    both = call(emu, MAPPING, method="POST", action="add", csv_data="x", xml_data="y")
+
+    assert error_of(disabled) == (
+        "1905",
+        "IPv6 mapping records are not enabled for this subscription.",
+    )
+    assert error_of(missing)[0] == "1903"
+    assert error_of(both)[0] == "1904"
