@@ -1,0 +1,60 @@
+"""The sync panel in Chromium: live progress from the JSON endpoint, then the finished run."""
+
+import pytest
+from django.utils import timezone
+
+from integrations.models import SyncRun
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_panel_shows_live_progress_then_result(page, log_in, live_server, editor):
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.SCHEDULE,
+        status=SyncRun.Status.RUNNING,
+        started_at=timezone.now(),
+        step="fetch_scanned_hosts",
+        progress={"step": "fetch_scanned_hosts", "hosts_read": 125000},
+    )
+    log_in(page, editor)
+    page.goto(f"{live_server.url}/settings/integrations/qualys/")
+
+    status = page.locator("#sync [data-sync-progress] [data-when-active]")
+    status.wait_for(state="visible")
+    assert "Reading scanned hosts" in status.inner_text()
+    assert "125,000 scanned hosts read" in status.inner_text()
+
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=SyncRun.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+        step="",
+        indexed=10,
+        details={"counts": {"indexed": "10"}},
+    )
+
+    # The page reloads when the run it watched ends, and shows the result.
+    page.locator("#sync [data-when-idle] .status-succeeded").wait_for(timeout=15000)
+    assert page.locator("#sync table.sync-runs").inner_text().count("Succeeded") == 1
+
+
+def test_run_page_shows_preview_result(page, log_in, live_server, viewer):
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.BUTTON,
+        dry_run=True,
+        status=SyncRun.Status.SUCCEEDED,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        add_ranges="192.0.2.40\n203.0.113.5",
+        details={
+            "add": {"addresses": "2", "ranges": 2, "sample": ["192.0.2.40", "203.0.113.5"]},
+            "group": {"addresses": "1", "ranges": 1, "sample": ["192.0.2.1"]},
+        },
+    )
+    log_in(page, viewer)
+    page.goto(f"{live_server.url}/settings/integrations/qualys/sync/runs/{run.pk}/")
+
+    assert page.locator("h1").inner_text() == f"Sync preview {run.pk}"
+    assert "2 addresses in 2 ranges" in page.locator("#add-heading + p").inner_text()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download all ranges").first.click()
+    assert download.value.suggested_filename == f"sync-{run.pk}-add-ranges.txt"
