@@ -182,3 +182,37 @@ def test_ipv6_loopback_bind(qualys_emulator):
 
     assert emu.url.startswith("https://[::1]:")
     assert call(emu, IP, action="list").status_code == 200
+
+
+def test_runs_without_a_database(tmp_path, start_process):
+    # Nothing listens on port 1, so any database query would fail.
+    env = subprocess_env(DATABASE_URL="postgres://nobody@127.0.0.1:1/absent")
+    process = start_process(
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "qualys_emulator",
+            "--port",
+            "0",
+            "--cert",
+            str(tmp_path / "cert.pem"),
+            "--state",
+            str(tmp_path / "state.json"),
+        ],
+        env,
+        name="qualys-emulator-no-db",
+    )
+    process.wait_for_output("https://127.0.0.1:")
+    url = next(line for line in process.output().splitlines() if line.startswith("https://"))
+
+    response = requests.get(
+        f"{url}{IP}",
+        params={"action": "list"},
+        auth=("apiuser", "a-password"),
+        headers={"X-Requested-With": "t"},
+        verify=str(tmp_path / "cert.pem"),
+        timeout=30,
+    )
+
+    assert response.status_code == 200
+    assert parse(response).tag == "IP_LIST_OUTPUT"
