@@ -4,8 +4,18 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from lxml import etree
 
-from tests.emulator.helpers import HOST_LIST, call, error_of, host_ids, hosts_state, next_url, parse
+from tests.emulator.helpers import (
+    HOST_LIST,
+    PARSER,
+    call,
+    error_of,
+    host_ids,
+    hosts_state,
+    next_url,
+    parse,
+)
 
 pytestmark = pytest.mark.services
 
@@ -246,3 +256,13 @@ def test_unknown_path_is_404_html(emu):
 
     assert response.status_code == 404
     assert response.headers["Content-Type"].startswith("text/html")
+
+
+def test_nul_in_state_text_is_written_as_given(fresh_emulator):
+    emu = fresh_emulator({"hosts": [{"id": 1, "ip": "192.0.2.1", "dns": "host\u0000a"}]})
+
+    response = call(emu, HOST_LIST, action="list")
+
+    assert b"<DNS><![CDATA[host\x00a]]></DNS>" in response.content
+    with pytest.raises(etree.XMLSyntaxError):
+        etree.fromstring(response.content, PARSER)
