@@ -161,7 +161,8 @@ def hosts_lxml_floor(path: Path) -> tuple[int, int]:
 
     count = checksum = 0
     for _, element in etree.iterparse(str(path), tag="HOST", resolve_entities=False):
-        record = tuple(element.findtext(field) for field in HOST_FIELDS)
+        fields = {child.tag: child.text for child in element}
+        record = tuple(fields.get(field) for field in HOST_FIELDS)
         count += 1
         checksum += len(record[1] or "")
         element.clear()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from urllib.parse import quote_plus, urlencode
 
 from lxml import etree
@@ -29,7 +30,6 @@ from integrations.qualys.parsing import (
     ipv6_mapping,
     parse_int,
     read_warning,
-    release,
     text_of,
 )
 from integrations.qualys.records import (
@@ -52,6 +52,28 @@ HOST_LIST_VERSIONS = ("2.0", "3.0")
 HOST_DETAILS = ("Basic", "Basic/AGs", "All", "All/AGs")
 MAX_TRUNCATION_LIMIT = 1_000_000
 MAX_TITLE_LENGTH = 255
+
+
+@dataclass(frozen=True)
+class ListShape:
+    """Where the records of a list reply sit: ``root/RESPONSE/container/record``."""
+
+    root: str
+    container: str
+    records: frozenset[str]
+    # Elements under RESPONSE that mean the reply has the wrong shape.
+    forbidden: tuple[str, ...] = ()
+    # Whether the list follows WARNING 1980 pages.
+    paged: bool = True
+
+
+IP_LIST = ListShape("IP_LIST_OUTPUT", "IP_SET", frozenset({"IP", "IP_RANGE"}), paged=False)
+IP_MAP_LIST = ListShape("IP_MAP_LIST_OUTPUT", "IP_MAP_LIST", frozenset({"IP_MAP"}))
+ASSET_GROUP_LIST = ListShape(
+    "ASSET_GROUP_LIST_OUTPUT", "ASSET_GROUP_LIST", frozenset({"ASSET_GROUP"})
+)
+HOST_LIST = ListShape("HOST_LIST_OUTPUT", "HOST_LIST", frozenset({"HOST"}), forbidden=("ID_SET",))
+HOST_ID_SET = ListShape("HOST_LIST_OUTPUT", "ID_SET", frozenset({"ID", "ID_RANGE"}))
 # Detailed warnings kept per client; later ones are only counted.
 MAX_WARNINGS = 200
 
@@ -173,10 +195,8 @@ class QualysClient:
         intervals: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
         rejected: list[str] = []
 
-        def take(entries: list[etree._Element]) -> None:
+        def collect(entries: list[etree._Element]) -> None:
             for entry in entries:
-                if entry.tag != "IP" and entry.tag != "IP_RANGE":
-                    continue
                 text = entry.text or ""
                 try:
                     version, start, end = parse_range(text)
@@ -189,38 +209,8 @@ class QualysClient:
                     continue
                 intervals[version].append((start, end))
 
-        ip_set: etree._Element | None = None
-        with self._transport.open(
-            "GET",
-            IP_PATH,
-            {"action": "list"},
-            expect=("IP_LIST_OUTPUT",),
-            tags=("IP_SET", "WARNING"),
-        ) as response:
-            # Entries are read per chunk straight from the IP_SET element and
-            # deleted once read, instead of one parser event per entry: a
-            # subscription can list a million entries.
-            for batch in response.stream.batches():
-                for event, element in batch:
-                    if element.tag == "WARNING" and event == "end":
-                        warning = read_warning(element)
-                        raise UnexpectedResponse(
-                            f"Qualys marked the subscription IP list as incomplete (code "
-                            f"{warning.code}: {warning.text}). The list was not used; try "
-                            "again later."
-                        )
-                    if element.tag == "IP_SET" and _parent_tag(element) == "RESPONSE":
-                        if event == "start":
-                            ip_set = element
-                        else:
-                            take(list(element))
-                            del element[:]
-                            ip_set = None
-                if ip_set is not None and len(ip_set) > 1:
-                    complete = ip_set[:-1]
-                    take(complete)
-                    del ip_set[: len(complete)]
-            self._note_cleaning(response, IP_PATH)
+        for _ in self._pages(IP_PATH, {"action": "list"}, IP_LIST, collect):
+            pass
         self._finish_warnings()
         ips = IPSet.from_intervals(intervals[4], intervals[6])
         return SubscriptionList(ips=ips, rejected=rejected)
@@ -234,13 +224,13 @@ class QualysClient:
         }
         mappings: list[IPv6Mapping] = []
 
-        def collect(element: etree._Element) -> None:
-            mapping = ipv6_mapping(element, self._warn)
-            if mapping is not None:
-                mappings.append(mapping)
+        def collect(elements: list[etree._Element]) -> None:
+            for element in elements:
+                mapping = ipv6_mapping(element, self._warn)
+                if mapping is not None:
+                    mappings.append(mapping)
 
-        records = {"IP_MAP": "IP_MAP_LIST"}
-        for _ in self._pages(IP_MAP_PATH, params, "IP_MAP_LIST_OUTPUT", records, collect):
+        for _ in self._pages(IP_MAP_PATH, params, IP_MAP_LIST, collect):
             pass
         self._finish_warnings()
         return mappings
@@ -351,13 +341,13 @@ class QualysClient:
     def _list_groups(self, params: dict[str, str]) -> list[AssetGroup]:
         groups: list[AssetGroup] = []
 
-        def collect(element: etree._Element) -> None:
-            group = self._asset_group(element)
-            if group is not None:
-                groups.append(group)
+        def collect(elements: list[etree._Element]) -> None:
+            for element in elements:
+                group = self._asset_group(element)
+                if group is not None:
+                    groups.append(group)
 
-        records = {"ASSET_GROUP": "ASSET_GROUP_LIST"}
-        for _ in self._pages(GROUP_PATH, params, "ASSET_GROUP_LIST_OUTPUT", records, collect):
+        for _ in self._pages(GROUP_PATH, params, ASSET_GROUP_LIST, collect):
             pass
         self._finish_warnings()
         return groups
@@ -428,17 +418,18 @@ class QualysClient:
         params = {"action": "list", "details": details, "truncation_limit": str(page_size)}
         found: list[ScannedHostRecord] = []
         last_id: list[int] = []
+        warn = self._warn
 
-        def collect(element: etree._Element) -> None:
-            record = host_record(element, self._warn)
-            if record is not None:
-                found.append(record)
+        def collect(elements: list[etree._Element]) -> None:
+            for element in elements:
+                record = host_record(element, warn)
+                if record is not None:
+                    found.append(record)
 
         pages = self._pages(
             self.host_list_path,
             params,
-            "HOST_LIST_OUTPUT",
-            {"HOST": "HOST_LIST", "ID_SET": "RESPONSE"},
+            HOST_LIST,
             collect,
             resume_from=lambda: last_id[-1] if last_id else None,
         )
@@ -462,11 +453,11 @@ class QualysClient:
         params = {"action": "list", "details": "None", "truncation_limit": str(page_size)}
         found: list[int] = []
 
-        def collect(element: etree._Element) -> None:
-            found.extend(self._host_ids(element))
+        def collect(elements: list[etree._Element]) -> None:
+            for element in elements:
+                found.extend(self._host_ids(element))
 
-        records = {"ID": "ID_SET", "ID_RANGE": "ID_SET"}
-        for _ in self._pages(self.host_list_path, params, "HOST_LIST_OUTPUT", records, collect):
+        for _ in self._pages(self.host_list_path, params, HOST_ID_SET, collect):
             yield from found
             found.clear()
         self._finish_warnings()
@@ -487,17 +478,14 @@ class QualysClient:
         self,
         path: str,
         params: dict[str, str],
-        root: str,
-        records: dict[str, str],
-        collect: Callable[[etree._Element], None],
+        shape: ListShape,
+        collect: Callable[[list[etree._Element]], None],
         resume_from: Callable[[], int | None] | None = None,
     ) -> Iterator[None]:
-        """Read every page of a list, calling ``collect`` on each record element.
+        """Read every page of a list, passing its record elements to ``collect`` in batches.
 
-        ``records`` maps each record tag to the tag of its parent; a record
-        tag mapped to ``"RESPONSE"`` is an unexpected reply shape and raises.
-        The generator yields after each record so a caller can pass records on
-        while the page is still being read. The next page re-sends the
+        The generator yields after each batch, so a caller can pass records
+        on while the page is still being read. The next page re-sends the
         caller's own parameters with the ``id_min`` read from the WARNING's URL.
         """
         page_params = dict(params)
@@ -507,9 +495,7 @@ class QualysClient:
         while True:
             progress = {"opened": False}
             try:
-                warning = yield from self._read_page(
-                    path, page_params, root, records, collect, progress
-                )
+                warning = yield from self._read_page(path, page_params, shape, collect, progress)
             except QualysError as error:
                 # A reply that breaks off after it started is resumed after the
                 # last record passed on, because hosts come sorted by ID.
@@ -532,6 +518,12 @@ class QualysClient:
                 continue
             if warning is None:
                 return
+            if not shape.paged:
+                raise UnexpectedResponse(
+                    f"Qualys marked the reply to {path} as incomplete (code {warning.code}: "
+                    f"{warning.text}), and this list has no pages. The list was not used; "
+                    "try again later."
+                )
             page_params["id_min"] = self._next_id_min(warning, path, page, seen)
             page += 1
 
@@ -539,35 +531,59 @@ class QualysClient:
         self,
         path: str,
         params: dict[str, str],
-        root: str,
-        records: dict[str, str],
-        collect: Callable[[etree._Element], None],
+        shape: ListShape,
+        collect: Callable[[list[etree._Element]], None],
         progress: dict[str, bool],
     ) -> Generator[None, None, Warning1980 | None]:
-        """Read one page, calling ``collect`` on each record; return its WARNING, if any."""
+        """Read one page, passing record elements to ``collect``; return its WARNING, if any.
+
+        The parser reports events only for the container, WARNING and the
+        forbidden tags, not for each record. After each chunk, the complete
+        records are taken from the container in one slice and deleted: every
+        child but the last of an open element is complete, because XML opens
+        a sibling only after the previous one has closed. The last record of
+        a chunk therefore waits for the next chunk or for the container's end.
+        """
         warning: Warning1980 | None = None
-        tags = (*records, "WARNING")
-        with self._transport.open("GET", path, params, expect=(root,), tags=tags) as response:
+        container: etree._Element | None = None
+        tags = (shape.container, "WARNING", *shape.forbidden)
+        with self._transport.open("GET", path, params, expect=(shape.root,), tags=tags) as response:
             progress["opened"] = True
-            for event, element in response.stream.events():
-                if event != "end":
-                    continue
-                parent = _parent_tag(element)
-                if element.tag == "WARNING" and parent == "RESPONSE":
-                    warning = read_warning(element)
-                elif records.get(element.tag) == "RESPONSE" and parent == "RESPONSE":
-                    # Host IDs without addresses: the reply to details=None.
-                    raise UnexpectedResponse(
-                        f"Qualys answered {path} with host IDs only ({element.tag}), "
-                        "without addresses. The list was not used; check that the call "
-                        "asks for details=Basic."
-                    )
-                elif parent is not None and records.get(element.tag) == parent:
-                    collect(element)
-                    release(element)
-                    yield
+            for batch in response.stream.batches():
+                for event, element in batch:
+                    tag = element.tag
+                    if _parent_tag(element) != "RESPONSE":
+                        continue
+                    if tag == "WARNING" and event == "end":
+                        warning = read_warning(element)
+                    elif tag in shape.forbidden:
+                        raise UnexpectedResponse(
+                            f"Qualys answered {path} with host IDs only ({tag}), without "
+                            "addresses. The list was not used; check that the call asks "
+                            "for details=Basic."
+                        )
+                    elif tag == shape.container and event == "start":
+                        container = element
+                    elif tag == shape.container:
+                        self._take(element, len(element), shape, collect)
+                        container = None
+                if container is not None and len(container) > 1:
+                    self._take(container, len(container) - 1, shape, collect)
+                yield
             self._note_cleaning(response, path)
         return warning
+
+    @staticmethod
+    def _take(
+        container: etree._Element,
+        count: int,
+        shape: ListShape,
+        collect: Callable[[list[etree._Element]], None],
+    ) -> None:
+        """Pass on the records among the first ``count`` children, then delete those children."""
+        children = container[:count]
+        collect([child for child in children if child.tag in shape.records])
+        del container[:count]
 
     @staticmethod
     def _next_id_min(warning: Warning1980, path: str, page: int, seen: set[str]) -> str:

@@ -72,14 +72,12 @@ class LoopbackQualys:
 
             def do_GET(self) -> None:  # noqa: N802 - the http.server hook name
                 server.requests.append({"path": self.path, **dict(self.headers)})
+                # The held part starts inside the second host.
                 head = (
                     b'<?xml version="1.0" encoding="UTF-8" ?><HOST_LIST_OUTPUT><RESPONSE>'
-                    b"<HOST_LIST><HOST><ID>1</ID><IP>192.0.2.1</IP></HOST>"
+                    b"<HOST_LIST><HOST><ID>1</ID><IP>192.0.2.1</IP></HOST><HOST><ID>2</ID>"
                 )
-                tail = (
-                    b"<HOST><ID>2</ID><IP>192.0.2.2</IP></HOST>"
-                    b"</HOST_LIST></RESPONSE></HOST_LIST_OUTPUT>"
-                )
+                tail = b"<IP>192.0.2.2</IP></HOST></HOST_LIST></RESPONSE></HOST_LIST_OUTPUT>"
                 self.send_response(200)
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Transfer-Encoding", "chunked")
