@@ -87,18 +87,25 @@ class AddressFilter:
         return self.name_prefix is not None
 
     def host_names(self) -> Q:
-        """Match inventory hosts whose primary host name starts with the prefix.
+        """Match inventory hosts whose primary host name starts with the prefix."""
+        # NOTE: only the primary host name is searched; the other names in
+        # ``Host.hostnames`` are not indexed.
+        return Q(hostname__startswith=self.name_prefix) & self.host_names_index_bounds()
 
-        The bounds let SQLite use the host-name index, which its LIKE does
-        not; PostgreSQL's LIKE uses the index Django adds for prefix searches.
+    def host_names_index_bounds(self) -> Q:
+        """Return bounds on the host name that let SQLite read the prefix from its index.
+
+        SQLite's LIKE cannot use the host-name index, but a range can; every
+        name that starts with the prefix lies in it. PostgreSQL's LIKE uses
+        the index Django adds for prefix searches, so it needs no bounds.
+        Address filters get no bounds.
         """
-        condition = Q(hostname__startswith=self.name_prefix, hostname__gte=self.name_prefix)
-        if connection.vendor == "sqlite":
-            # SQLite compares text byte by byte, so every name with the prefix
-            # sorts before the prefix with its last character incremented.
-            prefix = self.name_prefix
-            condition &= Q(hostname__lt=prefix[:-1] + chr(ord(prefix[-1]) + 1))
-        return condition
+        if not self.is_name or connection.vendor != "sqlite":
+            return Q()
+        # SQLite compares text byte by byte, so every name with the prefix
+        # sorts before the prefix with its last character incremented.
+        prefix = self.name_prefix
+        return Q(hostname__gte=prefix, hostname__lt=prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
     def qualys_names(self, prefix: str = "") -> Q:
         """Match scanned addresses whose Qualys DNS or NetBIOS name starts with the prefix."""
@@ -108,10 +115,12 @@ class AddressFilter:
 
     def apply(self, queryset: QuerySet, side: str) -> QuerySet:
         """Restrict a segment's queryset (``side`` is "host" or "scanned")."""
+        if side == "host":
+            # Hosts are filtered by the inventory's own search: the same
+            # address, CIDR and host-name rules as the inventory pages.
+            return queryset.matching(self.text).filter(self.host_names_index_bounds())
         if not self.is_name:
             return queryset.filter(key__gte=self.start_key, key__lte=self.end_key)
-        if side == "host":
-            return queryset.filter(self.host_names())
         if side == "scanned-indexed":
             named = Host.objects.filter(self.host_names()).values("key")
             return queryset.filter(key__in=named)
@@ -171,6 +180,8 @@ class CoverageSet:
         # I − S: most hosts have no scan, because Qualys scans inside S. The
         # few scanned ones outside S are sorted with their scan time looked
         # up per host: the cost follows their number, whatever the scan times.
+        # NOTE: with 30,000 scanned hosts outside S a page takes about 60 ms on
+        # SQLite and 300 to 450 ms on PostgreSQL, whose JIT compiles the query.
         outside = querysets.unmanaged_by_qualys()
         scanned_outside = outside.filter(querysets.flag("scanned", True)).annotate(
             last_scan=Subquery(
