@@ -14,6 +14,7 @@ picked up by the scheduler's full reload, at most five minutes later.
 import logging
 
 from django.db import transaction
+from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from . import constants
@@ -52,6 +53,11 @@ def apply_schedule(
             or task.interval_id != interval.pk
             or task.enabled != enabled
         )
+        if enabled and task.last_run_at is None:
+            # Beat counts the first interval from its own start when this is empty;
+            # setting it counts from now, and lets pages show the next run time.
+            task.last_run_at = timezone.now()
+            changed = True
         if changed:
             task.task = constants.SYNC_TASK_PATH
             task.interval = interval

@@ -113,6 +113,13 @@ class QualysConnectionTestView(View):
         return render_settings_page(request, form, settings, connection_result=result)
 
 
+def next_run_at(task: PeriodicTask | None):
+    """Return when beat next starts the sync, or None when it is not scheduled."""
+    if task is None or not task.enabled or task.interval is None or task.last_run_at is None:
+        return None
+    return task.last_run_at + task.interval.schedule.run_every
+
+
 def saved_message(settings: QualysSettings) -> str:
     if settings.enabled and settings.is_configured:
         hours = settings.polling_interval
@@ -128,6 +135,11 @@ def render_settings_page(
     connection_result=None,
     status: int = 200,
 ) -> HttpResponse:
+    schedule_task = (
+        PeriodicTask.objects.filter(name=constants.SYNC_TASK_NAME)
+        .select_related("interval")
+        .first()
+    )
     main_fields = [form[name] for name in form.Meta.fields if name not in form.advanced_fields]
     advanced_fields = [form[name] for name in form.advanced_fields]
     context = {
@@ -138,9 +150,8 @@ def render_settings_page(
         "can_edit": can_edit_settings(request.user),
         "platforms": constants.PLATFORMS,
         "connection_result": connection_result,
-        "schedule_task": PeriodicTask.objects.filter(name=constants.SYNC_TASK_NAME)
-        .select_related("interval")
-        .first(),
+        "schedule_task": schedule_task,
+        "next_run_at": next_run_at(schedule_task),
         "last_run": last_finished_run(),
         "recent_runs": SyncRun.objects.order_by("-created_at")[:RECENT_RUNS],
     }

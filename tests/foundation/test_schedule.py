@@ -1,9 +1,11 @@
 """The periodic sync schedule follows the settings at once, and a running beat obeys it."""
 
 import time
+from datetime import timedelta
 
 import pytest
 import redis
+from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask, PeriodicTasks
 
 from integrations import constants
@@ -44,6 +46,13 @@ class TestApplySchedule:
         assert task.enabled is True
         assert task.interval.every == 6
         assert task.interval.period == IntervalSchedule.HOURS
+
+    def test_first_run_one_interval_after_enabling(self):
+        before = timezone.now()
+        save_form(polling_interval="6")
+        task = sync_task()
+        assert before <= task.last_run_at <= timezone.now()
+        assert task.schedule.remaining_estimate(task.last_run_at) > timedelta(hours=5)
 
     def test_disabled_settings_disable_the_task(self):
         save_form()

@@ -4,7 +4,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
+from integrations.constants import SYNC_TASK_NAME
 from integrations.models import QualysSettings, SyncRun
 
 pytestmark = pytest.mark.django_db
@@ -162,7 +164,11 @@ def test_schedule_card_follows_settings(editor):
     client = client_for(editor)
     assert "the integration is off" in client.get(QUALYS_URL).content.decode()
     client.post(QUALYS_URL, posted(polling_interval="6"))
-    assert "The sync runs every 6 hours" in client.get(QUALYS_URL).content.decode()
+    html = client.get(QUALYS_URL).content.decode()
+    assert "The sync runs every 6 hours; the next run is due at " in html
+    task = PeriodicTask.objects.get(name=SYNC_TASK_NAME)
+    expected = task.last_run_at + timezone.timedelta(hours=6)
+    assert f"{expected:%Y-%m-%d %H:%M} UTC" in html
 
 
 def test_nav_links_dashboard_and_settings(editor):
