@@ -20,6 +20,7 @@ from lumeta_qualys.ipset import (
     parse_address,
     parse_key,
     parse_range,
+    parse_ranges,
 )
 
 V4_BASE = int(ipaddress.IPv4Address("192.0.2.0"))
@@ -423,3 +424,21 @@ def test_ipv4_fast_path_agrees_with_ipaddress(text):
         parsed = None
 
     assert parsed == slow_parse(text)
+
+
+@given(st.lists(st.one_of(tokens, st.sampled_from(["2001:db8::1-2001:db8::9", "192.0.2.0/30"]))))
+def test_parse_ranges_matches_parse_range(texts):
+    v4, v6, errors = parse_ranges(texts)
+
+    expected: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+    expected_errors = []
+    for text in texts:
+        try:
+            version, start, end = parse_range(text)
+        except AddressError as error:
+            expected_errors.append(error.value)
+            continue
+        expected[version].append((start, end))
+    assert v4 == expected[4]
+    assert v6 == expected[6]
+    assert [error.value for error in errors] == expected_errors

@@ -41,7 +41,7 @@ from integrations.qualys.records import (
     SubscriptionList,
 )
 from integrations.qualys.transport import CallGuard, OpenResponse, Transport
-from lumeta_qualys.ipset import AddressError, IPSet, parse_range
+from lumeta_qualys.ipset import AddressError, IPSet, parse_ranges
 
 logger = logging.getLogger(__name__)
 
@@ -196,18 +196,15 @@ class QualysClient:
         rejected: list[str] = []
 
         def collect(entries: list[etree._Element]) -> None:
-            for entry in entries:
-                text = entry.text or ""
-                try:
-                    version, start, end = parse_range(text)
-                except AddressError as error:
-                    rejected.append(text.strip())
-                    self._warn(
-                        f"Subscription IP list: {error.value!r} was skipped because it is "
-                        f"not a valid address or range ({error.reason})."
-                    )
-                    continue
-                intervals[version].append((start, end))
+            v4, v6, errors = parse_ranges([entry.text or "" for entry in entries])
+            intervals[4].extend(v4)
+            intervals[6].extend(v6)
+            for error in errors:
+                rejected.append(error.value.strip())
+                self._warn(
+                    f"Subscription IP list: {error.value!r} was skipped because it is "
+                    f"not a valid address or range ({error.reason})."
+                )
 
         for _ in self._pages(IP_PATH, {"action": "list"}, IP_LIST, collect):
             pass
