@@ -252,7 +252,7 @@ def child_env(database_url: str, redis_url: str, cert: Path) -> dict[str, str]:
             "REDIS_URL": redis_url,
             "QUALYS_CA_BUNDLE": str(cert),
             "PYTHONPATH": str(ROOT),
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "INFO",
         }
     )
     return env
@@ -535,7 +535,13 @@ def main() -> int:
         sync.returncode = os.waitstatus_to_exitcode(status)
         emulator_cpu = sum(process.cpu_times()[:4]) - cpu_before
         peak_mib = usage.ru_maxrss / 1024
-        print((workdir / "sync.out").read_text()[-3000:])
+        print(
+            "\n".join(
+                line
+                for line in (workdir / "sync.out").read_text().splitlines()
+                if "integrations.services" in line or not line.startswith("20")
+            )
+        )
 
         run = SyncRun.objects.order_by("-pk").first()
         timeline = run.progress.get("timeline", [])

@@ -220,6 +220,9 @@ QUALYS_READ_TIMEOUT = env.float("QUALYS_READ_TIMEOUT", default=300.0)
 # A rate-limit wait longer than this fails the call with the time to retry
 # instead of holding a worker.
 QUALYS_MAX_WAIT_SECONDS = env.int("QUALYS_MAX_WAIT_SECONDS", default=300)
+# Qualys calls the sync keeps in flight at once across every worker (a Redis
+# semaphore); Qualys's standard subscription allows 2 concurrent calls per API.
+QUALYS_MAX_CONCURRENT_CALLS = env.int("QUALYS_MAX_CONCURRENT_CALLS", default=2)
 
 LOGGING = {
     "version": 1,

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import SyncRun
+from .call_guard import QualysCallGuard
 from .lock import LockError, SyncLock, current_holder
 from .progress import Listener
 from .sync import SyncService
@@ -133,6 +134,8 @@ def execute_run(
         abandoned = fail_abandoned_runs(run)
         if abandoned:
             logger.warning("Sync %s: marked %s abandoned runs failed", run.pk, abandoned)
+        if call_guard is None:
+            call_guard = QualysCallGuard(connection=lock.connection)
         service = SyncService(
             run, lock=lock, client=client, listener=listener, call_guard=call_guard
         )

@@ -14,6 +14,7 @@ import logging
 import operator
 import pickle
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import IO, Any
@@ -58,6 +59,22 @@ SUBSCRIBED_RANGE_FIELDS = (
     "end_address",
     "size",
 )
+
+
+class StepTimer:
+    """Seconds spent in each part of a store, for the log line."""
+
+    def __init__(self) -> None:
+        self.laps: list[tuple[str, float]] = []
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps.append((name, now - self._last))
+        self._last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.laps)
 
 
 class HostSpool:
@@ -201,23 +218,30 @@ def replace_qualys_tables(subscription: IPSet, hosts: HostSpool) -> dict[str, in
     Returns the number of rows written per table. Any error rolls the whole
     replacement back and the previous tables stay.
     """
+    timer = StepTimer()
     with transaction.atomic():
         _delete_all(ScannedAddress)
         _delete_all(ScannedHost)
         _delete_all(SubscribedRange)
+        timer.lap("delete")
         ranges = insert_rows(
             SubscribedRange, SUBSCRIBED_RANGE_FIELDS, subscription_rows(subscription)
         )
         scanned = insert_rows(
             ScannedHost, SCANNED_HOST_FIELDS, (row for chunk in hosts.chunks() for row in chunk)
         )
+        timer.lap("insert")
         addresses = _insert_scanned_addresses()
+        timer.lap("addresses")
         coverage.refresh_all()
+        timer.lap("coverage")
+    timer.lap("commit")
     logger.info(
-        "Stored %s subscribed ranges, %s scanned hosts and %s scanned addresses",
+        "Stored %s subscribed ranges, %s scanned hosts and %s scanned addresses (%s)",
         ranges,
         scanned,
         addresses,
+        timer,
     )
     return {"ranges": ranges, "hosts": scanned, "addresses": addresses}
 
@@ -231,15 +255,22 @@ def replace_subscription(subscription: IPSet, previous: IPSet) -> int:
     Qualys dropped addresses meanwhile, ``previous − subscription``) changes.
     Updating those ranges avoids a second pass over every indexed host.
     """
+    timer = StepTimer()
     with transaction.atomic():
         _delete_all(SubscribedRange)
         ranges = insert_rows(
             SubscribedRange, SUBSCRIBED_RANGE_FIELDS, subscription_rows(subscription)
         )
+        timer.lap("replace")
         changed = _set_subscribed(subscription - previous, True)
         changed += _set_subscribed(previous - subscription, False)
+        timer.lap("flags")
+    timer.lap("commit")
     logger.info(
-        "Stored %s subscribed ranges; %s hosts changed their subscribed flag", ranges, changed
+        "Stored %s subscribed ranges; %s hosts changed their subscribed flag (%s)",
+        ranges,
+        changed,
+        timer,
     )
     return ranges
 

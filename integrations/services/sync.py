@@ -47,7 +47,7 @@ from .. import constants
 from ..models import QualysSettings, SyncRun
 from ..qualys import QualysClient, QualysError
 from . import store
-from .lock import SyncLock
+from .lock import LockError, SyncLock
 from .progress import Listener, ProgressReporter
 
 logger = logging.getLogger(__name__)
@@ -273,7 +273,7 @@ class SyncService:
         )
         try:
             self._run_steps()
-        except (SyncFailed, QualysError) as error:
+        except (SyncFailed, QualysError, LockError) as error:
             self._fail(str(error))
         except SoftTimeLimitExceeded:
             self._fail(

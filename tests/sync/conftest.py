@@ -67,6 +67,8 @@ class FakeQualys:
         self.calls: list[Call] = []
         self.failures: dict[str, list[Failure]] = {}
         self.counts: dict[str, int] = {}
+        # Functions called with the kind of every call, while Qualys "handles" it.
+        self.observers: list[Callable[[str], None]] = []
         for method in ("GET", "POST"):
             mock.add_callback(method, re.compile(re.escape(BASE_URL) + r"/api/.*"), self._reply)
 
@@ -122,6 +124,8 @@ class FakeQualys:
         path = parts.path
         kind = self._kind(path, params.get("action", ""))
         self.calls.append(Call(kind, request.method, path, params))
+        for observer in self.observers:
+            observer(kind)
         self.counts[kind] = self.counts.get(kind, 0) + 1
 
         for failure in self.failures.get(kind, []):
