@@ -1,11 +1,12 @@
 """CSV export of a whole list, streamed in address order with flat memory.
 
-The set's keys come from the same filter as the pages, a chunk at a time by
-keyset. Each chunk is then read with three indexed range queries (hosts,
-scanned addresses, Qualys hosts) whose SQL already writes each row's CSV
-fields, quoted and joined: Python only glues the inventory part to the
-Qualys part by key. Formatting a million rows field by field in Python
-would cut the rate several times over.
+The rows are read a chunk at a time by keyset on the address key (the key
+range of an address or CIDR filter bounds the walk; a host-name filter
+takes its keys from the same query as the pages). Each chunk is read with
+indexed range queries (hosts, scanned addresses, Qualys hosts) whose SQL
+already writes the CSV fields, quoted and joined: Python only splices the
+inventory part and the Qualys part by key, because formatting a million
+rows field by field in Python would cut the rate several times over.
 """
 
 from __future__ import annotations
@@ -107,11 +108,12 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _host_sql(flag_column: str) -> str:
+def _host_sql(flag_column: str, lower: str = ">=", limit: bool = False) -> str:
     """Return SQL for one key range of a host set's rows.
 
     Each row is (key, the Address and Host name fields, the host names as
-    JSON, the fields MAC address to In subscription).
+    JSON, the fields MAC address to In subscription). ``lower`` compares the
+    key with the range start; with ``limit`` the last parameter caps the rows.
     """
     before = _fields(_text("address"), _text("hostname"))
     after = _fields(
@@ -120,16 +122,18 @@ def _host_sql(flag_column: str) -> str:
     )  # fmt: skip
     return (
         f"SELECT key, {before}, hostnames, {after} FROM {_table(Host)} "
-        f"WHERE key >= %s AND key <= %s AND {flag_column} = %s ORDER BY key"
+        f"WHERE key {lower} %s AND key <= %s AND {flag_column} = %s ORDER BY key"
+        + (" LIMIT %s" if limit else "")
     )
 
 
-def _scanned_sql(with_address: bool) -> str:
-    """Rows (key, Qualys host ID, last scan field[, address field]) of one key range."""
+def _scanned_sql(with_address: bool, lower: str = ">=", limit: bool = False) -> str:
+    """Return SQL for (key, Qualys host row ID, last scan field[, address field]) in a key range."""
     address = f", {_text('address')}" if with_address else ""
     return (
         f"SELECT key, host_id, {_time('last_scan')}{address} FROM {_table(ScannedAddress)} "
-        "WHERE key >= %s AND key <= %s AND indexed = %s ORDER BY key"
+        f"WHERE key {lower} %s AND key <= %s AND indexed = %s ORDER BY key"
+        + (" LIMIT %s" if limit else "")
     )
 
 
@@ -164,25 +168,26 @@ def _qualys_parts(scans: list[tuple]) -> dict[int, tuple[str, str]]:
     return {host_id: (fields, network) for host_id, fields, network in rows}
 
 
-def _chunk_lines(side: str, flag_column: str, flag_value: bool, keys: list[str]) -> list:
-    """Return (key, CSV line) for the chunk's rows, in key order.
+def _scanned_lines(scans: list[tuple]) -> list[tuple[str, str]]:
+    """Return (key, CSV line) of Qualys-only rows: the address, then the Qualys fields."""
+    qualys = _qualys_parts(scans)
+    lines = []
+    for key, host_id, last_scan, address in scans:
+        fields, network = qualys[host_id]
+        lines.append((key, f"{address}{EMPTY_INVENTORY},{fields},{last_scan},{network}"))
+    return lines
+
+
+def _host_lines(hosts: list[tuple]) -> list[tuple[str, str]]:
+    """Return (key, CSV line) of host rows, joined with their Qualys fields by key.
 
     Three simple indexed reads merged here rather than one SQL join, whose
     plan PostgreSQL sometimes turns into a full scan of the scanned hosts.
     """
-    bounds = [keys[0], keys[-1]]
-    if side == "scanned":
-        scans = _fetch(_scanned_sql(with_address=True), bounds + [flag_value])
-        qualys = _qualys_parts(scans)
-        lines = []
-        for key, host_id, last_scan, address in scans:
-            fields, network = qualys[host_id]
-            lines.append((key, f"{address}{EMPTY_INVENTORY},{fields},{last_scan},{network}"))
-        return lines
-
-    hosts = _fetch(_host_sql(flag_column), bounds + [flag_value])
+    if not hosts:
+        return []
     # The addresses of indexed hosts are the scanned addresses flagged indexed.
-    scans = _fetch(_scanned_sql(with_address=False), bounds + [True])
+    scans = _fetch(_scanned_sql(with_address=False), [hosts[0][0], hosts[-1][0], True])
     qualys = _qualys_parts(scans)
     scan_fields = {}
     for key, host_id, last_scan in scans:
@@ -193,6 +198,38 @@ def _chunk_lines(side: str, flag_column: str, flag_value: bool, keys: list[str])
         (key, f"{before},{_names(names)},{after},{scan_fields.get(key, no_scan)}")
         for key, before, names, after in hosts
     ]
+
+
+def _lines_in_range(side: str, flag_column: str, flag_value: bool, start: str, end: str):
+    """Yield chunks of (key, CSV line) for the set's rows from key ``start`` to ``end``.
+
+    Each chunk is read by keyset straight from the set's table.
+    """
+    lower, operator = start, ">="
+    while True:
+        params = [lower, end, flag_value, CHUNK]
+        if side == "scanned":
+            rows = _fetch(_scanned_sql(True, operator, limit=True), params)
+            lines = _scanned_lines(rows)
+        else:
+            rows = _fetch(_host_sql(flag_column, operator, limit=True), params)
+            lines = _host_lines(rows)
+        if not rows:
+            return
+        yield lines
+        lower, operator = rows[-1][0], ">"
+
+
+def _lines_of_keys(side: str, flag_column: str, flag_value: bool, keys: list[str]):
+    """Return (key, CSV line) for exactly ``keys`` (one chunk, in key order)."""
+    bounds = [keys[0], keys[-1], flag_value]
+    if side == "scanned":
+        lines = _scanned_lines(_fetch(_scanned_sql(with_address=True), bounds))
+    else:
+        lines = _host_lines(_fetch(_host_sql(flag_column), bounds))
+    # The key range also holds rows that the name filter left out.
+    wanted = set(keys)
+    return [(key, line) for key, line in lines if key in wanted]
 
 
 def _chunk_keys(
@@ -220,10 +257,17 @@ def csv_lines(coverage_set: CoverageSet, address_filter: AddressFilter | None) -
     header = io.StringIO()
     csv.writer(header, lineterminator=LINE_END).writerow(COLUMNS)
     yield header.getvalue()
-    for keys in _chunk_keys(coverage_set, address_filter):
-        lines = _chunk_lines(side, flag_column, flag_value, keys)
-        if address_filter is not None and address_filter.is_name:
-            # The key range also holds rows that the name filter left out.
-            wanted = set(keys)
-            lines = [(key, line) for key, line in lines if key in wanted]
+    if address_filter is not None and address_filter.is_name:
+        chunks = (
+            _lines_of_keys(side, flag_column, flag_value, keys)
+            for keys in _chunk_keys(coverage_set, address_filter)
+        )
+    elif address_filter is not None:
+        chunks = _lines_in_range(
+            side, flag_column, flag_value, address_filter.start_key, address_filter.end_key
+        )
+    else:
+        # Every key starts with "4" or "6", so "" to "7" spans them all.
+        chunks = _lines_in_range(side, flag_column, flag_value, "", "7")
+    for lines in chunks:
         yield "".join(line + LINE_END for _, line in lines)
