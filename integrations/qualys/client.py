@@ -163,8 +163,18 @@ class QualysClient:
             )
 
     def _finish_warnings(self) -> None:
-        if self.suppressed_warnings:
-            logger.warning("Qualys data: %d more warnings not listed", self.suppressed_warnings)
+        """Add or update one closing line that counts the warnings past MAX_WARNINGS."""
+        if not self.suppressed_warnings:
+            return
+        summary = (
+            f"{self.suppressed_warnings} more values were skipped or cleaned; only the first "
+            f"{MAX_WARNINGS} are listed."
+        )
+        logger.warning("Qualys data: %s", summary)
+        if len(self.warnings) > MAX_WARNINGS:
+            self.warnings[-1] = summary
+        else:
+            self.warnings.append(summary)
 
     # Credential check ----------------------------------------------------------
 

@@ -2,15 +2,16 @@
 
 Bodies are parsed from bytes as they arrive, never from ``response.text``
 (lxml rejects a ``str`` that carries an encoding declaration) and never as
-one tree: list elements are converted to records and removed from the tree
-as soon as they end, so a 500,000-host page stays small in memory and the
-first host reaches the caller before the body has been read to the end.
+one tree: list records are converted and removed from the tree chunk by
+chunk, so a 500,000-host page stays small in memory and the first hosts
+reach the caller before the body has been read to the end.
 
-All parsing uses the options in ``PARSER_OPTIONS``: no DTD loading, no
-network, no entity expansion, and bodies that declare entities are rejected
-outright. lxml feed parsers keep per-document state, so the streaming parser
-is made per body from these options; ``DOCUMENT_PARSER`` is the one parser
-object used for whole small documents.
+Every parse goes through ``XmlStream`` with the one hardened option set
+``PARSER_OPTIONS``: no DTD loading, no network, no entity expansion, and
+bodies that declare entities are rejected outright. An lxml feed parser
+holds the state of the document it is reading and is not thread-safe, so
+``XmlStream`` makes one per body from these options rather than sharing a
+single parser object between concurrent calls.
 """
 
 from __future__ import annotations
@@ -38,8 +39,6 @@ PARSER_OPTIONS: dict[str, bool] = {
     "remove_pis": True,
     "strip_cdata": True,
 }
-
-DOCUMENT_PARSER = etree.XMLParser(**PARSER_OPTIONS)
 
 # Bytes that XML 1.0 forbids. In UTF-8 they never occur inside a multi-byte
 # sequence, so deleting them cannot damage other characters. Qualys data has

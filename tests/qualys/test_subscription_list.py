@@ -127,3 +127,22 @@ def test_mismatched_tag_in_first_chunk_is_malformed(mocked, client):
 
     with pytest.raises(MalformedResponse, match="not well-formed XML"):
         client.list_subscription()
+
+
+def test_many_bad_values_are_counted_not_all_listed(mocked, client):
+    bad = b"".join(b"<IP>bad-%d</IP>" % n for n in range(250))
+    body = (
+        b"<IP_LIST_OUTPUT><RESPONSE><IP_SET>"
+        + bad
+        + b"<IP>192.0.2.1</IP></IP_SET></RESPONSE></IP_LIST_OUTPUT>"
+    )
+    mocked.get(IP_URL, body=body)
+
+    result = client.list_subscription()
+
+    assert result.ips == IPSet.from_strings(["192.0.2.1"])
+    assert len(result.rejected) == 250
+    assert len(client.warnings) == 201
+    assert client.warnings[-1] == (
+        "50 more values were skipped or cleaned; only the first 200 are listed."
+    )
