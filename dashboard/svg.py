@@ -21,14 +21,17 @@ MUTED = "#5b6570"
 
 # Regions of the diagram: key, label, position of its count.
 VENN_REGIONS = [
-    ("I", "I only", (112, 132)),
-    ("S", "S only", (338, 132)),
-    ("M", "M only", (225, 338)),
-    ("IS", "I ∩ S", (225, 108)),
-    ("IM", "I ∩ M", (152, 236)),
-    ("SM", "S ∩ M", (298, 236)),
-    ("ISM", "I ∩ S ∩ M", (225, 186)),
+    ("I", "I only", (118, 140)),
+    ("S", "S only", (402, 140)),
+    ("M", "M only", (260, 372)),
+    ("IS", "I ∩ S", (260, 108)),
+    ("IM", "I ∩ M", (183, 262)),
+    ("SM", "S ∩ M", (337, 262)),
+    ("ISM", "I ∩ S ∩ M", (260, 200)),
 ]
+# Longer counts (IPv6 subscriptions) are shortened in the picture; the
+# description, the tooltip and the table alternative give them exactly.
+MAX_DIGITS_SHOWN = 11
 
 REGION_NAMES = {
     "I": "Indexed only: outside the subscription, not scanned",
@@ -45,6 +48,15 @@ def number(value: int) -> str:
     return f"{value:,}"
 
 
+def short_number(value: int) -> str:
+    """Return ``value`` with separators, or as "≈ 1.8 × 10^19" when it is too long to fit."""
+    text = number(value)
+    if len(text) <= MAX_DIGITS_SHOWN:
+        return text
+    exponent = len(str(abs(value))) - 1
+    return f"≈ {value / 10**exponent:.1f} × 10^{exponent}"
+
+
 def venn(regions: dict[str, int]) -> SafeString:
     """Return the I, S, M diagram with the count of each of its seven regions.
 
@@ -52,12 +64,12 @@ def venn(regions: dict[str, int]) -> SafeString:
     their relative sizes, which the counts give.
     """
     circles = [
-        (165, 160, BLUE, "Lumeta-indexed (I)", (70, 30), "start"),
-        (285, 160, RED, "Qualys-subscribed (S)", (380, 30), "end"),
-        (225, 262, YELLOW, "Qualys-scanned (M)", (225, 418), "middle"),
+        (190, 170, BLUE, "Lumeta-indexed (I)", (30, 28), "start"),
+        (330, 170, RED, "Qualys-subscribed (S)", (490, 28), "end"),
+        (260, 290, YELLOW, "Qualys-scanned (M)", (260, 438), "middle"),
     ]
     parts = [
-        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 450 430" class="venn" role="img" '
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 520 445" class="venn" role="img" '
         'aria-labelledby="venn-title venn-desc">',
         '<title id="venn-title">Overlap of the indexed, subscribed and scanned addresses</title>',
         '<desc id="venn-desc">'
@@ -68,7 +80,7 @@ def venn(regions: dict[str, int]) -> SafeString:
     ]
     for cx, cy, colour, _, _, _ in circles:
         parts.append(
-            f'<circle cx="{cx}" cy="{cy}" r="118" fill="{colour}" fill-opacity="0.18" '
+            f'<circle cx="{cx}" cy="{cy}" r="125" fill="{colour}" fill-opacity="0.18" '
             f'stroke="{colour}" stroke-width="3"/>'
         )
     for _, _, _, label, (x, y), anchor in circles:
@@ -79,7 +91,8 @@ def venn(regions: dict[str, int]) -> SafeString:
     for key, label, (x, y) in VENN_REGIONS:
         parts.append(
             f'<text x="{x}" y="{y}" text-anchor="middle" font-size="16" font-weight="700" '
-            f'fill="{INK}" data-region="{key}">{number(regions[key])}</text>'
+            f'fill="{INK}" data-region="{key}">{escape(short_number(regions[key]))}'
+            f"<title>{number(regions[key])}</title></text>"
             f'<text x="{x}" y="{y + 15}" text-anchor="middle" font-size="11" '
             f'fill="{MUTED}">{escape(label)}</text>'
         )
@@ -177,6 +190,6 @@ def trend(labels: list[str], counts: list[Series], coverage: Series) -> SafeStri
             f'<text x="{legend_x + 32}" y="{ly}" font-size="12" fill="{INK}">'
             f"{escape(series.label)}</text>"
         )
-        legend_x += 40 + 7 * len(series.label)
+        legend_x += 52 + 7 * len(series.label)
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped or a number
