@@ -1,6 +1,6 @@
 """Imports started from the upload page run in a background thread.
 
-The import holds its database transaction from start to end, so its
+The import keeps its database transaction open from start to end, so its
 progress cannot go through that transaction. Progress goes to an
 in-process registry that the progress view reads first and, except on
 SQLite (one writer at a time), to ``ImportRun.progress`` through a second

@@ -186,7 +186,7 @@ class ImportApiView(View):
     cookie is not enough, because the view is exempt from CSRF). The body is
     the file itself or a multipart form with a ``file`` field. Query
     parameters: ``format``, ``source``, ``dry_run`` and ``name`` (the file
-    name for a raw body). Answers the import report as JSON.
+    name for a raw body). Returns the import report as JSON.
     """
 
     http_method_names = ["post"]

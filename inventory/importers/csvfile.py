@@ -1,7 +1,7 @@
 """CSV parser: spreadsheet and tool exports with a header row.
 
 The address column is found by its header name. The file is read as UTF-8
-with or without a byte order mark; the delimiter (comma, semicolon, tab or
+with or without a byte order mark. The delimiter (comma, semicolon, tab or
 vertical bar) is the one that splits the header into a known address
 column. Values are stripped of every kind of whitespace before they are
 validated, and NUL bytes are removed with a warning.
@@ -58,7 +58,7 @@ def normalise_header(name: str) -> str:
 def header_address_columns(cells: list[str]) -> list[int]:
     """Return the indexes of the address columns in a header row.
 
-    ``ipv4`` and ``ipv6`` columns are read together; otherwise the first
+    ``ipv4`` and ``ipv6`` columns are read together. Otherwise the first
     known name in :data:`ADDRESS_COLUMNS` order wins, so that a ``host``
     column next to an ``ip`` column is not read as an address.
     """
@@ -148,7 +148,7 @@ class CsvParser:
         address_columns = header_address_columns(header)
         hostname_column = _first_column(names, HOSTNAME_COLUMNS)
         if hostname_column is None and "host" in names:
-            # A "host" column beside an "ip" column holds names, not addresses.
+            # A "host" column beside an "ip" column contains names, not addresses.
             host_column = names.index("host")
             if host_column not in address_columns:
                 hostname_column = host_column

@@ -13,8 +13,8 @@ Choices, each tested:
 - Several documents appended into one file (``nmap --append-output``) are
   split at each XML declaration and all imported.
 - A document that ends early (an interrupted scan) keeps the hosts whose
-  ``</host>`` was read; the parse is marked incomplete with the line where
-  the file ends.
+  ``</host>`` was read. The parse is then marked incomplete, with the line
+  where the file ends.
 - No DTD is loaded, nothing is fetched from the network and entities are
   never expanded; a DTD that declares entities is rejected. A bare
   ``<!DOCTYPE nmaprun>``, which nmap writes, is accepted.
