@@ -56,7 +56,7 @@ MAX_TITLE_LENGTH = 255
 
 @dataclass(frozen=True)
 class ListShape:
-    """Where the records of a list reply sit: ``root/RESPONSE/container/record``."""
+    """The layout of a list reply: ``root/RESPONSE/container/record``."""
 
     root: str
     container: str
@@ -81,7 +81,7 @@ MAX_WARNINGS = 200
 class QualysClient:
     """A client for the Qualys VM API v2 calls this product makes.
 
-    ``budget`` holds the call count and the last limit headers seen;
+    ``budget`` contains the call count and the last limit headers seen;
     ``warnings`` lists, in plain English, the values that were skipped or
     cleaned in otherwise good replies since the client was made.
     """
@@ -185,7 +185,7 @@ class QualysClient:
         documented v2 call under the same authentication as the sync, which
         returns at most one host ID. It counts against the host-list rate
         limit. Nothing is retried and no rate-limit wait is slept, so the
-        settings page gets its answer at once.
+        settings page gets its result at once.
         """
         params = {"action": "list", "details": "None", "truncation_limit": "1"}
         with self._transport.open(
@@ -565,7 +565,7 @@ class QualysClient:
                         warning = read_warning(element)
                     elif tag in shape.forbidden:
                         raise UnexpectedResponse(
-                            f"Qualys answered {path} with host IDs only ({tag}), without "
+                            f"Qualys returned host IDs only ({tag}) for {path}, without "
                             "addresses. The list was not used; check that the call asks "
                             "for details=Basic."
                         )
@@ -623,7 +623,7 @@ class QualysClient:
         ) as response:
             if response.simple is None:
                 raise UnexpectedResponse(
-                    f"Qualys answered the write call {path} with <{response.root_tag}> "
+                    f"Qualys returned <{response.root_tag}> for the write call {path} "
                     "instead of SIMPLE_RETURN. Check the asset in Qualys before retrying."
                 )
             return response.simple

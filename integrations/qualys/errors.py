@@ -1,6 +1,6 @@
 """Exceptions raised by the Qualys client.
 
-Every message is a plain English sentence that says what failed and what to
+Every message is a plain English sentence that states what failed and what to
 do next, so callers can show ``str(error)`` to a user as it is.
 """
 
@@ -14,7 +14,7 @@ class QualysError(Exception):
 
     ``code`` is the Qualys error code from the body (``None`` when the body
     had none) and ``status`` the HTTP status (``None`` when no response came).
-    ``transient`` tells whether the same call may succeed later without any
+    ``transient`` is true when the same call may succeed later without any
     change on the caller's side.
     """
 
@@ -88,7 +88,7 @@ class MalformedResponse(QualysError):
 
 
 class QualysTimeout(QualysError):
-    """Qualys did not answer within the connect or read timeout."""
+    """Qualys did not respond within the connect or read timeout."""
 
     transient = True
 
@@ -104,7 +104,7 @@ class TLSFailure(QualysError):
 
 
 class ServerError(QualysError):
-    """Qualys answered with an HTTP 5xx status or an internal error code."""
+    """Qualys returned an HTTP 5xx status or an internal error code."""
 
     transient = True
 

@@ -105,7 +105,7 @@ class XmlStream:
                 return b""
             self._started = True
             # A UTF-16 body (BOM or a NUL byte next to the first "<") must keep
-            # its zero bytes; every Qualys body seen so far is UTF-8.
+            # its zero bytes. Every Qualys body seen so far is UTF-8.
             if chunk[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) or b"\x00" in chunk[:2]:
                 self._clean = False
         if len(self._head) < 512:
@@ -226,10 +226,12 @@ class XmlStream:
                     self._check_root(element.getroottree().getroot())
             if self.root is None and not self._feed_next():
                 if self._closed_root is not None:
-                    # A well-formed document whose root is none of the tags asked for.
+                    # A well-formed document whose root is not among the requested tags.
                     self._check_root(self._closed_root)
                     break
-                raise NotXml("the body holds no XML element", self._head.decode("utf-8", "replace"))
+                raise NotXml(
+                    "the body contains no XML element", self._head.decode("utf-8", "replace")
+                )
         assert self.root is not None
         return self.root
 
@@ -240,7 +242,7 @@ class XmlStream:
         if self.root is None and self._closed_root is not None:
             self._check_root(self._closed_root)
         if self.root is None:
-            raise NotXml("the body holds no XML element", self._head.decode("utf-8", "replace"))
+            raise NotXml("the body contains no XML element", self._head.decode("utf-8", "replace"))
         return self.root
 
 

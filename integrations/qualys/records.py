@@ -13,7 +13,7 @@ class SubscriptionList:
     """The subscription's IP list.
 
     ``ips`` is the set exactly as Qualys lists it, IPv6 placeholders
-    (0.0.0.1-0.254.255.255) included; ``rejected`` holds the texts of
+    (0.0.0.1-0.254.255.255) included; ``rejected`` contains the texts of
     IP and IP_RANGE elements that were not valid addresses or ranges.
     """
 

@@ -107,12 +107,12 @@ def build_ca_bundle(extra: str) -> str:
         ssl.create_default_context(cafile=str(path))
     except (ssl.SSLError, ValueError) as error:
         raise TLSFailure(
-            f"The CA bundle {extra} holds no usable PEM certificate ({error}). Give a file "
+            f"The CA bundle {extra} contains no usable PEM certificate ({error}). Give a file "
             "with one or more '-----BEGIN CERTIFICATE-----' blocks."
         ) from None
     if b"-----BEGIN CERTIFICATE-----" not in extra_pem:
         raise TLSFailure(
-            f"The CA bundle {extra} holds no PEM certificate. Give a file with one or more "
+            f"The CA bundle {extra} contains no PEM certificate. Give a file with one or more "
             "'-----BEGIN CERTIFICATE-----' blocks."
         )
 
@@ -135,8 +135,8 @@ def build_ca_bundle(extra: str) -> str:
 class OpenResponse:
     """A response whose root element has been checked; the body is read from ``stream``.
 
-    For SIMPLE_RETURN bodies the whole body has been read and ``simple``
-    holds it. Close the response (or use it as a context manager) to release
+    For SIMPLE_RETURN bodies the whole body has already been read into
+    ``simple``. Close the response (or use it as a context manager) to release
     the connection and the call guard.
     """
 
@@ -393,7 +393,7 @@ class Transport:
             raise self._status_error(status, response.headers, path)
         if local not in expect:
             raise UnexpectedResponse(
-                f"Qualys answered {path} with a <{local}> document instead of "
+                f"Qualys returned a <{local}> document for {path} instead of "
                 f"<{expect[0]}> (HTTP {status}). Check that the server address is the "
                 "platform's API server (qualysapi...), not the web interface.",
                 status=status,
@@ -524,7 +524,7 @@ class Transport:
                 )
             resolution = f" {body.resolution}" if body.resolution else ""
             return UnexpectedResponse(
-                f"Qualys answered {path} with {body.code}: {body.text}.{resolution} "
+                f"Qualys returned {body.code} for {path}: {body.text}.{resolution} "
                 "Check the request and the user's permissions.",
                 status=status,
             )
@@ -534,7 +534,7 @@ class Transport:
             code = int(body.code)
         except ValueError:
             return UnexpectedResponse(
-                f"Qualys answered {path} with error code {body.code!r}: {text} Report this "
+                f"Qualys returned error code {body.code!r} for {path}: {text} Report this "
                 "reply to Qualys Support.",
                 status=status,
             )
