@@ -82,3 +82,18 @@ def test_after_key_pages_by_address(hosts):
     first = Host.objects.get(address="192.0.2.16")
 
     assert found(Host.objects.after_key(first.key))[:1] == ["198.51.100.1"]
+
+
+def test_cidr_query_uses_key_index(hosts):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the plan check reads SQLite's EXPLAIN QUERY PLAN output")
+    sql, params = Host.objects.in_cidr("192.0.2.0/28").query.sql_with_params()
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+
+    assert "USING INDEX" in plan
+    assert "key>? AND key<?" in plan.replace('"', "").replace("=", "")
