@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import requests
+from django.core.management import CommandError, call_command
 from lxml import etree
 
 from tests.emulator.helpers import (
@@ -223,7 +224,15 @@ def test_control_endpoint_rejects_bad_fault(emu):
         ("truncated:endpoint=asset/scan", "unknown endpoint 'asset/scan'"),
     ],
 )
-def test_invalid_fault_flag_fails_at_start(flag, message):
+def test_invalid_fault_flag_is_rejected(flag, message):
+    with pytest.raises(CommandError) as caught:
+        call_command("qualys_emulator", "--insecure-http", "--fault", flag)
+
+    assert message in str(caught.value)
+    assert flag in str(caught.value)
+
+
+def test_invalid_fault_flag_stops_the_command():
     result = subprocess.run(
         [
             sys.executable,
@@ -231,7 +240,7 @@ def test_invalid_fault_flag_fails_at_start(flag, message):
             "qualys_emulator",
             "--insecure-http",
             "--fault",
-            flag,
+            "meteor",
         ],
         env=subprocess_env(),
         capture_output=True,
@@ -241,7 +250,8 @@ def test_invalid_fault_flag_fails_at_start(flag, message):
     )
 
     assert result.returncode != 0
-    assert message in result.stderr
+    assert "unknown fault kind 'meteor'" in result.stderr
+    assert result.stdout == ""
 
 
 def test_control_state_reset_rejects_invalid_state(emu):

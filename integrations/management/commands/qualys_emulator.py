@@ -141,8 +141,13 @@ class Command(BaseCommand):
         self.stderr.write("Qualys API emulator stopped.")
 
     def _load(self, options):
+        path = options["state"].resolve() if options["state"] else None
+        if path is not None and not path.parent.is_dir():
+            raise CommandError(
+                f"--state {path}: the folder {path.parent} does not exist. Create it first."
+            )
         try:
-            state = load_state(options["state"].resolve() if options["state"] else None)
+            state = load_state(path)
         except StateError as error:
             raise CommandError(str(error)) from None
         for name in ("calls_per_window", "window_seconds", "concurrency"):
