@@ -279,11 +279,11 @@ class QualysClient:
         return groups
 
     def add_asset_group(self, title: str, ips: IPSet) -> int | None:
-        """Create an asset group; return its ID when Qualys gives one in the reply.
+        """Create an asset group; return its ID, or ``None`` when Qualys gives none.
 
         When the IPs do not fit in one body, the group is created with the
-        first chunk and the rest are added with edit calls (the ID is then
-        looked up by title if the reply had none).
+        first chunk and the rest are added with edit calls; the ID is then
+        looked up by title if the reply had none, and returned.
         """
         _check_title(title)
         base = {"action": "add", "title": title}
@@ -292,9 +292,10 @@ class QualysClient:
         reply = self._write(GROUP_PATH, params, idempotent=False)
         group_id = _reply_id(reply)
         if len(chunks) > 1:
-            target = group_id if group_id is not None else self._group_id_by_title(title)
+            if group_id is None:
+                group_id = self._group_id_by_title(title)
             for chunk in chunks[1:]:
-                self._write(GROUP_PATH, {"action": "edit", "id": str(target), "add_ips": chunk})
+                self._write(GROUP_PATH, {"action": "edit", "id": str(group_id), "add_ips": chunk})
         return group_id
 
     def edit_asset_group(

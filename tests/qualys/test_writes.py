@@ -201,8 +201,9 @@ def test_add_group_in_chunks_looks_up_id(mocked, make_client):
         mocked.post(GROUP_URL, body=fixture_bytes("simple_return_success.xml"))
     mocked.assert_all_requests_are_fired = False
 
-    client.add_asset_group("LUMETA_Spectre_DISCOVERED", ips)
+    group_id = client.add_asset_group("LUMETA_Spectre_DISCOVERED", ips)
 
+    assert group_id == 4242
     calls = list(mocked.calls)
     assert sent_params(calls[0])["action"] == "add"
     assert sent_params(calls[1]) == {"action": "list", "title": "LUMETA_Spectre_DISCOVERED"}
