@@ -5,7 +5,7 @@ and M the addresses Qualys scanned (``ScannedAddress``). The sync and the
 import signal keep three flags current (see ``integrations.coverage``):
 ``Host.subscribed`` (the host is in S), ``Host.scanned`` (in M) and
 ``ScannedAddress.indexed`` (in I). Every set below is therefore one indexed
-filter, and every count one indexed COUNT: nothing is loaded into Python.
+filter and every count an indexed COUNT or SUM: no set is loaded into Python.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from integrations.models import ScannedAddress, SubscribedRange
@@ -83,20 +83,19 @@ class QualysTotals:
 
 
 def _subscribed_addresses() -> tuple[int, int]:
-    """Return (|S|, its IPv6 part) summed exactly from the range bounds.
+    """Return (|S|, its IPv6 part), exact.
 
-    The sizes come from the keys rather than the stored ``size`` column:
-    IPv6 sizes can pass 2**64, which SQLite stores only as a rounded float.
+    The database sums the IPv4 range sizes (at most 2**32 in all, exact in
+    any integer type). IPv6 sizes can pass 2**64, which SQLite keeps only as
+    a rounded float, so the IPv6 ranges, few in practice, are summed here
+    from their bounds.
     """
-    total = v6 = 0
-    rows = SubscribedRange.objects.order_by().values_list("start_key", "end_key")
+    ipv4 = SubscribedRange.objects.filter(version=4).aggregate(total=Sum("size"))["total"]
+    ipv6 = 0
+    rows = SubscribedRange.objects.filter(version=6).values_list("start_key", "end_key")
     for start_key, end_key in rows.iterator(10_000):
-        version, start = parse_key(start_key)
-        size = parse_key(end_key)[1] - start + 1
-        total += size
-        if version == 6:
-            v6 += size
-    return total, v6
+        ipv6 += parse_key(end_key)[1] - parse_key(start_key)[1] + 1
+    return int(ipv4 or 0) + ipv6, ipv6
 
 
 def _scanned_in_subscription() -> int:

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
-from integrations.models import SyncRun
+from integrations.models import QualysSettings, SyncRun
 
 from . import svg
 from .lists import COVERAGE_SETS, CoverageSet
 from .querysets import Coverage
+from .status import NextRun
 
 
 @dataclass
@@ -114,11 +115,11 @@ class TrendWidget:
 class SyncStatusWidget:
     """The last sync's time and result, the next run, and the Sync now button."""
 
-    settings: object | None
+    settings: QualysSettings | None
     last_sync: SyncRun | None
     last_success: SyncRun | None
     running: SyncRun | None
-    next_run: object
+    next_run: NextRun
     can_sync: bool
     template_name: str = "dashboard/widgets/sync_status.html"
 
