@@ -1,11 +1,15 @@
 """The HTTP side: routing, authentication, limits, faults and writing the reply.
 
-One call goes through these steps in order: route the path, read and merge
-the parameters, apply ``bad_credentials`` faults, check Basic auth (or the
-session cookie), check ``X-Requested-With``, apply account faults, check
-the concurrency and rate limits, apply ``slow`` and reply faults, run the
-call, then apply body faults while writing. Limit headers go on every reply
-except 401 replies and session calls.
+A call goes through these steps in order:
+
+1. route the path, then read and merge the parameters;
+2. apply ``bad_credentials`` faults, then check Basic auth or the session cookie;
+3. check ``X-Requested-With``, then apply account faults;
+4. check the concurrency and rate limits (forced ones first);
+5. apply ``slow`` and reply faults, run the call, and apply body faults while writing.
+
+Limit headers go on every reply except 401 replies, session calls, HTML pages
+and control calls.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 import ipaddress
 import json
 import signal
+import socket
 import subprocess
 import sys
 
@@ -216,3 +217,14 @@ def test_runs_without_a_database(tmp_path, start_process):
 
     assert response.status_code == 200
     assert parse(response).tag == "IP_LIST_OUTPUT"
+
+
+def test_stalled_connection_does_not_block_others(qualys_emulator):
+    emu = qualys_emulator()
+    port = int(emu.url.rsplit(":", 1)[1])
+
+    # A client that connects but never starts the TLS handshake.
+    with socket.create_connection(("127.0.0.1", port), timeout=30):
+        response = call(emu, IP, action="list")
+
+    assert response.status_code == 200

@@ -12,12 +12,13 @@ Use the ``qualys_emulator`` factory fixture::
             verify=str(emu.cert_path),
         )
 
-``qualys_emulator(state=None, args=())`` writes ``state`` (a dict in the
-state-file format of docs/emulator.md; missing keys get defaults, and the
-default has one user ``apiuser`` / ``a-password`` and a small subscription)
-to a temporary file, starts ``manage.py qualys_emulator --port 0`` as a real
-subprocess with the extra command-line ``args``, waits for the URL it
-prints, and returns an :class:`EmulatorProcess` with:
+``qualys_emulator(state=None, args=())`` writes ``state`` to a temporary
+file. ``state`` is a dict in the state-file format of docs/emulator.md, and
+missing keys get defaults; without it the state has one user ``apiuser`` /
+``a-password`` and a small subscription. The fixture then starts
+``manage.py qualys_emulator --port 0`` as a real subprocess with the extra
+command-line ``args``, waits for the URL it prints, and returns an
+:class:`EmulatorProcess` with:
 
 - ``url``: ``https://127.0.0.1:PORT`` (``http://`` with ``--insecure-http``);
 - ``cert_path``: the generated certificate, to pass as ``verify=``;
