@@ -90,8 +90,15 @@ def page_number(ids: list[int], params: dict[str, str], default_limit: int) -> i
     return bisect.bisect_left(ids, int(id_min)) // limit + 1
 
 
-def success(message: str, items: list[tuple[str, list[object]]] | None = None) -> Reply:
-    return Reply(200, xmlout.simple_return(message, items=items or ()))
+def echo(call: Call) -> str:
+    """Return the REQUEST block when the call has ``echo_request=1``, else nothing."""
+    if not flag(call.params, "echo_request"):
+        return ""
+    return xmlout.request_block(call.user, call.base_url + call.path, call.params)
+
+
+def success(call: Call, message: str, items: list[tuple[str, list[object]]] | None = None) -> Reply:
+    return Reply(200, xmlout.simple_return(message, items=items or (), request=echo(call)))
 
 
 # Host list ----------------------------------------------------------------------
@@ -199,7 +206,9 @@ def host_list(state: EmulatorState, call: Call) -> Reply:
 
 def _host_list_body(state, call, details, limit, id_min, id_max, keep) -> Iterator[str]:
     yield xmlout.prolog("HOST_LIST_OUTPUT")
-    yield "<HOST_LIST_OUTPUT>\n  <RESPONSE>\n"
+    yield "<HOST_LIST_OUTPUT>\n"
+    yield echo(call)
+    yield "  <RESPONSE>\n"
     yield f"    <DATETIME>{xmlout.now_text()}</DATETIME>\n"
 
     groups_by_host = details.endswith("/AGs")
@@ -324,12 +333,14 @@ def ip_list(state: EmulatorState, call: Call) -> Reply:
     if tracking != "IP":
         # Every subscribed address is tracked by IP in the emulator.
         subscription = IPSet()
-    return Reply(200, _ip_list_body(subscription))
+    return Reply(200, _ip_list_body(call, subscription))
 
 
-def _ip_list_body(subscription: IPSet) -> Iterator[str]:
+def _ip_list_body(call: Call, subscription: IPSet) -> Iterator[str]:
     yield xmlout.prolog("IP_LIST_OUTPUT")
-    yield "<IP_LIST_OUTPUT>\n  <RESPONSE>\n"
+    yield "<IP_LIST_OUTPUT>\n"
+    yield echo(call)
+    yield "  <RESPONSE>\n"
     yield f"    <DATETIME>{xmlout.now_text()}</DATETIME>\n"
     yield from xmlout.ip_set(fast_tokens(subscription), "    ")
     yield "  </RESPONSE>\n</IP_LIST_OUTPUT>\n"
@@ -388,8 +399,8 @@ def ip_add(state: EmulatorState, call: Call) -> Reply:
         state.log_write("asset/ip add", params, call.user)
         state.save()
     if modules["enable_vm"]:
-        return success("IPs successfully added to Vulnerability Management")
-    return success("IPs successfully added to Policy Compliance")
+        return success(call, "IPs successfully added to Vulnerability Management")
+    return success(call, "IPs successfully added to Policy Compliance")
 
 
 # Asset groups --------------------------------------------------------------------
@@ -484,7 +495,9 @@ def _attributes(params: dict[str, str]) -> tuple[str, ...]:
 
 def _group_list_body(call, groups, attributes, limit, next_id) -> Iterator[str]:
     yield xmlout.prolog("ASSET_GROUP_LIST_OUTPUT")
-    yield "<ASSET_GROUP_LIST_OUTPUT>\n  <RESPONSE>\n"
+    yield "<ASSET_GROUP_LIST_OUTPUT>\n"
+    yield echo(call)
+    yield "  <RESPONSE>\n"
     yield f"    <DATETIME>{xmlout.now_text()}</DATETIME>\n"
     if groups:
         yield "    <ASSET_GROUP_LIST>\n"
@@ -550,7 +563,7 @@ def group_add(state: EmulatorState, call: Call) -> Reply:
         state.asset_groups[group.id] = group
         state.log_write("asset/group add", params, call.user)
         state.save()
-    return success("Asset Group successfully added.", [("ID", [group.id])])
+    return success(call, "Asset Group successfully added.", [("ID", [group.id])])
 
 
 def _group_for(state: EmulatorState, params: dict[str, str]) -> AssetGroup:
@@ -597,7 +610,7 @@ def group_edit(state: EmulatorState, call: Call) -> Reply:
         group.last_update = xmlout.now_text()
         state.log_write("asset/group edit", params, call.user)
         state.save()
-    return success("Asset Group Updated Successfully")
+    return success(call, "Asset Group Updated Successfully")
 
 
 def group_delete(state: EmulatorState, call: Call) -> Reply:
@@ -608,7 +621,7 @@ def group_delete(state: EmulatorState, call: Call) -> Reply:
         del state.asset_groups[group.id]
         state.log_write("asset/group delete", params, call.user)
         state.save()
-    return success("Asset Group Deleted Successfully")
+    return success(call, "Asset Group Deleted Successfully")
 
 
 # IPv6 mapping records ------------------------------------------------------------
@@ -659,7 +672,9 @@ def mapping_list(state: EmulatorState, call: Call) -> Reply:
 
 def _mapping_xml(mappings, next_id, limit, call) -> Iterator[str]:
     yield xmlout.prolog("IP_MAP_LIST_OUTPUT")
-    yield "<IP_MAP_LIST_OUTPUT>\n  <RESPONSE>\n"
+    yield "<IP_MAP_LIST_OUTPUT>\n"
+    yield echo(call)
+    yield "  <RESPONSE>\n"
     yield f"    <DATETIME>{xmlout.now_text()}</DATETIME>\n"
     if mappings:
         yield "    <IP_MAP_LIST>\n"
@@ -760,6 +775,7 @@ def mapping_add(state: EmulatorState, call: Call) -> Reply:
         state.log_write("asset/ip/v4_v6 add", params, call.user)
         state.save()
     return success(
+        call,
         f"{len(accepted)} IPv6 mapping record(s) added, {len(problems)} rejected.",
         [("REJECTED", problems)] if problems else None,
     )
@@ -804,6 +820,8 @@ def dispatch(state: EmulatorState, call: Call) -> Reply:
     handler = CALLS.get((call.endpoint, call.action))
     if handler is None:
         raise invalid("action", call.action, f"not supported on {call.path}")
+    # Checked here because list bodies read it while streaming, after the headers.
+    flag(call.params, "echo_request")
     if call.action in WRITE_ACTIONS and call.method != "POST":
         raise ApiError(
             400,

@@ -56,14 +56,35 @@ def prolog(root: str, declaration: bool = True) -> str:
     return (DECLARATION if declaration else "") + doctype
 
 
+def request_block(user: str, resource: str, params: dict[str, str]) -> str:
+    """Return the REQUEST element that ``echo_request=1`` puts before RESPONSE."""
+    lines = [
+        "  <REQUEST>\n",
+        f"    <DATETIME>{now_text()}</DATETIME>\n",
+        f"    <USER_LOGIN>{text(user)}</USER_LOGIN>\n",
+        f"    <RESOURCE>{text(resource)}</RESOURCE>\n",
+    ]
+    if params:
+        lines.append("    <PARAM_LIST>\n")
+        for key, value in params.items():
+            lines.append(
+                f"      <PARAM>\n        <KEY>{text(key)}</KEY>\n"
+                f"        <VALUE>{cdata(value)}</VALUE>\n      </PARAM>\n"
+            )
+        lines.append("    </PARAM_LIST>\n")
+    lines.append("  </REQUEST>\n")
+    return "".join(lines)
+
+
 def simple_return(
     message: str,
     code: int | None = None,
     items: Iterable[tuple[str, Iterable[object]]] = (),
     declaration: bool = True,
+    request: str = "",
 ) -> str:
     """Return a SIMPLE_RETURN body: an error when ``code`` is set, else a success."""
-    lines = [prolog("SIMPLE_RETURN", declaration), "<SIMPLE_RETURN>\n", "  <RESPONSE>\n"]
+    lines = [prolog("SIMPLE_RETURN", declaration), "<SIMPLE_RETURN>\n", request, "  <RESPONSE>\n"]
     lines.append(f"    <DATETIME>{now_text()}</DATETIME>\n")
     if code is not None:
         lines.append(f"    <CODE>{code}</CODE>\n")

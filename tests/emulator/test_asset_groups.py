@@ -204,3 +204,25 @@ def test_writes_by_get_are_refused(reader):
         assert response.status_code == 400, action
         assert error_of(response)[0] == "1908", action
     assert len(groups(reader)[1]) == 3
+
+
+def test_echo_request_adds_request_block(reader):
+    response = call(reader, GROUP, action="list", ids="7", echo_request="1")
+    root = parse(response)
+    request = root.find("REQUEST")
+
+    assert [child.tag for child in root] == ["REQUEST", "RESPONSE"]
+    assert request.findtext("USER_LOGIN") == "apiuser"
+    assert request.findtext("RESOURCE") == f"{reader.url}{GROUP}"
+    params = {p.findtext("KEY"): p.findtext("VALUE") for p in request.iterfind("PARAM_LIST/PARAM")}
+    assert params == {"action": "list", "ids": "7", "echo_request": "1"}
+    assert call(reader, GROUP, action="list").content.find(b"<REQUEST>") == -1
+    assert error_of(call(reader, GROUP, action="list", echo_request="yes"))[0] == "1905"
+
+
+def test_echo_request_on_write_reply(emu):
+    response = call(emu, GROUP, method="POST", action="delete", id="3", echo_request="1")
+    root = parse(response)
+
+    assert [child.tag for child in root] == ["REQUEST", "RESPONSE"]
+    assert root.findtext("RESPONSE/TEXT") == "Asset Group Deleted Successfully"
