@@ -69,7 +69,7 @@ def request_block(user: str, resource: str, params: dict[str, str]) -> str:
         for key, value in params.items():
             lines.append(
                 f"      <PARAM>\n        <KEY>{text(key)}</KEY>\n"
-                f"        <VALUE>{cdata(value)}</VALUE>\n      </PARAM>\n"
+                f"        <VALUE>{text(value)}</VALUE>\n      </PARAM>\n"
             )
         lines.append("    </PARAM_LIST>\n")
     lines.append("  </REQUEST>\n")
