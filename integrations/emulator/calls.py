@@ -94,7 +94,9 @@ def echo(call: Call) -> str:
     """Return the REQUEST block when the call has ``echo_request=1``, else nothing."""
     if not flag(call.params, "echo_request"):
         return ""
-    return xmlout.request_block(call.user, call.base_url + call.path, call.params)
+    # Qualys's sample echoes the call's parameters without echo_request itself.
+    params = {name: value for name, value in call.params.items() if name != "echo_request"}
+    return xmlout.request_block(call.user, call.base_url + call.path, params)
 
 
 def success(call: Call, message: str, items: list[tuple[str, list[object]]] | None = None) -> Reply:

@@ -215,7 +215,7 @@ def test_echo_request_adds_request_block(reader):
     assert request.findtext("USER_LOGIN") == "apiuser"
     assert request.findtext("RESOURCE") == f"{reader.url}{GROUP}"
     params = {p.findtext("KEY"): p.findtext("VALUE") for p in request.iterfind("PARAM_LIST/PARAM")}
-    assert params == {"action": "list", "ids": "7", "echo_request": "1"}
+    assert params == {"action": "list", "ids": "7"}
     assert call(reader, GROUP, action="list").content.find(b"<REQUEST>") == -1
     assert error_of(call(reader, GROUP, action="list", echo_request="yes"))[0] == "1905"
 
