@@ -178,7 +178,7 @@ def test_host_details_are_in_sample_order(fresh_emulator):
         "owner": "apiuser",
         "last_compliance_scan": "2016-10-09T16:23:26Z",
     }
-    emu.reset(
+    emu = fresh_emulator(
         {
             "hosts": [state_host],
             "subscription": {"ips": ["192.0.2.182"]},
