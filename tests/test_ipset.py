@@ -442,3 +442,19 @@ def test_parse_ranges_matches_parse_range(texts):
     assert v4 == expected[4]
     assert v6 == expected[6]
     assert [error.value for error in errors] == expected_errors
+
+
+@given(st.lists(st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 300), st.booleans())))
+def test_parse_ranges_fast_batch_matches_parse_range(entries):
+    texts = [
+        format_address(4, start)
+        if single
+        else f"{format_address(4, start)}-{format_address(4, min(start + length, 2**32 - 1))}"
+        for start, length, single in entries
+    ]
+
+    v4, v6, errors = parse_ranges(texts)
+
+    assert v4 == [parse_range(text)[1:] for text in texts]
+    assert v6 == []
+    assert errors == []
