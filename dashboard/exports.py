@@ -1,8 +1,8 @@
 """CSV export of a whole list, streamed in address order with flat memory.
 
-The rows are read a chunk at a time by keyset on the address key (the key
-range of an address or CIDR filter bounds the walk; a host-name filter
-takes its keys from the same query as the pages). Each chunk is read with
+The rows are read a chunk at a time by keyset on the address key. The key
+range of an address or CIDR filter bounds the walk, and a host-name filter
+takes its keys from the same query as the pages. Each chunk is read with
 indexed range queries (hosts, scanned addresses, Qualys hosts) whose SQL
 already writes the CSV fields, quoted and joined: Python only splices the
 inventory part and the Qualys part by key, because formatting a million
@@ -23,7 +23,8 @@ from inventory.models import Host
 
 from .lists import AddressFilter, CoverageSet
 
-# Keys per chunk: one keyset query for the keys, then the three range queries.
+# Rows per chunk. A chunk's Qualys hosts are read with one IN (...) of up to this many
+# IDs, below SQLite's limit of 32,766 bound parameters.
 CHUNK = 5000
 LINE_END = "\r\n"
 

@@ -1,7 +1,7 @@
 """The dashboard's widgets: small classes that each render one partial template.
 
 Widgets take the counts and the sync state computed once per page and shape
-them for their template; none of them runs a query of its own on the sets.
+them for their template. None of them runs a query of its own on the sets.
 """
 
 from __future__ import annotations
