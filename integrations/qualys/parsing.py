@@ -76,8 +76,8 @@ class XmlStream:
     ):
         self._chunks = iter(chunks)
         # With ``tags``, events come only for those elements (the expected
-        # roots and the record tags), which keeps the Python work per record
-        # small. The tree is still built in full until records are released.
+        # roots and the list containers), which keeps the Python work small.
+        # The tree is still built in full until the caller deletes what it read.
         self._tags = frozenset(tags) if tags is not None else None
         options: dict[str, object] = dict(PARSER_OPTIONS)
         if self._tags is not None:
@@ -244,16 +244,6 @@ class XmlStream:
         if self.root is None:
             raise NotXml("the body contains no XML element", self._head.decode("utf-8", "replace"))
         return self.root
-
-
-def release(element: etree._Element) -> None:
-    """Free a converted element and the siblings before it, keeping the tree small."""
-    element.clear(keep_tail=False)
-    parent = element.getparent()
-    if parent is None:
-        return
-    while element.getprevious() is not None:
-        del parent[0]
 
 
 def parse_document(data: bytes) -> etree._Element:
