@@ -185,7 +185,7 @@ class _Document:
                 address_elements.append(child)
             elif tag == "hostnames":
                 for element in child.iterchildren("hostname"):
-                    name = clean_text(element.get("name", "")).lower()
+                    name = element.get("name", "").strip().lower()
                     if name and name not in names:
                         names.append(name)
             elif tag == "os":
@@ -242,7 +242,9 @@ class _Document:
                 )
                 continue
             try:
-                version, number, canonical = parse_host_address(clean_text(text))
+                # nmap writes these attributes itself: str.strip(), which removes
+                # every Unicode whitespace character, is enough here.
+                version, number, canonical = parse_host_address(text.strip())
             except AddressError as error:
                 state.reject_address(line, text, error)
                 continue
