@@ -406,6 +406,13 @@ def measure(repeat: int = 5) -> None:
     urls.append(
         ("unmanaged-by-qualys, q=host-99", "/dashboard/unmanaged-by-qualys/?q=host-99", None)
     )
+    urls.append(
+        (
+            "unmanaged-by-lumeta, q=q4500 (Qualys DNS)",
+            "/dashboard/unmanaged-by-lumeta/?q=q4500",
+            None,
+        )
+    )
     urls.append(("host page", "/dashboard/host/10.0.0.4/", None))
     for label, url, before in urls:
         first, times, cpu = _timed_get(client, url, repeat, before)
