@@ -549,7 +549,8 @@ def _business_impact(params: dict[str, str], name: str) -> str | None:
 def group_add(state: EmulatorState, call: Call) -> Reply:
     params = call.params
     check_names(params, GROUP_ADD_PARAMS)
-    title = require(params, "title") and params["title"]
+    require(params, "title")
+    title = params["title"]
     impact = _business_impact(params, "business_impact")
     with state.lock:
         _check_title(state, "title", title)

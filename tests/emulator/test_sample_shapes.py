@@ -1,8 +1,8 @@
 """The emulator's bodies have the shapes of recorded and documented Qualys bodies.
 
-Each test builds a state that mirrors one sample, asks the emulator for the
-same call, and compares the element trees: same tags in the same order and
-the same texts, except DATETIME and host names in URLs. The samples are
+Each test builds a state that mirrors one sample, makes the same call to the
+emulator, and compares the element trees. Tags must come in the same order
+with the same texts, except DATETIME and the host names in URLs. The samples are
 read from the ``shared`` folder beside the repository; without it the tests
 are skipped.
 """
