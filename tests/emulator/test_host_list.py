@@ -114,8 +114,8 @@ def test_details_all_ags_lists_group_ids(emu):
     assert hosts[1].find("ASSET_GROUP_IDS") is None
 
 
-def test_no_hosts_gives_response_with_only_datetime(qualys_emulator):
-    emu = qualys_emulator({"hosts": []})
+def test_no_hosts_gives_response_with_only_datetime(fresh_emulator):
+    emu = fresh_emulator({"hosts": []})
 
     root = parse(call(emu, HOST_LIST, action="list", details="None"))
 
@@ -166,8 +166,8 @@ def test_unknown_parameter_returns_1901(emu):
     assert error_of(response)[0] == "1901"
 
 
-def test_2500_hosts_with_limit_1000_take_three_calls(qualys_emulator):
-    emu = qualys_emulator({"hosts": hosts_state(2500, start_id=5000)})
+def test_2500_hosts_with_limit_1000_take_three_calls(fresh_emulator):
+    emu = fresh_emulator({"hosts": hosts_state(2500, start_id=5000)})
     session = emu.session()
     url = f"{emu.url}{HOST_LIST}"
     params = {"action": "list", "details": "Basic", "truncation_limit": "1000"}
@@ -190,8 +190,8 @@ def test_2500_hosts_with_limit_1000_take_three_calls(qualys_emulator):
     assert seen == list(range(5000, 7500))
 
 
-def test_next_url_repeats_parameters_and_adds_id_min(qualys_emulator):
-    emu = qualys_emulator({"hosts": hosts_state(5)})
+def test_next_url_repeats_parameters_and_adds_id_min(fresh_emulator):
+    emu = fresh_emulator({"hosts": hosts_state(5)})
 
     response = call(
         emu,
@@ -219,8 +219,8 @@ def test_next_url_repeats_parameters_and_adds_id_min(qualys_emulator):
     assert host_ids(root) == [1, 2]
 
 
-def test_truncation_limit_zero_returns_everything(qualys_emulator):
-    emu = qualys_emulator({"hosts": hosts_state(1500)})
+def test_truncation_limit_zero_returns_everything(fresh_emulator):
+    emu = fresh_emulator({"hosts": hosts_state(1500)})
 
     root = parse(call(emu, HOST_LIST, action="list", truncation_limit="0"))
 
@@ -228,8 +228,8 @@ def test_truncation_limit_zero_returns_everything(qualys_emulator):
     assert next_url(root) is None
 
 
-def test_default_page_is_1000_hosts(qualys_emulator):
-    emu = qualys_emulator({"hosts": hosts_state(1001)})
+def test_default_page_is_1000_hosts(fresh_emulator):
+    emu = fresh_emulator({"hosts": hosts_state(1001)})
 
     root = parse(call(emu, HOST_LIST, action="list"))
 

@@ -141,8 +141,8 @@ def test_expired_account_matches_capture(emu):
     )
 
 
-def test_truncated_host_list_has_sample_layout(qualys_emulator):
-    emu = qualys_emulator(
+def test_truncated_host_list_has_sample_layout(fresh_emulator):
+    emu = fresh_emulator(
         {
             "hosts": [
                 {

@@ -45,8 +45,8 @@ def test_port_zero_prints_https_url_on_loopback(tmp_path):
     assert int(first_line.rsplit(":", 1)[1]) > 0
 
 
-def test_certificate_is_self_signed_for_loopback_names(qualys_emulator):
-    emu = qualys_emulator()
+def test_certificate_is_self_signed_for_loopback_names(shared_server):
+    emu = shared_server
     certificate = x509.load_pem_x509_certificate(emu.cert_path.read_bytes())
     names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
 
@@ -56,8 +56,8 @@ def test_certificate_is_self_signed_for_loopback_names(qualys_emulator):
     assert emu.cert_path.with_name("cert.pem.key").stat().st_mode & 0o077 == 0
 
 
-def test_generated_certificate_is_the_trusted_one(qualys_emulator):
-    emu = qualys_emulator()
+def test_generated_certificate_is_the_trusted_one(shared_server, qualys_emulator):
+    emu = shared_server
     url = f"{emu.url}{IP}"
     headers = {"X-Requested-With": "tests"}
     auth = (emu.username, emu.password)
@@ -89,8 +89,8 @@ def test_generated_certificate_is_the_trusted_one(qualys_emulator):
         )
 
 
-def test_localhost_name_matches_certificate(qualys_emulator):
-    emu = qualys_emulator()
+def test_localhost_name_matches_certificate(shared_server):
+    emu = shared_server
     url = emu.url.replace("127.0.0.1", "localhost") + IP
 
     response = requests.get(
@@ -105,8 +105,8 @@ def test_localhost_name_matches_certificate(qualys_emulator):
     assert response.status_code == 200
 
 
-def test_plain_http_is_refused_on_https_port(qualys_emulator):
-    emu = qualys_emulator()
+def test_plain_http_is_refused_on_https_port(shared_server):
+    emu = shared_server
     plain = emu.url.replace("https://", "http://") + IP
 
     with pytest.raises(requests.exceptions.ConnectionError):
@@ -219,8 +219,8 @@ def test_runs_without_a_database(tmp_path, start_process):
     assert parse(response).tag == "IP_LIST_OUTPUT"
 
 
-def test_stalled_connection_does_not_block_others(qualys_emulator):
-    emu = qualys_emulator()
+def test_stalled_connection_does_not_block_others(shared_server):
+    emu = shared_server
     port = int(emu.url.rsplit(":", 1)[1])
 
     # A client that connects but never starts the TLS handshake.
