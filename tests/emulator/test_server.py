@@ -130,15 +130,17 @@ def test_insecure_http_flag_serves_plain_http(qualys_emulator):
     assert parse(response).tag == "IP_LIST_OUTPUT"
 
 
-def test_sigterm_stops_cleanly(qualys_emulator):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_cleanly(qualys_emulator, signum):
     emu = qualys_emulator()
     assert call(emu, IP, action="list").status_code == 200
 
-    emu.process.process.send_signal(signal.SIGTERM)
+    emu.process.process.send_signal(signum)
     code = emu.process.process.wait(timeout=15)
 
     assert code == 0
-    assert "stopped" in emu.output()
+    assert "Qualys API emulator stopped." in emu.output()
+    assert "Traceback" not in emu.output()
 
 
 def test_invalid_state_file_fails_with_file_and_value(tmp_path):
