@@ -198,3 +198,9 @@ def test_state_file_is_replaced_atomically(fresh_emulator):
     assert emu.state_path.stat().st_ino != before
     assert json.loads(emu.state_path.read_text())["subscription"]["ips"][-1] == "203.0.113.5"
     assert [p.name for p in emu.state_path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_ipv6_text_in_state_is_listed(fresh_emulator):
+    emu = fresh_emulator({"subscription": {"ips": ["192.0.2.1", "2001:db8::/126", "2001:db8::9"]}})
+
+    assert list_tokens(emu) == ["192.0.2.1", "2001:db8::-2001:db8::3", "2001:db8::9"]
