@@ -508,15 +508,17 @@ def main() -> int:
         # The floor: the same read responses, parsed with plain lxml, then one bulk insert.
         files, fetch_seconds = fetch_responses(url, cert, workdir)
         started = time.perf_counter()
+        cpu_started = time.process_time()
         ranges, hosts = parse_responses(files)
         parse_seconds = time.perf_counter() - started
         insert_seconds = bulk_insert(ranges, hosts)
         floor = parse_seconds + insert_seconds
+        floor_cpu = time.process_time() - cpu_started
         size_mb = sum(path.stat().st_size for path in files) / 1e6
         print(
             f"Floor: fetch {fetch_seconds:.1f} s ({size_mb:.0f} MB), parse {parse_seconds:.1f} s "
             f"({len(ranges):,} entries, {len(hosts):,} hosts), insert {insert_seconds:.1f} s; "
-            f"floor = parse + insert = {floor:.1f} s"
+            f"floor = parse + insert = {floor:.1f} s wall, {floor_cpu:.1f} s CPU"
         )
         del ranges, hosts
 
@@ -558,6 +560,8 @@ def main() -> int:
             f"Emulator CPU while serving the sync: {emulator_cpu:.1f} s; "
             f"sync's own time (wall - emulator CPU) {own:.1f} s = {own / floor:.2f} x the floor"
         )
+        sync_cpu = usage.ru_utime + usage.ru_stime
+        print(f"Sync CPU {sync_cpu:.1f} s = {sync_cpu / floor_cpu:.2f} x the floor's CPU")
 
         expected = expected_counts()
         counts = run.details.get("counts", {})

@@ -171,7 +171,7 @@ def read_state(path: Path) -> dict[str, Any]:
 
 
 def is_demo_state(path: Path) -> bool:
-    """Return whether ``path`` holds a state file written by this module."""
+    """Return whether ``path`` contains a state file written by this module."""
     try:
         return read_state(path).get("demo") == MARKER
     except (OSError, ValueError):

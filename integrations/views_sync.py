@@ -86,7 +86,7 @@ def require_editor(request: HttpRequest) -> None:
 
 
 def start_run(request: HttpRequest, *, dry_run: bool) -> SyncRun | None:
-    """Create a run for the button and queue it; say what happened in a message."""
+    """Create a run for the button and queue it, and report the outcome in a message."""
     what = "preview" if dry_run else "sync"
     if not QualysSettings.load().is_configured:
         messages.error(

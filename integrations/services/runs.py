@@ -1,9 +1,9 @@
 """Start sync runs: the one path shared by the beat task, the "Sync now" button and the command.
 
-A run is created ``queued``, then ``execute_run`` takes the sync lock and
-moves it to ``running`` with a conditional update, so a task delivered twice
-(the broker redelivers a long task) runs the sync once: the second delivery
-finds the run no longer queued and does nothing.
+A run is created ``queued``. ``execute_run`` takes the sync lock and moves
+the run to ``running`` with a conditional update. A task delivered twice (a
+broker can redeliver a long task) therefore runs the sync once, because the
+second delivery finds the run no longer queued and does nothing.
 """
 
 from __future__ import annotations

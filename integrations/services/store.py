@@ -133,26 +133,40 @@ def _adapter(field: models.Field):
 def insert_rows(
     model: type[models.Model], field_names: Sequence[str], rows: Iterable[tuple]
 ) -> int:
-    """Insert ``rows`` into ``model``'s table with executemany, in batches; return the count.
+    """Insert ``rows`` into ``model``'s table in bulk; return the count.
 
-    Values go through the backend's adapters for dates and decimals, as the
-    ORM would send them, without building a model instance per row.
+    PostgreSQL gets one COPY, because Django's psycopg cursors bind
+    parameters on the client and send an executemany as one statement per
+    row. Other databases get executemany in batches. Values go through the
+    backend's adapters for dates and decimals, as the ORM would send them,
+    without building a model instance per row.
     """
     fields = [model._meta.get_field(name) for name in field_names]
     adapters = [(index, adapt) for index, field in enumerate(fields) if (adapt := _adapter(field))]
     columns = ", ".join(_quote(field.column) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {_quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+    table = _quote(model._meta.db_table)
 
-    count = 0
-    batch: list[Any] = []
-    with connection.cursor() as cursor:
+    def adapted() -> Iterator[Sequence[Any]]:
         for row in rows:
             if adapters:
                 row = list(row)
                 for index, adapt in adapters:
                     if row[index] is not None:
                         row[index] = adapt(row[index])
+            yield row
+
+    count = 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in adapted():
+                    copy.write_row(row)
+                    count += 1
+            return count
+
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+        batch: list[Sequence[Any]] = []
+        for row in adapted():
             batch.append(row)
             if len(batch) >= INSERT_BATCH:
                 cursor.executemany(sql, batch)

@@ -100,7 +100,7 @@ class Subscription:
 
 @dataclass
 class Plan:
-    """What a sync adds to the subscription and what the asset group should hold."""
+    """The push plan: addresses to add to the subscription and the asset group's target contents."""
 
     to_add: IPSet
     not_pushable: IPSet
