@@ -138,20 +138,28 @@ def _scanned_sql(with_address: bool, lower: str = ">=", limit: bool = False) -> 
     )
 
 
-def _qualys_sql(count: int) -> str:
-    """Rows (id, fields Qualys host ID to Tracking method, network ID field) of Qualys hosts."""
+def _qualys_sql() -> str:
+    """Return SQL for (row ID, fields Qualys host ID to Tracking method, network ID field).
+
+    The parameters select the Qualys hosts of one chunk. PostgreSQL gets their
+    IDs as one array, which it plans in well under a millisecond (an IN list
+    of 5,000 values costs it about 8 ms). SQLite takes them from the scanned
+    addresses of the chunk's key range and indexed flag, which saves binding
+    5,000 parameters.
+    """
     fields = _fields(
         _number("qualys_id"), _text("dns"), _text("netbios"), _text("os"),
         _text("tracking_method"),
     )  # fmt: skip
     if connection.vendor == "postgresql":
-        # One array parameter: PostgreSQL plans a 5,000-value IN list in about 8 ms.
         condition = "id = ANY(%s)"
     else:
-        condition = "id IN (" + ", ".join(["%s"] * count) + ")"
+        condition = (
+            f"id IN (SELECT host_id FROM {_table(ScannedAddress)} "
+            "WHERE key >= %s AND key <= %s AND indexed = %s)"
+        )
     return (
-        f"SELECT id, {fields}, {_number('network_id')} FROM {_table(ScannedHost)} "
-        f"WHERE {condition}"
+        f"SELECT id, {fields}, {_number('network_id')} FROM {_table(ScannedHost)} WHERE {condition}"
     )
 
 
@@ -164,19 +172,22 @@ def _fetch(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _qualys_parts(scans: list[tuple]) -> dict[int, tuple[str, str]]:
-    """Return each scanned address's Qualys host fields, by Qualys host row ID."""
-    host_ids = list({row[1] for row in scans})
-    if not host_ids:
+def _qualys_parts(scans: list[tuple], indexed: bool) -> dict[int, tuple[str, str]]:
+    """Return the Qualys host fields of ``scans`` (rows of one chunk), by Qualys host row ID."""
+    if not scans:
         return {}
-    params = [host_ids] if connection.vendor == "postgresql" else host_ids
-    rows = _fetch(_qualys_sql(len(host_ids)), params)
-    return {host_id: (fields, network) for host_id, fields, network in rows}
+    if connection.vendor == "postgresql":
+        params = [list({row[1] for row in scans})]
+    else:
+        params = [scans[0][0], scans[-1][0], indexed]
+    return {
+        host_id: (fields, network) for host_id, fields, network in _fetch(_qualys_sql(), params)
+    }
 
 
 def _scanned_lines(scans: list[tuple]) -> list[tuple[str, str]]:
     """Return (key, CSV line) of Qualys-only rows: the address, then the Qualys fields."""
-    qualys = _qualys_parts(scans)
+    qualys = _qualys_parts(scans, indexed=False)
     lines = []
     for key, host_id, last_scan, address in scans:
         fields, network = qualys[host_id]
@@ -194,7 +205,7 @@ def _host_lines(hosts: list[tuple]) -> list[tuple[str, str]]:
         return []
     # The addresses of indexed hosts are the scanned addresses flagged indexed.
     scans = _fetch(_scanned_sql(with_address=False), [hosts[0][0], hosts[-1][0], True])
-    qualys = _qualys_parts(scans)
+    qualys = _qualys_parts(scans, indexed=True)
     scan_fields = {}
     for key, host_id, last_scan in scans:
         fields, network = qualys[host_id]
