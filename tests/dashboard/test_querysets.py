@@ -8,7 +8,7 @@ from integrations.models import ScannedAddress, ScannedHost, SubscribedRange
 from inventory.models import Host
 from inventory.signals import hosts_deleted
 
-from .conftest import SUBSCRIBED_ADDRESSES, index_hosts
+from .conftest import SUBSCRIBED_ADDRESSES, index_hosts, store_subscription
 
 
 def addresses(queryset) -> list[str]:
@@ -80,7 +80,7 @@ def test_qualys_totals_count_scanned_inside_subscription(coverage_data):
 def test_hosts_imported_after_sync_count_at_once(coverage_data):
     assert querysets.coverage_counts().managed_by_both == 4
 
-    # Discovery finds a host Qualys already scanned, and one nobody knew.
+    # Discovery finds a host Qualys already scanned, and one neither side listed.
     index_hosts(["192.0.2.50", "203.0.113.77"])
     counts = querysets.coverage_counts()
 
@@ -108,12 +108,10 @@ def test_deleted_hosts_leave_the_counts(coverage_data):
 
 def test_counts_follow_a_new_sync(coverage_data):
     querysets.coverage_counts()
-    # The next sync replaces the tables: the subscription now holds 203.0.113.0/24 only.
+    # The next sync replaces the tables: the subscription is now 203.0.113.0/24 only.
     ScannedAddress.objects.all().delete()
     ScannedHost.objects.all().delete()
     SubscribedRange.objects.all().delete()
-    from .conftest import store_subscription
-
     store_subscription(["203.0.113.0/24"])
     coverage.refresh_all()
 
