@@ -20,7 +20,7 @@ import socket
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import islice, repeat
 
 V4_MAX = (1 << 32) - 1
 V6_MAX = (1 << 128) - 1
@@ -202,11 +202,16 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
         return []
     # Lists that are already merged, as Qualys returns its own, are checked
     # with C-level map calls instead of the loop below.
-    starts = list(map(operator.itemgetter(0), ordered))
-    ends = list(map(operator.itemgetter(1), ordered))
-    if all(map(operator.le, starts, ends)) and all(
-        map(operator.gt, starts[1:], map(operator.add, ends, repeat(1)))
-    ):
+    first, second = operator.itemgetter(0), operator.itemgetter(1)
+    valid = all(map(operator.le, map(first, ordered), map(second, ordered)))
+    apart = all(
+        map(
+            operator.gt,
+            map(first, islice(ordered, 1, None)),
+            map(operator.add, map(second, ordered), repeat(1)),
+        )
+    )
+    if valid and apart:
         return ordered
     merged: list[Interval] = []
     current_start, current_end = ordered[0]
