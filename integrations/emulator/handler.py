@@ -454,7 +454,14 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         headers = status.headers()
         if error.code == 1965:
             headers["X-RateLimit-ToWait-Sec"] = str(status.to_wait)
-        body = xmlout.simple_return(error.message, code=error.code, items=items or ())
+        # A recorded HTTP 400 body and the known 409 bodies have no XML
+        # declaration, unlike 200 and 401 bodies.
+        body = xmlout.simple_return(
+            error.message,
+            code=error.code,
+            items=items or (),
+            declaration=error.status not in (400, 409),
+        )
         self._send_plain(error.status, body, "application/xml", headers)
 
     def _send_fault_reply(self, fault: Fault, status: LimitStatus) -> None:

@@ -266,3 +266,11 @@ def test_nul_in_state_text_is_written_as_given(fresh_emulator):
     assert b"<DNS><![CDATA[host\x00a]]></DNS>" in response.content
     with pytest.raises(etree.XMLSyntaxError):
         etree.fromstring(response.content, PARSER)
+
+
+def test_400_body_has_no_xml_declaration(emu):
+    response = call(emu, HOST_LIST, action="list", ids="abc123")
+
+    assert response.status_code == 400
+    assert response.content.startswith(b'<!DOCTYPE SIMPLE_RETURN SYSTEM "https://')
+    assert response.headers["Content-Type"] == "application/xml"
