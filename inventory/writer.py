@@ -54,11 +54,36 @@ ROW_FIELDS = (
     "stale",
     "last_seen",
 )
-INSERT_SQL = (
-    f'INSERT INTO {TABLE} (address, "key", version, hostname, hostnames, mac, mac_vendor, '
-    "os_name, source, first_seen, last_seen, stale, stale_since, tags, subscribed, scanned) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, %s, %s, %s)"
+INSERT_COLUMNS = (
+    "address",
+    "key",
+    "version",
+    "hostname",
+    "hostnames",
+    "mac",
+    "mac_vendor",
+    "os_name",
+    "source",
+    "first_seen",
+    "last_seen",
+    "stale",
+    "tags",
+    "subscribed",
+    "scanned",
 )
+# Rows per multi-row INSERT: one statement per chunk instead of one per row
+# cuts PostgreSQL's per-statement cost, and 500 rows x 15 columns stays under
+# SQLite's limit of 32,766 parameters.
+INSERT_CHUNK = 500
+
+
+def insert_sql(rows: int) -> str:
+    """Return a multi-row INSERT of ``rows`` hosts into the host table."""
+    columns = ", ".join(connection.ops.quote_name(name) for name in INSERT_COLUMNS)
+    row = "(" + ", ".join(["%s"] * len(INSERT_COLUMNS)) + ")"
+    return f"INSERT INTO {TABLE} ({columns}) VALUES " + ", ".join([row] * rows)
+
+
 UPDATE_SQL = (
     f"UPDATE {TABLE} SET hostname = %s, hostnames = %s, mac = %s, mac_vendor = %s, "
     "os_name = %s, source = %s, tags = %s, last_seen = %s, stale = %s, stale_since = NULL "
@@ -131,6 +156,7 @@ class HostWriter:
         self.on_batch = on_batch
         self.counts = WriteCounts()
         self.buffer: dict[str, HostRecord] = {}
+        self.insert_statements: dict[int, str] = {}
         self.saved_cache_size: int | None = None
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT MAX(id) FROM {TABLE}")
@@ -188,7 +214,7 @@ class HostWriter:
 
         with connection.cursor() as cursor:
             if inserts:
-                cursor.executemany(INSERT_SQL, inserts)
+                self._insert(cursor, inserts)
             if updates:
                 cursor.executemany(UPDATE_SQL, updates)
             for start in range(0, len(unchanged_ids), LOOKUP_CHUNK):
@@ -200,6 +226,24 @@ class HostWriter:
                 )
         if self.on_batch is not None:
             self.on_batch(self.counts)
+
+    def _insert(self, cursor, rows: list[tuple]) -> None:
+        if connection.vendor == "postgresql":
+            # COPY is PostgreSQL's bulk load: several times faster than
+            # INSERT statements, and psycopg formats each row in C.
+            columns = ", ".join(connection.ops.quote_name(name) for name in INSERT_COLUMNS)
+            with cursor.cursor.copy(f"COPY {TABLE} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start : start + INSERT_CHUNK]
+            if len(chunk) not in self.insert_statements:
+                self.insert_statements[len(chunk)] = insert_sql(len(chunk))
+            cursor.execute(
+                self.insert_statements[len(chunk)],
+                [value for row in chunk for value in row],
+            )
 
     def mark_stale(self, now: datetime) -> int:
         """Mark stale the hosts of this source that this import did not list.
