@@ -146,3 +146,18 @@ def test_many_bad_values_are_counted_not_all_listed(mocked, client):
     assert client.warnings[-1] == (
         "50 more values were skipped or cleaned; only the first 200 are listed."
     )
+
+
+def test_empty_and_unknown_entries_keep_their_place(mocked, client):
+    body = (
+        b"<IP_LIST_OUTPUT><RESPONSE><IP_SET><IP>192.0.2.1</IP><IP/><OTHER>x</OTHER>"
+        b"<IP_RANGE>192.0.2.5-192.0.2.6</IP_RANGE><IP></IP><IP>192.0.2.9</IP>"
+        b"</IP_SET></RESPONSE></IP_LIST_OUTPUT>"
+    )
+    mocked.get(IP_URL, body=body)
+
+    result = client.list_subscription()
+
+    assert result.ips == IPSet.from_strings(["192.0.2.1", "192.0.2.5-192.0.2.6", "192.0.2.9"])
+    assert result.rejected == ["", ""]
+    assert len(client.warnings) == 2
