@@ -1,6 +1,8 @@
 """The Qualys password is encrypted at rest, never dumped in plain text and never logged."""
 
 import logging
+import subprocess
+import sys
 from io import StringIO
 from pathlib import Path
 
@@ -57,13 +59,27 @@ def test_database_holds_only_ciphertext():
     if connection.vendor == "sqlite":
         # The committed row is in the database file or its write-ahead log.
         name = Path(connection.settings_dict["NAME"])
-        raw = b"".join(
-            path.read_bytes()
-            for path in (name, name.with_name(name.name + "-wal"))
-            if path.exists()
-        )
+        raw = read_in_other_process([name, name.with_name(name.name + "-wal")])
         assert b"fernet:" in raw
         assert PASSWORD.encode() not in raw
+
+
+def read_in_other_process(paths: list[Path]) -> bytes:
+    """Return the bytes of the existing ``paths``, read by a child process.
+
+    Closing a file descriptor of an SQLite file drops every POSIX lock this
+    process holds on it, which corrupts the write-ahead log that live
+    connections share; reading in a child process keeps those locks.
+    """
+    script = (
+        "import sys, pathlib\n"
+        "for p in map(pathlib.Path, sys.argv[1:]):\n"
+        "    sys.stdout.buffer.write(p.read_bytes() if p.exists() else b'')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, *map(str, paths)], capture_output=True, check=True
+    )
+    return result.stdout
 
 
 @pytest.mark.django_db
