@@ -100,17 +100,26 @@ class QualysConnectionTestView(View):
             for label, value in (("server", server), ("username", username), ("password", password))
             if not value
         ]
-        if connection_errors or missing:
+        if connection_errors:
             result = None
             messages.error(
                 request,
-                "Cannot test the connection: enter the "
-                + ", ".join(missing or [name for name in connection_errors])
-                + " first.",
+                f"Cannot test the connection: correct the {join_words(list(connection_errors))} "
+                "below first.",
+            )
+        elif missing:
+            result = None
+            messages.error(
+                request, f"Cannot test the connection: enter the {join_words(missing)} first."
             )
         else:
             result = test_connection(server, username, password)
         return render_settings_page(request, form, settings, connection_result=result)
+
+
+def join_words(words: list[str]) -> str:
+    """Return ``["a", "b", "c"]`` as "a, b and c"."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def next_run_at(task: PeriodicTask | None):

@@ -214,6 +214,7 @@ def test_view_keeps_stored_password_from_new_server(editor, fake_client):
     response = editor_client(editor).post(TEST_URL, form(server="qualysapi.qualys.eu"))
     assert fake_client.instances == []
     assert "Enter the password again" in response.content.decode()
+    assert "correct the password below first" in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -229,7 +230,7 @@ def test_view_saves_nothing(editor, fake_client):
 def test_view_reports_missing_fields(editor, fake_client):
     response = editor_client(editor).post(TEST_URL, form(server="", username=""))
     assert fake_client.instances == []
-    assert "Cannot test the connection: enter the server, username, password first." in (
+    assert "Cannot test the connection: enter the server, username and password first." in (
         response.content.decode()
     )
 
