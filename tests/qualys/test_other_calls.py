@@ -234,7 +234,7 @@ def test_failing_syncs_open_no_sessions(mocked, make_client):
 
 
 class GeneratedHostList(io.RawIOBase):
-    """A host list body generated while it is read, so the test never holds it whole."""
+    """A host list body generated while it is read, so the test never keeps it whole in memory."""
 
     def __init__(self, count: int):
         self.parts = self._parts(count)
@@ -293,5 +293,5 @@ def test_large_host_list_streams_in_bounded_memory(mocked, client):
     assert len(addresses) == 20
     assert body.size > 15_000_000
     # The body is over 15 MB, and a tree of all 200,000 hosts takes well over
-    # 100 MB in lxml; streaming keeps the growth to a few chunks and records.
+    # 100 MB in lxml. Streaming keeps the growth to a few chunks and records.
     assert highest - baseline < 40_000_000

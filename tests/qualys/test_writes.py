@@ -78,7 +78,7 @@ def test_add_ips_single_call_when_body_fits(mocked, client):
     assert body_size(mocked.calls[0]) < 4_000_000
 
 
-def test_add_ips_with_nothing_to_add_makes_no_call(mocked, client):
+def test_add_ips_empty_set_makes_no_call(mocked, client):
     client.add_ips(IPSet())
 
     assert len(mocked.calls) == 0
