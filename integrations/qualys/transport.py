@@ -121,7 +121,8 @@ def build_ca_bundle(extra: str) -> str:
     combined = b"\n".join(part.rstrip(b"\n") for part in parts) + b"\n"
     digest = hashlib.sha256(combined).hexdigest()[:20]
     target = Path(tempfile.gettempdir()) / f"lumeta-qualys-ca-{digest}.pem"
-    if not target.exists():
+    # An existing file is reused only when its contents are exactly ours.
+    if not target.is_file() or target.read_bytes() != combined:
         handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".lumeta-qualys-ca-")
         with os.fdopen(handle, "wb") as output:
             output.write(combined)

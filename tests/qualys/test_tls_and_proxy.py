@@ -245,3 +245,15 @@ def test_first_host_arrives_while_server_holds_the_rest(loopback, certificates):
 def test_plain_http_address_is_rejected():
     with pytest.raises(ValueError, match="not an https:// URL"):
         QualysClient("http://qualysapi.example.test", USERNAME, PASSWORD)
+
+
+def test_tampered_bundle_file_is_rewritten(certificates):
+    first = make("https://qualysapi.example.test", ca_bundle=str(certificates["cert"]))
+    path = Path(first._transport.verify)
+    path.write_bytes(certificates["other"].read_bytes())
+
+    second = make("https://qualysapi.example.test", ca_bundle=str(certificates["cert"]))
+
+    assert second._transport.verify == str(path)
+    assert certificates["cert"].read_bytes().strip() in path.read_bytes()
+    assert certificates["other"].read_bytes().strip() not in path.read_bytes()
