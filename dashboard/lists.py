@@ -12,7 +12,6 @@ no query uses OFFSET, so page 10,000 costs what page 1 costs.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -412,6 +411,18 @@ def read_page(
 
     Raises CursorError for a cursor the list cannot read.
     """
+    with querysets.without_jit():
+        return _read_page(coverage_set, sort, after, before, address_filter, size)
+
+
+def _read_page(
+    coverage_set: CoverageSet,
+    sort: str,
+    after: str | None,
+    before: str | None,
+    address_filter: AddressFilter | None,
+    size: int,
+) -> Page:
     segments = coverage_set.segments(sort)
     descending = sort.startswith("-")
     if before:
@@ -442,19 +453,3 @@ def read_page(
         next_cursor=rows[-1].cursor.encode() if rows and has_next else None,
         previous_cursor=rows[0].cursor.encode() if rows and cursor is not None else None,
     )
-
-
-def iterate_keys(
-    coverage_set: CoverageSet, address_filter: AddressFilter | None, chunk: int
-) -> Iterator[list[tuple[Cursor, str]]]:
-    """Yield the whole filtered set in address order, ``chunk`` keys at a time."""
-    segments = coverage_set.segments("address")
-    cursor = None
-    while True:
-        found = read_keys(
-            segments, after=cursor, limit=chunk, descending=False, address_filter=address_filter
-        )
-        if not found:
-            return
-        yield found
-        cursor = found[-1][0]
