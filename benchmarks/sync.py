@@ -552,8 +552,8 @@ def main() -> int:
             f"peak RSS {peak_mib:.0f} MiB, Qualys calls {run.qualys_calls}"
         )
         print(
-            "Steps (start, seconds from the run's start): "
-            + ", ".join(f"{name} {at:.1f}" for name, at in timeline)
+            "Steps (start in seconds from the run's start, peak MiB so far): "
+            + ", ".join(f"{step[0]} {step[1]:.1f} ({step[2]})" for step in timeline)
         )
         own = wall - emulator_cpu
         print(

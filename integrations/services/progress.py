@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Callable
 from typing import Any
@@ -33,10 +34,12 @@ class ProgressReporter:
     def step(self, name: str, **counts: Any) -> None:
         """Record that step ``name`` started, with any counts known so far."""
         self.run.step = name
-        # Seconds from the start of the run at which each step began.
+        # Each step's start, in seconds from the start of the run, with the
+        # process's peak memory so far in MiB (Linux reports ru_maxrss in KiB).
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         timeline = [
             *self.run.progress.get("timeline", []),
-            [name, round(time.monotonic() - self._started, 2)],
+            [name, round(time.monotonic() - self._started, 2), peak_mib],
         ]
         self.run.progress = {**self.run.progress, **counts, "step": name, "timeline": timeline}
         self._save()

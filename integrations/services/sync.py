@@ -286,6 +286,9 @@ class SyncService:
             self._fail(f"The sync failed with an unexpected error: {type(error).__name__}: {error}")
         else:
             run.status = SyncRun.Status.FAILED if self.not_done else SyncRun.Status.SUCCEEDED
+        finally:
+            if self.client is not None:
+                self.client.close()
         self._record(time.monotonic() - started)
         return run
 
@@ -331,9 +334,8 @@ class SyncService:
         subscription = resolve_subscription(
             self.client.list_subscription(), self.client.list_ipv6_mappings()
         )
+        # The client lists rejected entries in its own warnings, merged at the end.
         self.warnings.extend(subscription.warnings)
-        for text in subscription.rejected:
-            self.warnings.append(f"Subscription entry skipped, not an address or range: {text!r}")
         return subscription
 
     def fetch_scanned_hosts(

@@ -60,6 +60,8 @@ class FakeQualys:
 
     def __init__(self, mock: responses.RequestsMock):
         self.subscription = IPSet()
+        # Entries listed in the IP list as they are, such as values that are no address.
+        self.bad_tokens: list[str] = []
         self.mappings: list[tuple[int, str, str]] = []
         self.hosts: list[FakeHost] = []
         self.groups: dict[int, tuple[str, IPSet]] = {}
@@ -149,7 +151,7 @@ class FakeQualys:
         raise AssertionError(f"unexpected Qualys call {path} action={action}")
 
     def _ip_list(self, params, path) -> bytes:
-        return xml.ip_list(self.subscription.qualys_tokens())
+        return xml.ip_list([*self.subscription.qualys_tokens(), *self.bad_tokens])
 
     def _ip_map(self, params, path) -> bytes:
         return xml.ip_map_list(self.mappings)

@@ -331,3 +331,19 @@ def test_counts_are_exact_for_large_ipv6_ranges(qualys, configure):
     )
     run.refresh_from_db()
     assert run.details["counts"]["subscribed"] == str(2**96)
+
+
+def test_bad_values_are_skipped_and_the_rest_loads(qualys, configure):
+    configure()
+    scenario.load(qualys)
+    qualys.bad_tokens = ["not-an-ip"]
+    qualys.scan(FakeHost(107, ip="192.0.2.13", dns="bad\x00name.example.test"))
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.subscribed == scenario.SUBSCRIBED_SIZE
+    assert ScannedHost.objects.get(qualys_id=107).dns == "badname.example.test"
+    warnings = " ".join(run.details["warnings"])
+    assert "not-an-ip" in warnings
+    assert "control character" in warnings
