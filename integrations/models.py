@@ -147,7 +147,9 @@ class ScannedAddress(models.Model):
     address = models.CharField(max_length=39)
     version = models.PositiveSmallIntegerField()
     host = models.ForeignKey(ScannedHost, on_delete=models.CASCADE, related_name="addresses")
-    indexed = models.BooleanField(default=False, help_text="The address is in the inventory (the set I).")
+    indexed = models.BooleanField(
+        default=False, help_text="The address is in the inventory (the set I)."
+    )
     last_scan = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -177,18 +179,28 @@ class SyncRun(models.Model):
         BUTTON = "button", "Sync now"
         COMMAND = "command", "Command"
 
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True
+    )
     trigger = models.CharField(max_length=10, choices=Trigger.choices)
-    dry_run = models.BooleanField(default=False, help_text="A preview: nothing was written to Qualys.")
+    dry_run = models.BooleanField(
+        default=False, help_text="A preview: nothing was written to Qualys."
+    )
     auto_subscribe = models.BooleanField(null=True)
     requested_by = models.ForeignKey(
-        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        django_settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     task_id = models.CharField(max_length=255, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    step = models.CharField(max_length=50, blank=True, help_text="The step running now, or the last one.")
+    step = models.CharField(
+        max_length=50, blank=True, help_text="The step running now, or the last one."
+    )
     progress = models.JSONField(default=dict, blank=True)
 
     indexed = count_field("I (indexed)")
@@ -203,13 +215,19 @@ class SyncRun(models.Model):
     qualys_calls = models.PositiveIntegerField(default=0)
     rate_limit_remaining = models.IntegerField(null=True, blank=True)
     rate_limit_limit = models.IntegerField(null=True, blank=True)
-    details = models.JSONField(default=dict, blank=True, help_text="What was pushed or would be, and warnings.")
+    details = models.JSONField(
+        default=dict, blank=True, help_text="What was pushed or would be, and warnings."
+    )
     error = models.TextField(blank=True)
     add_ranges = models.TextField(
-        "Ranges added", blank=True, help_text="Every range added to the subscription (or that a preview would add), one a line."
+        "Ranges added",
+        blank=True,
+        help_text="Every range added to the subscription (or that a preview would add), one a line.",
     )
     group_ranges = models.TextField(
-        "Asset group ranges", blank=True, help_text="Every range the asset group was set to (or a preview would set), one a line."
+        "Asset group ranges",
+        blank=True,
+        help_text="Every range the asset group was set to (or a preview would set), one a line.",
     )
 
     class Meta:
