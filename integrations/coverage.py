@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from django.db import transaction
+from django.db.models import Max, Min
 
 from inventory.models import Host
 from lumeta_qualys.ipset import IPSet, parse_key
@@ -115,29 +116,50 @@ def refresh_all() -> dict[str, int]:
 def refresh_hosts(hosts) -> int:
     """Recompute the flags of the given hosts (a Host queryset), and ``indexed`` of their addresses.
 
-    Used after an import for the hosts it added. Returns the number of hosts looked at.
+    Used after an import for the hosts it added and after a single save.
+    Only the subscribed ranges and scanned addresses between the hosts'
+    lowest and highest key are read, and the hosts and scanned addresses
+    are walked side by side in key order, so a small import costs a few
+    queries and a million-host import one pass. Returns the number of hosts
+    looked at.
     """
-    subscription = stored_subscription()
+    bounds = hosts.aggregate(low=Min("key"), high=Max("key"))
+    low, high = bounds["low"], bounds["high"]
+    if low is None:
+        return 0
+
+    ranges = SubscribedRange.objects.filter(start_key__lte=high, end_key__gte=low)
+    subscription = IPSet.from_ranges(
+        (*parse_key(start), parse_key(end)[1])
+        for start, end in ranges.values_list("start_key", "end_key").iterator(FETCH)
+    )
+    scanned_rows = (
+        ScannedAddress.objects.filter(key__gte=low, key__lte=high)
+        .order_by("key")
+        .values_list("pk", "key", "indexed")
+        .iterator(FETCH)
+    )
+    scanned = next(scanned_rows, None)
+
+    updates: dict[tuple[bool, bool], list[int]] = {}
+    newly_indexed: list[int] = []
     seen = 0
-    rows = hosts.order_by("key").values_list("pk", "key", "subscribed", "scanned").iterator(FETCH)
-    while True:
-        batch = [row for _, row in zip(range(BATCH), rows, strict=False)]
-        if not batch:
-            break
-        seen += len(batch)
-        keys = [key for _, key, _, _ in batch]
-        scanned_keys = set(
-            ScannedAddress.objects.filter(key__in=keys).values_list("key", flat=True)
-        )
-        updates: dict[tuple[bool, bool], list[int]] = {}
-        for pk, key, was_subscribed, was_scanned in batch:
-            flags = (subscription.contains(*parse_key(key)), key in scanned_keys)
-            if flags != (was_subscribed, was_scanned):
-                updates.setdefault(flags, []).append(pk)
-        for (is_subscribed, is_scanned), ids in updates.items():
-            Host.objects.filter(pk__in=ids).update(subscribed=is_subscribed, scanned=is_scanned)
-        if scanned_keys:
-            ScannedAddress.objects.filter(key__in=scanned_keys, indexed=False).update(indexed=True)
+    rows = hosts.order_by("key").values_list("pk", "key", "subscribed", "scanned")
+    for pk, key, was_subscribed, was_scanned in rows.iterator(FETCH):
+        seen += 1
+        while scanned is not None and scanned[1] < key:
+            scanned = next(scanned_rows, None)
+        is_scanned = scanned is not None and scanned[1] == key
+        if is_scanned and not scanned[2]:
+            newly_indexed.append(scanned[0])
+        flags = (subscription.contains(*parse_key(key)), is_scanned)
+        if flags != (was_subscribed, was_scanned):
+            updates.setdefault(flags, []).append(pk)
+
+    for (is_subscribed, is_scanned), ids in updates.items():
+        for chunk in _chunks(ids):
+            Host.objects.filter(pk__in=chunk).update(subscribed=is_subscribed, scanned=is_scanned)
+    _set_flag(ScannedAddress, "indexed", newly_indexed, True)
     return seen
 
 
