@@ -244,13 +244,13 @@ class QualysSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.stored_password = self.instance.password if self.instance.pk else ""
         self.stored_server = self.instance.server if self.instance.pk else ""
-        self.fields["username"].widget.attrs.setdefault("autocomplete", "off")
+        password = self.fields["password"]
         if self.stored_password:
-            self.fields[
-                "password"
-            ].help_text = "A password is stored. Leave this blank to keep it, or enter a new one."
+            password.help_text = (
+                "A password is stored. Leave this blank to keep it, or enter a new one."
+            )
         else:
-            self.fields["password"].help_text = "Required to enable the integration."
+            password.help_text = "Required to enable the integration."
         if read_only:
             for field in self.fields.values():
                 field.disabled = True
