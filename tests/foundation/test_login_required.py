@@ -104,3 +104,11 @@ def test_admin_requires_staff_login(client):
     response = client.get(reverse("admin:index"))
     assert response.status_code == 302
     assert "/login/" in response["Location"]
+
+
+def test_healthz_exempt_from_https_redirect(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get(reverse("healthz")).status_code == 200
+    response = client.get(reverse("login"))
+    assert response.status_code == 301
+    assert response["Location"].startswith("https://")
