@@ -3,7 +3,7 @@
 Run with ``python -m benchmarks.dashboard`` (SQLite) or with
 ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/lumeta`` for PostgreSQL.
 The data lives in its own database (``bench_dashboard.sqlite3`` under
-``DATA_DIR``, or ``test_<name>`` on PostgreSQL) and is kept between runs with
+``DATA_DIR``, or the database ``bench_dashboard`` on PostgreSQL) and is kept between runs with
 ``--keep``, so a second run measures without generating again.
 
 The profile is the sync benchmark's: 1,000,000 indexed hosts, 200,000
