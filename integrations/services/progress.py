@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,25 @@ HOSTS_EVERY = 5000
 MIN_SECONDS_BETWEEN_SAVES = 1.0
 
 Listener = Callable[[str, dict[str, Any]], None]
+
+
+def peak_memory_mib() -> int:
+    """Return this process's peak resident memory in MiB.
+
+    Linux's VmHWM counts from the process's own start. ``ru_maxrss`` is the
+    fallback elsewhere; on Linux it would also count the memory of the
+    parent that forked this process before it started the program.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # macOS reports bytes, Linux and the BSDs KiB.
+    return peak // (1024 * 1024) if sys.platform == "darwin" else peak // 1024
 
 
 class ProgressReporter:
@@ -35,11 +55,10 @@ class ProgressReporter:
         """Record that step ``name`` started, with any counts known so far."""
         self.run.step = name
         # Each step's start, in seconds from the start of the run, with the
-        # process's peak memory so far in MiB (Linux reports ru_maxrss in KiB).
-        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        # process's peak memory so far in MiB.
         timeline = [
             *self.run.progress.get("timeline", []),
-            [name, round(time.monotonic() - self._started, 2), peak_mib],
+            [name, round(time.monotonic() - self._started, 2), peak_memory_mib()],
         ]
         self.run.progress = {**self.run.progress, **counts, "step": name, "timeline": timeline}
         self._save()

@@ -264,10 +264,10 @@ def replace_subscription(subscription: IPSet, previous: IPSet) -> int:
     """Replace the stored S by ``subscription`` (read again after an add) in one transaction.
 
     ``previous`` is the S stored by this sync's store step, so the coverage
-    flags are exact already everywhere but in the difference: only the
-    ``subscribed`` flag of hosts in ``subscription − previous`` (and, if
-    Qualys dropped addresses meanwhile, ``previous − subscription``) changes.
-    Updating those ranges avoids a second pass over every indexed host.
+    flags are exact already except for the ``subscribed`` flag of hosts in
+    ``subscription − previous`` (and, if Qualys dropped addresses meanwhile,
+    ``previous − subscription``). Only those flags are updated, which avoids
+    a second pass over every indexed host.
     """
     timer = StepTimer()
     with transaction.atomic():
@@ -276,7 +276,7 @@ def replace_subscription(subscription: IPSet, previous: IPSet) -> int:
             SubscribedRange, SUBSCRIBED_RANGE_FIELDS, subscription_rows(subscription)
         )
         timer.lap("replace")
-        changed = _set_subscribed(subscription - previous, True)
+        changed = _mark_hosts_in_stored_ranges() if subscription - previous else 0
         changed += _set_subscribed(previous - subscription, False)
         timer.lap("flags")
     timer.lap("commit")
@@ -287,6 +287,30 @@ def replace_subscription(subscription: IPSet, previous: IPSet) -> int:
         timer,
     )
     return ranges
+
+
+def _mark_hosts_in_stored_ranges() -> int:
+    """Set ``subscribed`` on every unsubscribed host inside a stored range; return the count.
+
+    The stored ranges are merged, so the only range that can contain a host
+    is the one with the greatest start at or below the host's key, found
+    through the ``start_key`` index. Keys of IPv4 and IPv6 addresses never
+    compare across versions, because the version is their first character.
+    """
+    host, subscribed_range = Host._meta, SubscribedRange._meta
+    hosts = _quote(host.db_table)
+    key = _quote(host.get_field("key").column)
+    flag = _quote(host.get_field("subscribed").column)
+    start = _quote(subscribed_range.get_field("start_key").column)
+    end = _quote(subscribed_range.get_field("end_key").column)
+    sql = (
+        f"UPDATE {hosts} SET {flag} = TRUE WHERE {flag} = FALSE AND {hosts}.{key} <= "
+        f"(SELECT {end} FROM {_quote(subscribed_range.db_table)} "
+        f"WHERE {start} <= {hosts}.{key} ORDER BY {start} DESC LIMIT 1)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return cursor.rowcount
 
 
 def _set_subscribed(ips: IPSet, value: bool) -> int:

@@ -347,3 +347,21 @@ def test_bad_values_are_skipped_and_the_rest_loads(qualys, configure):
     warnings = " ".join(run.details["warnings"])
     assert "not-an-ip" in warnings
     assert "control character" in warnings
+
+
+def test_addresses_dropped_by_qualys_meanwhile_lose_flag(qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+
+    def drop_first_address(kind: str) -> None:
+        if kind == "ip_add":  # someone removes 192.0.2.1 while the sync adds
+            qualys.subscription = qualys.subscription - IPSet.from_strings(["192.0.2.1"])
+
+    qualys.observers.append(drop_first_address)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert Host.objects.get(address="192.0.2.1").subscribed is False
+    assert Host.objects.get(address="192.0.2.40").subscribed is True
+    assert coverage.refresh_all() == {"subscribed": 0, "scanned": 0, "indexed": 0}
