@@ -62,6 +62,7 @@ from integrations.models import (  # noqa: E402
     SubscribedRange,
     SyncRun,
 )
+from integrations.services.store import _delete_all as delete_all  # noqa: E402
 from integrations.services.store import insert_rows  # noqa: E402
 from inventory.models import Host  # noqa: E402
 
@@ -387,7 +388,7 @@ def bulk_insert(ranges: list[tuple], hosts: list[tuple], addresses: list[tuple])
             # The tables hold the previous run's rows and ScannedAddress keys are
             # unique: empty them first, outside the timed part.
             for model in (ScannedAddress, ScannedHost, SubscribedRange):
-                model.objects.all()._raw_delete(connection.alias)
+                delete_all(model)
             started = time.perf_counter()
             insert_rows(
                 SubscribedRange,

@@ -329,7 +329,16 @@ def _set_subscribed(ips: IPSet, value: bool) -> int:
     return changed
 
 
+# Column widths of ScannedHost's text fields, looked up once: truncate() runs
+# several times per scanned host.
+_WIDTHS = {
+    field.name: field.max_length
+    for field in ScannedHost._meta.get_fields()
+    if getattr(field, "max_length", None)
+}
+
+
 def truncate(value: str, field_name: str) -> str:
     """Cut ``value`` to the column width of ScannedHost's ``field_name``."""
-    width = ScannedHost._meta.get_field(field_name).max_length
+    width = _WIDTHS[field_name]
     return value if len(value) <= width else value[: width - 1] + "…"
