@@ -276,7 +276,16 @@ def replace_subscription(subscription: IPSet, previous: IPSet) -> int:
             SubscribedRange, SUBSCRIBED_RANGE_FIELDS, subscription_rows(subscription)
         )
         timer.lap("replace")
-        changed = _mark_hosts_in_stored_ranges() if subscription - previous else 0
+        added = subscription - previous
+        if not added:
+            changed = 0
+        elif connection.vendor == "sqlite":
+            changed = _mark_hosts_in_stored_ranges()
+        else:
+            # On PostgreSQL the per-host lookup also walks the index entries of
+            # the ranges deleted in this transaction: in the benchmark it took
+            # 110 s where updates by key range took 10 s.
+            changed = _set_subscribed(added, True)
         changed += _set_subscribed(previous - subscription, False)
         timer.lap("flags")
     timer.lap("commit")
