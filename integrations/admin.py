@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
 from .forms import QualysSettingsForm
-from .models import QualysSettings, ScannedHost, SubscribedRange, SyncRun
+from .models import QualysSettings, ScannedAddress, ScannedHost, SubscribedRange, SyncRun
 
 
 @admin.register(QualysSettings)
@@ -112,3 +112,13 @@ class ScannedHostAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["tracking_method"]
     search_fields = ["address", "ipv6", "dns", "netbios"]
+
+
+@admin.register(ScannedAddress)
+class ScannedAddressAdmin(ReadOnlyAdmin):
+    """The distinct scanned addresses (M as addresses), with the host that lists each first."""
+
+    list_display = ["address", "version", "indexed", "last_scan", "host"]
+    list_filter = ["version", "indexed"]
+    search_fields = ["address"]
+    list_select_related = ["host"]
