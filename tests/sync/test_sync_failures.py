@@ -1,4 +1,4 @@
-"""A sync that fails keeps the previous data and says why; a failed write is finished next time."""
+"""A failed sync keeps the previous data and records why; a failed write is finished next time."""
 
 import pytest
 

@@ -48,7 +48,7 @@ def test_sync_stores_merged_subscription_with_ipv6_mapped(qualys, configure):
     assert any("0.0.0.9" in warning for warning in run.details["warnings"])
 
 
-def test_sync_stores_one_row_per_scanned_host_and_distinct_addresses(qualys, configure):
+def test_sync_stores_scanned_hosts_and_addresses(qualys, configure):
     configure()
     scenario.load(qualys)
 
@@ -137,7 +137,7 @@ def test_auto_subscribe_off_sets_group_without_adding(qualys, configure):
     assert run.details["group_id"] == group_id
 
 
-def test_auto_subscribe_on_adds_missing_ipv4_then_sets_group_from_reread(qualys, configure):
+def test_auto_subscribe_adds_then_sets_group(qualys, configure):
     configure(auto_subscribe=True)
     scenario.load(qualys)
 
@@ -168,7 +168,7 @@ def test_auto_subscribe_on_adds_missing_ipv4_then_sets_group_from_reread(qualys,
     assert run.add_ranges.splitlines() == ["192.0.2.40", "203.0.113.5"]
 
 
-def test_auto_subscribe_on_stores_subscription_as_qualys_holds_it(qualys, configure):
+def test_auto_subscribe_stores_reread_subscription(qualys, configure):
     configure(auto_subscribe=True)
     scenario.load(qualys)
 
@@ -235,7 +235,7 @@ def test_group_emptied_when_nothing_is_left_to_scan(qualys, configure):
     assert "set_ips" not in qualys.calls_of("group_edit")[0].params
 
 
-def test_sync_reads_host_list_with_configured_version_and_page_size(qualys, configure):
+def test_sync_pages_host_list_as_configured(qualys, configure):
     configure(host_list_version="3.0", page_size=2)
     scenario.load(qualys)
 
@@ -300,7 +300,7 @@ def test_preview_writes_nothing_and_keeps_stored_tables(qualys, configure):
     assert run.ipv6_not_pushable == 1
 
 
-def test_group_ips_for_qualys_sends_mapped_ipv6_as_placeholders():
+def test_group_sends_ipv6_as_placeholders():
     from integrations.services.sync import Subscription
 
     subscription = Subscription(

@@ -105,7 +105,7 @@ def test_editor_sees_buttons_and_run_counts(editor_client, qualys, configure):
     assert "<td>282</td>" in content  # S after the add
 
 
-def test_preview_button_queues_dry_run_and_shows_its_page(editor_client, configure, broker):
+def test_preview_button_queues_dry_run(editor_client, configure, broker):
     configure()
 
     response = editor_client.post(PREVIEW_URL)
