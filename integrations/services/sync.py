@@ -45,7 +45,12 @@ from lumeta_qualys.ipset import (
 
 from .. import constants
 from ..models import QualysSettings, SyncRun
-from ..qualys import QualysClient, QualysError
+from ..qualys import (
+    AccountUnavailable,
+    InvalidRequest,
+    QualysClient,
+    QualysError,
+)
 from . import store
 from .lock import LockError, SyncLock
 from .progress import Listener, ProgressReporter
@@ -331,12 +336,31 @@ class SyncService:
         return subscription
 
     def _read_subscription(self) -> Subscription:
-        subscription = resolve_subscription(
-            self.client.list_subscription(), self.client.list_ipv6_mappings()
-        )
+        listing = self.client.list_subscription()
+        subscription = resolve_subscription(listing, self._read_ipv6_mappings(listing.ips))
         # The client lists rejected entries in its own warnings, merged at the end.
         self.warnings.extend(subscription.warnings)
         return subscription
+
+    def _read_ipv6_mappings(self, listed: IPSet) -> list:
+        """Read the IPv6 mapping records, only when the subscription lists placeholders.
+
+        Most subscriptions have no IPv6 feature, and the mapping list is open
+        to Managers only, so a subscription without placeholders costs no call
+        and a refused call leaves the placeholders unmapped with a warning
+        instead of failing the sync.
+        """
+        if not listed & IPV6_PLACEHOLDERS:
+            return []
+        try:
+            return self.client.list_ipv6_mappings()
+        except (InvalidRequest, AccountUnavailable) as error:
+            self.warnings.append(
+                f"The IPv6 mapping records could not be read ({error}); the subscription's IPv6 "
+                "placeholders are counted as unmapped. Give the API user the Manager role to "
+                "count the IPv6 addresses they stand for."
+            )
+            return []
 
     def fetch_scanned_hosts(
         self, subscription: Subscription, spool: store.HostSpool, page_size: int

@@ -11,6 +11,7 @@ from integrations.services.sync import group_ips_for_qualys
 from inventory.models import Host
 from lumeta_qualys.ipset import IPSet
 
+from . import qualys_xml as xml
 from . import scenario
 from .qualys_xml import FakeHost
 
@@ -365,3 +366,30 @@ def test_addresses_dropped_by_qualys_meanwhile_lose_flag(qualys, configure):
     assert Host.objects.get(address="192.0.2.1").subscribed is False
     assert Host.objects.get(address="192.0.2.40").subscribed is True
     assert coverage.refresh_all() == {"subscribed": 0, "scanned": 0, "indexed": 0}
+
+
+def test_mapping_records_not_read_without_placeholders(qualys, configure):
+    configure()
+    qualys.subscribe("192.0.2.1-192.0.2.20")
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert qualys.calls_of("ip_map") == []
+
+
+def test_refused_mapping_records_leave_placeholders_unmapped(qualys, configure):
+    configure()
+    scenario.load(qualys)
+    # Qualys opens the mapping list to Managers only; other roles get an error reply.
+    qualys.fail(
+        "ip_map",
+        400,
+        xml.simple_return(code="1905", text="You are not authorized to run this API."),
+    )
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert not SubscribedRange.objects.filter(version=6).exists()
+    assert any("IPv6 mapping records could not be read" in w for w in run.details["warnings"])
