@@ -118,9 +118,9 @@ def refresh_hosts(hosts) -> int:
 
     Used after an import for the hosts it added and after a single save.
     Only the subscribed ranges and scanned addresses between the hosts'
-    lowest and highest key are read, and the hosts and scanned addresses
-    are walked side by side in key order, so a small import costs a few
-    queries and a million-host import one pass. Returns the number of hosts
+    lowest and highest key are read. Hosts and scanned addresses are walked
+    side by side in key order, so a small import costs a few queries and a
+    million-host import one pass. Returns the number of hosts
     looked at.
     """
     bounds = hosts.aggregate(low=Min("key"), high=Max("key"))

@@ -21,7 +21,7 @@ def credentials_cipher() -> MultiFernet:
 
 
 class EncryptedTextField(models.TextField):
-    """Text stored as a Fernet token; the database never holds the plain value.
+    """Text stored as a Fernet token; the database never contains the plain value.
 
     An empty value is stored as an empty string. A stored value that no
     configured key can decrypt reads back as empty, so a lost key means

@@ -138,7 +138,7 @@ class ScannedAddress(models.Model):
     """One distinct address that Qualys scanned: M as addresses.
 
     A scanned host contributes its IPv4 address (unless it is an IPv6
-    placeholder) and its IPv6 address; an address listed in several networks
+    placeholder) and its IPv6 address. An address listed in several networks
     is one row. ``indexed`` is kept current at sync and import time so that
     "Unmanaged by Lumeta" is an indexed query.
     """

@@ -35,7 +35,7 @@ def flags(address: str) -> tuple[bool, bool]:
 
 
 @pytest.mark.django_db
-def test_refresh_all_sets_flags_from_ranges_and_scans():
+def test_full_refresh_sets_flags():
     subscribe(("192.0.2.1", "192.0.2.20"), ("2001:db8::1", "2001:db8::ff"))
     scan("192.0.2.5", "198.51.100.9", "2001:db8::10")
     for address in ["192.0.2.1", "192.0.2.5", "192.0.2.20", "192.0.2.21", "2001:db8::10", "2001:db8::100"]:
@@ -56,7 +56,7 @@ def test_refresh_all_sets_flags_from_ranges_and_scans():
 
 
 @pytest.mark.django_db
-def test_refresh_all_clears_flags_that_no_longer_hold():
+def test_full_refresh_clears_old_flags():
     subscribe(("192.0.2.1", "192.0.2.1"))
     scan("192.0.2.1")
     Host(address="192.0.2.1", source="test").save()
@@ -79,7 +79,7 @@ def test_ipv4_range_never_covers_ipv6_host():
 
 
 @pytest.mark.django_db
-def test_imported_hosts_get_flags_through_the_signal():
+def test_import_signal_sets_flags():
     subscribe(("198.51.100.0", "198.51.100.255"))
     scan("198.51.100.7")
     Host.objects.bulk_create(
@@ -98,7 +98,7 @@ def test_imported_hosts_get_flags_through_the_signal():
 
 
 @pytest.mark.django_db
-def test_deleted_hosts_leave_scanned_addresses_unindexed():
+def test_deleted_host_unindexes_address():
     scan("192.0.2.9")
     host = Host(address="192.0.2.9", source="test")
     host.save()
@@ -110,7 +110,7 @@ def test_deleted_hosts_leave_scanned_addresses_unindexed():
 
 
 @pytest.mark.django_db
-def test_editing_a_host_address_moves_its_flags():
+def test_edited_address_moves_flags():
     scan("192.0.2.9")
     host = Host(address="192.0.2.9", source="test")
     host.save()
