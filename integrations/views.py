@@ -52,7 +52,7 @@ class QualysSettingsView(View):
         settings = QualysSettings.load()
         can_edit = can_edit_settings(request.user)
         form = QualysSettingsForm(instance=settings, read_only=not can_edit)
-        return render_settings_page(request, form, settings)
+        return render_settings_page(request, form)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if not can_edit_settings(request.user):
@@ -60,7 +60,7 @@ class QualysSettingsView(View):
         settings = QualysSettings.load()
         form = QualysSettingsForm(request.POST, instance=settings)
         if not form.is_valid():
-            return render_settings_page(request, form, settings)
+            return render_settings_page(request, form)
         # The settings row and the schedule change together or not at all.
         with transaction.atomic():
             settings = form.save()
@@ -114,7 +114,7 @@ class QualysConnectionTestView(View):
             )
         else:
             result = test_connection(server, username, password)
-        return render_settings_page(request, form, settings, connection_result=result)
+        return render_settings_page(request, form, connection_result=result)
 
 
 def join_words(words: list[str]) -> str:
@@ -139,7 +139,6 @@ def saved_message(settings: QualysSettings) -> str:
 def render_settings_page(
     request: HttpRequest,
     form: QualysSettingsForm,
-    settings: QualysSettings,
     *,
     connection_result=None,
     status: int = 200,
@@ -155,7 +154,9 @@ def render_settings_page(
         "form": form,
         "main_fields": main_fields,
         "advanced_fields": advanced_fields,
-        "qualys_settings": settings,
+        # The stored row, not the form's instance: validating a form copies the
+        # submitted (possibly invalid or unsaved) values onto its instance.
+        "qualys_settings": QualysSettings.load(),
         "can_edit": can_edit_settings(request.user),
         "platforms": constants.PLATFORMS,
         "connection_result": connection_result,

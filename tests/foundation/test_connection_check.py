@@ -201,6 +201,17 @@ def test_view_falls_back_to_stored_password(editor, fake_client):
 
 
 @pytest.mark.django_db
+def test_view_keeps_sync_buttons_enabled(editor, fake_client):
+    store_settings()
+    response = editor_client(editor).post(TEST_URL, form())
+    html = response.content.decode()
+    sync_now = html[html.index('id="sync-now"') :].split(">", 1)[0]
+    preview = html[html.index('id="sync-preview"') :].split(">", 1)[0]
+    assert "disabled" not in sync_now
+    assert "disabled" not in preview
+
+
+@pytest.mark.django_db
 def test_view_uses_entered_password(editor, fake_client):
     store_settings()
     editor_client(editor).post(TEST_URL, form(password="typed-secret", username="other"))
