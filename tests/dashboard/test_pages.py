@@ -113,6 +113,23 @@ def test_not_configured_state_links_to_settings(viewer_client, db):
     assert "Not scheduled" in html
 
 
+@pytest.mark.parametrize(
+    ("auto_subscribe", "hint"),
+    [
+        (True, "Auto-Subscribe is on: the next sync adds"),
+        (False, "Auto-Subscribe is off: the sync adds nothing"),
+    ],
+)
+def test_unmanaged_card_hint_follows_auto_subscribe(viewer_client, db, auto_subscribe, hint):
+    settings = configure()
+    settings.auto_subscribe = auto_subscribe
+    settings.save()
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    assert hint in html
+
+
 def test_never_synced_state(viewer_client, db):
     configure()
 
