@@ -19,15 +19,16 @@ YELLOW = "#e5b21a"
 INK = "#1d232a"
 MUTED = "#5b6570"
 
-# Regions of the diagram: key, label, position of its count.
+# Regions of the diagram: key, label, position of its count. Labels say
+# "only" so that a region is not read as the whole intersection a card counts.
 VENN_REGIONS = [
     ("I", "I only", (118, 140)),
     ("S", "S only", (402, 140)),
     ("M", "M only", (260, 372)),
-    ("IS", "I ∩ S", (260, 108)),
-    ("IM", "I ∩ M", (183, 262)),
-    ("SM", "S ∩ M", (337, 262)),
-    ("ISM", "I ∩ S ∩ M", (260, 200)),
+    ("IS", "I and S only", (260, 108)),
+    ("IM", "I and M only", (183, 262)),
+    ("SM", "S and M only", (337, 262)),
+    ("ISM", "all three", (260, 200)),
 ]
 # Longer counts (IPv6 subscriptions) are shortened in the picture; the
 # description, the tooltip and the table alternative give them exactly.
