@@ -202,6 +202,8 @@ def _insert_scanned_addresses() -> int:
 
     Done in SQL: an address listed in several networks (several hosts) is
     one row, linked to the first of its hosts, with the latest scan time.
+    ``indexed`` is set here through the inventory's unique key index, so the
+    coverage refresh that follows writes only the flags that changed.
     """
     address = ScannedAddress._meta
     host = ScannedHost._meta
@@ -210,6 +212,8 @@ def _insert_scanned_addresses() -> int:
         for name in ("key", "address", "version", "host", "indexed", "last_scan")
     )
     host_table = _quote(host.db_table)
+    inventory_table = _quote(Host._meta.db_table)
+    inventory_key = _quote(Host._meta.get_field("key").column)
     pk = _quote(host.pk.column)
     last_scan = _quote(host.get_field("last_scan").column)
     selects = []
@@ -217,8 +221,9 @@ def _insert_scanned_addresses() -> int:
         key = _quote(host.get_field(key_field).column)
         text = _quote(host.get_field(text_field).column)
         selects.append(
-            f"SELECT {key}, MIN({text}), {version}, MIN({pk}), FALSE, MAX({last_scan}) "
-            f"FROM {host_table} WHERE {key} <> '' GROUP BY {key}"
+            f"SELECT {key}, MIN({text}), {version}, MIN({pk}), "
+            f"EXISTS (SELECT 1 FROM {inventory_table} WHERE {inventory_key} = {key}), "
+            f"MAX({last_scan}) FROM {host_table} WHERE {key} <> '' GROUP BY {key}"
         )
     sql = f"INSERT INTO {_quote(address.db_table)} ({target}) " + " UNION ALL ".join(selects)
     with connection.cursor() as cursor:
