@@ -169,7 +169,8 @@ def celery_worker_process(transactional_db, redis_url, start_process):
 def celery_beat_process(transactional_db, redis_url, start_process):
     """Start a real Celery beat with the DatabaseScheduler; returns a starter."""
 
-    def start(max_interval: float = 1.0) -> ManagedProcess:
+    def start(max_interval: int = 1) -> ManagedProcess:
+        # beat takes --max-interval as whole seconds and rejects "1.0".
         workdir = tempfile.mkdtemp(prefix="test-beat-")
         return start_process(
             [sys.executable, "-m", "celery", "-A", "lumeta_qualys", "beat", "--loglevel", "DEBUG",
