@@ -76,6 +76,8 @@ class CoverageListView(TemplateView):
             "sorts": SORTS,
             "page": None,
             "error": "",
+            # The whole set's size, from the stored counts; a filtered list has no total.
+            "total": None if query else getattr(coverage_counts(), slug.replace("-", "_")),
         }
         try:
             address_filter = AddressFilter.parse(query)

@@ -234,6 +234,22 @@ def test_list_shows_set_in_address_order(viewer_client, coverage_data, slug, exp
     assert row_addresses(response) == expected
 
 
+@pytest.mark.parametrize(
+    ("slug", "total"),
+    [
+        ("unmanaged-by-qualys", "3 addresses"),
+        ("unmanaged-by-lumeta", "3 addresses"),
+        ("managed-by-both", "4 addresses"),
+    ],
+)
+def test_list_shows_its_total(viewer_client, coverage_data, slug, total):
+    html = viewer_client.get(list_url(slug)).content.decode()
+    filtered = viewer_client.get(list_url(slug), {"q": "192.0.2.0/24"}).content.decode()
+
+    assert f"<strong>{total.split()[0]}</strong> {total.split()[1]} in this list." in html
+    assert "in this list." not in filtered
+
+
 def test_list_shows_details_from_both_sides(viewer_client, coverage_data):
     html = viewer_client.get(list_url("managed-by-both"), {"q": "203.0.113.5"}).content.decode()
 
