@@ -65,6 +65,7 @@ from integrations.models import (  # noqa: E402
 from integrations.services.store import _delete_all as delete_all  # noqa: E402
 from integrations.services.store import insert_rows  # noqa: E402
 from inventory.models import Host  # noqa: E402
+from inventory.writer import INSERT_COLUMNS  # noqa: E402
 
 V4 = lambda text: int(ipaddress.IPv4Address(text))  # noqa: E731
 
@@ -183,23 +184,8 @@ def fill_inventory() -> int:
     if Host.objects.count() == 1_000_000:
         return 0
     Host.objects.all().delete()
-    fields = [
-        "address",
-        "key",
-        "version",
-        "hostname",
-        "hostnames",
-        "mac",
-        "mac_vendor",
-        "os_name",
-        "source",
-        "first_seen",
-        "last_seen",
-        "stale",
-        "tags",
-        "subscribed",
-        "scanned",
-    ]
+    # The rows below follow the importer's column order.
+    fields = list(INSERT_COLUMNS)
     empty_list = Host._meta.get_field("tags").get_db_prep_save([], connection)
 
     def rows():

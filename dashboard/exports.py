@@ -244,7 +244,7 @@ def _lines_of_keys(side: str, flag_column: str, flag_value: bool, keys: list[str
         lines = _scanned_lines(_fetch(_scanned_sql(with_address=True), bounds))
     else:
         lines = _host_lines(_fetch(_host_sql(flag_column), bounds))
-    # The key range also holds rows that the name filter left out.
+    # The key range also contains rows that the name filter left out.
     wanted = set(keys)
     return [(key, line) for key, line in lines if key in wanted]
 

@@ -380,7 +380,7 @@ def scans_by_key(keys: list[str]) -> dict[str, dict]:
 def build_rows(page: list[tuple[Cursor, str]], side: str) -> list[Row]:
     """Join a page of keys with the inventory and the Qualys details (two queries)."""
     keys = [key for _, key in page]
-    # M − I holds no indexed address by definition: no inventory query.
+    # M − I contains no indexed address by definition, so no inventory query is needed.
     hosts = hosts_by_key(keys) if side == "host" else {}
     scans = scans_by_key(keys)
     return [

@@ -12,7 +12,7 @@ from . import qualys
 
 logger = logging.getLogger(__name__)
 
-# A web request waits for the answer, so the check uses short timeouts.
+# A web request waits for the reply, so the check uses short timeouts.
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 20.0
 
@@ -67,7 +67,7 @@ def test_connection(server: str, username: str, password: str) -> ConnectionResu
 
 
 def describe_error(error: Exception, *, server: str, username: str) -> ConnectionResult:
-    """Map a client exception to a plain-English result that says what to do next."""
+    """Map a client exception to a plain-English result that names the next step."""
     detail = f" (Qualys client: {error})"
     if isinstance(error, qualys.AuthenticationFailed):
         return ConnectionResult(

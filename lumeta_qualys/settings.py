@@ -48,7 +48,7 @@ DEBUG_SECRETS = {
 
 SECRET_KEY = required_secret("SECRET_KEY")
 
-# One or more Fernet keys, comma-separated. The first encrypts; every key
+# One or more Fernet keys, comma-separated. The first encrypts and every key
 # decrypts, so a new key can be put first and the old one kept until every
 # stored credential has been saved again.
 CREDENTIALS_KEYS = [key.strip() for key in required_secret("CREDENTIALS_KEY").split(",")]

@@ -20,14 +20,14 @@ logger = logging.getLogger(__name__)
 
 LOCK_KEY = "lumeta-qualys:sync-lock"
 
-# Renew only when the key still holds our token.
+# Renew only while the key still contains this holder's token.
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 """
-# Delete only when the key still holds our token.
+# Delete only while the key still contains this holder's token.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -82,7 +82,7 @@ class SyncLock:
         self._thread: threading.Thread | None = None
 
     def acquire(self) -> bool:
-        """Take the lease if nobody holds it; return whether it was taken."""
+        """Acquire the lease if no other sync has it, and return whether it was acquired."""
         try:
             taken = bool(self.connection.set(self.key, self.token, nx=True, px=self.lease_ms))
         except redis.RedisError as error:

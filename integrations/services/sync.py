@@ -493,7 +493,7 @@ class SyncService:
         store.replace_qualys_tables(subscription.addresses, spool)
 
     def add_to_subscription(self, plan: Plan, subscription: Subscription) -> Subscription:
-        """Add ``plan.to_add``; return the subscription as Qualys holds it afterwards."""
+        """Add ``plan.to_add`` and return the subscription as Qualys stores it afterwards."""
         self._describe_add(plan.to_add)
         if not plan.to_add:
             self.run.ips_added = count(0)

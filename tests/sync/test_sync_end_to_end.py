@@ -190,7 +190,7 @@ def test_sync_now_through_worker_pushes_to_emulator(stack):
     assert log[1]["params"]["title"] == TITLE
     assert all(entry["params"].get("id") != "10" for entry in log)
 
-    # The local tables now equal what Qualys holds (placeholders replaced by their IPv6).
+    # The local tables now equal Qualys's state, with placeholders replaced by their IPv6.
     held = (subscription - IPSet.from_strings(["0.0.0.7"])) | IPSet.from_strings(["2001:db8::7"])
     assert stored_subscription() == held
     assert set(ScannedHost.objects.values_list("qualys_id", flat=True)) == {101, 102, 103, 104}
