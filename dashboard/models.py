@@ -1,18 +1,21 @@
-"""The dashboard's stored counts: computed from indexed COUNTs, kept until the data changes."""
+"""The dashboard's stored counts: indexed COUNTs stored by every change to the data."""
 
 from django.db import models
 
 
 class CountSnapshot(models.Model):
-    """The last computed dashboard counts: a single row, recomputed when the data changes.
+    """The dashboard counts, a single row written by every change to the data behind them.
 
-    On PostgreSQL the indexed COUNTs over a million hosts take about 150 ms,
-    above the dashboard's budget, so they are stored here and reused while
-    nothing has changed. ``generation`` is bumped in the same transaction as
-    every inventory change that the inventory's signals report (imports,
-    deletions, single saves); ``signature`` holds the largest host ID and the
-    ID bounds of the Qualys tables, which a sync's table replacement moves.
-    The counts are valid while both match and are at most ``MAX_AGE`` old.
+    On PostgreSQL the indexed COUNTs over a million hosts take about 150 ms
+    and the range join behind |M ∩ S| most of a second, above the
+    dashboard's budget. So the writers (imports, deletions, saved hosts,
+    the sync's table replacement) recount and store them in their own
+    transaction, and a page only reads this row. ``signature`` contains the
+    largest host ID and the ID bounds of the Qualys tables, which a change
+    made without the signals usually moves. ``generation`` is bumped by
+    every store and by every change marked without a recount. The counts
+    are valid while ``computed_generation`` equals ``generation`` and the
+    signature matches the data; otherwise the page recounts.
     """
 
     generation = models.BigIntegerField(

@@ -13,21 +13,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from integrations.models import ScannedAddress, SubscribedRange
 from inventory.models import Host
-from lumeta_qualys.ipset import parse_key
+from lumeta_qualys.ipset import IPSet, parse_key
 
 from .models import CountSnapshot
-
-# Stored counts older than this are recomputed even when no change was
-# reported, which bounds the effect of a change made without a signal.
-MAX_AGE = timedelta(minutes=10)
 
 # --- The three sets --------------------------------------------------------
 
@@ -38,17 +33,43 @@ def without_jit() -> Iterator[None]:
 
     PostgreSQL compiles queries whose estimated cost passes ``jit_above_cost``;
     for the dashboard's correlated subqueries and range joins, which run in
-    tens of milliseconds, compiling costs 200 to 500 ms more. ``SET LOCAL``
-    ends with the transaction, so no other query of the connection is
-    affected. SQLite gets no transaction here: with ``BEGIN IMMEDIATE`` a
-    read would take the write lock.
+    tens of milliseconds, compiling costs 200 to 500 ms more. The setting is
+    local to the transaction, and inside a caller's transaction (a writer
+    storing the counts) the previous value is put back on the way out, so no
+    other query of the connection is affected. SQLite gets no transaction
+    here: with ``BEGIN IMMEDIATE`` a read would take the write lock.
     """
     if connection.vendor != "postgresql":
         yield
         return
+    nested = connection.in_atomic_block
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
+            previous = cursor.fetchone()[0]
+        yield
+        if nested:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('jit', %s, true)", [previous])
+
+
+@contextmanager
+def consistent_read() -> Iterator[None]:
+    """Run the enclosed queries on one snapshot of the data, where the database allows it.
+
+    On PostgreSQL a new transaction becomes REPEATABLE READ, so counts taken
+    while a writer commits all see the data from before it or all from
+    after. Inside a caller's transaction nothing changes.
+    NOTE: on SQLite the enclosed queries run in autocommit, each on the
+    data as it is when it starts, because Django opens SQLite transactions
+    with ``BEGIN IMMEDIATE``, which would make a read wait for writers.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         yield
 
 
@@ -262,6 +283,24 @@ def compute_coverage(qualys: QualysTotals) -> Coverage:
     )
 
 
+def qualys_totals_of(subscription: IPSet, scanned: IPSet) -> QualysTotals:
+    """Count |S|, |M| and |M ∩ S| from the merged intervals a sync has just stored.
+
+    Interval arithmetic over the sets in memory: no table is read, so a
+    sync hands these over instead of paying the range join of
+    :func:`compute_qualys_totals`.
+    """
+    return QualysTotals(
+        subscribed=subscription.size,
+        subscribed_v6=subscription.size_v6,
+        scanned=scanned.size,
+        scanned_subscribed=(scanned & subscription).size,
+    )
+
+
+# --- Stored counts -----------------------------------------------------------------
+
+
 def data_signature() -> tuple[str, str]:
     """Return (hosts part, Qualys part) of the signature of the data behind the counts.
 
@@ -306,42 +345,108 @@ def _coverage_to_json(coverage: Coverage) -> dict:
     }
 
 
+def _stored_fields(coverage: Coverage, hosts_signature: str, qualys_signature: str) -> dict:
+    """Return the CountSnapshot fields that store ``coverage`` for the given signatures."""
+    return {
+        "signature": f"{hosts_signature};{qualys_signature}",
+        "counts": _coverage_to_json(coverage),
+        "qualys_signature": qualys_signature,
+        "qualys_counts": {name: str(value) for name, value in vars(coverage.qualys).items()},
+        "computed_at": timezone.now(),
+    }
+
+
+def _reusable_qualys(snapshot: CountSnapshot, qualys_signature: str) -> QualysTotals | None:
+    """Return the snapshot's Qualys totals if they were counted on the Qualys tables as they are."""
+    if snapshot.qualys_signature == qualys_signature and snapshot.qualys_counts:
+        return _qualys_from_json(snapshot.qualys_counts)
+    return None
+
+
+def store_counts(qualys: QualysTotals | None = None, *, reuse_qualys: bool = True) -> Coverage:
+    """Recount the hosts, store every count in ``CountSnapshot`` and return them.
+
+    Called by the writers of the data (imports, deletions, saved hosts, the
+    sync's table replacement), inside their transaction and after the
+    coverage flags were updated, so the stored counts commit together with
+    the change and a page never recounts. ``qualys`` passes totals the
+    caller has already counted. Without it the stored Qualys totals are
+    reused while the Qualys tables keep their signature (unless
+    ``reuse_qualys`` is false), and recounted otherwise.
+
+    The snapshot row is locked before counting. A second writer therefore
+    waits for the first to commit, and on PostgreSQL (READ COMMITTED) its
+    counting queries then see the first writer's rows. Every store bumps
+    the generation, so a page recount that started earlier cannot
+    overwrite these counts (see :func:`coverage_counts`).
+    """
+    with transaction.atomic():
+        CountSnapshot.objects.get_or_create(pk=1)
+        snapshot = CountSnapshot.objects.select_for_update().get(pk=1)
+        hosts_signature, qualys_signature = data_signature()
+        if qualys is None and reuse_qualys:
+            qualys = _reusable_qualys(snapshot, qualys_signature)
+        with without_jit():
+            if qualys is None:
+                qualys = compute_qualys_totals()
+            coverage = compute_coverage(qualys)
+        generation = snapshot.generation + 1
+        CountSnapshot.objects.filter(pk=1).update(
+            generation=generation,
+            computed_generation=generation,
+            **_stored_fields(coverage, hosts_signature, qualys_signature),
+        )
+    return coverage
+
+
+def mark_counts_out_of_date() -> None:
+    """Bump the snapshot's generation inside the caller's transaction, so no page trusts it."""
+    CountSnapshot.objects.filter(pk=1).update(generation=F("generation") + 1)
+
+
+def store_counts_if_out_of_date() -> None:
+    """Recount and store unless a writer has stored counts since the last change was marked."""
+    snapshot = CountSnapshot.objects.filter(pk=1).first()
+    if snapshot is None or snapshot.computed_generation != snapshot.generation:
+        store_counts()
+
+
 def coverage_counts() -> Coverage:
     """Return every dashboard count, exact, as the inventory and the Qualys tables are now.
 
-    The counts come from indexed COUNTs on the coverage flags, stored in
-    ``CountSnapshot`` and reused while the data has not changed (see the
-    model for what marks it changed). Hosts imported after the last sync
-    count at once: the import signal sets their flags and marks the
-    snapshot out of date in the same transaction.
+    The writers of the data store the counts when they change it (see
+    :func:`store_counts`), so a page reads one row and checks the data
+    signature: six index lookups. The counts are recounted here only when
+    they are missing or out of date: the row was deleted, a change was
+    marked without a recount, or the data changed without the signals (its
+    signature no longer matches).
     """
-    snapshot, _ = CountSnapshot.objects.get_or_create(pk=1)
+    snapshot = CountSnapshot.objects.filter(pk=1).first()
     hosts_signature, qualys_signature = data_signature()
-    signature = f"{hosts_signature};{qualys_signature}"
-    fresh = snapshot.computed_at is not None and timezone.now() - snapshot.computed_at < MAX_AGE
     if (
-        fresh
+        snapshot is not None
         and snapshot.computed_generation == snapshot.generation
-        and snapshot.signature == signature
+        and snapshot.signature == f"{hosts_signature};{qualys_signature}"
         and snapshot.counts
+        and snapshot.qualys_counts
     ):
         return Coverage(**snapshot.counts, qualys=_qualys_from_json(snapshot.qualys_counts))
+    return _recount(snapshot)
 
-    with without_jit():
-        if snapshot.qualys_signature == qualys_signature and snapshot.qualys_counts:
-            qualys = _qualys_from_json(snapshot.qualys_counts)
-        else:
-            qualys = compute_qualys_totals()
+
+def _recount(snapshot: CountSnapshot | None) -> Coverage:
+    """Count everything now and store it unless a writer stored counts meanwhile."""
+    if snapshot is None:
+        snapshot, _ = CountSnapshot.objects.get_or_create(pk=1)
+    with consistent_read(), without_jit():
+        hosts_signature, qualys_signature = data_signature()
+        qualys = _reusable_qualys(snapshot, qualys_signature) or compute_qualys_totals()
         coverage = compute_coverage(qualys)
 
-    # Store only if nothing changed since the snapshot was read: an import
+    # Store only if nothing changed since the snapshot was read: a writer
     # that committed meanwhile bumped the generation, and its counts win.
     CountSnapshot.objects.filter(pk=1, generation=snapshot.generation).update(
         computed_generation=snapshot.generation,
-        signature=signature,
-        counts=_coverage_to_json(coverage),
-        qualys_signature=qualys_signature,
-        qualys_counts={name: str(value) for name, value in vars(qualys).items()},
-        computed_at=timezone.now(),
+        **_stored_fields(coverage, hosts_signature, qualys_signature),
     )
     return coverage

@@ -27,6 +27,7 @@ from lumeta_qualys.ipset import IPSet, address_key, format_address
 
 from .. import coverage
 from ..models import ScannedAddress, ScannedHost, SubscribedRange
+from ..signals import qualys_tables_replaced
 
 logger = logging.getLogger(__name__)
 
@@ -231,9 +232,13 @@ def _insert_scanned_addresses() -> int:
         return cursor.rowcount
 
 
-def replace_qualys_tables(subscription: IPSet, hosts: HostSpool) -> dict[str, int]:
+def replace_qualys_tables(
+    subscription: IPSet, hosts: HostSpool, scanned_ips: IPSet | None = None
+) -> dict[str, int]:
     """Replace S and M in one transaction and refresh the coverage flags.
 
+    ``scanned_ips`` is M as the addresses in ``hosts``, when the caller has it;
+    it goes out with ``qualys_tables_replaced``, sent before the commit.
     Returns the number of rows written per table. Any error rolls the whole
     replacement back and the previous tables stay.
     """
@@ -254,6 +259,10 @@ def replace_qualys_tables(subscription: IPSet, hosts: HostSpool) -> dict[str, in
         timer.lap("addresses")
         coverage.refresh_all()
         timer.lap("coverage")
+        qualys_tables_replaced.send(
+            sender=SubscribedRange, subscription=subscription, scanned=scanned_ips
+        )
+        timer.lap("signal")
     timer.lap("commit")
     logger.info(
         "Stored %s subscribed ranges, %s scanned hosts and %s scanned addresses (%s)",
@@ -265,14 +274,17 @@ def replace_qualys_tables(subscription: IPSet, hosts: HostSpool) -> dict[str, in
     return {"ranges": ranges, "hosts": scanned, "addresses": addresses}
 
 
-def replace_subscription(subscription: IPSet, previous: IPSet) -> int:
+def replace_subscription(
+    subscription: IPSet, previous: IPSet, scanned_ips: IPSet | None = None
+) -> int:
     """Replace the stored S by ``subscription`` (read again after an add) in one transaction.
 
     ``previous`` is the S stored by this sync's store step, so the coverage
     flags are exact already except for the ``subscribed`` flag of hosts in
     ``subscription − previous`` (and, if Qualys dropped addresses meanwhile,
     ``previous − subscription``). Only those flags are updated, which avoids
-    a second pass over every indexed host.
+    a second pass over every indexed host. ``scanned_ips`` (M, when the caller
+    has it) goes out with ``qualys_tables_replaced``, sent before the commit.
     """
     timer = StepTimer()
     with transaction.atomic():
@@ -293,6 +305,10 @@ def replace_subscription(subscription: IPSet, previous: IPSet) -> int:
             changed = _mark_hosts_in_ranges_postgresql(added)
         changed += _set_subscribed(previous - subscription, False)
         timer.lap("flags")
+        qualys_tables_replaced.send(
+            sender=SubscribedRange, subscription=subscription, scanned=scanned_ips
+        )
+        timer.lap("signal")
     timer.lap("commit")
     logger.info(
         "Stored %s subscribed ranges; %s hosts changed their subscribed flag (%s)",

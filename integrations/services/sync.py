@@ -311,9 +311,9 @@ class SyncService:
             if self.run.dry_run:
                 self._count(indexed, subscription.addresses, scanned)
                 return
-            self.store(subscription, spool)
+            self.store(subscription, spool, scanned)
 
-        subscription = self.add_to_subscription(plan, subscription)
+        subscription = self.add_to_subscription(plan, subscription, scanned)
         if not qualys_settings.auto_subscribe:
             target = plan.group_target
         else:
@@ -488,11 +488,15 @@ class SyncService:
             self._describe_group(plan.group_target)
         return plan
 
-    def store(self, subscription: Subscription, spool: store.HostSpool) -> None:
+    def store(
+        self, subscription: Subscription, spool: store.HostSpool, scanned: IPSet | None = None
+    ) -> None:
         self.progress.step("store")
-        store.replace_qualys_tables(subscription.addresses, spool)
+        store.replace_qualys_tables(subscription.addresses, spool, scanned)
 
-    def add_to_subscription(self, plan: Plan, subscription: Subscription) -> Subscription:
+    def add_to_subscription(
+        self, plan: Plan, subscription: Subscription, scanned: IPSet | None = None
+    ) -> Subscription:
         """Add ``plan.to_add`` and return the subscription as Qualys stores it afterwards."""
         self._describe_add(plan.to_add)
         if not plan.to_add:
@@ -530,7 +534,7 @@ class SyncService:
                 f"(for example {', '.join(sample(missing, 5))})."
             )
         if updated.addresses != subscription.addresses:
-            store.replace_subscription(updated.addresses, subscription.addresses)
+            store.replace_subscription(updated.addresses, subscription.addresses, scanned)
         return updated
 
     def update_asset_group(self, target: IPSet, subscription: Subscription) -> None:
