@@ -15,7 +15,7 @@ from dashboard import lists
 from integrations import constants
 from integrations.models import QualysSettings, SyncRun
 
-from .conftest import SUBSCRIBED_ADDRESSES
+from .conftest import SUBSCRIBED_ADDRESSES, index_hosts, store_scanned
 
 INDEX = reverse("dashboard:index")
 
@@ -322,6 +322,42 @@ def test_unmanaged_by_qualys_sorted_by_last_scan(viewer_client, coverage_data):
     response = viewer_client.get(list_url("unmanaged-by-qualys"), {"sort": "last_scan"})
     # Never-scanned hosts first, in address order, then the one scanned outside S.
     assert row_addresses(response) == ["192.0.2.200", "2001:db8:1::1", "203.0.113.5"]
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        (
+            "-last_scan",
+            ["203.0.113.8", "203.0.113.5", "203.0.113.7", "203.0.113.6"]
+            + ["2001:db8:1::1", "192.0.2.200"],
+        ),
+        (
+            "last_scan",
+            ["192.0.2.200", "2001:db8:1::1"]
+            + ["203.0.113.6", "203.0.113.7", "203.0.113.5", "203.0.113.8"],
+        ),
+    ],
+)
+def test_unmanaged_by_qualys_pages_by_scan_time(
+    viewer_client, coverage_data, monkeypatch, sort, expected
+):
+    # Three more hosts scanned outside S: one never scanned, one tied with 203.0.113.5.
+    store_scanned(
+        [
+            (201, "203.0.113.6", "", 0, "six.example.test", "SIX", None),
+            (202, "203.0.113.7", "", 0, "seven.example.test", "SEVEN", 4),
+            (203, "203.0.113.8", "", 0, "eight.example.test", "EIGHT", 9),
+        ]
+    )
+    index_hosts(["203.0.113.6", "203.0.113.7", "203.0.113.8"])
+    url = list_url("unmanaged-by-qualys")
+    monkeypatch.setattr(lists, "PAGE_SIZE", 1)
+
+    seen, pages = walk_pages(viewer_client, url, {"sort": sort})
+
+    assert seen == expected
+    assert len(pages) == len(expected)
 
 
 def walk_pages(client, url: str, params: dict) -> tuple[list[str], list[dict]]:
