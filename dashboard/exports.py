@@ -7,6 +7,11 @@ indexed range queries (hosts, scanned addresses, Qualys hosts) whose SQL
 already writes the CSV fields, quoted and joined: Python only splices the
 inventory part and the Qualys part by key, because formatting a million
 rows field by field in Python would cut the rate several times over.
+
+On PostgreSQL a whole or address-filtered list is one ``COPY ... TO STDOUT``
+in CSV format instead: the server writes every line, streamed without a
+round trip per chunk, and this process only changes the line ends. Both
+paths write the same bytes.
 """
 
 from __future__ import annotations
@@ -249,6 +254,100 @@ def _lines_of_keys(side: str, flag_column: str, flag_value: bool, keys: list[str
     return [(key, line) for key, line in lines if key in wanted]
 
 
+# --- PostgreSQL: whole CSV lines from COPY --------------------------------------------
+
+
+def _iso_time(column: str) -> str:
+    """Return SQL for a time column as ISO 8601 in UTC to the second (NULL stays NULL)."""
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+
+
+def _host_names_text() -> str:
+    """Return SQL for a host's names joined by spaces, read from the ``hostnames`` JSON array.
+
+    The names are cut out of the array's JSON text, as ``_names`` does in
+    Python, which took half the time of expanding the array in a test on a
+    million hosts. Text with a backslash has escapes, so it goes through
+    the array functions.
+    """
+    text = "h.hostnames::text"
+    return (
+        f"CASE WHEN jsonb_typeof(h.hostnames) <> 'array' OR h.hostnames = '[]'::jsonb THEN '' "
+        f"WHEN strpos({text}, '\\') = 0 AND left({text}, 2) = '[\"' "
+        f"THEN replace(substr({text}, 3, length({text}) - 4), '\", \"', ' ') "
+        "ELSE array_to_string(ARRAY(SELECT jsonb_array_elements_text(h.hostnames)), ' ') END"
+    )
+
+
+def _copy_sql(side: str, flag_column: str) -> tuple[str, list[int]]:
+    """Return the SELECT of one export's CSV columns and the positions of its text columns.
+
+    Text columns are always quoted, as the other paths write them. NULL is
+    written as an empty field: the Qualys columns of a host that Qualys
+    never scanned, and the inventory columns of a Qualys-only row.
+    """
+    host, scanned, qualys = _table(Host), _table(ScannedAddress), _table(ScannedHost)
+    qualys_columns = [
+        "q.qualys_id", "q.dns", "q.netbios", "q.os", "q.tracking_method",
+        _iso_time("a.last_scan"), "q.network_id",
+    ]  # fmt: skip
+    if side == "scanned":
+        columns = ["a.address"] + ["NULL::text"] * 10 + qualys_columns
+        source = (
+            f"FROM {scanned} a LEFT JOIN {qualys} q ON q.id = a.host_id "
+            "WHERE a.key >= %(start)s AND a.key <= %(end)s AND a.indexed = %(flag)s "
+            "ORDER BY a.key"
+        )
+    else:
+        columns = [
+            "h.address", "h.hostname", _host_names_text(), "h.mac", "h.mac_vendor",
+            "h.os_name", _iso_time("h.first_seen"), _iso_time("h.last_seen"), "h.source",
+            "CASE WHEN h.stale THEN 'yes' ELSE 'no' END",
+            "CASE WHEN h.subscribed THEN 'yes' ELSE 'no' END",
+        ] + qualys_columns  # fmt: skip
+        source = (
+            # The key range is repeated for the scanned addresses, so a small
+            # range reads only its part of that table.
+            f"FROM {host} h LEFT JOIN {scanned} a "
+            "ON a.key = h.key AND a.key >= %(start)s AND a.key <= %(end)s "
+            f"LEFT JOIN {qualys} q ON q.id = a.host_id "
+            f"WHERE h.key >= %(start)s AND h.key <= %(end)s AND h.{flag_column} = %(flag)s "
+            "ORDER BY h.key"
+        )
+    select = ", ".join(f"{column} AS c{index}" for index, column in enumerate(columns))
+    text_columns = [0, 1, 2, 3, 4, 5, 8, 12, 13, 14, 15]
+    return f"SELECT {select} {source}", text_columns
+
+
+def _copy_chunks(
+    side: str, flag_column: str, flag_value: bool, start: str, end: str
+) -> Iterator[bytes]:
+    """Yield the CSV lines of the set's rows from key ``start`` to ``end``, CHUNK rows at a time.
+
+    One ``COPY ... TO STDOUT`` streams every line, written by PostgreSQL's
+    CSV writer: the server formats rows while this process forwards the
+    previous ones, and no round trip is made per chunk. COPY ends each
+    line with a line feed, which is swapped for CRLF; a line feed inside a
+    quoted field is kept, because only the last byte of a line is swapped.
+    """
+    select, text_columns = _copy_sql(side, flag_column)
+    quoted = ", ".join(f"c{index}" for index in text_columns)
+    statement = f"COPY ({select}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE ({quoted}))"
+    line_end = LINE_END.encode()
+    with connection.cursor() as cursor:
+        params = {"start": start, "end": end, "flag": flag_value}
+        with cursor.cursor.copy(statement, params) as copy:
+            lines: list[bytes] = []
+            # psycopg hands over one COPY row per item.
+            for row in copy:
+                lines.append(bytes(row[:-1]))
+                if len(lines) >= CHUNK:
+                    yield line_end.join(lines) + line_end
+                    lines = []
+            if lines:
+                yield line_end.join(lines) + line_end
+
+
 def _chunk_keys(
     coverage_set: CoverageSet, address_filter: AddressFilter | None
 ) -> Iterator[list[str]]:
@@ -268,23 +367,27 @@ def _chunk_keys(
         last_key = keys[-1]
 
 
-def csv_lines(coverage_set: CoverageSet, address_filter: AddressFilter | None) -> Iterator[str]:
-    """Yield the CSV text of the whole filtered set, one chunk of lines at a time."""
+def csv_lines(coverage_set: CoverageSet, address_filter: AddressFilter | None) -> Iterator[bytes]:
+    """Yield the CSV text of the whole filtered set as UTF-8, one chunk of lines at a time."""
     side, flag_column, flag_value = SET_FLAGS[coverage_set.slug]
     header = io.StringIO()
     csv.writer(header, lineterminator=LINE_END).writerow(COLUMNS)
-    yield header.getvalue()
+    yield header.getvalue().encode()
     if address_filter is not None and address_filter.is_name:
         chunks = (
             _lines_of_keys(side, flag_column, flag_value, keys)
             for keys in _chunk_keys(coverage_set, address_filter)
         )
-    elif address_filter is not None:
-        chunks = _lines_in_range(
-            side, flag_column, flag_value, address_filter.start_key, address_filter.end_key
-        )
     else:
         # Every key starts with "4" or "6", so "" to "7" spans them all.
-        chunks = _lines_in_range(side, flag_column, flag_value, "", "7")
+        start, end = (
+            ("", "7")
+            if address_filter is None
+            else (address_filter.start_key, address_filter.end_key)
+        )
+        if connection.vendor == "postgresql":
+            yield from _copy_chunks(side, flag_column, flag_value, start, end)
+            return
+        chunks = _lines_in_range(side, flag_column, flag_value, start, end)
     for lines in chunks:
-        yield "".join(line + LINE_END for _, line in lines)
+        yield "".join(line + LINE_END for _, line in lines).encode()

@@ -179,7 +179,7 @@ class CoverageSet:
         # I − S: most hosts have no scan, because Qualys scans inside S. The
         # few scanned ones outside S are sorted with their scan time looked
         # up per host, so the cost follows their number, whatever the scan
-        # times. Those without a scan time are told apart by one set of keys,
+        # times. Those without a scan time are found through one set of keys,
         # which the database builds once, rather than by a second lookup per host.
         # NOTE: 30,000 scanned hosts outside S take tens of milliseconds on both
         # databases; the time grows with that number.

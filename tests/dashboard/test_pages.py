@@ -14,6 +14,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from dashboard import lists
 from integrations import constants
 from integrations.models import QualysSettings, SyncRun
+from inventory.models import Host
 
 from .conftest import SUBSCRIBED_ADDRESSES, index_hosts, store_scanned
 
@@ -462,6 +463,34 @@ def test_export_of_qualys_only_list_is_exact(viewer_client, coverage_data):
         ["2001:db8::2", "", "", "", "", "", "", "", "", "", "", "107", "v6only.example.test", "",
          "Linux 5.15", "IP", "2026-11-04T08:30:00Z", "0"],
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("names", "expected_names"),
+    [
+        (["a.example.test", "b.example.test"], "a.example.test b.example.test"),
+        (['web "main", a', "ünïcode.example.test"], 'web ""main"", a ünïcode.example.test'),
+        ([], ""),
+    ],
+)
+def test_export_quotes_fields_and_ends_lines_with_crlf(
+    viewer_client, coverage_data, names, expected_names
+):
+    Host.objects.filter(address="192.0.2.200").update(
+        hostname='web "main", a', hostnames=names, os_name="Linux\n6.1"
+    )
+
+    response = viewer_client.get(
+        reverse("dashboard:export", args=["unmanaged-by-qualys"]), {"q": "192.0.2.200"}
+    )
+    body = b"".join(response.streaming_content).decode()
+
+    lines = body.split("\r\n")
+    assert lines[1] == (
+        '"192.0.2.200","web ""main"", a","' + expected_names + '","02:00:00:00:00:03","",'
+        '"Linux\n6.1",2026-10-01T00:00:00Z,2026-11-30T12:00:00Z,"scan.xml",no,no,,,,,,,'
+    )
+    assert lines[2:] == [""]
 
 
 def test_export_of_unscanned_hosts_leaves_qualys_columns_empty(viewer_client, coverage_data):

@@ -9,6 +9,7 @@ from dashboard.models import CountSnapshot
 from integrations import coverage
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange, SyncRun
 from integrations.services import runs, store
+from integrations.signals import qualys_tables_replaced
 from inventory.models import Host
 from inventory.services import delete_hosts
 from lumeta_qualys.ipset import IPSet, key_of, parse_address
@@ -175,15 +176,19 @@ def test_sync_store_without_scanned_set_recounts_tables(coverage_data, no_page_r
     assert counts.qualys.scanned_subscribed == 1
 
 
-def test_failed_store_keeps_previous_counts(coverage_data, monkeypatch):
+def test_failed_store_keeps_previous_counts(coverage_data):
     before = querysets.store_counts()
 
-    def fail() -> None:
+    def fail(sender, **kwargs) -> None:
+        # Runs after the dashboard's receiver, which has stored new counts by now.
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(coverage, "refresh_all", fail)
-    with pytest.raises(RuntimeError):
-        store_qualys(["203.0.113.0/24"], ["203.0.113.5"])
+    qualys_tables_replaced.connect(fail, dispatch_uid="test.fail")
+    try:
+        with pytest.raises(RuntimeError):
+            store_qualys(["203.0.113.0/24"], ["203.0.113.5"])
+    finally:
+        qualys_tables_replaced.disconnect(dispatch_uid="test.fail")
 
     assert_stored_counts_current()
     assert querysets.coverage_counts() == before
