@@ -12,6 +12,7 @@ import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from socket import AF_INET, inet_pton
 from typing import BinaryIO
 
 from lumeta_qualys.ipset import AddressError, address_key, format_address, parse_address
@@ -112,25 +113,20 @@ def parse_host_address(text: str) -> tuple[int, int, str]:
     """Parse one address (never a range) into ``(version, int, canonical text)``.
 
     Raises AddressError. Plain dotted-quad IPv4, by far the most common
-    input, is checked here without the ``ipaddress`` module; anything else
-    (IPv6, leading zeros, non-ASCII digits) goes through
-    ``lumeta_qualys.ipset.parse_address``, so both paths accept exactly the
-    same texts.
+    input, is checked with ``socket.inet_pton``, which takes exactly four
+    decimal parts up to 255 without leading zeros, so an accepted text is
+    already canonical. Anything else (IPv6, surrounding whitespace, leading
+    zeros, non-ASCII digits) goes through ``lumeta_qualys.ipset.parse_address``,
+    so both paths accept exactly the same texts.
     """
-    parts = text.split(".")
-    if len(parts) == 4:
-        value = 0
-        for part in parts:
-            if not (part.isascii() and part.isdigit()) or len(part) > 3:
-                break
-            if len(part) > 1 and part[0] == "0":
-                break
-            octet = int(part)
-            if octet > 255:
-                break
-            value = (value << 8) | octet
+    if ":" not in text:
+        try:
+            packed = inet_pton(AF_INET, text)
+        except (OSError, ValueError):
+            # ValueError: an embedded NUL character.
+            pass
         else:
-            return 4, value, text
+            return 4, int.from_bytes(packed, "big"), text
     version, value = parse_address(text)
     return version, value, format_address(version, value)
 
