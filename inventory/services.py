@@ -32,9 +32,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .importers import FORMATS, SNIFF_BYTES, ImportFileError, ParseState, detect_format, parser_for
+from .importers import FORMATS, SNIFF_BYTES, ImportFileError, ParseState, detect_format
 from .importers.base import CountingReader
 from .importers.nmap import CHUNK_SIZE
+from .importers.parallel import parse_records
 from .models import Host, ImportRun
 from .signals import hosts_deleted, hosts_imported
 from .writer import HostWriter, WriteCounts
@@ -203,11 +204,11 @@ def import_stream(
         with transaction.atomic():
             writer = HostWriter(source, started_at, on_batch=report_progress)
             counts = writer.counts
-            parser = parser_for(report.format, buffered, state)
+            records = parse_records(report.format, buffered, state, total_bytes)
             try:
-                for record in parser.records():
+                for record in records:
                     writer.add(record)
-                writer.flush()
+                writer.finish()
             finally:
                 writer.close()
             if state.complete:

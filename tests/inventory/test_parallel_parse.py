@@ -1,0 +1,122 @@
+"""Large files are parsed in a child process with the same outcome as in-process parsing."""
+
+import io
+import sys
+
+import pytest
+
+from inventory.importers import ParseState, parallel
+from inventory.models import Host, ImportRun
+from inventory.services import import_file
+
+from .conftest import fixture_path
+
+pytestmark = pytest.mark.django_db
+
+FIXTURES = [
+    ("appended_runs.xml", "nmap"),
+    ("dual_stack_with_mac.xml", "nmap"),
+    ("interrupted.xml", "nmap"),
+    ("down_and_up.xml", "nmap"),
+    ("bad_rows.csv", "csv"),
+    ("bom.csv", "csv"),
+    ("whitespace.csv", "csv"),
+    ("nul.csv", "csv"),
+    ("list.txt", "list"),
+]
+
+HOST_FIELDS = ("address", "key", "hostname", "hostnames", "mac", "mac_vendor", "os_name", "tags")
+
+
+@pytest.fixture
+def in_child(monkeypatch):
+    """Parse every file in a child process, however small."""
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+
+
+def import_outcome(path) -> tuple[dict, list[tuple]]:
+    report = import_file(path).as_dict()
+    report.pop("run_id")
+    hosts = list(Host.objects.order_by("key").values_list(*HOST_FIELDS))
+    Host.objects.all().delete()
+    return report, hosts
+
+
+@pytest.mark.parametrize(("name", "fmt"), FIXTURES)
+def test_child_parse_matches_in_process(monkeypatch, name, fmt):
+    in_process = import_outcome(fixture_path(name))
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+
+    in_child = import_outcome(fixture_path(name))
+
+    assert in_child == in_process
+
+
+def test_child_parse_error_lands_nothing(in_child):
+    report = import_file(fixture_path("malformed_middle.xml"))
+
+    assert report.status == ImportRun.Status.FAILED
+    assert "malformed_middle.xml line 4" in report.error
+    assert "not well-formed XML" in report.error
+    assert Host.objects.count() == 0
+
+
+def test_child_rejects_entity_declarations(in_child):
+    report = import_file(fixture_path("entity_bomb.xml"))
+
+    assert report.status == ImportRun.Status.FAILED
+    assert "DTD entity declarations are not allowed" in report.error
+
+
+def test_child_records_arrive_in_file_order(in_child):
+    text = "".join(f"192.0.2.{index}\n" for index in range(1, 200))
+    stream = io.BytesIO(text.encode())
+    state = ParseState("many.txt")
+
+    records = list(parallel.parse_records("list", stream, state, total_bytes=len(text)))
+
+    assert [record.address for record in records] == [f"192.0.2.{index}" for index in range(1, 200)]
+    assert [record.line for record in records] == list(range(1, 200))
+
+
+def test_child_sends_records_in_several_frames(in_child, tmp_path):
+    path = tmp_path / "block.txt"
+    # 4,096 addresses: more than one frame of records.
+    path.write_text("198.18.0.0/20\n")
+
+    report = import_file(path)
+
+    assert report.added == 4096
+    assert Host.objects.count() == 4096
+    assert Host.objects.order_by("key").last().address == "198.18.15.255"
+
+
+def test_child_failure_names_exit_status(monkeypatch):
+    def failing_command(fmt: str, file_name: str) -> list[str]:
+        return [
+            sys.executable,
+            "-c",
+            "import sys; sys.stderr.write('parser crashed\\n'); sys.exit(3)",
+        ]
+
+    monkeypatch.setattr(parallel, "child_command", failing_command)
+    state = ParseState("hosts.xml")
+
+    with pytest.raises(RuntimeError) as caught:
+        list(parallel.parse_records("nmap", io.BytesIO(b"<nmaprun/>"), state, total_bytes=1 << 30))
+
+    message = str(caught.value)
+    assert "parser process for hosts.xml ended without a result" in message
+    assert "exit status 3" in message
+    assert "parser crashed" in message
+
+
+def test_small_file_is_parsed_in_process(monkeypatch):
+    def no_child(*args, **kwargs):
+        raise AssertionError("a child process was started for a small file")
+
+    monkeypatch.setattr(parallel.subprocess, "Popen", no_child)
+
+    report = import_file(fixture_path("hosts.csv"))
+
+    assert report.added == 3

@@ -1,0 +1,132 @@
+"""The host writer: look-ups skipped where nothing is stored, indexes rebuilt after a first load."""
+
+import json
+
+import pytest
+from django.db import connection
+from hypothesis import given
+from hypothesis import strategies as st
+
+from inventory import writer
+from inventory.models import Host, ImportRun
+from inventory.services import import_file
+from inventory.signals import hosts_imported
+
+pytestmark = pytest.mark.django_db
+
+sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="indexes are rebuilt after a first import on SQLite only"
+)
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def host_indexes() -> list[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
+            "ORDER BY name",
+            [Host._meta.db_table],
+        )
+        return cursor.fetchall()
+
+
+@pytest.fixture
+def look_ups(monkeypatch):
+    """Record the keys of each batch whose stored rows the writer reads."""
+    calls: list[list[str]] = []
+    original = writer.HostWriter._stored_rows
+
+    def recording(self, keys):
+        calls.append(list(keys))
+        return original(self, keys)
+
+    monkeypatch.setattr(writer.HostWriter, "_stored_rows", recording)
+    return calls
+
+
+def test_first_import_skips_look_ups(tmp_path, look_ups):
+    report = import_file(write(tmp_path, "a.txt", "192.0.2.0/28\n"))
+
+    assert report.added == 16
+    assert look_ups == []
+
+
+def test_look_up_runs_when_batch_range_holds_hosts(tmp_path, look_ups):
+    import_file(write(tmp_path, "seed.txt", "192.0.2.5\n"), source="scan")
+
+    report = import_file(write(tmp_path, "a.txt", "192.0.2.1-192.0.2.10\n"), source="scan")
+
+    assert (report.added, report.updated, report.unchanged) == (9, 0, 1)
+    assert len(look_ups) == 1
+
+
+def test_unsorted_batches_find_stored_hosts(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "BATCH_SIZE", 3)
+    import_file(write(tmp_path, "seed.txt", "192.0.2.50\n198.51.100.1\n"), source="scan")
+    lines = "203.0.113.9\n192.0.2.1\n198.51.100.1\n192.0.2.50\n203.0.113.1\n192.0.2.2\n"
+
+    report = import_file(write(tmp_path, "a.txt", lines), source="scan")
+
+    assert (report.added, report.updated, report.unchanged) == (4, 0, 2)
+    assert Host.objects.count() == 6
+
+
+@sqlite_only
+def test_first_import_rebuilds_every_index(tmp_path):
+    before = host_indexes()
+
+    import_file(write(tmp_path, "a.txt", "192.0.2.0/29\n"))
+
+    assert host_indexes() == before
+    assert len([name for name, statement in before if statement]) == 7
+
+
+@sqlite_only
+def test_failed_first_import_keeps_indexes(tmp_path):
+    before = host_indexes()
+
+    def fail(sender, **kwargs):
+        raise RuntimeError("receiver failed")
+
+    hosts_imported.connect(fail, dispatch_uid="test-writer-fail")
+    try:
+        with pytest.raises(RuntimeError):
+            import_file(write(tmp_path, "a.txt", "192.0.2.1\n"))
+    finally:
+        hosts_imported.disconnect(dispatch_uid="test-writer-fail")
+
+    assert host_indexes() == before
+    assert Host.objects.count() == 0
+
+
+@sqlite_only
+def test_first_dry_run_keeps_indexes(tmp_path):
+    before = host_indexes()
+
+    report = import_file(write(tmp_path, "a.txt", "192.0.2.1\n"), dry_run=True)
+
+    assert report.status == ImportRun.Status.PREVIEW
+    assert host_indexes() == before
+
+
+@sqlite_only
+def test_second_import_keeps_indexes_in_place(tmp_path, monkeypatch):
+    import_file(write(tmp_path, "a.txt", "192.0.2.1\n"))
+    dropped: list[str] = []
+    monkeypatch.setattr(
+        writer.HostWriter, "_defer_indexes", lambda self, cursor: dropped.append("dropped")
+    )
+
+    import_file(write(tmp_path, "b.txt", "192.0.2.2\n"))
+
+    assert dropped == []
+
+
+@given(st.lists(st.text(max_size=12), max_size=4))
+def test_json_list_matches_json_dumps(values):
+    assert writer.json_list(values) == json.dumps(values)
