@@ -235,13 +235,22 @@ class HostWriter:
         keys = list(batch)
         stored = self._stored_rows(keys) if self._holds_any(min(keys), max(keys)) else {}
 
-        inserts: list[tuple] = []
+        if not stored:
+            # Every record is new: the common case of a first import.
+            self.counts.added += len(batch)
+            with connection.cursor() as cursor:
+                self._insert(cursor, self._insert_rows(batch))
+            if self.on_batch is not None:
+                self.on_batch(self.counts)
+            return
+
+        new: dict[str, HostRecord] = {}
         updates: list[tuple] = []
         unchanged_ids: list[int] = []
         for key, record in batch.items():
             row = stored.get(key)
             if row is None:
-                inserts.append(self._insert_row(key, record))
+                new[key] = record
                 self.counts.added += 1
                 continue
             change = self._update_row(row, record)
@@ -258,8 +267,8 @@ class HostWriter:
                     self.counts.updated += 1
 
         with connection.cursor() as cursor:
-            if inserts:
-                self._insert(cursor, inserts)
+            if new:
+                self._insert(cursor, self._insert_rows(new))
             if updates:
                 cursor.executemany(UPDATE_SQL, updates)
             for start in range(0, len(unchanged_ids), LOOKUP_CHUNK):
@@ -334,25 +343,30 @@ class HostWriter:
                     rows[row["key"]] = row
         return rows
 
-    def _insert_row(self, key: str, record: HostRecord) -> tuple:
-        names = record.hostnames
-        return (
-            record.address,
-            key,
-            record.version,
-            names[0] if names else "",
-            json_list(names),
-            record.mac,
-            record.mac_vendor,
-            record.os_name,
-            self.source,
-            self.seen_at_db,
-            self.seen_at_db,
-            False,
-            json_list(record.tags),
-            False,
-            False,
-        )
+    def _insert_rows(self, batch: dict[str, HostRecord]) -> list[tuple]:
+        """Return the INSERT parameters, in INSERT_COLUMNS order, of hosts keyed by address key."""
+        source = self.source
+        seen_at = self.seen_at_db
+        return [
+            (
+                record.address,
+                key,
+                record.version,
+                record.hostnames[0] if record.hostnames else "",
+                json_list(record.hostnames),
+                record.mac,
+                record.mac_vendor,
+                record.os_name,
+                source,
+                seen_at,
+                seen_at,
+                False,
+                json_list(record.tags),
+                False,
+                False,
+            )
+            for key, record in batch.items()
+        ]
 
     def _update_row(self, row: dict, record: HostRecord) -> tuple | None:
         """Return the UPDATE parameters for a stored row, or None when nothing changes."""

@@ -144,3 +144,126 @@ def test_xml_with_another_root_is_rejected(tmp_path):
 
     assert report.status == ImportRun.Status.FAILED
     assert "not <nmaprun>" in report.error
+
+
+def write(tmp_path, name: str, text: str):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+HOST = '<host><status state="up"/><address addr="{}" addrtype="ipv4"/></host>\n'
+
+
+def test_parameter_entity_is_rejected(tmp_path):
+    dtd = tmp_path / "outside.dtd"
+    dtd.write_text('<!ENTITY leak "from outside">')
+    path = write(
+        tmp_path,
+        "param.xml",
+        f'<?xml version="1.0"?>\n<!DOCTYPE nmaprun [<!ENTITY % outside SYSTEM "{dtd.as_uri()}">'
+        "%outside;]>\n<nmaprun>" + HOST.format("192.0.2.1") + "</nmaprun>\n",
+    )
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.FAILED
+    assert "DTD entity declarations are not allowed" in report.error
+    assert Host.objects.count() == 0
+
+
+def test_external_dtd_is_not_read(tmp_path):
+    dtd = tmp_path / "nmap.dtd"
+    dtd.write_text('<!ENTITY name "from-the-dtd">')
+    path = write(
+        tmp_path,
+        "system.xml",
+        f'<?xml version="1.0"?>\n<!DOCTYPE nmaprun SYSTEM "{dtd.as_uri()}">\n<nmaprun>'
+        '<host><status state="up"/><address addr="192.0.2.1" addrtype="ipv4"/>'
+        '<hostnames><hostname name="plain"/></hostnames></host></nmaprun>\n',
+    )
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.SUCCEEDED
+    assert Host.objects.get().hostnames == ["plain"]
+
+
+def test_hosthint_is_not_a_host(tmp_path):
+    path = write(
+        tmp_path,
+        "hint.xml",
+        '<?xml version="1.0"?>\n<nmaprun>\n'
+        '<hosthint><status state="up"/><address addr="192.0.2.9" addrtype="ipv4"/></hosthint>\n'
+        + HOST.format("192.0.2.1")
+        + '<hosthint><status state="up"/><address addr="192.0.2.8" addrtype="ipv4"/></hosthint>\n'
+        "</nmaprun>\n",
+    )
+
+    report = import_file(path)
+
+    assert report.added == 1
+    assert addresses() == {"192.0.2.1"}
+
+
+def test_only_direct_children_describe_host(tmp_path):
+    path = write(
+        tmp_path,
+        "nested.xml",
+        '<?xml version="1.0"?>\n<nmaprun><host><status state="up"/>'
+        '<address addr="192.0.2.1" addrtype="ipv4"/>'
+        '<ports><port><address addr="192.0.2.99" addrtype="ipv4"/>'
+        '<hostname name="not-a-name"/></port></ports>'
+        '<hostnames><hostname name="real"/></hostnames></host></nmaprun>\n',
+    )
+
+    import_file(path)
+
+    host = Host.objects.get()
+    assert host.address == "192.0.2.1"
+    assert host.hostnames == ["real"]
+
+
+def test_line_numbers_hold_across_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr("inventory.importers.nmap.CHUNK_SIZE", 7)
+    body = "".join(HOST.format(f"192.0.2.{index}") for index in range(1, 40))
+    path = write(
+        tmp_path,
+        "chunks.xml",
+        '<?xml version="1.0"?>\n<nmaprun>\n' + body + HOST.format("192.0.2.300") + "</nmaprun>\n",
+    )
+
+    report = import_file(path)
+
+    assert report.added == 39
+    assert report.rejected[0]["line"] == 42
+
+
+def test_host_without_address_is_warned_with_its_line(tmp_path):
+    path = write(
+        tmp_path,
+        "no_address.xml",
+        '<?xml version="1.0"?>\n<nmaprun>\n'
+        + HOST.format("192.0.2.1")
+        + '<host><status state="up"/>\n<address addr="00:00:5E:00:53:01" addrtype="mac"/></host>\n'
+        "</nmaprun>\n",
+    )
+
+    report = import_file(path)
+
+    assert report.added == 1
+    assert "no_address.xml line 4: a host that is up has no IP address." in report.warnings
+
+
+def test_runstats_count_mismatch_is_warned(tmp_path):
+    path = write(
+        tmp_path,
+        "runstats.xml",
+        '<?xml version="1.0"?>\n<nmaprun>\n'
+        + HOST.format("192.0.2.1")
+        + '<runstats><hosts up="2" down="0" total="2"/></runstats></nmaprun>\n',
+    )
+
+    report = import_file(path)
+
+    assert "runstats reports 2 hosts up, but 1 hosts up were read." in report.warnings[0]
