@@ -37,6 +37,8 @@ INSERT_BATCH = 5000
 SPOOL_CHUNK = 10_000
 # Address ranges per UPDATE when flags change for the ranges added to S.
 RANGES_PER_UPDATE = 200
+# Start keys per DELETE of stored ranges, below SQLite's bound-variable limit.
+DELETE_BATCH = 2000
 
 # Columns of qualys_scanned_ips written by the sync, in spool-row order.
 SCANNED_HOST_FIELDS = (
@@ -187,7 +189,12 @@ def _delete_all(model: type[models.Model]) -> None:
 
 def subscription_rows(subscription: IPSet) -> Iterator[tuple]:
     """Yield one qualys_subscribed_ips row per merged interval."""
-    for version, start, end in subscription.ranges():
+    return range_rows(subscription.ranges())
+
+
+def range_rows(ranges: Iterable[tuple[int, int, int]]) -> Iterator[tuple]:
+    """Yield one qualys_subscribed_ips row per ``(version, start, end)`` range."""
+    for version, start, end in ranges:
         yield (
             version,
             address_key(version, start),
@@ -257,7 +264,7 @@ def replace_qualys_tables(
         timer.lap("insert")
         addresses = _insert_scanned_addresses()
         timer.lap("addresses")
-        coverage.refresh_all()
+        flags = coverage.refresh_all()
         timer.lap("coverage")
         qualys_tables_replaced.send(
             sender=SubscribedRange, subscription=subscription, scanned=scanned_ips
@@ -265,10 +272,12 @@ def replace_qualys_tables(
         timer.lap("signal")
     timer.lap("commit")
     logger.info(
-        "Stored %s subscribed ranges, %s scanned hosts and %s scanned addresses (%s)",
+        "Stored %s subscribed ranges, %s scanned hosts and %s scanned addresses; "
+        "flags changed: %s (%s)",
         ranges,
         scanned,
         addresses,
+        flags,
         timer,
     )
     return {"ranges": ranges, "hosts": scanned, "addresses": addresses}
@@ -283,15 +292,15 @@ def replace_subscription(
     flags are exact already except for the ``subscribed`` flag of hosts in
     ``subscription − previous`` (and, if Qualys dropped addresses meanwhile,
     ``previous − subscription``). Only those flags are updated, which avoids
-    a second pass over every indexed host. ``scanned_ips`` (M, when the caller
-    has it) goes out with ``qualys_tables_replaced``, sent before the commit.
+    a second pass over every indexed host. Likewise only the rows of ranges
+    that differ between ``previous`` and ``subscription`` are deleted and
+    inserted. ``scanned_ips`` (M, when the caller has it) goes out with
+    ``qualys_tables_replaced``, sent before the commit. Returns the number of
+    stored ranges.
     """
     timer = StepTimer()
     with transaction.atomic():
-        _delete_all(SubscribedRange)
-        ranges = insert_rows(
-            SubscribedRange, SUBSCRIBED_RANGE_FIELDS, subscription_rows(subscription)
-        )
+        ranges = _replace_changed_ranges(subscription, previous)
         timer.lap("replace")
         added = subscription - previous
         if not added:
@@ -317,6 +326,43 @@ def replace_subscription(
         timer,
     )
     return ranges
+
+
+def _replace_changed_ranges(subscription: IPSet, previous: IPSet) -> int:
+    """Turn the stored ranges of ``previous`` into those of ``subscription``; return the count.
+
+    Ranges found in both keep their rows. An add usually merges or creates a
+    few ranges among many, so this writes far fewer rows than a full
+    replacement. When the table turns out not to hold ``previous`` exactly
+    (the count of deleted or remaining rows is off), it is replaced whole.
+    """
+    old, new = set(previous.ranges()), set(subscription.ranges())
+    removed = sorted(old - new)
+    table = _quote(SubscribedRange._meta.db_table)
+    start = _quote(SubscribedRange._meta.get_field("start_key").column)
+    deleted = 0
+    with connection.cursor() as cursor:
+        # The ranges of ``previous`` are merged, so a start key names one row.
+        for index in range(0, len(removed), DELETE_BATCH):
+            keys = [
+                address_key(version, low)
+                for version, low, _ in removed[index : index + DELETE_BATCH]
+            ]
+            cursor.execute(
+                f"DELETE FROM {table} WHERE {start} IN ({', '.join(['%s'] * len(keys))})", keys
+            )
+            deleted += cursor.rowcount
+    insert_rows(SubscribedRange, SUBSCRIBED_RANGE_FIELDS, range_rows(sorted(new - old)))
+    if deleted == len(removed) and SubscribedRange.objects.count() == len(new):
+        return len(new)
+
+    logger.warning(
+        "The stored subscription differed from the one this sync stored before the add, "
+        "so all %s ranges are replaced",
+        len(new),
+    )
+    _delete_all(SubscribedRange)
+    return insert_rows(SubscribedRange, SUBSCRIBED_RANGE_FIELDS, subscription_rows(subscription))
 
 
 def _mark_hosts_in_stored_ranges() -> int:

@@ -1,12 +1,17 @@
 """Coverage flags follow the stored Qualys tables and the inventory."""
 
+import ipaddress
+
 import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from integrations import coverage
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange
 from inventory.models import Host
 from inventory.signals import hosts_deleted, hosts_imported
-from lumeta_qualys.ipset import key_of
+from lumeta_qualys.ipset import IPSet, format_address, key_of
 
 
 def subscribe(*ranges: tuple[str, str]) -> None:
@@ -38,7 +43,14 @@ def flags(address: str) -> tuple[bool, bool]:
 def test_full_refresh_sets_flags():
     subscribe(("192.0.2.1", "192.0.2.20"), ("2001:db8::1", "2001:db8::ff"))
     scan("192.0.2.5", "198.51.100.9", "2001:db8::10")
-    for address in ["192.0.2.1", "192.0.2.5", "192.0.2.20", "192.0.2.21", "2001:db8::10", "2001:db8::100"]:
+    for address in [
+        "192.0.2.1",
+        "192.0.2.5",
+        "192.0.2.20",
+        "192.0.2.21",
+        "2001:db8::10",
+        "2001:db8::100",
+    ]:
         Host(address=address, source="test").save()
 
     coverage.refresh_all()
@@ -119,3 +131,130 @@ def test_edited_address_moves_flags():
 
     assert ScannedAddress.objects.get(address="192.0.2.9").indexed is False
     assert flags("192.0.2.10") == (False, False)
+
+
+def set_flags(address: str, subscribed: bool, scanned: bool) -> None:
+    Host.objects.filter(address=address).update(subscribed=subscribed, scanned=scanned)
+
+
+@pytest.mark.django_db
+def test_full_refresh_at_address_space_edges():
+    last_v6 = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
+    next_to_last_v6 = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe"
+    # The first and last address of each version lie outside S, their neighbours inside.
+    outside = ["0.0.0.0", "255.255.255.255", "::", last_v6]
+    inside = ["0.0.0.1", "255.255.255.254", "::1", next_to_last_v6]
+    subscribe(("0.0.0.1", "255.255.255.254"), ("::1", "::1"), (next_to_last_v6, next_to_last_v6))
+    for address in outside + inside:
+        Host(address=address, source="test").save()
+    # Every flag starts wrong, so each one has to change.
+    for address in outside:
+        set_flags(address, True, False)
+    for address in inside:
+        set_flags(address, False, False)
+
+    summary = coverage.refresh_all()
+
+    assert summary == {"subscribed": 8, "scanned": 0, "indexed": 0}
+    for address in outside:
+        assert flags(address) == (False, False), address
+    for address in inside:
+        assert flags(address) == (True, False), address
+
+
+@pytest.mark.django_db
+def test_full_refresh_writes_only_wrong_flags():
+    subscribe(("192.0.2.0", "192.0.2.9"))
+    scan("192.0.2.1", "192.0.2.50", "203.0.113.1")
+    for address in ["192.0.2.1", "192.0.2.2", "192.0.2.50", "198.51.100.1"]:
+        Host(address=address, source="test").save()
+    ScannedAddress.objects.filter(address="203.0.113.1").update(indexed=True)
+    ScannedAddress.objects.filter(address="192.0.2.50").update(indexed=False)
+    set_flags("192.0.2.1", True, False)  # scanned is wrong
+    set_flags("192.0.2.2", False, True)  # both are wrong
+    set_flags("192.0.2.50", True, True)  # subscribed is wrong
+    set_flags("198.51.100.1", False, False)  # right
+
+    first = coverage.refresh_all()
+    second = coverage.refresh_all()
+
+    assert first == {"subscribed": 2, "scanned": 2, "indexed": 2}
+    assert second == {"subscribed": 0, "scanned": 0, "indexed": 0}
+    assert flags("192.0.2.1") == (True, True)
+    assert flags("192.0.2.2") == (True, False)
+    assert flags("192.0.2.50") == (False, True)
+    assert flags("198.51.100.1") == (False, False)
+    indexed = set(ScannedAddress.objects.filter(indexed=True).values_list("address", flat=True))
+    assert indexed == {"192.0.2.1", "192.0.2.50"}
+
+
+@pytest.mark.django_db
+def test_full_refresh_runs_twice_in_one_transaction():
+    subscribe(("192.0.2.0", "192.0.2.9"))
+    Host(address="192.0.2.3", source="test").save()
+
+    with transaction.atomic():
+        coverage.refresh_all()
+        SubscribedRange.objects.all().delete()
+        coverage.refresh_all()
+
+    assert flags("192.0.2.3") == (False, False)
+
+
+@pytest.mark.django_db
+def test_full_refresh_with_empty_subscription():
+    scan("2001:db8::5")
+    Host(address="2001:db8::5", source="test").save()
+    set_flags("2001:db8::5", True, False)
+
+    assert coverage.refresh_all() == {"subscribed": 1, "scanned": 1, "indexed": 0}
+    assert flags("2001:db8::5") == (False, True)
+
+
+# Small pools keep ranges, hosts and scanned addresses overlapping often.
+V4_POOL = [str(ipaddress.IPv4Address("192.0.2.0") + offset) for offset in range(24)]
+V6_POOL = [str(ipaddress.IPv6Address("2001:db8::") + offset) for offset in range(24)]
+
+
+@st.composite
+def coverage_cases(draw):
+    pool = draw(st.sampled_from([V4_POOL, V6_POOL, V4_POOL[:12] + V6_POOL[:12]]))
+    bounds = draw(st.lists(st.tuples(st.sampled_from(pool), st.sampled_from(pool)), max_size=5))
+    hosts = draw(st.lists(st.sampled_from(pool), unique=True, max_size=12))
+    scanned = draw(st.lists(st.sampled_from(pool), unique=True, max_size=8))
+    stale = draw(st.lists(st.booleans(), min_size=3 * len(pool), max_size=3 * len(pool)))
+    return bounds, hosts, scanned, stale
+
+
+@pytest.mark.django_db
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=coverage_cases())
+def test_full_refresh_matches_python_sets(case):
+    bounds, hosts, scanned, stale = case
+    SubscribedRange.objects.all().delete()
+    ScannedHost.objects.all().delete()
+    Host.objects.all().delete()
+    inside: set = set()
+    stored = IPSet.from_strings(
+        f"{min(a, b, key=ipaddress.ip_address)}-{max(a, b, key=ipaddress.ip_address)}"
+        for a, b in bounds
+        if ipaddress.ip_address(a).version == ipaddress.ip_address(b).version
+    )
+    for version, start, end in stored.ranges():
+        subscribe((format_address(version, start), format_address(version, end)))
+        inside.update(ipaddress.ip_address(value) for value in range(start, end + 1))
+    scan(*scanned)
+    for index, address in enumerate(hosts):
+        Host(address=address, source="test").save()
+        # Start from arbitrary flags, as left by an earlier subscription.
+        set_flags(address, stale[2 * index], stale[2 * index + 1])
+    for index, address in enumerate(scanned):
+        ScannedAddress.objects.filter(address=address).update(indexed=stale[2 * len(hosts) + index])
+
+    coverage.refresh_all()
+
+    for address in hosts:
+        expected = (ipaddress.ip_address(address) in inside, address in scanned)
+        assert flags(address) == expected, address
+    indexed = set(ScannedAddress.objects.filter(indexed=True).values_list("address", flat=True))
+    assert indexed == set(scanned) & set(hosts)
