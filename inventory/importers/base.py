@@ -106,7 +106,10 @@ class ParseState:
 
 def clean_text(value: str) -> str:
     """Strip every kind of whitespace and invisible mark from both ends of a value."""
-    return value.strip().strip(EXTRA_STRIP).strip()
+    text = value.strip()
+    if text and (text[0] in EXTRA_STRIP or text[-1] in EXTRA_STRIP):
+        return text.strip(EXTRA_STRIP).strip()
+    return text
 
 
 def parse_host_address(text: str) -> tuple[int, int, str]:

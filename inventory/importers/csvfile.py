@@ -199,12 +199,20 @@ class _Details:
     __slots__ = ("hostnames", "mac", "raw_mac", "mac_vendor", "os_name", "tags", "checked")
 
     def __init__(self, hostnames: str, mac: str, mac_vendor: str, os_name: str, tags: str):
-        self.hostnames = [name.lower() for name in LIST_SEPARATORS.split(hostnames) if name]
+        self.hostnames = (
+            [name.lower() for name in LIST_SEPARATORS.split(hostnames) if name]
+            if hostnames
+            else []
+        )
         self.raw_mac = mac
         self.mac = ""
         self.mac_vendor = mac_vendor
         self.os_name = os_name
-        self.tags = [tag for tag in (clean_text(t) for t in TAG_SEPARATORS.split(tags)) if tag]
+        self.tags = (
+            [tag for tag in (clean_text(t) for t in TAG_SEPARATORS.split(tags)) if tag]
+            if tags
+            else []
+        )
         self.checked = False
 
     def record(

@@ -1,7 +1,10 @@
 """CSV imports: header detection, encodings, delimiters and whitespace."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from inventory.importers.base import EXTRA_STRIP, clean_text
 from inventory.models import Host, ImportRun
 from inventory.services import import_file
 
@@ -94,3 +97,8 @@ def test_quoted_fields_with_crlf(tmp_path):
     import_file(path)
 
     assert Host.objects.get().hostnames == ["web", "primary"]
+
+
+@given(st.text(alphabet=" \t\r\n\u00a0\u3000\ufeff\u200b\u2060ab1.", max_size=12))
+def test_clean_text_matches_three_strips(value):
+    assert clean_text(value) == value.strip().strip(EXTRA_STRIP).strip()
