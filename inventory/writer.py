@@ -1,9 +1,11 @@
 """The one writer every importer feeds: batched inserts and updates of hosts.
 
-Records are buffered and written in batches with ``executemany`` through
-Django's connection, so the same SQL runs on SQLite and PostgreSQL. For
-each batch the writer reads the stored rows of its addresses, then sorts
-every record into added, updated or unchanged:
+Records are buffered and written in batches through Django's connection.
+New hosts are inserted with COPY on PostgreSQL and with the sqlite3
+driver's ``executemany`` on SQLite; updates run the same SQL on both. For
+each batch the writer reads the stored rows of its addresses (unless one
+indexed probe finds none in the batch's key range), then sorts every
+record into added, updated or unchanged:
 
 - a new address is inserted (added);
 - a stored address whose details differ, that was stale or that belonged
@@ -198,8 +200,8 @@ class HostWriter:
         address order, whose host names are not in that order. Unique
         indexes stay: they enforce constraints, and the writer's look-ups use
         the one on ``key``. The caller's transaction undoes the drop if the
-        import fails before :meth:`finish`; on PostgreSQL the drop would lock
-        the table against every reader until the commit, so it is not done.
+        import fails before :meth:`finish`. PostgreSQL is left out because
+        the drop would lock the table against every reader until the commit.
         """
         cursor.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
@@ -293,8 +295,8 @@ class HostWriter:
             return
         # The sqlite3 driver's executemany prepares the one-row statement once
         # and binds each row in C. Django's cursor would rewrite every "%s" of
-        # the statement into "?" on each call, which cost about 5 s per
-        # million rows in multi-row INSERTs.
+        # the statement into "?" on each call: about 5 s per million rows
+        # in multi-row INSERTs, as profiled with cProfile.
         with connection.wrap_database_errors:
             connection.connection.executemany(SQLITE_INSERT_SQL, rows)
 
@@ -318,7 +320,7 @@ class HostWriter:
         return last_seen == self.seen_at
 
     def _holds_any(self, low: str, high: str) -> bool:
-        """Return True if the table holds a host with a key from ``low`` to ``high``.
+        """Return True if the table contains a host with a key from ``low`` to ``high``.
 
         One probe of the key index per batch. A file sorted by address, as
         nmap and most exports are, gives batches whose key ranges hold no

@@ -200,9 +200,7 @@ class _Details:
 
     def __init__(self, hostnames: str, mac: str, mac_vendor: str, os_name: str, tags: str):
         self.hostnames = (
-            [name.lower() for name in LIST_SEPARATORS.split(hostnames) if name]
-            if hostnames
-            else []
+            [name.lower() for name in LIST_SEPARATORS.split(hostnames) if name] if hostnames else []
         )
         self.raw_mac = mac
         self.mac = ""

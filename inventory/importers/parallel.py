@@ -41,7 +41,7 @@ PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 FRAME_RECORDS = 2000
 # Bytes per write to the child's standard input.
 FEED_CHUNK = 1 << 20
-# Pipe buffer size asked for; Linux allows up to 1 MiB without privileges.
+# Pipe buffer size to request. Linux allows up to 1 MiB without privileges.
 PIPE_BYTES = 1 << 20
 # Frames of records read ahead of the writer: about 32,000 records.
 FRAMES_AHEAD = 16
@@ -62,7 +62,7 @@ def parse_records(
     # NOTE: the child is started with sys.executable, which is the Python
     # interpreter under gunicorn, manage.py and Celery. Servers that embed
     # Python (uWSGI, mod_wsgi) may set it to their own binary or leave it
-    # empty; an empty one falls back to parsing in this process.
+    # empty. An empty one falls back to parsing in this process.
     if total_bytes is None or total_bytes < PARALLEL_MIN_BYTES or not sys.executable:
         return parser_for(fmt, stream, state).records()
     return _records_from_child(fmt, stream, state)
@@ -148,7 +148,7 @@ def _enlarge(pipe) -> None:
 
 
 class _FrameReader(threading.Thread):
-    """Reads the child's frames into a bounded queue; None marks the end of its output."""
+    """Thread that reads the child's frames into a bounded queue, then None at the end."""
 
     def __init__(self, pipe):
         super().__init__(name="import-parser-frames", daemon=True)
@@ -184,7 +184,7 @@ class _FrameReader(threading.Thread):
 
 
 class _Feeder(threading.Thread):
-    """Copies the file's bytes into the child's standard input, then closes it."""
+    """Thread that copies the file's bytes into the child's standard input, then closes it."""
 
     def __init__(self, stream: BinaryIO, pipe):
         super().__init__(name="import-parser-feeder", daemon=True)
