@@ -6,11 +6,13 @@ takes its keys from the same query as the pages. Each chunk is read with
 indexed range queries (hosts, scanned addresses, Qualys hosts) whose SQL
 already writes the CSV fields, quoted and joined: Python only splices the
 inventory part and the Qualys part by key, because formatting a million
-rows field by field in Python would cut the rate several times over.
+rows field by field in Python would cut the rate several times over. On
+SQLite a chunk of a host list without a name filter is one query that
+joins the Qualys side and writes whole lines.
 
 On PostgreSQL a whole or address-filtered list is one ``COPY ... TO STDOUT``
 in CSV format instead: the server writes every line, streamed without a
-round trip per chunk, and this process only changes the line ends. Both
+round trip per chunk, and this process only changes the line ends. All
 paths write the same bytes.
 """
 
@@ -234,12 +236,60 @@ def _lines_in_range(side: str, flag_column: str, flag_value: bool, start: str, e
             rows = _fetch(_scanned_sql(True, operator, limit=True), params)
             lines = _scanned_lines(rows)
         else:
-            rows = _fetch(_host_sql(flag_column, operator, limit=True), params)
-            lines = _host_lines(rows)
+            rows = _fetch(_joined_host_sql(flag_column, operator), params)
+            lines = _joined_host_lines(rows, flag_column, flag_value)
         if not rows:
             return
         yield lines
         lower, operator = rows[-1][0], ">"
+
+
+def _joined_host_sql(flag_column: str, lower: str) -> str:
+    """Return SQL for (key, CSV line) of up to CHUNK rows of a host set, Qualys fields joined.
+
+    One query per chunk, with the whole line built by the database, streams
+    faster on SQLite than three queries spliced in Python. The host names
+    are cut out of their JSON text as ``_names`` does. Where that cannot be
+    done (escapes, or values that are no list of strings) the line is NULL
+    and ``_joined_host_lines`` builds it the other way.
+    """
+    names = "h.hostnames"
+    empty = f"({names} IS NULL OR {names} IN ('', '[]'))"
+    plain = (
+        f"(instr({names}, '\\') = 0 AND substr({names}, 1, 2) = '[\"' "
+        f"AND substr({names}, -2) = '\"]')"
+    )
+    inner = f"substr({names}, 3, length({names}) - 4)"
+    cut = (
+        f"CASE WHEN {empty} THEN '\"\"' WHEN {plain} THEN "
+        f"'\"' || replace(replace({inner}, '\", \"', ' '), '\",\"', ' ') || '\"' END"
+    )
+    line = _fields(
+        _text("h.address"), _text("h.hostname"), cut, _text("h.mac"), _text("h.mac_vendor"),
+        _text("h.os_name"), _time("h.first_seen"), _time("h.last_seen"), _text("h.source"),
+        _yes_no("h.stale"), _yes_no("h.subscribed"),
+    )  # fmt: skip
+    qualys = _fields(
+        _number("q.qualys_id"), _text("q.dns"), _text("q.netbios"), _text("q.os"),
+        _text("q.tracking_method"), _time("a.last_scan"), _number("q.network_id"),
+    )  # fmt: skip
+    return (
+        f"SELECT h.key, {line} || ',' || CASE WHEN a.id IS NULL THEN ',,,,,,' ELSE {qualys} END "
+        f"FROM {_table(Host)} h LEFT JOIN {_table(ScannedAddress)} a ON a.key = h.key "
+        f"LEFT JOIN {_table(ScannedHost)} q ON q.id = a.host_id "
+        f"WHERE h.key {lower} %s AND h.key <= %s AND h.{flag_column} = %s ORDER BY h.key LIMIT %s"
+    )
+
+
+def _joined_host_lines(
+    rows: list[tuple], flag_column: str, flag_value: bool
+) -> list[tuple[str, str]]:
+    """Return (key, CSV line) of rows read with ``_joined_host_sql``, filling NULL lines."""
+    missing = [key for key, line in rows if line is None]
+    if not missing:
+        return rows
+    built = dict(_lines_of_keys("host", flag_column, flag_value, missing))
+    return [(key, built[key] if line is None else line) for key, line in rows]
 
 
 def _lines_of_keys(side: str, flag_column: str, flag_value: bool, keys: list[str]):

@@ -493,6 +493,19 @@ def test_export_quotes_fields_and_ends_lines_with_crlf(
     assert lines[2:] == [""]
 
 
+def test_export_mixes_escaped_and_plain_host_names(viewer_client, coverage_data):
+    # Names with a quote are stored with JSON escapes, which the database does not cut.
+    Host.objects.filter(address="203.0.113.5").update(hostnames=['vpn "edge"', "vpn-2"])
+
+    rows = export_rows(viewer_client, "unmanaged-by-qualys")
+
+    assert [row[0] for row in rows[1:]] == ["192.0.2.200", "203.0.113.5", "2001:db8:1::1"]
+    assert rows[1][2] == "host-192-0-2-200.example.test alias-3.example.test"
+    assert rows[2][2] == 'vpn "edge" vpn-2'
+    assert rows[2][11] == "104"
+    assert rows[3][2] == "host-2001-db8-1--1.example.test alias-7.example.test"
+
+
 def test_export_of_unscanned_hosts_leaves_qualys_columns_empty(viewer_client, coverage_data):
     rows = export_rows(viewer_client, "unmanaged-by-qualys", "192.0.2.200")
 
