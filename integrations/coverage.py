@@ -153,10 +153,10 @@ def refresh_hosts(hosts) -> int:
 
     Used after an import for the hosts it added and after a single save.
     Only the subscribed ranges and scanned addresses between the hosts'
-    lowest and highest key are read. Hosts and scanned addresses are walked
-    side by side in key order, so a small import costs a few queries and a
-    million-host import one pass. Returns the number of hosts
-    looked at.
+    lowest and highest key are read. Hosts, merged subscribed ranges and
+    scanned addresses are walked side by side in key order, so a small
+    import costs a few queries and a million-host import one pass. Returns
+    the number of hosts looked at.
     """
     bounds = hosts.aggregate(low=Min("key"), high=Max("key"))
     low, high = bounds["low"], bounds["high"]
@@ -168,6 +168,14 @@ def refresh_hosts(hosts) -> int:
         (*parse_key(start), parse_key(end)[1])
         for start, end in ranges.values_list("start_key", "end_key").iterator(FETCH)
     )
+    # Merged ranges as key pairs, IPv4 first: keys compare as text in
+    # address order, so no key needs parsing back into a number.
+    key_ranges = [
+        (address_key(version, start), address_key(version, end))
+        for version, start, end in subscription.ranges()
+    ]
+    range_count = len(key_ranges)
+    range_index = 0
     scanned_rows = (
         ScannedAddress.objects.filter(key__gte=low, key__lte=high)
         .order_by("key")
@@ -179,23 +187,40 @@ def refresh_hosts(hosts) -> int:
     updates: dict[tuple[bool, bool], list[int]] = {}
     newly_indexed: list[int] = []
     seen = 0
-    rows = hosts.order_by("key").values_list("pk", "key", "subscribed", "scanned")
-    for pk, key, was_subscribed, was_scanned in rows.iterator(FETCH):
+    for pk, key, was_subscribed, was_scanned in _host_flag_rows(hosts):
         seen += 1
+        while range_index < range_count and key_ranges[range_index][1] < key:
+            range_index += 1
+        is_subscribed = range_index < range_count and key_ranges[range_index][0] <= key
         while scanned is not None and scanned[1] < key:
             scanned = next(scanned_rows, None)
         is_scanned = scanned is not None and scanned[1] == key
         if is_scanned and not scanned[2]:
             newly_indexed.append(scanned[0])
-        flags = (subscription.contains(*parse_key(key)), is_scanned)
-        if flags != (was_subscribed, was_scanned):
-            updates.setdefault(flags, []).append(pk)
+        if is_subscribed != bool(was_subscribed) or is_scanned != bool(was_scanned):
+            updates.setdefault((is_subscribed, is_scanned), []).append(pk)
 
     for (is_subscribed, is_scanned), ids in updates.items():
         for chunk in _chunks(ids):
             Host.objects.filter(pk__in=chunk).update(subscribed=is_subscribed, scanned=is_scanned)
     _set_flag(ScannedAddress, "indexed", newly_indexed, True)
     return seen
+
+
+def _host_flag_rows(hosts) -> Iterator[tuple]:
+    """Yield ``(pk, key, subscribed, scanned)`` of the hosts in key order, unconverted.
+
+    The rows skip Django's per-value converters, which took about half of
+    the walk over a million hosts under cProfile. SQLite returns the flags
+    as 0 or 1. ``chunked_cursor`` is a server-side cursor on PostgreSQL, so
+    memory stays flat.
+    """
+    rows = hosts.order_by("key").values_list("pk", "key", "subscribed", "scanned")
+    sql, params = rows.query.sql_with_params()
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while batch := cursor.fetchmany(FETCH):
+            yield from batch
 
 
 def forget_hosts(keys: Iterable[str]) -> None:
