@@ -13,14 +13,13 @@ overlapping or touching.
 from __future__ import annotations
 
 import bisect
-import functools
 import ipaddress
 import operator
 import socket
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice, repeat
+from itertools import accumulate, islice, repeat
 
 V4_MAX = (1 << 32) - 1
 V6_MAX = (1 << 128) - 1
@@ -153,30 +152,57 @@ def parse_ranges(
 ) -> tuple[list[Interval], list[Interval], list[AddressError]]:
     """Parse many address, range or CIDR texts; return IPv4 and IPv6 intervals and the errors.
 
-    Gives the same result as :func:`parse_range` on each text. A batch made
-    only of clean dotted-quad IPv4 addresses and ``a-b`` ranges, the bulk of
-    a Qualys IP list, is converted with C-level map and struct calls; any
-    other batch is parsed text by text.
+    Gives the same result as :func:`parse_range` on each text, in the same
+    order. A batch made only of clean dotted-quad IPv4 addresses and ``a-b``
+    ranges, the bulk of a Qualys IP list, is converted with C-level calls;
+    any other batch is parsed text by text.
     """
-    parts = list(map(str.partition, texts, repeat("-")))
-    firsts = [first for first, _, _ in parts]
-    lasts = [last if separator else first for first, separator, last in parts]
-    try:
-        starts = _unpack_ipv4(b"".join(map(_pton_ipv4, firsts)), len(firsts))
-        ends = _unpack_ipv4(b"".join(map(_pton_ipv4, lasts)), len(lasts))
-    except OSError:
-        pass
-    else:
-        if all(map(operator.le, starts, ends)):
-            return list(zip(starts, ends, strict=True)), [], []
+    bounds = _parse_ipv4_batch(texts)
+    if bounds is not None:
+        starts, ends = bounds
+        return list(zip(starts, ends, strict=True)), [], []
     return _parse_ranges_one_by_one(texts)
 
 
-_pton_ipv4 = functools.partial(socket.inet_pton, socket.AF_INET)
+def _parse_ipv4_batch(texts: Sequence[str]) -> tuple[Sequence[int], Sequence[int]] | None:
+    """Return the starts and ends of a batch of clean IPv4 texts, or None if any text is not one.
+
+    A clean text is a dotted-quad address or two of them joined by one
+    "-", with nothing around them. Every address goes through inet_pton,
+    which accepts exactly four decimal parts up to 255 without leading
+    zeros, the rule parse_address applies. Splitting the joined batch on "-"
+    gives one address per single text and two per range; a text with more
+    than one "-" would add more, so the count check sends such a batch to
+    the text-by-text parser, which rejects that text with its reason.
+    """
+    count = len(texts)
+    is_range = list(map(operator.contains, texts, repeat("-")))
+    range_count = sum(is_range)
+    if range_count:
+        addresses = "-".join(texts).split("-")
+        if len(addresses) != count + range_count:
+            return None
+    else:
+        addresses = list(texts)
+    try:
+        packed = b"".join([_inet_pton(_AF_INET, address) for address in addresses])
+    except OSError:
+        return None
+    values = struct.unpack(f"!{len(addresses)}I", packed)
+    if not range_count:
+        return values, values
+    # Text i starts at address i plus the number of ranges before it; a
+    # range ends at the next address, a single address ends where it starts.
+    first_positions = list(map(operator.add, range(count), accumulate(is_range, initial=0)))
+    starts = list(map(values.__getitem__, first_positions))
+    ends = list(map(values.__getitem__, map(operator.add, first_positions, is_range)))
+    if not all(map(operator.le, starts, ends)):
+        return None
+    return starts, ends
 
 
-def _unpack_ipv4(packed: bytes, count: int) -> tuple[int, ...]:
-    return struct.unpack(f"!{count}I", packed)
+_inet_pton = socket.inet_pton
+_AF_INET = socket.AF_INET
 
 
 def _parse_ranges_one_by_one(
@@ -195,34 +221,75 @@ def _parse_ranges_one_by_one(
     return v4, v6, errors
 
 
+class IPSetBuilder:
+    """Collects address texts batch by batch and builds one IPSet from them.
+
+    Meant for long lists such as a Qualys IP list: batches of clean IPv4
+    texts are kept as two plain lists of starts and ends, which avoids a
+    tuple per entry and, when the entries come in ascending order as Qualys
+    lists them, a sort.
+    """
+
+    def __init__(self) -> None:
+        self._v4_starts: list[int] = []
+        self._v4_ends: list[int] = []
+        self._v4_intervals: list[Interval] = []
+        self._v6_intervals: list[Interval] = []
+
+    def add_texts(self, texts: Sequence[str]) -> list[AddressError]:
+        """Add addresses, CIDR blocks and ``a-b`` ranges; return the errors of invalid texts."""
+        bounds = _parse_ipv4_batch(texts)
+        if bounds is not None:
+            self._v4_starts.extend(bounds[0])
+            self._v4_ends.extend(bounds[1])
+            return []
+        v4, v6, errors = _parse_ranges_one_by_one(texts)
+        self._v4_intervals.extend(v4)
+        self._v6_intervals.extend(v6)
+        return errors
+
+    def build(self) -> IPSet:
+        """Return the set of every address added so far."""
+        v4 = merge_bounds(self._v4_starts, self._v4_ends)
+        if self._v4_intervals:
+            v4 = merge(v4 + self._v4_intervals)
+        return IPSet(tuple(v4), tuple(merge(self._v6_intervals)))
+
+
 def merge(intervals: Iterable[Interval]) -> list[Interval]:
     """Sort intervals and merge those that overlap or touch."""
-    ordered = sorted(intervals)
-    if not ordered:
-        return []
-    # Lists that are already merged, as Qualys returns its own, are checked
-    # with C-level map calls instead of the loop below.
-    first, second = operator.itemgetter(0), operator.itemgetter(1)
-    valid = all(map(operator.le, map(first, ordered), map(second, ordered)))
-    apart = all(
-        map(
-            operator.gt,
-            map(first, islice(ordered, 1, None)),
-            map(operator.add, map(second, ordered), repeat(1)),
-        )
-    )
-    if valid and apart:
-        return ordered
+    return _merge_ordered(sorted(intervals))
+
+
+def merge_bounds(starts: Sequence[int], ends: Sequence[int]) -> list[Interval]:
+    """Merge the intervals ``(starts[i], ends[i])``, which may overlap and come in any order.
+
+    Each start must not be greater than its end. Starts already in
+    ascending order, as in Qualys lists, are merged in one pass without a sort.
+    """
+    pairs = zip(starts, ends, strict=True)
+    if all(map(operator.le, starts, islice(starts, 1, None))):
+        return _merge_ordered(pairs)
+    return _merge_ordered(sorted(pairs))
+
+
+def _merge_ordered(ordered: Iterable[Interval]) -> list[Interval]:
+    """Merge intervals sorted by start; equal starts may come with their ends in any order."""
     merged: list[Interval] = []
-    current_start, current_end = ordered[0]
-    for start, end in ordered:
-        if start <= current_end + 1:
-            if end > current_end:
-                current_end = end
-        else:
-            merged.append((current_start, current_end))
-            current_start, current_end = start, end
-    merged.append((current_start, current_end))
+    append = merged.append
+    iterator = iter(ordered)
+    first = next(iterator, None)
+    if first is None:
+        return merged
+    current_start, current_end = first
+    for start, end in iterator:
+        if start > current_end + 1:
+            append((current_start, current_end))
+            current_start = start
+            current_end = end
+        elif end > current_end:
+            current_end = end
+    append((current_start, current_end))
     return merged
 
 
@@ -267,8 +334,12 @@ def _difference(left: list[Interval], right: list[Interval]) -> list[Interval]:
     return result
 
 
-def _size(intervals: list[Interval]) -> int:
-    return sum(end - start + 1 for start, end in intervals)
+def _size(intervals: Sequence[Interval]) -> int:
+    # Two C-level sums instead of a Python-level loop: sets can hold a
+    # million intervals.
+    ends = sum(map(operator.itemgetter(1), intervals))
+    starts = sum(map(operator.itemgetter(0), intervals))
+    return ends - starts + len(intervals)
 
 
 @dataclass(frozen=True)
@@ -339,15 +410,15 @@ class IPSet:
     @property
     def size(self) -> int:
         """Number of addresses, exact (IPv6 sizes can pass 2**64)."""
-        return _size(list(self.v4)) + _size(list(self.v6))
+        return _size(self.v4) + _size(self.v6)
 
     @property
     def size_v4(self) -> int:
-        return _size(list(self.v4))
+        return _size(self.v4)
 
     @property
     def size_v6(self) -> int:
-        return _size(list(self.v6))
+        return _size(self.v6)
 
     def __bool__(self) -> bool:
         return bool(self.v4 or self.v6)

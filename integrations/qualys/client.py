@@ -9,7 +9,6 @@ skipped and described in ``warnings``.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -27,7 +26,7 @@ from integrations.qualys.errors import (
 )
 from integrations.qualys.parsing import (
     Warning1980,
-    host_record,
+    host_records,
     ip_set_ranges,
     ipv6_mapping,
     parse_int,
@@ -43,7 +42,7 @@ from integrations.qualys.records import (
     SubscriptionList,
 )
 from integrations.qualys.transport import CallGuard, OpenResponse, Transport
-from lumeta_qualys.ipset import AddressError, IPSet, parse_ranges
+from lumeta_qualys.ipset import AddressError, IPSet, IPSetBuilder
 
 logger = logging.getLogger(__name__)
 
@@ -208,14 +207,11 @@ class QualysClient:
         kept in ``rejected`` and described in ``warnings``; the rest loads. A
         reply without IP_SET is an empty subscription.
         """
-        intervals: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+        builder = IPSetBuilder()
         rejected: list[str] = []
 
         def collect(texts: list[str]) -> None:
-            v4, v6, errors = parse_ranges(texts)
-            intervals[4].extend(v4)
-            intervals[6].extend(v6)
-            for error in errors:
+            for error in builder.add_texts(texts):
                 rejected.append(error.value.strip())
                 self._warn(
                     f"Subscription IP list: {error.value!r} was skipped because it is "
@@ -225,7 +221,7 @@ class QualysClient:
         for _ in self._pages(IP_PATH, {"action": "list"}, IP_LIST, collect):
             pass
         self._finish_warnings()
-        ips = IPSet.from_intervals(intervals[4], intervals[6])
+        ips = builder.build()
         return SubscriptionList(ips=ips, rejected=rejected)
 
     def list_ipv6_mappings(self) -> list[IPv6Mapping]:
@@ -435,10 +431,7 @@ class QualysClient:
         warn = self._warn
 
         def collect(elements: list[etree._Element]) -> None:
-            for element in elements:
-                record = host_record(element, warn)
-                if record is not None:
-                    found.append(record)
+            found.extend(host_records(elements, warn))
 
         pages = self._pages(
             self.host_list_path,
@@ -448,9 +441,11 @@ class QualysClient:
             resume_from=lambda: last_id[-1] if last_id else None,
         )
         for _ in pages:
-            for record in found:
-                yield record
-                last_id[:] = [record.id]
+            # A page that breaks off is resumed only from inside ``pages``,
+            # after every record found so far has been yielded.
+            yield from found
+            if found:
+                last_id[:] = [found[-1].id]
             found.clear()
         self._finish_warnings()
 
@@ -551,41 +546,48 @@ class QualysClient:
     ) -> Generator[None, None, Warning1980 | None]:
         """Read one page, passing record elements to ``collect``; return its WARNING, if any.
 
-        The parser reports events only for the container, WARNING and the
-        forbidden tags, not for each record. After each chunk, the complete
-        records are taken from the container in one slice and deleted: every
-        child but the last of an open element is complete, because XML opens
-        a sibling only after the previous one has closed. The last record of
-        a chunk therefore waits for the next chunk or for the container's end.
+        The parser reports start events only for the container, WARNING and
+        the forbidden tags, not for each record; end events are not
+        requested at all, because lxml then runs a handler for every element.
+        After each chunk, the complete records are taken from the container
+        in one slice and deleted: every child but the last of an open
+        element is complete, because XML opens a sibling only after the
+        previous one has closed. The last record therefore waits for the
+        next chunk, for a later child of RESPONSE to start (which closes the
+        container) or for the end of the document.
         """
-        warning: Warning1980 | None = None
+        warning_element: etree._Element | None = None
         container: etree._Element | None = None
         tags = (shape.container, "WARNING", *shape.forbidden)
         with self._transport.open("GET", path, params, expect=(shape.root,), tags=tags) as response:
             progress["opened"] = True
             for batch in response.stream.batches():
-                for event, element in batch:
-                    tag = element.tag
+                for _, element in batch:
                     if _parent_tag(element) != "RESPONSE":
                         continue
-                    if tag == "WARNING" and event == "end":
-                        warning = read_warning(element)
+                    if container is not None:
+                        self._take(container, len(container), shape, collect)
+                        container = None
+                    tag = element.tag
+                    if tag == "WARNING":
+                        warning_element = element
                     elif tag in shape.forbidden:
                         raise UnexpectedResponse(
                             f"Qualys returned host IDs only ({tag}) for {path}, without "
                             "addresses. The list was not used; check that the call asks "
                             "for details=Basic."
                         )
-                    elif tag == shape.container and event == "start":
-                        container = element
                     elif tag == shape.container:
-                        self._take(element, len(element), shape, collect)
-                        container = None
+                        container = element
                 if container is not None and len(container) > 1:
                     self._take(container, len(container) - 1, shape, collect)
                 yield
+            # The document is complete here, so are the container and WARNING.
+            if container is not None:
+                self._take(container, len(container), shape, collect)
+                yield
             self._note_cleaning(response, path)
-        return warning
+        return read_warning(warning_element) if warning_element is not None else None
 
     @staticmethod
     def _take(
@@ -598,8 +600,7 @@ class QualysClient:
         if shape.texts:
             collect(_record_texts(container, count, shape.records))
         else:
-            children = container[:count]
-            collect([child for child in children if child.tag in shape.records])
+            collect(_records(container, count, shape.records))
         del container[:count]
 
     @staticmethod
@@ -661,30 +662,28 @@ class QualysClient:
             yield ",".join(chunk)
 
 
-@functools.cache
-def _text_queries(records: frozenset[str]) -> tuple[etree.XPath, etree.XPath]:
-    """Return XPath queries for the texts of the first $n children and a count of simple ones."""
-    is_record = " or ".join(f"self::{tag}" for tag in sorted(records))
-    texts = etree.XPath("*[position() <= $n]/text()", smart_strings=False)
-    simple = etree.XPath(f"count(*[position() <= $n][{is_record}][count(text()) = 1])")
-    return texts, simple
+def _records(
+    container: etree._Element, count: int, records: frozenset[str]
+) -> list[etree._Element]:
+    """Return the record elements among the first ``count`` children of ``container``.
+
+    ``iterchildren`` filters the tags in C, so children of other tags cost
+    no Python object; a list can hold a million records.
+    """
+    elements = list(container.iterchildren(*records))
+    beyond = sum(1 for child in container[count:] if child.tag in records)
+    if beyond:
+        del elements[-beyond:]
+    return elements
 
 
 def _record_texts(container: etree._Element, count: int, records: frozenset[str]) -> list[str]:
-    """Return the texts of the records among the first ``count`` children of ``container``.
-
-    When every one of those children is a record with exactly one text node,
-    one XPath call returns all texts without a Python object per element (a
-    subscription can list a million entries). Otherwise, for example with an
-    empty ``<IP/>``, the children are read one by one so every entry keeps
-    its place.
-    """
-    texts_query, simple_query = _text_queries(records)
-    if simple_query(container, n=count) == count:
-        texts = texts_query(container, n=count)
-        if len(texts) == count:
-            return texts
-    return [child.text or "" for child in container[:count] if child.tag in records]
+    """Return the texts of the records among the first ``count`` children, "" for none."""
+    texts = [child.text or "" for child in container.iterchildren(*records)]
+    beyond = sum(1 for child in container[count:] if child.tag in records)
+    if beyond:
+        del texts[-beyond:]
+    return texts
 
 
 def _parent_tag(element: etree._Element) -> str | None:
