@@ -154,8 +154,8 @@ def parse_ranges(
 
     Gives the same result as :func:`parse_range` on each text, in the same
     order. A batch made only of clean dotted-quad IPv4 addresses and ``a-b``
-    ranges, the bulk of a Qualys IP list, is converted with C-level calls;
-    any other batch is parsed text by text.
+    ranges, the bulk of a Qualys IP list, is converted with C-level calls.
+    Any other batch is parsed text by text.
     """
     bounds = _parse_ipv4_batch(texts)
     if bounds is not None:
@@ -171,9 +171,9 @@ def _parse_ipv4_batch(texts: Sequence[str]) -> tuple[Sequence[int], Sequence[int
     "-", with nothing around them. Every address goes through inet_pton,
     which accepts exactly four decimal parts up to 255 without leading
     zeros, the rule parse_address applies. Splitting the joined batch on "-"
-    gives one address per single text and two per range; a text with more
-    than one "-" would add more, so the count check sends such a batch to
-    the text-by-text parser, which rejects that text with its reason.
+    gives one address per single text and two per range. A text with more
+    than one "-" adds more, so the count check sends its batch to the
+    text-by-text parser, which rejects that text with its reason.
     """
     count = len(texts)
     is_range = list(map(operator.contains, texts, repeat("-")))
@@ -191,8 +191,8 @@ def _parse_ipv4_batch(texts: Sequence[str]) -> tuple[Sequence[int], Sequence[int
     values = struct.unpack(f"!{len(addresses)}I", packed)
     if not range_count:
         return values, values
-    # Text i starts at address i plus the number of ranges before it; a
-    # range ends at the next address, a single address ends where it starts.
+    # Text i starts at address i plus the number of ranges before it. A range
+    # ends at the next address, and a single address ends where it starts.
     first_positions = list(map(operator.add, range(count), accumulate(is_range, initial=0)))
     starts = list(map(values.__getitem__, first_positions))
     ends = list(map(values.__getitem__, map(operator.add, first_positions, is_range)))
@@ -222,12 +222,12 @@ def _parse_ranges_one_by_one(
 
 
 class IPSetBuilder:
-    """Collects address texts batch by batch and builds one IPSet from them.
+    """An accumulator that parses address texts batch by batch into one IPSet.
 
-    Meant for long lists such as a Qualys IP list: batches of clean IPv4
-    texts are kept as two plain lists of starts and ends, which avoids a
-    tuple per entry and, when the entries come in ascending order as Qualys
-    lists them, a sort.
+    Meant for long lists such as a Qualys IP list. Batches of clean IPv4
+    texts are kept as two plain lists of starts and ends, which saves a
+    tuple per entry. When the entries come in ascending order, as Qualys
+    lists them, the build also needs no sort.
     """
 
     def __init__(self) -> None:
@@ -335,8 +335,8 @@ def _difference(left: list[Interval], right: list[Interval]) -> list[Interval]:
 
 
 def _size(intervals: Sequence[Interval]) -> int:
-    # Two C-level sums instead of a Python-level loop: sets can hold a
-    # million intervals.
+    # Two C-level sums instead of a Python-level loop, because sets can hold
+    # a million intervals.
     ends = sum(map(operator.itemgetter(1), intervals))
     starts = sum(map(operator.itemgetter(0), intervals))
     return ends - starts + len(intervals)

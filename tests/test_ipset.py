@@ -12,11 +12,13 @@ from lumeta_qualys.ipset import (
     IPV6_PLACEHOLDERS,
     AddressError,
     IPSet,
+    IPSetBuilder,
     address_key,
     canonical_address,
     format_address,
     key_of,
     merge,
+    merge_bounds,
     parse_address,
     parse_key,
     parse_range,
@@ -458,3 +460,108 @@ def test_parse_ranges_fast_batch_matches_parse_range(entries):
     assert v4 == [parse_range(text)[1:] for text in texts]
     assert v6 == []
     assert errors == []
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["192.0.2.1-192.0.2.5-192.0.2.9", "192.0.2.20"],
+        ["192.0.2.1-", "192.0.2.2"],
+        ["-192.0.2.1", "192.0.2.2-192.0.2.3"],
+        ["192.0.2.1\n192.0.2.2", "192.0.2.3"],
+        [" 192.0.2.1", "192.0.2.2 "],
+        ["192.0.2.9-192.0.2.1", "192.0.2.4"],
+        ["192.0.2.1-192.0.2.3", ""],
+        ["192.0.2.1", "2001:db8::1"],
+        [],
+    ],
+    ids=[
+        "two-dashes",
+        "open-end",
+        "open-start",
+        "newline-inside",
+        "padded",
+        "reversed",
+        "empty-text",
+        "ipv6-in-batch",
+        "no-texts",
+    ],
+)
+def test_parse_ranges_odd_batches_match_parse_range(texts):
+    v4, v6, errors = parse_ranges(texts)
+
+    expected: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+    expected_errors = []
+    for text in texts:
+        try:
+            version, start, end = parse_range(text)
+        except AddressError as error:
+            expected_errors.append(error.value)
+            continue
+        expected[version].append((start, end))
+    assert v4 == expected[4]
+    assert v6 == expected[6]
+    assert [error.value for error in errors] == expected_errors
+
+
+@given(
+    st.lists(
+        st.lists(st.one_of(tokens, st.sampled_from(["2001:db8::1-2001:db8::9", "10.0.0.0/31"])))
+    )
+)
+def test_builder_equals_set_of_valid_texts(batches):
+    builder = IPSetBuilder()
+    errors = [error.value for batch in batches for error in builder.add_texts(batch)]
+
+    valid = []
+    expected_errors = []
+    for text in (text for batch in batches for text in batch):
+        try:
+            valid.append(parse_range(text))
+        except AddressError:
+            expected_errors.append(text)
+    assert builder.build() == IPSet.from_ranges(valid)
+    assert errors == expected_errors
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 200), st.integers(0, 30))),
+    st.booleans(),
+)
+def test_merge_bounds_equals_merge(pairs, presorted):
+    intervals = [(start, start + length) for start, length in pairs]
+    if presorted:
+        intervals.sort(key=lambda interval: interval[0])
+    starts = [start for start, _ in intervals]
+    ends = [end for _, end in intervals]
+
+    assert merge_bounds(starts, ends) == merge(intervals)
+    assert merge_bounds(starts, ends) == brute_force_merge(intervals)
+
+
+def brute_force_merge(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Merge by listing every covered value, then cutting the runs."""
+    values = sorted({value for start, end in intervals for value in range(start, end + 1)})
+    runs: list[tuple[int, int]] = []
+    for value in values:
+        if runs and runs[-1][1] + 1 == value:
+            runs[-1] = (runs[-1][0], value)
+        else:
+            runs.append((value, value))
+    return runs
+
+
+def test_builder_merges_a_qualys_shaped_list_in_order():
+    builder = IPSetBuilder()
+    # Ascending like a Qualys IP list, with an address inside the range before it.
+    builder.add_texts(["10.0.0.0-10.0.0.20", "10.0.0.16", "10.0.0.21", "10.0.0.40-10.0.0.42"])
+    builder.add_texts(["10.0.0.43", "10.0.1.0-10.0.1.255"])
+
+    ip_set = builder.build()
+
+    assert list(ip_set.qualys_tokens()) == [
+        "10.0.0.0-10.0.0.21",
+        "10.0.0.40-10.0.0.43",
+        "10.0.1.0-10.0.1.255",
+    ]
+    assert ip_set.size == 22 + 4 + 256

@@ -515,7 +515,7 @@ class _ValueNeedsWarning(Exception):
     """Raised inside the column conversion when a value would be skipped with a warning."""
 
 
-def _refuse_warning(message: str) -> None:
+def _raise_instead_of_warning(message: str) -> None:
     raise _ValueNeedsWarning(message)
 
 
@@ -531,13 +531,18 @@ def _records_by_column(rows: list[dict[str, str | None]]) -> list[ScannedHostRec
     try:
         ips = list(map(_inet_ntop, repeat(_AF_INET), map(_inet_pton, repeat(_AF_INET), ip_texts)))
     except (TypeError, OSError):
-        # Missing, IPv6 or padded values: the same rules as host_record, value by value.
-        ips = [_address_or_none(text, "IP address", 0, _refuse_warning) for text in ip_texts]
+        # Missing, IPv6 or padded values take host_record's rules, value by value.
+        ips = [
+            _address_or_none(text, "IP address", 0, _raise_instead_of_warning) for text in ip_texts
+        ]
 
     ipv6_texts = list(map(_get, rows, repeat("IPV6")))
     ipv6s: list[str | None] = [None] * count
     if any(ipv6_texts):
-        ipv6s = [_address_or_none(text, "IPv6 address", 0, _refuse_warning) for text in ipv6_texts]
+        ipv6s = [
+            _address_or_none(text, "IPv6 address", 0, _raise_instead_of_warning)
+            for text in ipv6_texts
+        ]
 
     text_columns = []
     for tag in _HOST_TEXT_FIELDS:
@@ -556,7 +561,7 @@ def _records_by_column(rows: list[dict[str, str | None]]) -> list[ScannedHostRec
     except (TypeError, ValueError):
         all_utc = False
     if not all_utc:
-        scan_times = [_scan_time_or_none(text, 0, _refuse_warning) for text in time_texts]
+        scan_times = [_scan_time_or_none(text, 0, _raise_instead_of_warning) for text in time_texts]
 
     network_texts = list(map(_get, rows, repeat("NETWORK_ID")))
     network_ids: list[int | None] = [None] * count

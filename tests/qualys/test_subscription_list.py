@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from integrations.qualys import MalformedResponse
-from lumeta_qualys.ipset import IPSet
+from lumeta_qualys.ipset import AddressError, IPSet, format_address, parse_range
 
 from .conftest import IP_URL, assert_qualys_request, fixture_bytes
 
@@ -161,3 +163,44 @@ def test_empty_and_unknown_entries_keep_their_place(mocked, client):
     assert result.ips == IPSet.from_strings(["192.0.2.1", "192.0.2.5-192.0.2.6", "192.0.2.9"])
     assert result.rejected == ["", ""]
     assert len(client.warnings) == 2
+
+
+@pytest.mark.parametrize("order", ["ascending", "shuffled"])
+def test_long_list_read_in_chunks_matches_each_entry(mocked, client, order):
+    texts = []
+    for n in range(20_000):
+        start = (10 << 24) + n * 8
+        if n % 3:
+            texts.append(format_address(4, start))
+        else:
+            # Every third entry is a range that reaches into the next entry.
+            texts.append(f"{format_address(4, start)}-{format_address(4, start + 9)}")
+    texts[5_000] = "2001:db8::1-2001:db8::9"
+    texts[12_345] = "10.0.0.300"
+    texts[17_000] = "10.1.0.9-10.1.0.1"
+    if order == "shuffled":
+        random.Random(7).shuffle(texts)
+    entries = b"".join(
+        b"<IP_RANGE network_id='3'>%s</IP_RANGE>" % text.encode()
+        if "-" in text
+        else b"<IP>%s</IP>" % text.encode()
+        for text in texts
+    )
+    body = (
+        b"<IP_LIST_OUTPUT><RESPONSE><IP_SET>" + entries + b"</IP_SET></RESPONSE></IP_LIST_OUTPUT>"
+    )
+    mocked.get(IP_URL, body=body)
+
+    result = client.list_subscription()
+
+    valid = []
+    invalid = []
+    for text in texts:
+        try:
+            valid.append(parse_range(text))
+        except AddressError:
+            invalid.append(text)
+    assert len(body) > 10 * 64 * 1024
+    assert result.ips == IPSet.from_ranges(valid)
+    assert result.rejected == invalid
+    assert len(invalid) == 2
