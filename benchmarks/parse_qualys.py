@@ -324,15 +324,26 @@ def cpu_model() -> str:
     return "unknown"
 
 
-def format_row(kind: str, parser: str, result: dict[str, object], floor: dict[str, object]) -> str:
+def format_row(
+    kind: str,
+    parser: str,
+    result: dict[str, object],
+    floor: dict[str, object],
+    client: dict[str, object],
+) -> str:
+    """Format one table row; ratios use the floor's and the client's figures from the same run."""
     if "error" in result:
-        return f"| {kind} | {parser} | failed: {result['error']} | | | | | |"
+        return f"| {kind} | {parser} | failed: {result['error']} | | | | | | |"
     seconds, cpu = float(result["seconds"]), float(result["cpu"])
     wall_ratio = seconds / float(floor["seconds"]) if "seconds" in floor else float("nan")
     cpu_ratio = cpu / float(floor["cpu"]) if "cpu" in floor else float("nan")
+    client_faster = ""
+    if parser != "client" and "cpu" in client:
+        client_faster = f"{cpu / float(client['cpu']):.1f}x"
     return (
         f"| {kind} | {parser} | {seconds:.2f} | {wall_ratio:.2f}x | {cpu:.2f} | {cpu_ratio:.2f}x "
-        f"| {float(result['peak_mib']):.0f} | {result['count']:,} / {result['checksum']:,} |"
+        f"| {client_faster} | {float(result['peak_mib']):.0f} "
+        f"| {result['count']:,} / {result['checksum']:,} |"
     )
 
 
@@ -366,10 +377,10 @@ def main() -> None:
         for kind, path in files.items():
             print(f"{kind}: {path.stat().st_size / 1e6:.1f} MB")
         print(
-            "| file | parser | wall s | wall vs floor | CPU s | CPU vs floor | peak RSS MiB "
-            "| records / checksum |"
+            "| file | parser | wall s | wall vs floor | CPU s | CPU vs floor "
+            "| client faster by (CPU) | peak RSS MiB | records / checksum |"
         )
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         for kind, path in files.items():
             results: dict[str, dict[str, object]] = {}
             for parser in parsers:
@@ -377,8 +388,9 @@ def main() -> None:
                 good = [run for run in runs if "error" not in run]
                 results[parser] = min(good, key=lambda run: run["cpu"]) if good else runs[0]
             floor = results.get("lxml-floor", {})
+            client = results.get("client", {})
             for parser in parsers:
-                print(format_row(kind, parser, results[parser], floor), flush=True)
+                print(format_row(kind, parser, results[parser], floor, client), flush=True)
 
 
 if __name__ == "__main__":
