@@ -19,7 +19,7 @@ import socket
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, islice, repeat
+from itertools import compress, islice
 
 V4_MAX = (1 << 32) - 1
 V6_MAX = (1 << 128) - 1
@@ -52,8 +52,10 @@ def parse_address(text: str) -> tuple[int, int]:
         # parts up to 255 without leading zeros, the rule ipaddress applies.
         try:
             return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, value), "big")
-        except OSError:
-            pass  # Let ipaddress reject it with its specific reason.
+        except (OSError, ValueError):
+            # inet_pton raises ValueError for a NUL character. Let ipaddress
+            # reject the value with its specific reason.
+            pass
     if "%" in value:
         raise AddressError(text, "IPv6 zone ids are not supported")
     try:
@@ -115,7 +117,7 @@ def parse_range(text: str) -> tuple[int, int, int]:
                 if separator
                 else start
             )
-        except OSError:
+        except (OSError, ValueError):
             pass
         else:
             if start <= end:
@@ -170,32 +172,32 @@ def _parse_ipv4_batch(texts: Sequence[str]) -> tuple[Sequence[int], Sequence[int
     A clean text is a dotted-quad address or two of them joined by one
     "-", with nothing around them. Every address goes through inet_pton,
     which accepts exactly four decimal parts up to 255 without leading
-    zeros, the rule parse_address applies. Splitting the joined batch on "-"
-    gives one address per single text and two per range. A text with more
-    than one "-" adds more, so the count check sends its batch to the
-    text-by-text parser, which rejects that text with its reason.
+    zeros, the rule parse_address applies.
     """
     count = len(texts)
-    is_range = list(map(operator.contains, texts, repeat("-")))
-    range_count = sum(is_range)
-    if range_count:
-        addresses = "-".join(texts).split("-")
-        if len(addresses) != count + range_count:
-            return None
-    else:
-        addresses = list(texts)
+    joined = "\n".join(texts)
+    addresses = joined.replace("-", "\n").split("\n") if "-" in joined else texts
     try:
         packed = b"".join([_inet_pton(_AF_INET, address) for address in addresses])
-    except OSError:
+    except (OSError, ValueError):
         return None
     values = struct.unpack(f"!{len(addresses)}I", packed)
-    if not range_count:
+    if addresses is texts:
         return values, values
-    # Text i starts at address i plus the number of ranges before it. A range
-    # ends at the next address, and a single address ends where it starts.
-    first_positions = list(map(operator.add, range(count), accumulate(is_range, initial=0)))
-    starts = list(map(values.__getitem__, first_positions))
-    ends = list(map(values.__getitem__, map(operator.add, first_positions, is_range)))
+
+    # Every address parsed, so the joined text is ASCII digits and dots
+    # between "\n" (end of a text) and "-" (inside a range) separators. A text
+    # that contains "\n" or two "-" would pair the wrong addresses, so its
+    # batch goes to the text-by-text parser, which rejects that text.
+    if joined.count("\n") != count - 1:
+        return None
+    separators = joined.encode("ascii").translate(None, _ADDRESS_CHARACTERS)
+    if b"--" in separators:
+        return None
+    # After a "\n" separator a new text starts; before one, a text ends.
+    ends_text = separators.translate(_ENDS_TEXT)
+    starts = list(compress(values, b"\x01" + ends_text))
+    ends = list(compress(values, ends_text + b"\x01"))
     if not all(map(operator.le, starts, ends)):
         return None
     return starts, ends
@@ -203,6 +205,8 @@ def _parse_ipv4_batch(texts: Sequence[str]) -> tuple[Sequence[int], Sequence[int
 
 _inet_pton = socket.inet_pton
 _AF_INET = socket.AF_INET
+_ADDRESS_CHARACTERS = b"0123456789."
+_ENDS_TEXT = bytes.maketrans(b"\n-", b"\x01\x00")
 
 
 def _parse_ranges_one_by_one(

@@ -374,6 +374,8 @@ def test_invalid_token_names_the_whole_text():
         ("192.0.2.7/24", "host bits set"),
         ("fe80::1%eth0", "zone ids"),
         ("192.0.2.01", "does not appear to be"),
+        ("192.0.2.1\x00", "does not appear to be"),
+        ("192.0.2.1-192.0.2.9\x00", "does not appear to be"),
     ],
 )
 def test_parse_range_rejects_bad_text(text, reason):
@@ -473,6 +475,8 @@ def test_parse_ranges_fast_batch_matches_parse_range(entries):
         ["192.0.2.9-192.0.2.1", "192.0.2.4"],
         ["192.0.2.1-192.0.2.3", ""],
         ["192.0.2.1", "2001:db8::1"],
+        ["192.0.2.1\x00", "192.0.2.2-192.0.2.3"],
+        ["192.0.2.1-192.0.2.2\n192.0.2.3", "192.0.2.4"],
         [],
     ],
     ids=[
@@ -484,6 +488,8 @@ def test_parse_ranges_fast_batch_matches_parse_range(entries):
         "reversed",
         "empty-text",
         "ipv6-in-batch",
+        "nul-character",
+        "newline-in-range",
         "no-texts",
     ],
 )

@@ -417,7 +417,7 @@ def canonical_ip(text: str) -> str:
     if ":" not in text:
         try:
             return _inet_ntop(_AF_INET, _inet_pton(_AF_INET, text))
-        except OSError:
+        except (OSError, ValueError):
             pass
     return canonical_address(text)
 
@@ -438,7 +438,7 @@ def _address_or_none(text: str | None, what: str, host_id: int, warn: Warn) -> s
     if ":" not in text:
         try:
             return _inet_ntop(_AF_INET, _inet_pton(_AF_INET, text))
-        except OSError:
+        except (OSError, ValueError):
             pass
     text = text.strip()
     if not text:
@@ -530,7 +530,7 @@ def _records_by_column(rows: list[dict[str, str | None]]) -> list[ScannedHostRec
     ip_texts = list(map(_get, rows, repeat("IP")))
     try:
         ips = list(map(_inet_ntop, repeat(_AF_INET), map(_inet_pton, repeat(_AF_INET), ip_texts)))
-    except (TypeError, OSError):
+    except (TypeError, OSError, ValueError):
         # Missing, IPv6 or padded values take host_record's rules, value by value.
         ips = [
             _address_or_none(text, "IP address", 0, _raise_instead_of_warning) for text in ip_texts
