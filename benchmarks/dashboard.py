@@ -328,6 +328,15 @@ def deep_cursor(slug: str, fraction: float) -> str:
     return Cursor(0, (key,)).encode()
 
 
+def second_page_cursor(slug: str) -> str:
+    """Return the ``after`` cursor of the second page of a list sorted by newest scan, quoted."""
+    from urllib.parse import quote
+
+    from dashboard.lists import COVERAGE_SETS, read_page
+
+    return quote(read_page(COVERAGE_SETS[slug], sort="-last_scan").next_cursor, safe="")
+
+
 def measure_export(client, slug: str) -> None:
     started = time.perf_counter()
     cpu_started = time.process_time()
@@ -365,7 +374,7 @@ def import_nothing() -> None:
 
 
 def stored_sets():
-    """Return S and M as IPSets read from the stored tables, as the sync holds them in memory."""
+    """Return S and M as IPSets read from the stored tables, as the sync has them in memory."""
     from integrations import coverage
     from integrations.models import ScannedAddress
     from lumeta_qualys.ipset import IPSet, parse_key
@@ -461,6 +470,13 @@ def measure(repeat: int = 5) -> None:
             (f"{slug}, page at 90%", f"/dashboard/{slug}/?after={deep_cursor(slug, 0.9)}", None)
         )
         urls.append((f"{slug}, newest scan first", f"/dashboard/{slug}/?sort=-last_scan", None))
+        urls.append(
+            (
+                f"{slug}, newest scan first, second page",
+                f"/dashboard/{slug}/?sort=-last_scan&after={second_page_cursor(slug)}",
+                None,
+            )
+        )
         urls.append((f"{slug}, oldest scan first", f"/dashboard/{slug}/?sort=last_scan", None))
     urls.append(
         ("managed-by-both, q=10.1.0.0/16", "/dashboard/managed-by-both/?q=10.1.0.0/16", None)

