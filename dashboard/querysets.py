@@ -404,13 +404,6 @@ def mark_counts_out_of_date() -> None:
     CountSnapshot.objects.filter(pk=1).update(generation=F("generation") + 1)
 
 
-def store_counts_if_out_of_date() -> None:
-    """Recount and store unless a writer has stored counts since the last change was marked."""
-    snapshot = CountSnapshot.objects.filter(pk=1).first()
-    if snapshot is None or snapshot.computed_generation != snapshot.generation:
-        store_counts()
-
-
 def coverage_counts() -> Coverage:
     """Return every dashboard count, exact, as the inventory and the Qualys tables are now.
 

@@ -1,12 +1,12 @@
 """Receivers that keep the stored dashboard counts current as the data changes.
 
-Each change stores fresh counts inside the transaction that made it, after
-the integration's receivers have updated the coverage flags. Django calls
+Imports, deletions, saved hosts and the sync store fresh counts inside the
+transaction that made the change, after the integration's receivers have
+updated the coverage flags. Django calls
 receivers in the order they were connected, and the integrations app comes
 before this one in INSTALLED_APPS, so its receivers run first.
 """
 
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -14,12 +14,7 @@ from integrations.signals import qualys_tables_replaced
 from inventory.models import Host
 from inventory.signals import hosts_deleted, hosts_imported
 
-from .querysets import (
-    mark_counts_out_of_date,
-    qualys_totals_of,
-    store_counts,
-    store_counts_if_out_of_date,
-)
+from .querysets import mark_counts_out_of_date, qualys_totals_of, store_counts
 
 
 @receiver(hosts_imported, dispatch_uid="dashboard.hosts_imported")
@@ -40,10 +35,10 @@ def host_was_saved(sender, **kwargs) -> None:
 
 @receiver(post_delete, sender=Host, dispatch_uid="dashboard.host_deleted")
 def host_was_deleted(sender, **kwargs) -> None:
-    # A bulk delete sends this once per host and then hosts_deleted, which
-    # recounts once. A delete without hosts_deleted is recounted after its commit.
+    # Deleting sends this once per host. The inventory's deletions (expiry,
+    # the admin) then send hosts_deleted, which recounts once. A delete
+    # without it leaves the counts marked, and the next page recounts them.
     mark_counts_out_of_date()
-    transaction.on_commit(store_counts_if_out_of_date)
 
 
 @receiver(qualys_tables_replaced, dispatch_uid="dashboard.qualys_tables_replaced")
