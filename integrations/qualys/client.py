@@ -547,14 +547,14 @@ class QualysClient:
         """Read one page, passing record elements to ``collect``; return its WARNING, if any.
 
         The parser reports start events only for the container, WARNING and
-        the forbidden tags, not for each record; end events are not
-        requested at all, because lxml then runs a handler for every element.
+        the forbidden tags, not for each record. End events are not requested
+        at all, because lxml then runs a handler at the end of every element.
         After each chunk, the complete records are taken from the container
         in one slice and deleted: every child but the last of an open
         element is complete, because XML opens a sibling only after the
         previous one has closed. The last record therefore waits for the
-        next chunk, for a later child of RESPONSE to start (which closes the
-        container) or for the end of the document.
+        next chunk, for a later child of RESPONSE to start (which happens
+        only after the container has closed) or for the end of the document.
         """
         warning_element: etree._Element | None = None
         container: etree._Element | None = None
