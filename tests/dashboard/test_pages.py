@@ -4,6 +4,7 @@ import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import unquote
 
 import pytest
 from django.db import connection
@@ -356,9 +357,23 @@ def test_unmanaged_by_qualys_pages_by_scan_time(
     monkeypatch.setattr(lists, "PAGE_SIZE", 1)
 
     seen, pages = walk_pages(viewer_client, url, {"sort": sort})
+    backwards = []
+    query = pages[-1]
+    while query is not None:
+        response = viewer_client.get(url, query)
+        backwards += row_addresses(response)
+        match = re.search(r'rel="prev" href="\?([^"]+)"', response.content.decode())
+        query = None if match is None else parse_link(match.group(1))
 
     assert seen == expected
     assert len(pages) == len(expected)
+    assert backwards == list(reversed(expected))
+
+
+def parse_link(query_string: str) -> dict:
+    """Return the parameters of a page link's query string as the client sends them."""
+    pairs = (part.split("=", 1) for part in query_string.replace("&amp;", "&").split("&"))
+    return {key: unquote(value) for key, value in pairs}
 
 
 def walk_pages(client, url: str, params: dict) -> tuple[list[str], list[dict]]:
