@@ -15,8 +15,12 @@ and imports only the parsers, not Django. It sends these frames:
 - ``("error", message)`` when the file cannot be parsed (ImportFileError);
 - ``("done", parse state fields)`` after the last record.
 
-Small files are parsed in this process: starting a child costs about
-0.2 s, more than the overlap saves below a few megabytes.
+Only nmap XML is parsed aside, because its parse is about half of the
+import. A CSV parse is about a quarter, and at a million rows the child's
+start and the pickling cost as much as the overlap saved (see
+docs/benchmarks.md). Small files are parsed in this process too: starting
+a child costs about 0.2 s, more than the overlap saves below a few
+megabytes.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from typing import BinaryIO
 
 from .base import HostRecord, ImportFileError, ParseState, Rejection
 
-# Files at least this large are parsed in a child process.
+# Files of these formats and at least this large are parsed in a child process.
+PARALLEL_FORMATS = ("nmap",)
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 # Records per frame sent by the child.
 FRAME_RECORDS = 2000
@@ -51,7 +56,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 def parse_records(
     fmt: str, stream: BinaryIO, state: ParseState, total_bytes: int | None
 ) -> Iterator[HostRecord]:
-    """Yield the records of ``stream``, parsed in a child process when the file is large.
+    """Yield the records of ``stream``, parsed in a child process when it is a large nmap file.
 
     ``state`` receives the rejections, warnings and completeness either way.
     ``total_bytes`` is the file size, or None when it is unknown, in which
@@ -63,7 +68,12 @@ def parse_records(
     # interpreter under gunicorn, manage.py and Celery. Servers that embed
     # Python (uWSGI, mod_wsgi) may set it to their own binary or leave it
     # empty. An empty one falls back to parsing in this process.
-    if total_bytes is None or total_bytes < PARALLEL_MIN_BYTES or not sys.executable:
+    if (
+        fmt not in PARALLEL_FORMATS
+        or total_bytes is None
+        or total_bytes < PARALLEL_MIN_BYTES
+        or not sys.executable
+    ):
         return parser_for(fmt, stream, state).records()
     return _records_from_child(fmt, stream, state)
 

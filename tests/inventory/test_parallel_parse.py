@@ -28,10 +28,15 @@ FIXTURES = [
 HOST_FIELDS = ("address", "key", "hostname", "hostnames", "mac", "mac_vendor", "os_name", "tags")
 
 
+def parse_everything_in_child(monkeypatch) -> None:
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel, "PARALLEL_FORMATS", ("nmap", "csv", "list"))
+
+
 @pytest.fixture
 def in_child(monkeypatch):
-    """Parse every file in a child process, however small."""
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    """Parse every file in a child process, whatever its size and format."""
+    parse_everything_in_child(monkeypatch)
 
 
 def import_outcome(path) -> tuple[dict, list[tuple]]:
@@ -45,7 +50,7 @@ def import_outcome(path) -> tuple[dict, list[tuple]]:
 @pytest.mark.parametrize(("name", "fmt"), FIXTURES)
 def test_child_parse_matches_in_process(monkeypatch, name, fmt):
     in_process = import_outcome(fixture_path(name))
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    parse_everything_in_child(monkeypatch)
 
     in_child = import_outcome(fixture_path(name))
 
@@ -111,12 +116,39 @@ def test_child_failure_names_exit_status(monkeypatch):
     assert "parser crashed" in message
 
 
-def test_small_file_is_parsed_in_process(monkeypatch):
-    def no_child(*args, **kwargs):
-        raise AssertionError("a child process was started for a small file")
+def refuse_child(*args, **kwargs):
+    raise AssertionError("a child process was started")
 
-    monkeypatch.setattr(parallel.subprocess, "Popen", no_child)
+
+def test_small_file_is_parsed_in_process(monkeypatch):
+    monkeypatch.setattr(parallel.subprocess, "Popen", refuse_child)
+
+    report = import_file(fixture_path("dual_stack_with_mac.xml"))
+
+    assert report.added == 2
+
+
+def test_large_csv_is_parsed_in_process(monkeypatch):
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(parallel.subprocess, "Popen", refuse_child)
 
     report = import_file(fixture_path("hosts.csv"))
 
     assert report.added == 3
+
+
+def test_large_nmap_file_is_parsed_in_child(monkeypatch):
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    started: list[list[str]] = []
+    original = parallel.child_command
+
+    def recording_command(fmt: str, file_name: str) -> list[str]:
+        started.append([fmt, file_name])
+        return original(fmt, file_name)
+
+    monkeypatch.setattr(parallel, "child_command", recording_command)
+
+    report = import_file(fixture_path("dual_stack_with_mac.xml"))
+
+    assert report.added == 2
+    assert started == [["nmap", "dual_stack_with_mac.xml"]]
