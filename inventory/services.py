@@ -210,6 +210,9 @@ def import_stream(
                     writer.add(record)
                 writer.finish()
             finally:
+                # Closing the generator at once stops a parser process when
+                # the write fails, instead of when the generator is collected.
+                records.close()
                 writer.close()
             if state.complete:
                 # A dry run marks too, so that its report shows the count; the

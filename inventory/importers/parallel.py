@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -55,12 +55,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 def parse_records(
     fmt: str, stream: BinaryIO, state: ParseState, total_bytes: int | None
-) -> Iterator[HostRecord]:
+) -> Generator[HostRecord, None, None]:
     """Yield the records of ``stream``, parsed in a child process when it is a large nmap file.
 
     ``state`` receives the rejections, warnings and completeness either way.
     ``total_bytes`` is the file size, or None when it is unknown, in which
-    case the file is parsed in this process.
+    case the file is parsed in this process. Close the generator when
+    stopping early, so that a parser process stops at once.
     """
     from . import parser_for
 
@@ -83,7 +84,9 @@ def child_command(fmt: str, file_name: str) -> list[str]:
     return [sys.executable, "-m", "inventory.importers.parallel", fmt, file_name]
 
 
-def _records_from_child(fmt: str, stream: BinaryIO, state: ParseState) -> Iterator[HostRecord]:
+def _records_from_child(
+    fmt: str, stream: BinaryIO, state: ParseState
+) -> Generator[HostRecord, None, None]:
     errors = tempfile.TemporaryFile()
     environment = dict(os.environ)
     environment["PYTHONPATH"] = os.pathsep.join(

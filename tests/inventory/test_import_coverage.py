@@ -68,7 +68,8 @@ def test_import_flags_match_full_refresh(tmp_path, seed):
             if base <= value <= base + 255:
                 listed.append(format_address(version, value))
     listed = sorted(set(listed), key=key_of)
-    # Hosts stored before the import keep flags that the import must not touch.
+    # A first import stores a third of the hosts, so the second one adds and
+    # refreshes only the rest.
     import_file(_write(tmp_path, "first.txt", listed[::3]), source="first")
 
     import_file(_write(tmp_path, "second.txt", listed), source="second")

@@ -239,7 +239,7 @@ def test_line_numbers_hold_across_chunks(tmp_path, monkeypatch):
     assert report.rejected[0]["line"] == 42
 
 
-def test_host_without_address_is_warned_with_its_line(tmp_path):
+def test_host_without_ip_warns_with_line(tmp_path):
     path = write(
         tmp_path,
         "no_address.xml",

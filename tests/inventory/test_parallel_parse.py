@@ -1,10 +1,12 @@
 """Large files are parsed in a child process with the same outcome as in-process parsing."""
 
 import io
+import subprocess
 import sys
 
 import pytest
 
+from inventory import writer
 from inventory.importers import ParseState, parallel
 from inventory.models import Host, ImportRun
 from inventory.services import import_file
@@ -152,3 +154,28 @@ def test_large_nmap_file_is_parsed_in_child(monkeypatch):
 
     assert report.added == 2
     assert started == [["nmap", "dual_stack_with_mac.xml"]]
+
+
+def test_write_failure_stops_child(monkeypatch, in_child, tmp_path):
+    started: list[subprocess.Popen] = []
+    original_popen = parallel.subprocess.Popen
+
+    def recording_popen(*args, **kwargs):
+        child = original_popen(*args, **kwargs)
+        started.append(child)
+        return child
+
+    def failing_add(self, record):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(parallel.subprocess, "Popen", recording_popen)
+    monkeypatch.setattr(writer.HostWriter, "add", failing_add)
+    path = tmp_path / "block.txt"
+    path.write_text("198.18.0.0/16\n")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_file(path)
+
+    assert len(started) == 1
+    assert started[0].returncode is not None
+    assert Host.objects.count() == 0
