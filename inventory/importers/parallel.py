@@ -1,15 +1,16 @@
 """Parse a large discovery file in a child process while this process writes to the database.
 
-Parsing and writing each take about half of a large import's CPU time, and
-both hold the GIL for most of it, so threads barely overlap them. A child
+Parsing and writing each take about half of a large nmap import's CPU time,
+and both hold the GIL for most of it, so threads barely overlap them. A child
 Python process parses instead: this process sends it the file's bytes on
 its standard input from a feeder thread, and reads back batches of parsed
 records as pickled frames on its standard output. On a machine with two
 free cores the import's wall time then approaches the larger of the two
 halves instead of their sum.
 
-The child runs ``python -m inventory.importers.parallel FORMAT FILE_NAME``
-and imports only the parsers, not Django. It sends these frames:
+The child runs ``python -m inventory.importers.parallel FORMAT FILE_NAME``.
+It imports the parsers but never sets up Django or opens a database
+connection. It sends these frames:
 
 - ``("records", [record fields, ...])``, in file order;
 - ``("error", message)`` when the file cannot be parsed (ImportFileError);
