@@ -582,7 +582,7 @@ class QualysClient:
                 if container is not None and len(container) > 1:
                     self._take(container, len(container) - 1, shape, collect)
                 yield
-            # The document is complete here, so are the container and WARNING.
+            # The document is complete here, and so are the container and WARNING.
             if container is not None:
                 self._take(container, len(container), shape, collect)
                 yield
