@@ -446,7 +446,10 @@ def _address_or_none(text: str | None, what: str, host_id: int, warn: Warn) -> s
     try:
         return canonical_ip(text)
     except AddressError as error:
-        warn(f"Host {host_id}: {what} {text!r} was skipped because it {error.reason.lower()}.")
+        warn(
+            f"Host {host_id}: {what} {text!r} was skipped because it is not a valid "
+            f"address ({error.reason})."
+        )
         return None
 
 
