@@ -54,15 +54,17 @@ OUTSIDE_TABLE = "coverage_outside_ranges"
 
 
 @transaction.atomic
-def refresh_all() -> dict[str, int]:
+def refresh_all(*, indexed: bool = True) -> dict[str, int]:
     """Recompute every flag from the stored Qualys tables and the inventory, in SQL.
 
     S goes into a temporary table of key ranges and its complement into
     another. Each UPDATE joins one of them with the hosts whose flag is wrong
     for it, through the flag-and-key indexes, so only rows whose flag changes
     are read and written. ``scanned`` and ``indexed`` come from joins on
-    ``key`` between hosts and scanned addresses. Returns how many flags
-    changed, by name.
+    ``key`` between hosts and scanned addresses. A caller that has just
+    inserted every scanned address with its ``indexed`` flag passes
+    ``indexed=False`` to skip that check (about 1 s on PostgreSQL with half
+    a million addresses). Returns how many flags changed, by name.
     """
     subscription = stored_subscription()
     with connection.cursor() as cursor:
@@ -77,9 +79,11 @@ def refresh_all() -> dict[str, int]:
             + _set_subscribed_in(cursor, OUTSIDE_TABLE, False),
             "scanned": _set_by_key_match(cursor, Host, "scanned", ScannedAddress, True)
             + _set_by_key_match(cursor, Host, "scanned", ScannedAddress, False),
-            "indexed": _set_by_key_match(cursor, ScannedAddress, "indexed", Host, True)
-            + _set_by_key_match(cursor, ScannedAddress, "indexed", Host, False),
         }
+        if indexed:
+            summary["indexed"] = _set_by_key_match(
+                cursor, ScannedAddress, "indexed", Host, True
+            ) + _set_by_key_match(cursor, ScannedAddress, "indexed", Host, False)
         cursor.execute(f"DROP TABLE {INSIDE_TABLE}")
         cursor.execute(f"DROP TABLE {OUTSIDE_TABLE}")
     logger.info("Coverage flags refreshed: %s changed", summary)

@@ -271,7 +271,8 @@ def replace_qualys_tables(
         timer.lap("insert")
         addresses = _insert_scanned_addresses()
         timer.lap("addresses")
-        flags = coverage.refresh_all()
+        # The insert above set every scanned address's ``indexed`` flag.
+        flags = coverage.refresh_all(indexed=False)
         timer.lap("coverage")
         qualys_tables_replaced.send(
             sender=SubscribedRange, subscription=subscription, scanned=scanned_ips

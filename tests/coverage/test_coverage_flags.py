@@ -189,6 +189,19 @@ def test_full_refresh_writes_only_wrong_flags():
 
 
 @pytest.mark.django_db
+def test_full_refresh_can_leave_indexed_flags():
+    scan("192.0.2.1", "203.0.113.1")
+    Host(address="192.0.2.1", source="test").save()
+    ScannedAddress.objects.filter(address="203.0.113.1").update(indexed=True)
+
+    summary = coverage.refresh_all(indexed=False)
+
+    assert summary == {"subscribed": 0, "scanned": 0}
+    assert ScannedAddress.objects.get(address="203.0.113.1").indexed is True
+    assert coverage.refresh_all() == {"subscribed": 0, "scanned": 0, "indexed": 1}
+
+
+@pytest.mark.django_db
 def test_full_refresh_runs_twice_in_one_transaction():
     subscribe(("192.0.2.0", "192.0.2.9"))
     Host(address="192.0.2.3", source="test").save()
