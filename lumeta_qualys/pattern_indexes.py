@@ -1,0 +1,41 @@
+"""A migration operation that drops PostgreSQL's unused LIKE indexes on address keys.
+
+On PostgreSQL, Django gives every indexed or unique text column a second
+index with ``varchar_pattern_ops`` for LIKE 'prefix%' filters. Address keys
+are only ever compared with =, <, > and BETWEEN, which the column's plain
+index serves, so the second index costs time on every insert and on every
+update of an indexed row (the sync's flag changes) and serves no query.
+Other databases get no such index, and the operation does nothing there.
+"""
+
+from django.db import migrations
+
+
+def drop_pattern_indexes(columns: dict[str, list[str]]) -> migrations.RunPython:
+    """Return an operation that drops the pattern index of each ``table: [column, ...]``.
+
+    Reversing it creates the indexes again under Django's own names.
+    """
+
+    def index_names(schema_editor):
+        for table, names in columns.items():
+            for column in names:
+                name = schema_editor._create_index_name(table, [column], suffix="_like")
+                yield table, column, schema_editor.quote_name(name)
+
+    def drop(apps, schema_editor) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for _, _, name in index_names(schema_editor):
+            schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
+
+    def create(apps, schema_editor) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for table, column, name in index_names(schema_editor):
+            schema_editor.execute(
+                f"CREATE INDEX IF NOT EXISTS {name} ON {schema_editor.quote_name(table)} "
+                f"({schema_editor.quote_name(column)} varchar_pattern_ops)"
+            )
+
+    return migrations.RunPython(drop, create, elidable=False)
