@@ -1,11 +1,12 @@
-"""A migration operation that drops PostgreSQL's unused LIKE indexes on address keys.
+"""A migration operation that drops PostgreSQL's unused LIKE indexes.
 
 On PostgreSQL, Django gives every indexed or unique text column a second
 index with ``varchar_pattern_ops`` for LIKE 'prefix%' filters. Address keys
-are only ever compared with =, <, > and BETWEEN, which the column's plain
-index serves, so the second index costs time on every insert and on every
-update of an indexed row (the sync's flag changes) and serves no query.
-Other databases get no such index, and the operation does nothing there.
+are only ever compared with =, <, > and BETWEEN, and a host's source only
+with =, which the column's plain index serves. For those columns the second
+index costs time on every insert and on every update of an indexed row (the
+sync's flag changes) and serves no query. Other databases get no such
+index, and the operation does nothing there.
 """
 
 from django.db import migrations

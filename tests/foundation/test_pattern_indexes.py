@@ -1,10 +1,11 @@
-"""Address keys carry no PostgreSQL pattern index, while their plain indexes stay."""
+"""Address keys and host sources carry no PostgreSQL pattern index; their plain indexes stay."""
 
 import pytest
 from django.db import connection
 
 KEY_COLUMNS = [
     ("inventory_host", "key"),
+    ("inventory_host", "source"),
     ("integrations_scannedaddress", "key"),
     ("qualys_scanned_ips", "address_key"),
     ("qualys_scanned_ips", "ipv6_key"),

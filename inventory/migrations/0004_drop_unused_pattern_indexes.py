@@ -1,4 +1,4 @@
-"""Drop PostgreSQL's LIKE index on the host address key, which no query uses."""
+"""Drop PostgreSQL's LIKE indexes on the host's address key and source, which no query uses."""
 
 from django.db import migrations
 
@@ -11,5 +11,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        drop_pattern_indexes({"inventory_host": ["key"]}),
+        drop_pattern_indexes({"inventory_host": ["key", "source"]}),
     ]
