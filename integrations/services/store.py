@@ -271,8 +271,9 @@ def replace_qualys_tables(
         timer.lap("insert")
         addresses = _insert_scanned_addresses()
         timer.lap("addresses")
-        # The insert above set every scanned address's ``indexed`` flag.
-        flags = coverage.refresh_all(indexed=False)
+        # The inserts above stored ``subscription`` as it is and set every
+        # scanned address's ``indexed`` flag.
+        flags = coverage.refresh_all(indexed=False, subscription=subscription)
         timer.lap("coverage")
         qualys_tables_replaced.send(
             sender=SubscribedRange, subscription=subscription, scanned=scanned_ips

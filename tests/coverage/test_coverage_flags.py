@@ -202,6 +202,20 @@ def test_full_refresh_can_leave_indexed_flags():
 
 
 @pytest.mark.django_db
+def test_full_refresh_uses_given_subscription():
+    subscribe(("192.0.2.0", "192.0.2.9"))
+    Host(address="192.0.2.3", source="test").save()
+    Host(address="198.51.100.3", source="test").save()
+    given_subscription = IPSet.from_strings(["198.51.100.0-198.51.100.9"])
+
+    summary = coverage.refresh_all(subscription=given_subscription)
+
+    assert summary["subscribed"] == 2
+    assert flags("192.0.2.3") == (False, False)
+    assert flags("198.51.100.3") == (True, False)
+
+
+@pytest.mark.django_db
 def test_full_refresh_runs_twice_in_one_transaction():
     subscribe(("192.0.2.0", "192.0.2.9"))
     Host(address="192.0.2.3", source="test").save()
