@@ -280,6 +280,21 @@ class QualysClient:
             groups = [group for group in groups if group.title == title]
         return groups
 
+    def find_asset_group_ids(self, title: str) -> list[int]:
+        """Return the IDs of the asset groups whose title is exactly ``title``.
+
+        Asks only for each group's ID and title (``show_attributes=ID,TITLE``),
+        because a group that holds hundreds of thousands of ranges would
+        otherwise be read and parsed only to learn its ID. A server that
+        rejects the parameter is asked again without it.
+        """
+        params = {"action": "list", "title": title, "show_attributes": "ID,TITLE"}
+        try:
+            groups = self._list_groups(params)
+        except InvalidRequest:
+            groups = self._list_groups({"action": "list", "title": title})
+        return [group.id for group in groups if group.title == title]
+
     def add_asset_group(self, title: str, ips: IPSet) -> int | None:
         """Create an asset group; return its ID, or ``None`` when Qualys gives none.
 
@@ -396,13 +411,13 @@ class QualysClient:
         )
 
     def _group_id_by_title(self, title: str) -> int:
-        groups = self.list_asset_groups(title=title)
-        if len(groups) != 1:
+        ids = self.find_asset_group_ids(title)
+        if len(ids) != 1:
             raise UnexpectedResponse(
-                f"The asset group {title!r} was created but {len(groups)} groups have that "
+                f"The asset group {title!r} was created but {len(ids)} groups have that "
                 "title, so its ID is unknown. Check the asset groups in Qualys."
             )
-        return groups[0].id
+        return ids[0]
 
     # Scanned hosts ----------------------------------------------------------
 

@@ -545,14 +545,14 @@ class SyncService:
         ips = group_ips_for_qualys(target, subscription)
         title = constants.ASSET_GROUP_TITLE
         try:
-            group = self._find_group()
-            if group is None:
+            found = self.client.find_asset_group_ids(title)
+            if not found:
                 group_id = self.client.add_asset_group(title, ips)
                 self.done.append(f"Created the asset group {title} with {target.size} addresses.")
                 self.details["group_created"] = True
             else:
-                group_id = group.id
-                self.client.edit_asset_group(group.id, set_ips=ips)
+                group_id = found[0]
+                self.client.edit_asset_group(group_id, set_ips=ips)
                 self.done.append(f"Set the asset group {title} to {target.size} addresses.")
             self.details["group_id"] = group_id
             self.run.group_size = count(target.size)

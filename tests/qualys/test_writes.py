@@ -206,7 +206,11 @@ def test_add_group_in_chunks_looks_up_id(mocked, make_client):
     assert group_id == 4242
     calls = list(mocked.calls)
     assert sent_params(calls[0])["action"] == "add"
-    assert sent_params(calls[1]) == {"action": "list", "title": "LUMETA_Spectre_DISCOVERED"}
+    assert sent_params(calls[1]) == {
+        "action": "list",
+        "title": "LUMETA_Spectre_DISCOVERED",
+        "show_attributes": "ID,TITLE",
+    }
     edits = [sent_params(call) for call in calls[2:]]
     assert edits
     assert all(edit["action"] == "edit" and edit["id"] == "4242" for edit in edits)
@@ -344,6 +348,35 @@ def test_delete_group(mocked, client):
     client.delete_asset_group(4242)
 
     assert_qualys_request(mocked.calls[0], "POST", GROUP_PATH, {"action": "delete", "id": "4242"})
+
+
+def test_find_group_ids_asks_for_ids_and_titles_only(mocked, client):
+    mocked.get(GROUP_URL, body=fixture_bytes("asset_group_list_lumeta.xml"))
+
+    assert client.find_asset_group_ids("LUMETA_Spectre_DISCOVERED") == [4242]
+    assert client.find_asset_group_ids("lumeta_spectre_discovered") == []
+    assert_qualys_request(
+        mocked.calls[0],
+        "GET",
+        GROUP_PATH,
+        {"action": "list", "title": "LUMETA_Spectre_DISCOVERED", "show_attributes": "ID,TITLE"},
+    )
+
+
+def test_find_group_ids_asks_again_when_attributes_are_rejected(mocked, client):
+    rejected = (
+        b"<SIMPLE_RETURN><RESPONSE><DATETIME>2026-11-30T08:00:00Z</DATETIME><CODE>1903</CODE>"
+        b"<TEXT>Unrecognized parameter(s): show_attributes</TEXT></RESPONSE></SIMPLE_RETURN>"
+    )
+    mocked.get(GROUP_URL, body=rejected, status=400)
+    mocked.get(GROUP_URL, body=fixture_bytes("asset_group_list_lumeta.xml"))
+
+    assert client.find_asset_group_ids("LUMETA_Spectre_DISCOVERED") == [4242]
+    assert len(mocked.calls) == 2
+    assert sent_params(mocked.calls[1]) == {
+        "action": "list",
+        "title": "LUMETA_Spectre_DISCOVERED",
+    }
 
 
 def test_duplicate_title_error_is_reported(mocked, client):
