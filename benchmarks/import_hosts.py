@@ -138,8 +138,8 @@ class Clock:
     @staticmethod
     def _cpu() -> float:
         total = 0.0
-        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-            usage = resource.getrusage(who)
+        for target in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+            usage = resource.getrusage(target)
             total += usage.ru_utime + usage.ru_stime
         return total
 

@@ -12,13 +12,13 @@ raised, and the sync reads the host list in pages of 100,000 with
 Auto-Subscribe on, so every step runs: fetch, store, add, re-read, group.
 
 Before the timed sync, an untimed baseline sync with Auto-Subscribe off
-stores what the emulator holds, as the previous day's sync would have: the
-timed run then meets the state a scheduled sync meets, 190,000 indexed hosts
-that the subscription lacks and an asset group that exists. Without the
-baseline (``--no-baseline``), a reused database keeps the previous benchmark
-run's Qualys tables, which hold the 190,000 added addresses that the freshly
-written emulator state no longer has; the timed sync then also clears and
-sets again the subscribed flag of those hosts.
+stores what the emulator contains, as the previous day's sync would have.
+The timed run then meets the state a scheduled sync meets: 190,000 indexed
+hosts that the subscription lacks and an asset group that exists. Without
+the baseline (``--no-baseline``), a reused database keeps the previous
+benchmark run's Qualys tables, which contain the 190,000 added addresses
+that the freshly written emulator state no longer has. The timed sync then
+also clears and sets again the subscribed flag of those hosts.
 
 Measured:
 

@@ -138,8 +138,8 @@ def _set_by_key_match(cursor, model, field: str, other, value: bool) -> int:
     """Set ``model.field`` to ``value`` where it is wrong and return the count.
 
     The flag is right when it is true exactly for the rows whose ``key``
-    has a row in ``other``: a host is scanned when a scanned address has its
-    key, and a scanned address is indexed when a host has its key.
+    has a row in ``other``. So a host is scanned when a scanned address has
+    its key, and a scanned address is indexed when a host has its key.
     """
     table = _quote(model._meta.db_table)
     flag = _quote(model._meta.get_field(field).column)

@@ -284,7 +284,7 @@ class QualysClient:
         """Return the IDs of the asset groups whose title is exactly ``title``.
 
         Asks only for each group's ID and title (``show_attributes=ID,TITLE``),
-        because a group that holds hundreds of thousands of ranges would
+        because a group that contains hundreds of thousands of ranges would
         otherwise be read and parsed only to learn its ID. A server that
         rejects the parameter is asked again without it.
         """

@@ -51,11 +51,11 @@ ENTITY_MESSAGE = "DTD entity declarations are not allowed"
 
 
 class _EntityDeclared(Exception):
-    """Raised from the expat callback that sees an entity declaration."""
+    """Raised by the expat callback for an entity declaration."""
 
 
 class _HostInProgress:
-    """What has been read of one ``<host>`` element so far."""
+    """The fields read so far from one ``<host>`` element."""
 
     __slots__ = ("line", "depth", "up", "addresses", "names", "os_name", "os_accuracy", "section")
 

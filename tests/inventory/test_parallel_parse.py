@@ -118,12 +118,12 @@ def test_child_failure_names_exit_status(monkeypatch):
     assert "parser crashed" in message
 
 
-def refuse_child(*args, **kwargs):
+def fail_on_child_start(*args, **kwargs):
     raise AssertionError("a child process was started")
 
 
 def test_small_file_is_parsed_in_process(monkeypatch):
-    monkeypatch.setattr(parallel.subprocess, "Popen", refuse_child)
+    monkeypatch.setattr(parallel.subprocess, "Popen", fail_on_child_start)
 
     report = import_file(fixture_path("dual_stack_with_mac.xml"))
 
@@ -132,7 +132,7 @@ def test_small_file_is_parsed_in_process(monkeypatch):
 
 def test_large_csv_is_parsed_in_process(monkeypatch):
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(parallel.subprocess, "Popen", refuse_child)
+    monkeypatch.setattr(parallel.subprocess, "Popen", fail_on_child_start)
 
     report = import_file(fixture_path("hosts.csv"))
 

@@ -350,7 +350,7 @@ def test_delete_group(mocked, client):
     assert_qualys_request(mocked.calls[0], "POST", GROUP_PATH, {"action": "delete", "id": "4242"})
 
 
-def test_find_group_ids_asks_for_ids_and_titles_only(mocked, client):
+def test_find_group_ids_sends_attribute_list(mocked, client):
     mocked.get(GROUP_URL, body=fixture_bytes("asset_group_list_lumeta.xml"))
 
     assert client.find_asset_group_ids("LUMETA_Spectre_DISCOVERED") == [4242]
@@ -363,7 +363,7 @@ def test_find_group_ids_asks_for_ids_and_titles_only(mocked, client):
     )
 
 
-def test_find_group_ids_asks_again_when_attributes_are_rejected(mocked, client):
+def test_find_group_ids_retries_without_attributes(mocked, client):
     rejected = (
         b"<SIMPLE_RETURN><RESPONSE><DATETIME>2026-11-30T08:00:00Z</DATETIME><CODE>1903</CODE>"
         b"<TEXT>Unrecognized parameter(s): show_attributes</TEXT></RESPONSE></SIMPLE_RETURN>"
