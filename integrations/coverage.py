@@ -57,29 +57,22 @@ OUTSIDE_TABLE = "coverage_outside_ranges"
 def refresh_all(*, indexed: bool = True, subscription: IPSet | None = None) -> dict[str, int]:
     """Recompute every flag from the stored Qualys tables and the inventory, in SQL.
 
-    S goes into a temporary table of key ranges and its complement into
-    another. Each UPDATE joins one of them with the hosts whose flag is wrong
-    for it, through the flag-and-key indexes, so only rows whose flag changes
-    are read and written. ``scanned`` and ``indexed`` come from joins on
-    ``key`` between hosts and scanned addresses. A caller that has just
-    inserted every scanned address with its ``indexed`` flag passes
-    ``indexed=False`` to skip that check (about 1 s on PostgreSQL with half
-    a million addresses). A caller that has just stored S passes it as
-    ``subscription``, which saves reading it back. Returns how many flags
-    changed, by name.
+    Only rows whose flag is wrong are written. ``subscribed`` comes from the
+    stored ranges (see :func:`refresh_subscribed`); ``scanned`` and
+    ``indexed`` come from joins on ``key`` between hosts and scanned
+    addresses. A caller that has just inserted every scanned address with
+    its ``indexed`` flag passes ``indexed=False`` to skip that check (about
+    1 s on PostgreSQL with half a million addresses). A caller that has just
+    stored S may pass it as ``subscription``, which saves reading it back on
+    SQLite. Returns how many flags changed, by name.
     """
-    if subscription is None:
-        subscription = stored_subscription()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # JIT compilation took about 0.3 s per statement in the sync benchmark,
             # longer than most of these statements take to run.
             cursor.execute("SET LOCAL jit = off")
-        _load_key_ranges(cursor, INSIDE_TABLE, subscription)
-        _load_key_ranges(cursor, OUTSIDE_TABLE, ADDRESS_SPACE - subscription)
         summary = {
-            "subscribed": _set_subscribed_in(cursor, INSIDE_TABLE, True)
-            + _set_subscribed_in(cursor, OUTSIDE_TABLE, False),
+            "subscribed": refresh_subscribed(cursor, subscription=subscription),
             "scanned": _set_by_key_match(cursor, Host, "scanned", ScannedAddress, True)
             + _set_by_key_match(cursor, Host, "scanned", ScannedAddress, False),
         }
@@ -87,14 +80,77 @@ def refresh_all(*, indexed: bool = True, subscription: IPSet | None = None) -> d
             summary["indexed"] = _set_by_key_match(
                 cursor, ScannedAddress, "indexed", Host, True
             ) + _set_by_key_match(cursor, ScannedAddress, "indexed", Host, False)
-        cursor.execute(f"DROP TABLE {INSIDE_TABLE}")
-        cursor.execute(f"DROP TABLE {OUTSIDE_TABLE}")
     logger.info("Coverage flags refreshed: %s changed", summary)
     return summary
 
 
+def refresh_subscribed(
+    cursor, *, subscription: IPSet | None = None, unsubscribed_only: bool = False
+) -> int:
+    """Make every host's ``subscribed`` flag match the stored ranges; return how many changed.
+
+    ``subscription`` must equal the stored ranges when given. With
+    ``unsubscribed_only`` only hosts whose flag is false are checked, for a
+    caller that knows the stored ranges have only grown.
+    """
+    if connection.vendor == "postgresql":
+        cursor.execute(walk_subscribed_sql(unsubscribed_only))
+        return cursor.rowcount
+    if subscription is None:
+        subscription = stored_subscription()
+    _load_key_ranges(cursor, INSIDE_TABLE, subscription)
+    changed = _set_subscribed_in(cursor, INSIDE_TABLE, True)
+    if not unsubscribed_only:
+        _load_key_ranges(cursor, OUTSIDE_TABLE, ADDRESS_SPACE - subscription)
+        changed += _set_subscribed_in(cursor, OUTSIDE_TABLE, False)
+        cursor.execute(f"DROP TABLE {OUTSIDE_TABLE}")
+    cursor.execute(f"DROP TABLE {INSIDE_TABLE}")
+    return changed
+
+
 def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
+
+
+def walk_subscribed_sql(unsubscribed_only: bool) -> str:
+    """Return PostgreSQL's UPDATE that flips ``subscribed`` where it disagrees with the ranges.
+
+    Hosts and stored ranges are read together in key order, both straight
+    from their key indexes, and a running maximum of the range ends tells
+    for each host whether the last range that started at or before its key
+    reaches it. The ranges are merged and disjoint, so that range is the
+    only one that can hold the host; a range starting at the host's own key
+    is its peer in the window's order and counts. Keys of both versions
+    compare correctly as text because each key starts with its version and
+    has a fixed width per version.
+
+    The plan does not depend on table statistics. A join of hosts with the
+    ranges on ``key BETWEEN start AND end`` did: in a first sync, with
+    statistics from before any flag was set, the planner read the whole
+    range table once per host and the statement ran for hours.
+    """
+    host, subscribed_range = Host._meta, SubscribedRange._meta
+    hosts = _quote(host.db_table)
+    pk = _quote(host.pk.column)
+    key = _quote(host.get_field("key").column)
+    flag = _quote(host.get_field("subscribed").column)
+    start = _quote(subscribed_range.get_field("start_key").column)
+    end = _quote(subscribed_range.get_field("end_key").column)
+    candidates = f" WHERE {flag} = FALSE" if unsubscribed_only else ""
+    return (
+        f"UPDATE {hosts} AS host SET {flag} = NOT host.{flag} FROM ("
+        "SELECT walked.id FROM ("
+        "SELECT events.id, events.key, events.flag, "
+        "MAX(events.end_key) OVER (ORDER BY events.key) AS reach FROM ("
+        f"SELECT {pk} AS id, {key} AS key, {flag} AS flag, NULL::varchar AS end_key "
+        f"FROM {hosts}{candidates} "
+        f"UNION ALL SELECT NULL, {start}, NULL, {end} "
+        f"FROM {_quote(subscribed_range.db_table)}"
+        ") AS events) AS walked "
+        "WHERE walked.id IS NOT NULL "
+        "AND walked.flag <> (walked.reach IS NOT NULL AND walked.key <= walked.reach)"
+        f") AS wrong WHERE host.{pk} = wrong.id"
+    )
 
 
 def _load_key_ranges(cursor, table: str, ips: IPSet) -> None:
@@ -105,33 +161,35 @@ def _load_key_ranges(cursor, table: str, ips: IPSet) -> None:
         (address_key(version, start), address_key(version, end))
         for version, start, end in ips.ranges()
     )
-    if connection.vendor == "postgresql":
-        with cursor.cursor.copy(f"COPY {table} (start_key, end_key) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        cursor.execute(f"ANALYZE {table}")
-    else:
-        cursor.executemany(f"INSERT INTO {table} (start_key, end_key) VALUES (%s, %s)", rows)
+    cursor.executemany(f"INSERT INTO {table} (start_key, end_key) VALUES (%s, %s)", rows)
 
 
 def _set_subscribed_in(cursor, table: str, value: bool) -> int:
     """Set ``subscribed`` to ``value`` on hosts inside the ranges of ``table`` and return the count.
 
-    The ranges are merged, so no host lies in two of them and none is
-    updated twice. Keys of both versions compare correctly as text because
-    each key starts with its version and has a fixed width per version.
+    SQLite only. The ranges are merged, so no host lies in two of them and
+    none is updated twice.
+    """
+    cursor.execute(subscribed_in_sql(table), [value, not value])
+    return cursor.rowcount
+
+
+def subscribed_in_sql(table: str) -> str:
+    """Return SQLite's UPDATE of ``subscribed`` (new value, old value) on hosts in ``table``'s ranges.
+
+    SQLite keeps no statistics here (nothing runs ANALYZE), and its planner
+    puts the unindexed range table on the outside and looks hosts up in the
+    (subscribed, key) index.
     """
     host = Host._meta
     hosts = _quote(host.db_table)
     key = _quote(host.get_field("key").column)
     flag = _quote(host.get_field("subscribed").column)
-    cursor.execute(
+    return (
         f"UPDATE {hosts} SET {flag} = %s FROM {table} AS ranges "
         f"WHERE {hosts}.{flag} = %s "
-        f"AND {hosts}.{key} BETWEEN ranges.start_key AND ranges.end_key",
-        [value, not value],
+        f"AND {hosts}.{key} BETWEEN ranges.start_key AND ranges.end_key"
     )
-    return cursor.rowcount
 
 
 def _set_by_key_match(cursor, model, field: str, other, value: bool) -> int:

@@ -317,10 +317,8 @@ def replace_subscription(
         elif connection.vendor == "sqlite":
             changed = _mark_hosts_in_stored_ranges()
         else:
-            # On PostgreSQL the per-host lookup also walks the index entries of
-            # the ranges deleted in this transaction (110 s in the benchmark);
-            # a join with the added ranges took 4 s.
-            changed = _mark_hosts_in_ranges_postgresql(added)
+            with connection.cursor() as cursor:
+                changed = coverage.refresh_subscribed(cursor, unsubscribed_only=True)
         changed += _set_subscribed(previous - subscription, False)
         timer.lap("flags")
         qualys_tables_replaced.send(
@@ -395,32 +393,6 @@ def _mark_hosts_in_stored_ranges() -> int:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql)
-        return cursor.rowcount
-
-
-def _mark_hosts_in_ranges_postgresql(ips: IPSet) -> int:
-    """Set ``subscribed`` on the unsubscribed hosts inside ``ips``; return the count.
-
-    The ranges go into a temporary table dropped at commit, and one UPDATE
-    joins it with the hosts through the index on (subscribed, key).
-    """
-    host = Host._meta
-    hosts = _quote(host.db_table)
-    key = _quote(host.get_field("key").column)
-    flag = _quote(host.get_field("subscribed").column)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE sync_added_ranges "
-            "(start_key varchar(33), end_key varchar(33)) ON COMMIT DROP"
-        )
-        with cursor.cursor.copy("COPY sync_added_ranges (start_key, end_key) FROM STDIN") as copy:
-            for version, start, end in ips.ranges():
-                copy.write_row((address_key(version, start), address_key(version, end)))
-        cursor.execute("ANALYZE sync_added_ranges")
-        cursor.execute(
-            f"UPDATE {hosts} AS host SET {flag} = TRUE FROM sync_added_ranges AS added "
-            f"WHERE host.{key} BETWEEN added.start_key AND added.end_key AND host.{flag} = FALSE"
-        )
         return cursor.rowcount
 
 

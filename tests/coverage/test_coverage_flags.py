@@ -3,7 +3,7 @@
 import ipaddress
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -202,17 +202,88 @@ def test_full_refresh_can_leave_indexed_flags():
 
 
 @pytest.mark.django_db
-def test_full_refresh_uses_given_subscription():
-    subscribe(("192.0.2.0", "192.0.2.9"))
+def test_full_refresh_with_the_stored_subscription_given():
+    subscribe(("198.51.100.0", "198.51.100.9"))
     Host(address="192.0.2.3", source="test").save()
     Host(address="198.51.100.3", source="test").save()
-    given_subscription = IPSet.from_strings(["198.51.100.0-198.51.100.9"])
+    set_flags("192.0.2.3", True, False)
+    set_flags("198.51.100.3", False, False)
 
-    summary = coverage.refresh_all(subscription=given_subscription)
+    summary = coverage.refresh_all(subscription=IPSet.from_strings(["198.51.100.0-198.51.100.9"]))
 
     assert summary["subscribed"] == 2
     assert flags("192.0.2.3") == (False, False)
     assert flags("198.51.100.3") == (True, False)
+
+
+@pytest.mark.django_db
+def test_refresh_of_unsubscribed_hosts_leaves_subscribed_ones():
+    subscribe(("192.0.2.0", "192.0.2.9"))
+    for address in ["192.0.2.1", "192.0.2.2", "198.51.100.1"]:
+        Host(address=address, source="test").save()
+    set_flags("192.0.2.1", False, False)
+    # Wrong, but outside what this refresh checks.
+    set_flags("198.51.100.1", True, False)
+
+    with connection.cursor() as cursor:
+        changed = coverage.refresh_subscribed(cursor, unsubscribed_only=True)
+
+    assert changed == 1
+    assert flags("192.0.2.1") == (True, False)
+    assert flags("198.51.100.1") == (True, False)
+
+
+def _plan_nodes(node: dict):
+    yield node
+    for child in node.get("Plans", []):
+        yield from _plan_nodes(child)
+
+
+@pytest.mark.django_db
+def test_postgresql_flag_walk_reads_each_table_once_whatever_the_statistics():
+    """Statistics taken while every flag was false must not make the range table an inner loop."""
+    if connection.vendor != "postgresql":
+        pytest.skip("The statement under test is PostgreSQL's; SQLite has its own, tested below.")
+    Host.objects.bulk_create(
+        Host(address=f"198.51.100.{n}", key=key_of(f"198.51.100.{n}"), version=4, source="test")
+        for n in range(200)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Host._meta.db_table}")
+    subscribe(*[(f"198.51.100.{n}", f"198.51.100.{n}") for n in range(0, 200, 2)])
+    Host.objects.update(subscribed=True)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) " + coverage.walk_subscribed_sql(unsubscribed_only=False)
+        )
+        plan = cursor.fetchone()[0]
+    nodes = list(_plan_nodes(plan[0]["Plan"]))
+
+    range_scans = [
+        node for node in nodes if node.get("Relation Name") == SubscribedRange._meta.db_table
+    ]
+    assert [node["Actual Loops"] for node in range_scans] == [1]
+    assert plan[0]["Plan"]["Plans"][0]["Actual Rows"] == 100
+    assert Host.objects.filter(subscribed=True).count() == 100
+
+
+@pytest.mark.django_db
+def test_sqlite_flag_update_puts_the_range_table_outside():
+    if connection.vendor != "sqlite":
+        pytest.skip("The statement under test is SQLite's; PostgreSQL has its own, tested above.")
+    Host(address="192.0.2.1", source="test").save()
+    with connection.cursor() as cursor:
+        coverage._load_key_ranges(cursor, coverage.INSIDE_TABLE, IPSet.from_strings(["192.0.2.0/24"]))
+        cursor.execute(
+            "EXPLAIN QUERY PLAN " + coverage.subscribed_in_sql(coverage.INSIDE_TABLE), [True, False]
+        )
+        steps = [row[-1] for row in cursor.fetchall()]
+        cursor.execute(f"DROP TABLE {coverage.INSIDE_TABLE}")
+
+    assert steps[0] == "SCAN ranges"
+    assert steps[1].startswith("SEARCH inventory_host USING")
+    assert "INDEX host_subscribed_key (subscribed=? AND key>? AND key<?)" in steps[1]
 
 
 @pytest.mark.django_db
