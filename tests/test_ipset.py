@@ -569,3 +569,14 @@ def test_builder_merges_a_qualys_shaped_list_in_order():
         "10.0.1.0-10.0.1.255",
     ]
     assert ip_set.size == 22 + 4 + 256
+
+
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_ipv4_format_matches_ipaddress(value):
+    assert format_address(4, value) == str(ipaddress.IPv4Address(value))
+
+
+@pytest.mark.parametrize("value", [-1, 2**32])
+def test_ipv4_format_rejects_out_of_range_value(value):
+    with pytest.raises(ValueError, match="not an IPv4 address value"):
+        format_address(4, value)

@@ -660,7 +660,9 @@ class QualysClient:
         chunk: list[str] = []
         size = 0
         for token in ips.qualys_tokens():
-            token_size = len(quote_plus(token))
+            # Form encoding leaves digits, "." and "-" as they are, so an
+            # IPv4 token's encoded size is its length; IPv6 colons grow.
+            token_size = len(quote_plus(token)) if ":" in token else len(token)
             if token_size > room:
                 raise ValueError(
                     f"max_body_bytes {self.max_body_bytes} is too small for one IP token "
