@@ -7,6 +7,7 @@ from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dashboard.querysets import compute_qualys_totals
 from integrations import coverage
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange
 from inventory.models import Host
@@ -202,7 +203,7 @@ def test_full_refresh_can_leave_indexed_flags():
 
 
 @pytest.mark.django_db
-def test_full_refresh_with_the_stored_subscription_given():
+def test_full_refresh_with_stored_subscription_given():
     subscribe(("198.51.100.0", "198.51.100.9"))
     Host(address="192.0.2.3", source="test").save()
     Host(address="198.51.100.3", source="test").save()
@@ -217,7 +218,7 @@ def test_full_refresh_with_the_stored_subscription_given():
 
 
 @pytest.mark.django_db
-def test_refresh_of_unsubscribed_hosts_leaves_subscribed_ones():
+def test_unsubscribed_refresh_skips_subscribed_hosts():
     subscribe(("192.0.2.0", "192.0.2.9"))
     for address in ["192.0.2.1", "192.0.2.2", "198.51.100.1"]:
         Host(address=address, source="test").save()
@@ -240,7 +241,7 @@ def _plan_nodes(node: dict):
 
 
 @pytest.mark.django_db
-def test_postgresql_flag_walk_reads_each_table_once_whatever_the_statistics():
+def test_postgresql_flag_walk_ignores_stale_statistics():
     """Statistics taken while every flag was false must not make the range table an inner loop."""
     if connection.vendor != "postgresql":
         pytest.skip("The statement under test is PostgreSQL's; SQLite has its own, tested below.")
@@ -356,3 +357,5 @@ def test_full_refresh_matches_python_sets(case):
         assert flags(address) == expected, address
     indexed = set(ScannedAddress.objects.filter(indexed=True).values_list("address", flat=True))
     assert indexed == set(scanned) & set(hosts)
+    scanned_inside = [address for address in scanned if ipaddress.ip_address(address) in inside]
+    assert compute_qualys_totals().scanned_subscribed == len(scanned_inside)
