@@ -256,7 +256,8 @@ def test_postgresql_flag_walk_ignores_stale_statistics():
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "EXPLAIN (ANALYZE, FORMAT JSON) " + coverage.walk_subscribed_sql(unsubscribed_only=False)
+            "EXPLAIN (ANALYZE, FORMAT JSON) "
+            + coverage.walk_subscribed_sql(unsubscribed_only=False)
         )
         plan = cursor.fetchone()[0]
     nodes = list(_plan_nodes(plan[0]["Plan"]))
@@ -275,7 +276,9 @@ def test_sqlite_flag_update_puts_the_range_table_outside():
         pytest.skip("The statement under test is SQLite's; PostgreSQL has its own, tested above.")
     Host(address="192.0.2.1", source="test").save()
     with connection.cursor() as cursor:
-        coverage._load_key_ranges(cursor, coverage.INSIDE_TABLE, IPSet.from_strings(["192.0.2.0/24"]))
+        coverage._load_key_ranges(
+            cursor, coverage.INSIDE_TABLE, IPSet.from_strings(["192.0.2.0/24"])
+        )
         cursor.execute(
             "EXPLAIN QUERY PLAN " + coverage.subscribed_in_sql(coverage.INSIDE_TABLE), [True, False]
         )
