@@ -24,6 +24,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from socket import AF_INET, inet_pton
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -420,6 +421,16 @@ class SyncService:
         """Return ``(canonical text, key, value)`` of a host's address, or blanks."""
         if not text:
             return "", "", None
+        if version == 4:
+            # The client passes on canonical dotted quads, which inet_pton takes
+            # several times faster than parse_address; anything else, such as
+            # an IPv6 text in the IPv4 field, goes the long way for its warning.
+            try:
+                value = int.from_bytes(inet_pton(AF_INET, text), "big")
+            except (OSError, ValueError):
+                pass
+            else:
+                return text, address_key(4, value), value
         try:
             parsed_version, value = parse_address(text)
         except AddressError as error:
