@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import ssl
 import tempfile
 import time
@@ -21,7 +22,7 @@ from contextlib import AbstractContextManager, ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -60,6 +61,30 @@ BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 60.0
 # Used when a 1965 reply carries neither the header nor the ITEM with the wait.
 FALLBACK_RATE_WAIT_SECONDS = 3600
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# Characters that form encoding leaves alone ("_.-~" and ASCII letters and
+# digits), plus the comma and colon that join IP tokens and write IPv6.
+_IP_LIST_TEXT = re.compile(r"[0-9A-Za-z_.~,:-]*")
+
+
+def form_body(params: Mapping[str, str]) -> bytes:
+    """Return ``params`` encoded as ``urllib.parse.urlencode`` does, as ASCII bytes.
+
+    Long IP lists, megabytes per asset-group edit, are encoded by replacing
+    their only two special characters, where ``quote_plus`` looks up every
+    character: 0.14 s per 4 MB body.
+    """
+    return "&".join(
+        f"{quote_plus(name)}={_form_value(value)}" for name, value in params.items()
+    ).encode("ascii")
+
+
+def _form_value(value: str) -> str:
+    if _IP_LIST_TEXT.fullmatch(value):
+        return value.replace(",", "%2C").replace(":", "%3A")
+    return quote_plus(value)
+
 
 BAD_CREDENTIALS = (
     "Qualys rejected the user name or password ({where}). Qualys gives the same reply to a "
@@ -320,13 +345,15 @@ class Transport:
         self.budget.calls += 1
         started = time.monotonic()
         send_params = params if method == "GET" else None
-        send_data = params if method != "GET" else None
+        send_data = form_body(params) if method != "GET" else None
+        headers = {"Content-Type": FORM_CONTENT_TYPE} if method != "GET" else None
         try:
             response = self.session.request(
                 method,
                 url,
                 params=send_params,
                 data=send_data,
+                headers=headers,
                 timeout=self.timeout,
                 verify=self.verify,
                 stream=True,
