@@ -1,4 +1,4 @@
-"""A migration operation that drops PostgreSQL's unused LIKE indexes.
+"""Migration operations that keep PostgreSQL to one index per text column.
 
 On PostgreSQL, Django gives every indexed or unique text column a second
 index with ``varchar_pattern_ops`` for LIKE 'prefix%' filters. Address keys
@@ -40,3 +40,45 @@ def drop_pattern_indexes(columns: dict[str, list[str]]) -> migrations.RunPython:
             )
 
     return migrations.RunPython(drop, create, elidable=False)
+
+
+def use_byte_order(table: str, column: str, max_length: int) -> migrations.RunPython:
+    """Return an operation that gives a varchar column PostgreSQL's "C" collation.
+
+    With it, the column's plain index orders text byte by byte, as SQLite
+    does, and serves LIKE 'prefix%' filters itself, so Django's second
+    ``varchar_pattern_ops`` index on the column is dropped. Every insert
+    and every update of a row that cannot stay in place writes one index
+    fewer. Reversing it restores the database's collation and the pattern
+    index.
+    """
+
+    def pattern_index(schema_editor) -> str:
+        return schema_editor.quote_name(
+            schema_editor._create_index_name(table, [column], suffix="_like")
+        )
+
+    def alter(schema_editor, collation: str) -> None:
+        schema_editor.execute(
+            f"ALTER TABLE {schema_editor.quote_name(table)} ALTER COLUMN "
+            f"{schema_editor.quote_name(column)} TYPE varchar({int(max_length)}) "
+            f"COLLATE {collation}"
+        )
+
+    def forward(apps, schema_editor) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(f"DROP INDEX IF EXISTS {pattern_index(schema_editor)}")
+        alter(schema_editor, '"C"')
+
+    def backward(apps, schema_editor) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        alter(schema_editor, '"default"')
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {pattern_index(schema_editor)} ON "
+            f"{schema_editor.quote_name(table)} "
+            f"({schema_editor.quote_name(column)} varchar_pattern_ops)"
+        )
+
+    return migrations.RunPython(forward, backward, elidable=False)
