@@ -32,10 +32,9 @@ class Host(models.Model):
         max_length=255, db_index=True, help_text="The file or feed that last reported the host."
     )
     first_seen = models.DateTimeField(default=timezone.now)
-    last_seen = models.DateTimeField(default=timezone.now, db_index=True)
+    last_seen = models.DateTimeField(default=timezone.now)
     stale = models.BooleanField(
         default=False,
-        db_index=True,
         help_text=(
             "Not listed by the latest complete import of its source. Stale hosts stay indexed."
         ),
@@ -62,6 +61,12 @@ class Host(models.Model):
             # The dashboard counts each (subscribed, scanned) group and sorts
             # scanned hosts outside the subscription from this index.
             models.Index(fields=["subscribed", "scanned", "key"], name="host_flags_key"),
+            # Stale hosts for expiry and the stale filter. A partial index holds
+            # no entry for current hosts, so imports and flag changes, which
+            # write current hosts, never update it.
+            models.Index(
+                fields=["stale_since"], condition=models.Q(stale=True), name="host_stale_since"
+            ),
         ]
 
     def __str__(self) -> str:

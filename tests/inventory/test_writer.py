@@ -83,7 +83,7 @@ def test_first_import_rebuilds_every_index(tmp_path):
     import_file(write(tmp_path, "a.txt", "192.0.2.0/29\n"))
 
     assert host_indexes() == before
-    assert len([name for name, statement in before if statement]) == 7
+    assert len([name for name, statement in before if statement]) == 6
 
 
 @sqlite_only
