@@ -96,9 +96,9 @@ class AddressFilter:
         """Return bounds on the host name that let SQLite read the prefix from its index.
 
         SQLite's LIKE cannot use the host-name index, but a range can; every
-        name that starts with the prefix lies in it. PostgreSQL's LIKE uses
-        the index Django adds for prefix searches, so it needs no bounds.
-        Address filters get no bounds.
+        name that starts with the prefix lies in it. On PostgreSQL the column
+        has the "C" collation, whose index serves LIKE 'prefix%' itself, so
+        it needs no bounds. Address filters get no bounds.
         """
         if not self.is_name or connection.vendor != "sqlite":
             return Q()
