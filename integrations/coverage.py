@@ -113,9 +113,9 @@ def walk_subscribed_sql(unsubscribed_only: bool) -> str:
     """Return PostgreSQL's UPDATE that flips ``subscribed`` where it disagrees with the ranges.
 
     Hosts and stored ranges are read together in key order, both straight
-    from their key indexes, and a running maximum of the range ends tells
-    for each host whether the last range that started at or before its key
-    reaches it. The ranges are merged and disjoint, so that range is the
+    from their key indexes. A running maximum of the range ends gives, for
+    each host, the end of the last range that started at or before its key,
+    and the host is inside when that end reaches it. The ranges are merged and disjoint, so that range is the
     only one that can hold the host; a range starting at the host's own key
     is its peer in the window's order and counts. Keys of both versions
     compare correctly as text because each key starts with its version and
@@ -124,7 +124,8 @@ def walk_subscribed_sql(unsubscribed_only: bool) -> str:
     The plan does not depend on table statistics. A join of hosts with the
     ranges on ``key BETWEEN start AND end`` did: in a first sync, with
     statistics from before any flag was set, the planner read the whole
-    range table once per host and the statement ran for hours.
+    range table once per host, and at a million hosts the statement had not
+    finished after 4.5 minutes.
     """
     host, subscribed_range = Host._meta, SubscribedRange._meta
     hosts = _quote(host.db_table)
