@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable, Iterator
 
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 
 from inventory.models import Host
 from lumeta_qualys.ipset import MAX_BY_VERSION, IPSet, address_key, parse_key
@@ -115,11 +115,11 @@ def walk_subscribed_sql(unsubscribed_only: bool) -> str:
     Hosts and stored ranges are read together in key order, both straight
     from their key indexes. A running maximum of the range ends gives, for
     each host, the end of the last range that started at or before its key,
-    and the host is inside when that end reaches it. The ranges are merged and disjoint, so that range is the
-    only one that can hold the host; a range starting at the host's own key
-    is its peer in the window's order and counts. Keys of both versions
-    compare correctly as text because each key starts with its version and
-    has a fixed width per version.
+    and the host is inside when that end reaches it. The ranges are merged
+    and disjoint, so that range is the only one that can hold the host; a
+    range starting at the host's own key is its peer in the window's order
+    and counts. Keys of both versions compare correctly as text because each
+    key starts with its version and has a fixed width per version.
 
     The plan does not depend on table statistics. A join of hosts with the
     ranges on ``key BETWEEN start AND end`` did: in a first sync, with
@@ -243,14 +243,16 @@ def refresh_hosts(hosts) -> int:
         (address_key(version, start), address_key(version, end))
         for version, start, end in subscription.ranges()
     ]
+    in_span = ScannedAddress.objects.filter(key__gte=low, key__lte=high)
+    if not key_ranges and not in_span.exists():
+        # Nothing from Qualys lies between the hosts' keys, as in an import
+        # before the first sync: every flag is false, which one UPDATE of the
+        # hosts with a true flag ensures without walking a million rows.
+        hosts.filter(Q(subscribed=True) | Q(scanned=True)).update(subscribed=False, scanned=False)
+        return hosts.count()
     range_count = len(key_ranges)
     range_index = 0
-    scanned_rows = (
-        ScannedAddress.objects.filter(key__gte=low, key__lte=high)
-        .order_by("key")
-        .values_list("pk", "key", "indexed")
-        .iterator(FETCH)
-    )
+    scanned_rows = in_span.order_by("key").values_list("pk", "key", "indexed").iterator(FETCH)
     scanned = next(scanned_rows, None)
 
     updates: dict[tuple[bool, bool], list[int]] = {}

@@ -362,3 +362,20 @@ def test_full_refresh_matches_python_sets(case):
     assert indexed == set(scanned) & set(hosts)
     scanned_inside = [address for address in scanned if ipaddress.ip_address(address) in inside]
     assert compute_qualys_totals().scanned_subscribed == len(scanned_inside)
+
+
+@pytest.mark.django_db
+def test_host_refresh_without_qualys_data_clears_flags():
+    subscribe(("203.0.113.0", "203.0.113.9"))
+    scan("203.0.113.20")
+    for address in ["192.0.2.1", "192.0.2.2", "192.0.2.3"]:
+        Host(address=address, source="test").save()
+    set_flags("192.0.2.1", True, False)
+    set_flags("192.0.2.2", False, True)
+
+    looked_at = coverage.refresh_hosts(Host.objects.filter(address__startswith="192.0.2."))
+
+    assert looked_at == 3
+    assert flags("192.0.2.1") == (False, False)
+    assert flags("192.0.2.2") == (False, False)
+    assert flags("192.0.2.3") == (False, False)
