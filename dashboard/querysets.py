@@ -151,12 +151,12 @@ def _scanned_in_subscription() -> int:
     table_scanned = ScannedAddress._meta.db_table
     table_ranges = SubscribedRange._meta.db_table
     if connection.vendor == "postgresql":
-        # Addresses and ranges read together in key order from their indexes;
-        # an address is inside when the last range started at or before it
-        # reaches it. A join on key BETWEEN start AND end would leave the
-        # plan to the table statistics, which can date from before the sync
-        # that filled the tables and make PostgreSQL read every range once
-        # per address.
+        # Addresses and ranges are read together in key order from their
+        # indexes. An address is inside when the last range started at or
+        # before it reaches it. A join on key BETWEEN start AND end would
+        # leave the plan to the table statistics, which can date from before
+        # the sync that filled the tables and make PostgreSQL read every
+        # range once per address.
         sql = (
             "SELECT COUNT(*) FROM (SELECT events.is_address, events.key, "
             "MAX(events.end_key) OVER (ORDER BY events.key) AS reach FROM ("

@@ -116,15 +116,15 @@ def walk_subscribed_sql(unsubscribed_only: bool) -> str:
     from their key indexes. A running maximum of the range ends gives, for
     each host, the end of the last range that started at or before its key,
     and the host is inside when that end reaches it. The ranges are merged
-    and disjoint, so that range is the only one that can hold the host; a
-    range starting at the host's own key is its peer in the window's order
-    and counts. Keys of both versions compare correctly as text because each
+    and disjoint, so that range is the only one that can contain the host.
+    A range that starts at the host's own key is its peer in the window's
+    order, so it counts. Keys of both versions compare correctly as text because each
     key starts with its version and has a fixed width per version.
 
     The plan does not depend on table statistics. A join of hosts with the
-    ranges on ``key BETWEEN start AND end`` did: in a first sync, with
+    ranges on ``key BETWEEN start AND end`` did. In a first sync, with
     statistics from before any flag was set, the planner read the whole
-    range table once per host, and at a million hosts the statement had not
+    range table once per host. At a million hosts that statement had not
     finished after 4.5 minutes.
     """
     host, subscribed_range = Host._meta, SubscribedRange._meta
@@ -198,7 +198,7 @@ def _set_by_key_match(cursor, model, field: str, other) -> int:
     The flag is right when it is true exactly for the rows whose ``key``
     has a row in ``other``. So a host is scanned when a scanned address has
     its key, and a scanned address is indexed when a host has its key. One
-    outer join on the unique keys finds the wrong flags of both values: on
+    outer join on the unique keys finds the wrong flags of both values. On
     PostgreSQL at a million hosts it took 0.67 s, where an EXISTS and a NOT
     EXISTS update took 0.98 s together.
     """
@@ -245,9 +245,9 @@ def refresh_hosts(hosts) -> int:
     ]
     in_span = ScannedAddress.objects.filter(key__gte=low, key__lte=high)
     if not key_ranges and not in_span.exists():
-        # Nothing from Qualys lies between the hosts' keys, as in an import
-        # before the first sync: every flag is false, which one UPDATE of the
-        # hosts with a true flag ensures without walking a million rows.
+        # No Qualys data lies between the hosts' keys, as in an import before
+        # the first sync, so every flag must be false. One UPDATE of the hosts
+        # with a true flag ensures that without walking every host.
         hosts.filter(Q(subscribed=True) | Q(scanned=True)).update(subscribed=False, scanned=False)
         return hosts.count()
     range_count = len(key_ranges)

@@ -61,8 +61,8 @@ class Host(models.Model):
             # The dashboard counts each (subscribed, scanned) group and sorts
             # scanned hosts outside the subscription from this index.
             models.Index(fields=["subscribed", "scanned", "key"], name="host_flags_key"),
-            # Stale hosts for expiry and the stale filter. A partial index holds
-            # no entry for current hosts, so imports and flag changes, which
+            # Stale hosts for expiry and the stale filter. Current hosts have no
+            # entry in this partial index, so imports and flag changes, which
             # write current hosts, never update it.
             models.Index(
                 fields=["stale_since"], condition=models.Q(stale=True), name="host_stale_since"

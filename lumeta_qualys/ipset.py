@@ -19,6 +19,7 @@ import socket
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import compress, islice
 
 V4_MAX = (1 << 32) - 1
@@ -439,9 +440,21 @@ class IPSet:
         return self.size
 
     def contains(self, version: int, value: int) -> bool:
-        intervals = self._by_version(version)
-        index = bisect.bisect_right(intervals, (value, MAX_BY_VERSION[version] + 1)) - 1
-        return index >= 0 and intervals[index][0] <= value <= intervals[index][1]
+        """Return whether the address ``value`` of IP ``version`` is in the set."""
+        starts = self._starts_v4 if version == 4 else self._starts_v6
+        index = bisect.bisect_right(starts, value) - 1
+        return index >= 0 and value <= self._by_version(version)[index][1]
+
+    # Start values of the intervals, built on the first membership test. A
+    # sync tests half a million scanned hosts against S, and bisecting plain
+    # integers takes half the time of bisecting the interval tuples.
+    @cached_property
+    def _starts_v4(self) -> list[int]:
+        return [start for start, _ in self.v4]
+
+    @cached_property
+    def _starts_v6(self) -> list[int]:
+        return [start for start, _ in self.v6]
 
     def __contains__(self, address: object) -> bool:
         if isinstance(address, str):

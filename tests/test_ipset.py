@@ -580,3 +580,16 @@ def test_ipv4_format_matches_ipaddress(value):
 def test_ipv4_format_rejects_out_of_range_value(value):
     with pytest.raises(ValueError, match="not an IPv4 address value"):
         format_address(4, value)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 300), st.integers(0, 300)), max_size=8),
+    st.lists(st.integers(0, 300), max_size=40),
+)
+def test_contains_matches_python_set(bounds, values):
+    ips = IPSet.from_intervals(v4=[(min(a, b), max(a, b)) for a, b in bounds])
+    members = {value for a, b in bounds for value in range(min(a, b), max(a, b) + 1)}
+
+    for value in values:
+        assert ips.contains(4, value) == (value in members), value
+        assert not ips.contains(6, value), value
