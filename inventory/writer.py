@@ -116,9 +116,10 @@ def json_list(values: list[str]) -> str:
     """
     if not values:
         return "[]"
-    joined = '", "'.join(values)
-    if joined.isascii() and joined.isprintable() and '"' not in joined and "\\" not in joined:
-        return f'["{joined}"]'
+    # The check runs on the values alone: the separator itself holds quotes.
+    plain = "".join(values)
+    if plain.isascii() and plain.isprintable() and '"' not in plain and "\\" not in plain:
+        return '["' + '", "'.join(values) + '"]'
     return json.dumps(values)
 
 
@@ -392,12 +393,12 @@ class HostWriter:
             return None
         return (
             hostname,
-            json.dumps(names),
+            json_list(names),
             mac,
             mac_vendor,
             os_name,
             self.source,
-            json.dumps(tags),
+            json_list(tags),
             self.seen_at_db,
             False,
             row["id"],

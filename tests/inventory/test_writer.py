@@ -130,3 +130,14 @@ def test_second_import_keeps_indexes_in_place(tmp_path, monkeypatch):
 @given(st.lists(st.text(max_size=12), max_size=4))
 def test_json_list_matches_json_dumps(values):
     assert writer.json_list(values) == json.dumps(values)
+
+
+def test_json_list_joins_plain_names_without_json(monkeypatch):
+    def refuse(values):
+        raise AssertionError(f"json.dumps called for {values!r}")
+
+    monkeypatch.setattr(writer.json, "dumps", refuse)
+
+    assert writer.json_list(["host-1", "host-1.example.test"]) == (
+        '["host-1", "host-1.example.test"]'
+    )
