@@ -23,6 +23,8 @@ MAX_STORED_REJECTIONS = 1000
 MAX_STORED_WARNINGS = 200
 
 MAC_PATTERN = re.compile(r"^[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
+# The canonical form, which nmap writes: upper case, colons, nothing around it.
+CANONICAL_MAC = re.compile(r"[0-9A-F]{2}(?::[0-9A-F]{2}){5}")
 # Characters removed around every text value besides str.strip()'s Unicode
 # whitespace (which covers space, tab, CR, LF and NBSP): the byte order mark
 # and zero-width spaces that spreadsheets leave behind.
@@ -143,6 +145,8 @@ def format_host_address(version: int, value: int) -> str:
 
 def normalise_mac(text: str) -> str | None:
     """Return a MAC address as upper-case colon-separated text, or None if it is not one."""
+    if CANONICAL_MAC.fullmatch(text):
+        return text
     value = clean_text(text)
     if not MAC_PATTERN.match(value):
         return None

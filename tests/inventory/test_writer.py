@@ -4,10 +4,12 @@ import json
 
 import pytest
 from django.db import connection
-from hypothesis import given
+from django.utils import timezone
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inventory import writer
+from inventory.importers.base import HostRecord
 from inventory.models import Host, ImportRun
 from inventory.services import import_file
 from inventory.signals import hosts_imported
@@ -141,3 +143,36 @@ def test_json_list_joins_plain_names_without_json(monkeypatch):
     assert writer.json_list(["host-1", "host-1.example.test"]) == (
         '["host-1", "host-1.example.test"]'
     )
+
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="new hosts are sent as COPY text on PostgreSQL only"
+)
+# Any text PostgreSQL can store: no NUL, no lone surrogates.
+stored_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
+)
+
+
+@postgresql_only
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(stored_text, max_size=3),
+    vendor=stored_text,
+    os_name=stored_text,
+    tags=st.lists(stored_text, max_size=2),
+    source=stored_text,
+)
+def test_copy_text_stores_every_character(names, vendor, os_name, tags, source):
+    Host.objects.all().delete()
+    seen_at = timezone.now()
+    host_writer = writer.HostWriter(source, seen_at)
+    host_writer.add(HostRecord(4, 3221225985, "192.0.2.1", 1, names, "", vendor, os_name, tags))
+    host_writer.finish()
+
+    host = Host.objects.get()
+    assert (host.hostname, host.hostnames) == (names[0] if names else "", names)
+    assert (host.mac_vendor, host.os_name, host.tags) == (vendor, os_name, tags)
+    assert host.source == source
+    assert host.first_seen == host.last_seen == seen_at
+    assert not (host.stale or host.subscribed or host.scanned)
