@@ -21,6 +21,9 @@ sqlite_only = pytest.mark.skipif(
 )
 
 
+HOST = '<host><status state="up"/><address addr="{}" addrtype="ipv4"/></host>\n'
+
+
 def write(tmp_path, name: str, text: str):
     path = tmp_path / name
     path.write_text(text)
@@ -65,6 +68,52 @@ def test_look_up_runs_when_batch_range_holds_hosts(tmp_path, look_ups):
 
     assert (report.added, report.updated, report.unchanged) == (9, 0, 1)
     assert len(look_ups) == 1
+
+
+def test_sorted_first_import_skips_probes(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "BATCH_SIZE", 3)
+    probes: list[tuple[str, str]] = []
+    original = writer.HostWriter._holds_any
+
+    def recording(self, low, high):
+        probes.append((low, high))
+        return original(self, low, high)
+
+    monkeypatch.setattr(writer.HostWriter, "_holds_any", recording)
+
+    report = import_file(write(tmp_path, "a.txt", "192.0.2.0/29\n198.51.100.1-198.51.100.2\n"))
+
+    assert report.added == 10
+    assert Host.objects.count() == 10
+    # SQLite probes each of the four batches; PostgreSQL keeps one COPY open.
+    assert len(probes) == (0 if connection.vendor == "postgresql" else 4)
+
+
+def test_unsorted_first_import_counts_repeats(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "BATCH_SIZE", 3)
+    lines = "192.0.2.1\n192.0.2.2\n192.0.2.3\n192.0.2.7\n192.0.2.8\n192.0.2.9\n192.0.2.2\n"
+    lines += "198.51.100.1\n192.0.2.5\n192.0.2.8\n"
+
+    report = import_file(write(tmp_path, "a.txt", lines))
+
+    assert (report.added, report.updated, report.unchanged, report.repeated) == (8, 0, 0, 2)
+    assert Host.objects.count() == 8
+
+
+def test_late_parse_error_lands_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "BATCH_SIZE", 1)
+    hosts = "".join(HOST.format(f"192.0.2.{index}") for index in range(1, 6))
+    path = write(
+        tmp_path, "cut.xml", f'<?xml version="1.0"?>\n<nmaprun>\n{hosts}<host></hots>\n</nmaprun>\n'
+    )
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.FAILED
+    assert "cut.xml line 8" in report.error
+    assert Host.objects.count() == 0
+    # The connection is usable: the next import lands.
+    assert import_file(write(tmp_path, "b.txt", "192.0.2.1\n")).added == 1
 
 
 def test_unsorted_batches_find_stored_hosts(tmp_path, monkeypatch):
@@ -135,10 +184,10 @@ def test_json_list_matches_json_dumps(values):
 
 
 def test_json_list_joins_plain_names_without_json(monkeypatch):
-    def refuse(values):
+    def fail_dumps(values):
         raise AssertionError(f"json.dumps called for {values!r}")
 
-    monkeypatch.setattr(writer.json, "dumps", refuse)
+    monkeypatch.setattr(writer.json, "dumps", fail_dumps)
 
     assert writer.json_list(["host-1", "host-1.example.test"]) == (
         '["host-1", "host-1.example.test"]'
