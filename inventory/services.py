@@ -19,10 +19,12 @@ transaction, so the report survives a rolled-back import.
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -155,6 +157,26 @@ def create_run(file_name: str, source: str | None, fmt: str | None, user=None) -
     )
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the block, for the whole process.
+
+    An import allocates millions of short-lived tuples and lists without
+    reference cycles. The collector ran about every 700 of them and, as
+    survivors accumulated, scanned every long-lived object of the process:
+    2.5 to 3.5 s of CPU time per million hosts. Reference counting still
+    frees each batch; cycles that other threads create meanwhile are
+    collected when the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def import_stream(
     stream: BinaryIO,
     *,
@@ -201,7 +223,7 @@ def import_stream(
         sample = reader.read(SNIFF_BYTES)
         buffered = io.BufferedReader(_Prefixed(sample, reader), CHUNK_SIZE)
         report.format = fmt or detect_format(sample)
-        with transaction.atomic():
+        with transaction.atomic(), paused_gc():
             writer = HostWriter(source, started_at, on_batch=report_progress)
             counts = writer.counts
             records = parse_records(report.format, buffered, state, total_bytes)

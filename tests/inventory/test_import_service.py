@@ -1,5 +1,6 @@
 """The import service: one transaction, counts, stale marking, dry runs and signals."""
 
+import gc
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from django.utils import timezone
 
 from inventory.importers import detect_format
 from inventory.models import Host, ImportRun
-from inventory.services import delete_hosts, expire_stale_hosts, import_file
+from inventory.services import delete_hosts, expire_stale_hosts, import_file, paused_gc
 from inventory.signals import hosts_imported
 
 from .conftest import addresses, fixture_path
@@ -235,3 +236,43 @@ def test_expiry_task_follows_setting(settings):
 
     assert task() == "1 stale hosts expired"
     assert Host.objects.count() == 0
+
+
+def test_collector_paused_during_import(tmp_path):
+    states: list[bool] = []
+
+    def record(sender, **kwargs):
+        states.append(gc.isenabled())
+
+    hosts_imported.connect(record, dispatch_uid="test-gc")
+    try:
+        import_file(write(tmp_path, "a.txt", "192.0.2.1\n"))
+    finally:
+        hosts_imported.disconnect(dispatch_uid="test-gc")
+
+    assert states == [False]
+    assert gc.isenabled()
+
+
+def test_paused_collector_stays_off_if_off_before():
+    gc.disable()
+    try:
+        with paused_gc():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_collector_resumes_after_failed_import(tmp_path):
+    def fail(sender, **kwargs):
+        raise RuntimeError("receiver failed")
+
+    hosts_imported.connect(fail, dispatch_uid="test-gc-fail")
+    try:
+        with pytest.raises(RuntimeError):
+            import_file(write(tmp_path, "a.txt", "192.0.2.1\n"))
+    finally:
+        hosts_imported.disconnect(dispatch_uid="test-gc-fail")
+
+    assert gc.isenabled()
