@@ -53,3 +53,15 @@ def signals():
     yield recorder
     hosts_imported.disconnect(dispatch_uid="test-recorder-imported")
     hosts_deleted.disconnect(dispatch_uid="test-recorder-deleted")
+
+
+@pytest.fixture
+def failing_receiver():
+    """Connect a receiver of hosts_imported that raises RuntimeError("receiver failed")."""
+
+    def fail(sender, **kwargs):
+        raise RuntimeError("receiver failed")
+
+    hosts_imported.connect(fail, dispatch_uid="test-failing-receiver")
+    yield
+    hosts_imported.disconnect(dispatch_uid="test-failing-receiver")

@@ -264,15 +264,8 @@ def test_paused_collector_stays_off_if_off_before():
         gc.enable()
 
 
-def test_collector_resumes_after_failed_import(tmp_path):
-    def fail(sender, **kwargs):
-        raise RuntimeError("receiver failed")
-
-    hosts_imported.connect(fail, dispatch_uid="test-gc-fail")
-    try:
-        with pytest.raises(RuntimeError):
-            import_file(write(tmp_path, "a.txt", "192.0.2.1\n"))
-    finally:
-        hosts_imported.disconnect(dispatch_uid="test-gc-fail")
+def test_collector_resumes_after_failed_import(tmp_path, failing_receiver):
+    with pytest.raises(RuntimeError):
+        import_file(write(tmp_path, "a.txt", "192.0.2.1\n"))
 
     assert gc.isenabled()

@@ -12,7 +12,6 @@ from inventory import writer
 from inventory.importers.base import HostRecord
 from inventory.models import Host, ImportRun
 from inventory.services import import_file
-from inventory.signals import hosts_imported
 
 pytestmark = pytest.mark.django_db
 
@@ -138,18 +137,11 @@ def test_first_import_rebuilds_every_index(tmp_path):
 
 
 @sqlite_only
-def test_failed_first_import_keeps_indexes(tmp_path):
+def test_failed_first_import_keeps_indexes(tmp_path, failing_receiver):
     before = host_indexes()
 
-    def fail(sender, **kwargs):
-        raise RuntimeError("receiver failed")
-
-    hosts_imported.connect(fail, dispatch_uid="test-writer-fail")
-    try:
-        with pytest.raises(RuntimeError):
-            import_file(write(tmp_path, "a.txt", "192.0.2.1\n"))
-    finally:
-        hosts_imported.disconnect(dispatch_uid="test-writer-fail")
+    with pytest.raises(RuntimeError):
+        import_file(write(tmp_path, "a.txt", "192.0.2.1\n"))
 
     assert host_indexes() == before
     assert Host.objects.count() == 0
