@@ -54,6 +54,14 @@ class _EntityDeclared(Exception):
     """Raised by the expat callback for an entity declaration."""
 
 
+# A complete host that is up, as the expat stage hands it on. It contains the
+# line offset of its document, its own line within the document, its address
+# elements as (addrtype, addr, vendor, line within the document), its names
+# and its best OS match. It is a plain tuple, which the parser process
+# pickles quickly.
+RawHost = tuple[int, int, list[tuple[str, str, str, int]], list[str], str]
+
+
 class _HostInProgress:
     """The fields read so far from one ``<host>`` element."""
 
@@ -99,22 +107,31 @@ class _Document:
         self.reported_up: int | None = None
         self.hosts_up = 0
         # Complete hosts that are up, collected by the callbacks during one
-        # feed and turned into records after it.
-        self.finished: list[_HostInProgress] = []
+        # feed and taken after it.
+        self.finished: list[RawHost] = []
         self._install_callbacks()
 
-    def feed(self, data: bytes) -> Iterator[HostRecord]:
+    def feed(self, data: bytes) -> list[RawHost]:
+        """Parse the next bytes and return the hosts they completed."""
         self._parse(data, final=False)
-        yield from self._records()
+        return self._take()
 
-    def close(self, end_line: int) -> Iterator[HostRecord]:
-        """Finish the document; an incomplete one marks the parse incomplete."""
+    def close(self, end_line: int) -> Iterator[list[RawHost]]:
+        """Finish the document; an incomplete one marks the parse incomplete.
+
+        Yields the hosts the end completed, then warns. A consumer that
+        turns each batch into records before it resumes this generator gets
+        the warnings in file order.
+        """
         state = self.owner.state
         try:
             self.expat.Parse(b"", True)
         except expat.ExpatError:
-            # Every record already yielded belongs to a host whose end tag
-            # was read; the host the file cuts short never became a record.
+            # Every host taken has had its end tag read; the host the file
+            # cuts short never reaches the finished list.
+            hosts = self._take()
+            if hosts:
+                yield hosts
             state.complete = False
             state.warn(
                 f"{state.file_name}: no runstats; file ends early at line {end_line}. "
@@ -124,12 +141,20 @@ class _Document:
             return
         except _EntityDeclared:
             raise ImportFileError(f"{state.file_name}: {ENTITY_MESSAGE}.") from None
-        yield from self._records()
+        hosts = self._take()
+        if hosts:
+            yield hosts
         if self.reported_up is not None and self.reported_up != self.hosts_up:
             state.warn(
                 f"{state.file_name}: runstats reports {self.reported_up} hosts up, "
                 f"but {self.hosts_up} hosts up were read."
             )
+
+    def _take(self) -> list[RawHost]:
+        hosts = self.finished[:]
+        self.finished.clear()
+        self.hosts_up += len(hosts)
+        return hosts
 
     def _parse(self, data: bytes, final: bool) -> None:
         state = self.owner.state
@@ -155,6 +180,7 @@ class _Document:
         finished = self.finished
         file_name = self.owner.state.file_name
         first_line = self.first_line
+        offset = first_line - 1
         # depth: the current element's depth (the root is 1); host: the host
         # being read, or None; in_runstats: inside <runstats>.
         depth = 0
@@ -209,7 +235,7 @@ class _Document:
             nonlocal depth, host, in_runstats
             if host is not None and depth == host.depth:
                 if host.up:
-                    finished.append(host)
+                    finished.append((offset, host.line, host.addresses, host.names, host.os_name))
                 host = None
             elif tag == "runstats":
                 in_runstats = False
@@ -218,59 +244,51 @@ class _Document:
         parser.StartElementHandler = start
         parser.EndElementHandler = end
 
-    # Records -----------------------------------------------------------------
 
-    def _records(self) -> Iterator[HostRecord]:
-        hosts = self.finished[:]
-        self.finished.clear()
-        for host in hosts:
-            yield from self._host_records(host)
-
-    def _host_records(self, host: _HostInProgress) -> list[HostRecord]:
-        """Return the records of one complete host that is up."""
-        self.hosts_up += 1
-        state = self.owner.state
-        offset = self.first_line - 1
-        mac = ""
-        mac_vendor = ""
-        addresses: list[tuple[int, int, str, int]] = []
-        for kind, text, vendor, relative_line in host.addresses:
-            if kind == "ipv4" or kind == "ipv6":
-                try:
-                    # nmap writes these attributes itself: str.strip(), which removes
-                    # every Unicode whitespace character, is enough here.
-                    version, number, canonical = parse_host_address(text.strip())
-                except AddressError as error:
-                    state.reject_address(offset + relative_line, text, error)
-                    continue
-                addresses.append((version, number, canonical, offset + relative_line))
-            elif kind == "mac":
-                normalised = normalise_mac(text)
-                if normalised is None:
-                    state.warn(
-                        f'{state.file_name} line {offset + relative_line}: "{text}" is not a '
-                        "MAC address; it was left out."
-                    )
-                else:
-                    mac = normalised
-                    mac_vendor = clean_text(vendor)
-            else:
+def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
+    """Return the records of one complete host that is up, rejecting what is not an address."""
+    offset, host_line, host_addresses, names, os_name = host
+    mac = ""
+    mac_vendor = ""
+    addresses: list[tuple[int, int, str, int]] = []
+    for kind, text, vendor, relative_line in host_addresses:
+        if kind == "ipv4" or kind == "ipv6":
+            try:
+                # nmap writes these attributes itself: str.strip(), which removes
+                # every Unicode whitespace character, is enough here.
+                version, number, canonical = parse_host_address(text.strip())
+            except AddressError as error:
+                state.reject_address(offset + relative_line, text, error)
+                continue
+            addresses.append((version, number, canonical, offset + relative_line))
+        elif kind == "mac":
+            normalised = normalise_mac(text)
+            if normalised is None:
                 state.warn(
-                    f'{state.file_name} line {offset + relative_line}: address type "{kind}" '
-                    "is not an IP address type; it was left out."
+                    f'{state.file_name} line {offset + relative_line}: "{text}" is not a '
+                    "MAC address; it was left out."
                 )
-
-        if not addresses:
+            else:
+                mac = normalised
+                mac_vendor = clean_text(vendor)
+        else:
             state.warn(
-                f"{state.file_name} line {offset + host.line}: a host that is up has no IP address."
+                f'{state.file_name} line {offset + relative_line}: address type "{kind}" '
+                "is not an IP address type; it was left out."
             )
-            return []
-        names = host.names
-        os_name = host.os_name
-        return [
-            HostRecord(version, number, canonical, line, list(names), mac, mac_vendor, os_name)
-            for version, number, canonical, line in addresses
-        ]
+
+    if not addresses:
+        state.warn(
+            f"{state.file_name} line {offset + host_line}: a host that is up has no IP address."
+        )
+        return []
+    if len(addresses) == 1:
+        version, number, canonical, line = addresses[0]
+        return [HostRecord(version, number, canonical, line, names, mac, mac_vendor, os_name)]
+    return [
+        HostRecord(version, number, canonical, line, list(names), mac, mac_vendor, os_name)
+        for version, number, canonical, line in addresses
+    ]
 
 
 class NmapParser:
@@ -282,7 +300,22 @@ class NmapParser:
         self.stream = stream
         self.state = state
 
+    # The second stage, for the parser process's reader: see raw_batches().
+    records_from_raw = staticmethod(host_records)
+
     def records(self) -> Iterator[HostRecord]:
+        state = self.state
+        for hosts in self.raw_batches():
+            for host in hosts:
+                yield from host_records(host, state)
+
+    def raw_batches(self) -> Iterator[list[RawHost]]:
+        """Yield the complete hosts that are up, in batches, before any record is made.
+
+        This is the expat stage alone; :func:`host_records` turns each host
+        into records. A large file's parser process runs this stage and
+        sends the hosts, so that the importing process shares the rest.
+        """
         document: _Document | None = None
         lines_before = 0  # newlines in the bytes before the current position
         pending = b""
@@ -303,7 +336,9 @@ class NmapParser:
             for match in XML_DECLARATION.finditer(usable):
                 before = usable[position : match.start()]
                 if document is not None:
-                    yield from document.feed(before)
+                    hosts = document.feed(before)
+                    if hosts:
+                        yield hosts
                     lines_before += before.count(b"\n")
                     yield from document.close(lines_before + 1)
                 else:
@@ -318,7 +353,9 @@ class NmapParser:
                 document = _Document(self, lines_before + 1)
                 documents += 1
             if document is not None:
-                yield from document.feed(rest)
+                hosts = document.feed(rest)
+                if hosts:
+                    yield hosts
             lines_before += rest.count(b"\n")
 
         if document is None:

@@ -12,9 +12,20 @@ The child runs ``python -m inventory.importers.parallel FORMAT FILE_NAME``.
 It imports the parsers but never sets up Django or opens a database
 connection. It sends these frames:
 
-- ``("records", [record fields, ...])``, in file order;
+- ``("raw", (items, notes))`` from a parser with two stages (nmap XML):
+  the items are the first stage's output (the hosts expat completed), which
+  this process turns into records with the parser class's
+  ``records_from_raw``, so that the two processes share the work;
+- ``("records", (items, notes))`` from any other parser: the items are
+  record fields;
 - ``("error", message)`` when the file cannot be parsed (ImportFileError);
-- ``("done", parse state fields)`` after the last record.
+- ``("done", complete)`` after the last item, with the parse state's
+  completeness.
+
+Items come in file order. The notes are the child's warnings and rejected
+rows, each with the number of items that came before it in its frame, so
+this process adds them to its parse state in the same order as a parse in
+one process would.
 
 Only nmap XML is parsed aside, because its parse is about half of the
 import. A CSV parse is about a quarter, and at a million rows the child's
@@ -35,16 +46,16 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .base import HostRecord, ImportFileError, ParseState, Rejection
+from .base import HostRecord, ImportFileError, ParseState
 
 # Files of these formats and at least this large are parsed in a child process.
 PARALLEL_FORMATS = ("nmap",)
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
-# Records per frame sent by the child.
+# Items and notes per frame sent by the child.
 FRAME_RECORDS = 2000
 # Bytes per write to the child's standard input.
 FEED_CHUNK = 1 << 20
@@ -89,6 +100,9 @@ def child_command(fmt: str, file_name: str) -> list[str]:
 def _records_from_child(
     fmt: str, stream: BinaryIO, state: ParseState
 ) -> Generator[HostRecord, None, None]:
+    from . import PARSERS
+
+    records_from_raw = getattr(PARSERS[fmt], "records_from_raw", None)
     errors = tempfile.TemporaryFile()
     environment = dict(os.environ)
     environment["PYTHONPATH"] = os.pathsep.join(
@@ -115,13 +129,13 @@ def _records_from_child(
             if frame is None:
                 break
             kind, payload = frame
-            if kind == "records":
-                for fields in payload:
-                    yield HostRecord(*fields)
+            if kind == "raw" or kind == "records":
+                items, notes = payload
+                yield from _frame_records(kind, items, notes, state, records_from_raw)
             elif kind == "error":
                 raise ImportFileError(payload)
             elif kind == "done":
-                _restore_state(state, payload)
+                state.complete = payload
                 finished = True
                 break
         feeder.join()
@@ -223,25 +237,80 @@ class _Feeder(threading.Thread):
                 pass
 
 
-def _state_fields(state: ParseState) -> dict:
-    return {
-        "rejections": [
-            (rejection.file, rejection.line, rejection.value, rejection.reason)
-            for rejection in state.rejections
-        ],
-        "rejected_count": state.rejected_count,
-        "warnings": state.warnings,
-        "warning_count": state.warning_count,
-        "complete": state.complete,
-    }
+def _frame_records(
+    kind: str,
+    items: list,
+    notes: list[tuple[int, str, object]],
+    state: ParseState,
+    records_from_raw: Callable[[object, ParseState], list[HostRecord]] | None,
+) -> Iterator[HostRecord]:
+    """Yield the records of one frame, adding its notes to ``state`` at their places."""
+    if not notes:
+        yield from _item_records(kind, items, state, records_from_raw)
+        return
+    position = 0
+    for place, note_kind, note in notes:
+        yield from _item_records(kind, items[position:place], state, records_from_raw)
+        position = place
+        if note_kind == "warning":
+            state.warn(note)
+        else:
+            state.reject(*note)
+    yield from _item_records(kind, items[position:], state, records_from_raw)
 
 
-def _restore_state(state: ParseState, fields: dict) -> None:
-    state.rejections = [Rejection(*rejection) for rejection in fields["rejections"]]
-    state.rejected_count = fields["rejected_count"]
-    state.warnings = fields["warnings"]
-    state.warning_count = fields["warning_count"]
-    state.complete = fields["complete"]
+def _item_records(kind, items, state, records_from_raw) -> Iterator[HostRecord]:
+    if kind == "raw":
+        for item in items:
+            yield from records_from_raw(item, state)
+    else:
+        for fields in items:
+            yield HostRecord(*fields)
+
+
+class _FrameWriter:
+    """Items and notes of the frame being filled in the child, sent when full."""
+
+    def __init__(self, channel, kind: str):
+        self.channel = channel
+        self.kind = kind
+        self.items: list = []
+        self.notes: list[tuple[int, str, object]] = []
+
+    def append(self, item: object) -> None:
+        self.items.append(item)
+        if len(self.items) + len(self.notes) >= FRAME_RECORDS:
+            self.flush()
+
+    def extend(self, items: list) -> None:
+        self.items.extend(items)
+        if len(self.items) + len(self.notes) >= FRAME_RECORDS:
+            self.flush()
+
+    def note(self, kind: str, note: object) -> None:
+        self.notes.append((len(self.items), kind, note))
+        if len(self.items) + len(self.notes) >= FRAME_RECORDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.items or self.notes:
+            _send(self.channel, (self.kind, (self.items, self.notes)))
+            self.items = []
+            self.notes = []
+
+
+class _ForwardingState(ParseState):
+    """The child's parse state: warnings and rejected rows go into the frames."""
+
+    def __init__(self, file_name: str):
+        super().__init__(file_name)
+        self.frames: _FrameWriter | None = None
+
+    def warn(self, message: str) -> None:
+        self.frames.note("warning", message)
+
+    def reject(self, line: int, value: str, reason: str) -> None:
+        self.frames.note("rejection", (line, value, reason))
 
 
 def _send(channel, frame: tuple) -> None:
@@ -254,7 +323,7 @@ def main() -> None:
     from . import parser_for
 
     fmt, file_name = sys.argv[1], sys.argv[2]
-    # The records form no reference cycles, and this process ends with the
+    # The items form no reference cycles, and this process ends with the
     # parse: without the cyclic collector, the parse and its frames took
     # 12.8 s of CPU time per million nmap hosts instead of 14.0 s.
     gc.disable()
@@ -262,34 +331,38 @@ def main() -> None:
     # else printed in this process goes to standard error.
     channel = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    state = ParseState(file_name)
-    batch: list[tuple] = []
+    state = _ForwardingState(file_name)
+    parser = parser_for(fmt, sys.stdin.buffer, state)
+    two_stages = hasattr(parser, "raw_batches")
+    frames = _FrameWriter(channel, "raw" if two_stages else "records")
+    state.frames = frames
     try:
-        for record in parser_for(fmt, sys.stdin.buffer, state).records():
-            batch.append(
-                (
-                    record.version,
-                    record.value,
-                    record.address,
-                    record.line,
-                    record.hostnames,
-                    record.mac,
-                    record.mac_vendor,
-                    record.os_name,
-                    record.tags,
-                )
-            )
-            if len(batch) >= FRAME_RECORDS:
-                _send(channel, ("records", batch))
-                batch = []
+        if two_stages:
+            for items in parser.raw_batches():
+                frames.extend(items)
+        else:
+            for record in parser.records():
+                frames.append(_record_fields(record))
     except ImportFileError as error:
-        if batch:
-            _send(channel, ("records", batch))
+        frames.flush()
         _send(channel, ("error", str(error)))
         return
-    if batch:
-        _send(channel, ("records", batch))
-    _send(channel, ("done", _state_fields(state)))
+    frames.flush()
+    _send(channel, ("done", state.complete))
+
+
+def _record_fields(record: HostRecord) -> tuple:
+    return (
+        record.version,
+        record.value,
+        record.address,
+        record.line,
+        record.hostnames,
+        record.mac,
+        record.mac_vendor,
+        record.os_name,
+        record.tags,
+    )
 
 
 if __name__ == "__main__":

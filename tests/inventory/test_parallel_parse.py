@@ -59,6 +59,42 @@ def test_child_parse_matches_in_process(monkeypatch, name, fmt):
     assert in_child == in_process
 
 
+def nmap_with_notes(first: int, hosts: int) -> str:
+    """Return an nmap run whose warnings and rejected rows fall among thousands of hosts."""
+    parts = ['<?xml version="1.0"?>\n<nmaprun>\n']
+    for index in range(first, first + hosts):
+        address = f"198.18.{index >> 8}.{index & 255}"
+        if index % 997 == 0:
+            address += ".9"
+        mac = "00:00:5E:00:53:01" if index % 1499 else "not-a-mac"
+        parts.append(
+            f'<host><status state="up"/><address addr="{address}" addrtype="ipv4"/>'
+            f'<address addr="{mac}" addrtype="mac"/></host>\n'
+        )
+    parts.append(f'<runstats><hosts up="{hosts + 1}"/></runstats></nmaprun>\n')
+    return "".join(parts)
+
+
+def test_child_notes_keep_file_order(monkeypatch, tmp_path):
+    path = tmp_path / "notes.xml"
+    # Two appended runs: the first run's runstats warning falls inside a frame.
+    path.write_text(nmap_with_notes(0, 2500) + nmap_with_notes(2500, 2000))
+    in_process = import_outcome(path)
+    parse_everything_in_child(monkeypatch)
+
+    in_child = import_outcome(path)
+
+    assert in_child == in_process
+    report = in_child[0]
+    assert report["rejected_count"] == 5
+    warnings = report["warnings"]
+    # Four MAC warnings, five hosts left without an IP address, two runstats
+    # mismatches and the count of runs.
+    assert len(warnings) == 12
+    assert "runstats reports 2501 hosts up, but 2500 hosts up were read." in warnings[5]
+    assert warnings[-1] == "notes.xml: 2 nmap runs were read from one file."
+
+
 def test_child_parse_error_lands_nothing(in_child):
     report = import_file(fixture_path("malformed_middle.xml"))
 
