@@ -384,6 +384,9 @@ class HostWriter:
         Call only after a complete import has been flushed: every host it
         listed has ``last_seen`` equal to the import's start time.
         """
+        if self.new_since_pk == 0:
+            # The table was empty: every host in it came from this import.
+            return 0
         return Host.objects.filter(
             source=self.source, stale=False, last_seen__lt=self.seen_at
         ).update(stale=True, stale_since=now)

@@ -166,16 +166,19 @@ def test_small_file_is_parsed_in_process(monkeypatch):
     assert report.added == 2
 
 
-def test_large_csv_is_parsed_in_process(monkeypatch):
+def test_large_list_is_parsed_in_process(monkeypatch):
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel.subprocess, "Popen", fail_on_child_start)
 
-    report = import_file(fixture_path("hosts.csv"))
+    report = import_file(fixture_path("list.txt"))
 
-    assert report.added == 3
+    assert report.added == 9
 
 
-def test_large_nmap_file_is_parsed_in_child(monkeypatch):
+@pytest.mark.parametrize(
+    ("name", "fmt", "added"), [("dual_stack_with_mac.xml", "nmap", 2), ("hosts.csv", "csv", 3)]
+)
+def test_large_file_is_parsed_in_child(monkeypatch, name, fmt, added):
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     started: list[list[str]] = []
     original = parallel.child_command
@@ -186,10 +189,10 @@ def test_large_nmap_file_is_parsed_in_child(monkeypatch):
 
     monkeypatch.setattr(parallel, "child_command", recording_command)
 
-    report = import_file(fixture_path("dual_stack_with_mac.xml"))
+    report = import_file(fixture_path(name))
 
-    assert report.added == 2
-    assert started == [["nmap", "dual_stack_with_mac.xml"]]
+    assert report.added == added
+    assert started == [[fmt, name]]
 
 
 def test_write_failure_stops_child(monkeypatch, in_child, tmp_path):

@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -217,3 +218,11 @@ def test_copy_text_stores_every_character(names, vendor, os_name, tags, source):
     assert host.source == source
     assert host.first_seen == host.last_seen == seen_at
     assert not (host.stale or host.subscribed or host.scanned)
+
+
+def test_first_import_runs_no_stale_update(tmp_path):
+    with CaptureQueriesContext(connection) as queries:
+        report = import_file(write(tmp_path, "a.txt", "192.0.2.1\n"))
+
+    assert report.marked_stale == 0
+    assert not [query for query in queries if '"stale" = ' in query["sql"]]
