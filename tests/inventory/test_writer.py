@@ -1,9 +1,11 @@
 """The host writer: look-ups skipped where nothing is stored, indexes rebuilt after a first load."""
 
 import json
+import threading
+import time
 
 import pytest
-from django.db import connection
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import given, settings
@@ -226,3 +228,47 @@ def test_first_import_runs_no_stale_update(tmp_path):
 
     assert report.marked_stale == 0
     assert not [query for query in queries if '"stale" = ' in query["sql"]]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_import_waits_for_running_import(tmp_path):
+    path = write(tmp_path, "second.txt", "192.0.2.1\n192.0.2.2\n")
+    reports = []
+
+    def second_import():
+        try:
+            reports.append(import_file(path, source="second"))
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        # This transaction acts as a running import: it takes the lock and
+        # adds a host that the second import lists too.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [writer.IMPORT_LOCK_KEY])
+        Host.objects.create(address="192.0.2.1", source="first")
+        thread = threading.Thread(target=second_import)
+        thread.start()
+        assert wait_for_advisory_lock_wait(), "the second import did not wait for the lock"
+    thread.join(timeout=30)
+
+    assert [(report.added, report.updated) for report in reports] == [(1, 1)]
+    assert Host.objects.get(address="192.0.2.1").source == "second"
+
+
+def wait_for_advisory_lock_wait(seconds: float = 10.0) -> bool:
+    """Return True once another connection waits for an advisory lock."""
+    deadline = time.monotonic() + seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            # A transaction sees one snapshot of pg_stat_activity unless cleared.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND wait_event = 'advisory' AND pid <> pg_backend_pid()"
+            )
+            if cursor.fetchone():
+                return True
+            time.sleep(0.05)
+
