@@ -272,3 +272,21 @@ def wait_for_advisory_lock_wait(seconds: float = 10.0) -> bool:
                 return True
             time.sleep(0.05)
 
+
+@sqlite_only
+def test_first_import_uses_smaller_page_cache(tmp_path, monkeypatch):
+    sizes: list[int] = []
+    original = writer.HostWriter.finish
+
+    def recording_finish(self):
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA cache_size")
+            sizes.append(cursor.fetchone()[0])
+        original(self)
+
+    monkeypatch.setattr(writer.HostWriter, "finish", recording_finish)
+
+    import_file(write(tmp_path, "a.txt", "192.0.2.1\n"))
+    import_file(write(tmp_path, "b.txt", "192.0.2.2\n"))
+
+    assert sizes == [-writer.SQLITE_FIRST_IMPORT_CACHE_KIB, -writer.SQLITE_IMPORT_CACHE_KIB]
