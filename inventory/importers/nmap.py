@@ -62,25 +62,6 @@ class _EntityDeclared(Exception):
 RawHost = tuple[int, int, list[tuple[str, str, str, int]], list[str], str]
 
 
-class _HostInProgress:
-    """The fields read so far from one ``<host>`` element."""
-
-    __slots__ = ("line", "depth", "up", "addresses", "names", "os_name", "os_accuracy", "section")
-
-    def __init__(self, line: int, depth: int):
-        # The line is relative to the document's first line.
-        self.line = line
-        self.depth = depth
-        self.up = False
-        # (addrtype, addr, vendor, relative line) of each address element.
-        self.addresses: list[tuple[str, str, str, int]] = []
-        self.names: list[str] = []
-        self.os_name = ""
-        self.os_accuracy = -1
-        # The tag of the host's child element being read.
-        self.section = ""
-
-
 def _accuracy(text: str | None) -> int:
     try:
         return int(text or "0")
@@ -176,43 +157,70 @@ class _Document:
         raise _EntityDeclared
 
     def _install_callbacks(self) -> None:
+        """Install the expat callbacks: one pair outside hosts, another inside a host.
+
+        The pair is swapped at each host's start and end tag, so that each
+        callback tests only what can happen where it runs.
+        """
         parser = self.expat
         finished = self.finished
         file_name = self.owner.state.file_name
         first_line = self.first_line
         offset = first_line - 1
-        # depth: the current element's depth (the root is 1); host: the host
-        # being read, or None; in_runstats: inside <runstats>.
+        # Outside hosts: the current element's depth (the root is 1) and
+        # whether it is inside <runstats>. Inside a host: the depth below
+        # the host element (its children are at level 1), the tag of the
+        # child being read, and what has been read of the host so far.
         depth = 0
-        host: _HostInProgress | None = None
         in_runstats = False
+        level = 0
+        section = ""
+        host_line = 0
+        up = False
+        addresses: list[tuple[str, str, str, int]] = []
+        names: list[str] = []
+        os_name = ""
+        os_accuracy = -1
 
-        def start(tag: str, attributes: dict[str, str]) -> None:
-            nonlocal depth, host, in_runstats
+        def start_outside(tag: str, attributes: dict[str, str]) -> None:
+            nonlocal depth, in_runstats, level, host_line, up, addresses, names
+            nonlocal os_name, os_accuracy
             depth += 1
-            if host is None:
-                if tag == "host":
-                    host = _HostInProgress(parser.CurrentLineNumber, depth)
-                elif depth == 1 and tag != "nmaprun":
-                    raise ImportFileError(
-                        f"{file_name} line {first_line}: the root element is <{tag}>, "
-                        "not <nmaprun>. Import nmap XML output (-oX), or choose another format."
-                    )
-                elif tag == "runstats":
-                    in_runstats = True
-                elif tag == "hosts" and in_runstats:
-                    up = attributes.get("up") or ""
-                    if up.isdigit():
-                        self.reported_up = int(up)
-                return
+            if tag == "host":
+                level = 0
+                host_line = parser.CurrentLineNumber
+                up = False
+                addresses = []
+                names = []
+                os_name = ""
+                os_accuracy = -1
+                parser.StartElementHandler = start_inside
+                parser.EndElementHandler = end_inside
+            elif depth == 1 and tag != "nmaprun":
+                raise ImportFileError(
+                    f"{file_name} line {first_line}: the root element is <{tag}>, "
+                    "not <nmaprun>. Import nmap XML output (-oX), or choose another format."
+                )
+            elif tag == "runstats":
+                in_runstats = True
+            elif tag == "hosts" and in_runstats:
+                reported = attributes.get("up") or ""
+                if reported.isdigit():
+                    self.reported_up = int(reported)
 
-            level = depth - host.depth
+        def end_outside(tag: str) -> None:
+            nonlocal depth, in_runstats
+            if tag == "runstats":
+                in_runstats = False
+            depth -= 1
+
+        def start_inside(tag: str, attributes: dict[str, str]) -> None:
+            nonlocal level, section, up, os_name, os_accuracy
+            level += 1
             if level == 1:
-                host.section = tag
-                if tag == "status":
-                    host.up = attributes.get("state") == "up"
-                elif tag == "address":
-                    host.addresses.append(
+                section = tag
+                if tag == "address":
+                    addresses.append(
                         (
                             attributes.get("addrtype", "ipv4"),
                             attributes.get("addr", ""),
@@ -220,29 +228,34 @@ class _Document:
                             parser.CurrentLineNumber,
                         )
                     )
+                elif tag == "status":
+                    up = attributes.get("state") == "up"
             elif level == 2:
-                if tag == "hostname" and host.section == "hostnames":
-                    name = attributes.get("name", "").strip().lower()
-                    if name and name not in host.names:
-                        host.names.append(name)
-                elif tag == "osmatch" and host.section == "os":
+                if tag == "hostname":
+                    if section == "hostnames":
+                        name = attributes.get("name", "").strip().lower()
+                        if name and name not in names:
+                            names.append(name)
+                elif tag == "osmatch" and section == "os":
                     accuracy = _accuracy(attributes.get("accuracy"))
-                    if accuracy > host.os_accuracy:
-                        host.os_accuracy = accuracy
-                        host.os_name = clean_text(attributes.get("name", ""))
+                    if accuracy > os_accuracy:
+                        os_accuracy = accuracy
+                        os_name = clean_text(attributes.get("name", ""))
 
-        def end(tag: str) -> None:
-            nonlocal depth, host, in_runstats
-            if host is not None and depth == host.depth:
-                if host.up:
-                    finished.append((offset, host.line, host.addresses, host.names, host.os_name))
-                host = None
-            elif tag == "runstats":
-                in_runstats = False
+        def end_inside(tag: str) -> None:
+            nonlocal level, depth
+            if level:
+                level -= 1
+                return
+            # The host's own end tag.
+            if up:
+                finished.append((offset, host_line, addresses, names, os_name))
             depth -= 1
+            parser.StartElementHandler = start_outside
+            parser.EndElementHandler = end_outside
 
-        parser.StartElementHandler = start
-        parser.EndElementHandler = end
+        parser.StartElementHandler = start_outside
+        parser.EndElementHandler = end_outside
 
 
 def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
