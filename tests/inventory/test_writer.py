@@ -290,3 +290,29 @@ def test_first_import_uses_smaller_page_cache(tmp_path, monkeypatch):
     import_file(write(tmp_path, "b.txt", "192.0.2.2\n"))
 
     assert sizes == [-writer.SQLITE_FIRST_IMPORT_CACHE_KIB, -writer.SQLITE_IMPORT_CACHE_KIB]
+
+
+@sqlite_only
+def test_inserted_json_is_valid_and_checks_return(tmp_path):
+    names = 'name,with "quotes",tab\there,ünïcode,back\\slash\n'
+    path = write(
+        tmp_path,
+        "odd.csv",
+        "ip,hostname\n"
+        + "".join(
+            f"192.0.2.{index},{name}\n" for index, name in enumerate(names.split(","), start=1)
+        ),
+    )
+
+    report = import_file(path)
+
+    assert report.added == 5
+    assert Host.objects.get(address="192.0.2.2").hostnames == ["with", '"quotes"']
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM inventory_host WHERE NOT json_valid(hostnames) "
+            "OR NOT json_valid(tags)"
+        )
+        assert cursor.fetchone()[0] == 0
+        cursor.execute("PRAGMA ignore_check_constraints")
+        assert cursor.fetchone()[0] == 0
