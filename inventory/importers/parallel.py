@@ -69,14 +69,20 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def parse_records(
-    fmt: str, stream: BinaryIO, state: ParseState, total_bytes: int | None
+    fmt: str,
+    stream: BinaryIO,
+    state: ParseState,
+    total_bytes: int | None,
+    aside: bool = True,
 ) -> Generator[HostRecord, None, None]:
-    """Yield the records of ``stream``, parsed in a child process when it is a large nmap file.
+    """Yield the records of ``stream``, parsed in a child process when it is a large file.
 
     ``state`` receives the rejections, warnings and completeness either way.
     ``total_bytes`` is the file size, or None when it is unknown, in which
-    case the file is parsed in this process. Close the generator when
-    stopping early, so that a parser process stops at once.
+    case the file is parsed in this process. ``aside=False`` parses in this
+    process whatever the size: the caller does so when the database server
+    already works in parallel with it. Close the generator when stopping
+    early, so that a parser process stops at once.
     """
     from . import parser_for
 
@@ -85,7 +91,8 @@ def parse_records(
     # Python (uWSGI, mod_wsgi) may set it to their own binary or leave it
     # empty. An empty one falls back to parsing in this process.
     if (
-        fmt not in PARALLEL_FORMATS
+        not aside
+        or fmt not in PARALLEL_FORMATS
         or total_bytes is None
         or total_bytes < PARALLEL_MIN_BYTES
         or not sys.executable

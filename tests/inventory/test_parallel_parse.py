@@ -5,8 +5,9 @@ import subprocess
 import sys
 
 import pytest
+from django.db import connection
 
-from inventory import writer
+from inventory import services, writer
 from inventory.importers import ParseState, parallel
 from inventory.models import Host, ImportRun
 from inventory.services import import_file
@@ -33,6 +34,13 @@ HOST_FIELDS = ("address", "key", "hostname", "hostnames", "mac", "mac_vendor", "
 def parse_everything_in_child(monkeypatch) -> None:
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(parallel, "PARALLEL_FORMATS", ("nmap", "csv", "list"))
+    original = parallel.parse_records
+
+    def always_aside(fmt, stream, state, total_bytes, aside=True):
+        return original(fmt, stream, state, total_bytes, aside=True)
+
+    # Also when the writer streams into one COPY (PostgreSQL, empty table).
+    monkeypatch.setattr(services, "parse_records", always_aside)
 
 
 @pytest.fixture
@@ -175,10 +183,9 @@ def test_large_list_is_parsed_in_process(monkeypatch):
     assert report.added == 9
 
 
-@pytest.mark.parametrize(
-    ("name", "fmt", "added"), [("dual_stack_with_mac.xml", "nmap", 2), ("hosts.csv", "csv", 3)]
-)
-def test_large_file_is_parsed_in_child(monkeypatch, name, fmt, added):
+@pytest.fixture
+def started_children(monkeypatch) -> list[list[str]]:
+    """Parse large files aside and record the format and file of each parser process."""
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     started: list[list[str]] = []
     original = parallel.child_command
@@ -188,11 +195,28 @@ def test_large_file_is_parsed_in_child(monkeypatch, name, fmt, added):
         return original(fmt, file_name)
 
     monkeypatch.setattr(parallel, "child_command", recording_command)
+    return started
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "added"), [("dual_stack_with_mac.xml", "nmap", 2), ("hosts.csv", "csv", 3)]
+)
+def test_large_file_is_parsed_in_child(started_children, name, fmt, added):
+    Host.objects.create(address="198.51.100.200", source="earlier")
 
     report = import_file(fixture_path(name))
 
     assert report.added == added
-    assert started == [[fmt, name]]
+    assert started_children == [[fmt, name]]
+
+
+def test_first_import_parses_aside_unless_copy_streams(started_children):
+    report = import_file(fixture_path("dual_stack_with_mac.xml"))
+
+    assert report.added == 2
+    # On PostgreSQL the empty table's single COPY already runs beside the parse.
+    expected = [] if connection.vendor == "postgresql" else [["nmap", "dual_stack_with_mac.xml"]]
+    assert started_children == expected
 
 
 def test_write_failure_stops_child(monkeypatch, in_child, tmp_path):
