@@ -165,8 +165,8 @@ def paused_gc() -> Iterator[None]:
     reference cycles. The collector ran about every 700 of them and, as
     survivors accumulated, scanned every long-lived object of the process:
     2.5 to 3.5 s of CPU time per million hosts. Reference counting still
-    frees each batch; cycles that other threads create meanwhile are
-    collected when the block ends.
+    frees each batch. Cycles that other threads create meanwhile wait for
+    the collector's first run after the block.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -230,7 +230,7 @@ def import_stream(
             # already has the server working beside this process. A parser
             # process then made a third busy process on two cores: the
             # million-host nmap import took as long (14.3-15.2 s against
-            # 14.1-14.6 s) for 3 s more CPU time and 78 MiB more memory.
+            # 14.1-14.6 s) for 3 s more CPU time and a 48 MiB second process.
             records = parse_records(
                 report.format, buffered, state, total_bytes, aside=not writer.streaming
             )

@@ -166,6 +166,8 @@ def _membership(column: str, values: list) -> Iterator[tuple[str, list]]:
     of CPU time per million re-imported hosts. SQLite gets IN lists of
     LOOKUP_CHUNK values.
     """
+    if not values:
+        return
     if connection.vendor == "postgresql":
         yield f"{column} = ANY(%s)", [list(values)]
         return
@@ -439,6 +441,7 @@ class HostWriter:
 
     def _stored_rows(self, keys: list[str]) -> dict[str, dict]:
         rows: dict[str, dict] = {}
+        # Every field but the last, seen_now, which the query computes.
         columns = ", ".join(connection.ops.quote_name(name) for name in ROW_FIELDS[:-1])
         with connection.cursor() as cursor:
             for condition, values in _membership(connection.ops.quote_name("key"), keys):

@@ -311,9 +311,9 @@ class _FrameWriter:
 class _ForwardingState(ParseState):
     """The child's parse state: warnings and rejected rows go into the frames."""
 
-    def __init__(self, file_name: str):
+    def __init__(self, file_name: str, frames: _FrameWriter):
         super().__init__(file_name)
-        self.frames: _FrameWriter | None = None
+        self.frames = frames
 
     def warn(self, message: str) -> None:
         self.frames.note("warning", message)
@@ -329,7 +329,7 @@ def _send(channel, frame: tuple) -> None:
 
 def main() -> None:
     """Parse standard input as format ``argv[1]`` and send frames on standard output."""
-    from . import parser_for
+    from . import PARSERS, parser_for
 
     fmt, file_name = sys.argv[1], sys.argv[2]
     # The items form no reference cycles, and this process ends with the
@@ -340,12 +340,11 @@ def main() -> None:
     # else printed in this process goes to standard error.
     channel = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
-    state = _ForwardingState(file_name)
-    parser = parser_for(fmt, sys.stdin.buffer, state)
-    two_stages = hasattr(parser, "raw_batches")
+    two_stages = hasattr(PARSERS.get(fmt), "raw_batches")
     frames = _FrameWriter(channel, "raw" if two_stages else "records")
-    state.frames = frames
+    state = _ForwardingState(file_name, frames)
     try:
+        parser = parser_for(fmt, sys.stdin.buffer, state)
         if two_stages:
             for items in parser.raw_batches():
                 frames.extend(items)
