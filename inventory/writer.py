@@ -485,7 +485,7 @@ class HostWriter:
         """Return the COPY text, in INSERT_COLUMNS order, of hosts keyed by address key.
 
         Address, key, version and MAC address are made by the parsers and
-        never hold a tab, newline, carriage return or backslash. The other
+        never contain a tab, newline, carriage return or backslash. The other
         text is checked once per row and escaped field by field only when it
         contains one of them.
         """

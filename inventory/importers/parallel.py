@@ -288,16 +288,17 @@ class _FrameWriter:
 
     def append(self, item: object) -> None:
         self.items.append(item)
-        if len(self.items) + len(self.notes) >= FRAME_RECORDS:
-            self.flush()
+        self._flush_when_full()
 
     def extend(self, items: list) -> None:
         self.items.extend(items)
-        if len(self.items) + len(self.notes) >= FRAME_RECORDS:
-            self.flush()
+        self._flush_when_full()
 
     def note(self, kind: str, note: object) -> None:
         self.notes.append((len(self.items), kind, note))
+        self._flush_when_full()
+
+    def _flush_when_full(self) -> None:
         if len(self.items) + len(self.notes) >= FRAME_RECORDS:
             self.flush()
 

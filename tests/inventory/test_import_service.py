@@ -254,7 +254,7 @@ def test_collector_paused_during_import(tmp_path):
     assert gc.isenabled()
 
 
-def test_paused_collector_stays_off_if_off_before():
+def test_paused_gc_keeps_disabled_state():
     gc.disable()
     try:
         with paused_gc():

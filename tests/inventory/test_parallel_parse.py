@@ -210,7 +210,7 @@ def test_large_file_is_parsed_in_child(started_children, name, fmt, added):
     assert started_children == [[fmt, name]]
 
 
-def test_first_import_parses_aside_unless_copy_streams(started_children):
+def test_streaming_copy_skips_parser_process(started_children):
     report = import_file(fixture_path("dual_stack_with_mac.xml"))
 
     assert report.added == 2

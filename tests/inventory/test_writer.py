@@ -178,7 +178,7 @@ def test_json_list_matches_json_dumps(values):
     assert writer.json_list(values) == json.dumps(values)
 
 
-def test_json_list_joins_plain_names_without_json(monkeypatch):
+def test_plain_names_skip_json_dumps(monkeypatch):
     def fail_dumps(values):
         raise AssertionError(f"json.dumps called for {values!r}")
 
@@ -262,7 +262,7 @@ def wait_for_advisory_lock_wait(seconds: float = 10.0) -> bool:
     deadline = time.monotonic() + seconds
     with connection.cursor() as cursor:
         while time.monotonic() < deadline:
-            # A transaction sees one snapshot of pg_stat_activity unless cleared.
+            # A transaction reads one snapshot of pg_stat_activity until it is cleared.
             cursor.execute("SELECT pg_stat_clear_snapshot()")
             cursor.execute(
                 "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
@@ -295,7 +295,7 @@ def test_first_import_uses_smaller_page_cache(tmp_path, monkeypatch):
 @pytest.mark.skipif(
     connection.vendor != "sqlite", reason="CHECK constraints are skipped for inserts on SQLite only"
 )
-def test_inserted_json_is_valid_and_checks_return(tmp_path):
+def test_unchecked_inserts_store_valid_json(tmp_path):
     names = 'name,with "quotes",tab\there,ünïcode,back\\slash\n'
     path = write(
         tmp_path,
