@@ -27,9 +27,16 @@ memory (``ru_maxrss``) is its own:
   each host's address and status;
 - ``lxml-iterparse`` and ``expat``: the address of every up host with plain
   lxml ``iterparse`` (elements cleared) and with the standard library's
-  expat, the floors for XML;
+  expat, the bare floors for XML;
+- ``lxml-fields`` and ``expat-fields``: the same parse as the product's,
+  without its checks: for every up host its addresses, MAC address and
+  vendor, host names and best OS match, gathered into one tuple per host.
+  These are the floors for the parse that the import does;
 - ``csv-module``: the standard library's ``csv.reader`` reading the address
-  column, the floor for CSV.
+  column, the bare floor for CSV;
+- ``csv-fields``: ``csv.reader`` gathering the address, host name, MAC and
+  OS columns of each row, stripped, into one tuple per row, the floor for
+  the CSV parse that the import does.
 """
 
 from __future__ import annotations
@@ -57,11 +64,14 @@ CASES = [
     "parse-nmap",
     "libnmap",
     "lxml-iterparse",
+    "lxml-fields",
     "expat",
+    "expat-fields",
     "import-csv",
     "import-csv-inline",
     "parse-csv",
     "csv-module",
+    "csv-fields",
 ]
 
 
@@ -261,6 +271,86 @@ def case_expat(path: Path) -> dict:
     return clock.result(hosts=state["count"])
 
 
+def case_lxml_fields(path: Path) -> dict:
+    from lxml import etree
+
+    clock = Clock()
+    count = 0
+    for _, host in etree.iterparse(str(path), tag="host", resolve_entities=False):
+        status = host.find("status")
+        if status is not None and status.get("state") == "up":
+            addresses, mac, vendor = [], "", ""
+            for address in host.iterfind("address"):
+                kind = address.get("addrtype")
+                if kind == "mac":
+                    mac, vendor = address.get("addr", ""), address.get("vendor", "")
+                elif kind in ("ipv4", "ipv6"):
+                    addresses.append(address.get("addr", ""))
+            names = [name.get("name", "") for name in host.iterfind("hostnames/hostname")]
+            best, accuracy = "", -1
+            for match in host.iterfind("os/osmatch"):
+                value = int(match.get("accuracy", "0"))
+                if value > accuracy:
+                    best, accuracy = match.get("name", ""), value
+            record = (addresses, names, mac, vendor, best)
+            count += len(record[0])
+        host.clear()
+        while host.getprevious() is not None:
+            del host.getparent()[0]
+    return clock.result(hosts=count)
+
+
+def case_expat_fields(path: Path) -> dict:
+    import xml.parsers.expat
+
+    clock = Clock()
+    records = []
+    host = None
+
+    def start_element(name, attributes):
+        nonlocal host
+        if name == "host":
+            # up, addresses, host names, MAC, vendor, best OS, its accuracy
+            host = [False, [], [], "", "", "", -1]
+        elif host is None:
+            return
+        elif name == "status":
+            host[0] = attributes.get("state") == "up"
+        elif name == "address":
+            kind = attributes.get("addrtype")
+            if kind == "mac":
+                host[3], host[4] = attributes.get("addr", ""), attributes.get("vendor", "")
+            elif kind in ("ipv4", "ipv6"):
+                host[1].append(attributes.get("addr", ""))
+        elif name == "hostname":
+            host[2].append(attributes.get("name", ""))
+        elif name == "osmatch":
+            accuracy = int(attributes.get("accuracy", "0"))
+            if accuracy > host[6]:
+                host[5], host[6] = attributes.get("name", ""), accuracy
+
+    def end_element(name):
+        nonlocal host
+        if name == "host" and host is not None:
+            if host[0]:
+                records.append((host[1], host[2], host[3], host[4], host[5]))
+            host = None
+
+    parser = xml.parsers.expat.ParserCreate()
+    parser.StartElementHandler = start_element
+    parser.EndElementHandler = end_element
+    count = 0
+    with path.open("rb") as stream:
+        # Read in blocks and drop the finished records, as a streaming parser does.
+        while block := stream.read(1 << 20):
+            parser.Parse(block, False)
+            count += sum(len(record[0]) for record in records)
+            records.clear()
+        parser.Parse(b"", True)
+    count += sum(len(record[0]) for record in records)
+    return clock.result(hosts=count)
+
+
 def case_csv_module(path: Path) -> dict:
     import csv
 
@@ -271,6 +361,28 @@ def case_csv_module(path: Path) -> dict:
         column = next(reader).index("ip")
         for row in reader:
             if row[column].strip():
+                count += 1
+    return clock.result(hosts=count)
+
+
+def case_csv_fields(path: Path) -> dict:
+    import csv
+
+    clock = Clock()
+    count = 0
+    with path.open(encoding="utf-8-sig", newline="") as stream:
+        reader = csv.reader(stream)
+        header = next(reader)
+        columns = [header.index(name) for name in ("ip", "hostname", "mac", "os")]
+        ip, hostname, mac, os_name = columns
+        for row in reader:
+            record = (
+                row[ip].strip(),
+                row[hostname].strip(),
+                row[mac].strip(),
+                row[os_name].strip(),
+            )
+            if record[0]:
                 count += 1
     return clock.result(hosts=count)
 
@@ -343,10 +455,16 @@ def run_case(case: str, files: dict[str, Path]) -> dict:
         result = case_libnmap(files["nmap"])
     elif case == "lxml-iterparse":
         result = case_lxml(files["nmap"])
+    elif case == "lxml-fields":
+        result = case_lxml_fields(files["nmap"])
     elif case == "expat":
         result = case_expat(files["nmap"])
+    elif case == "expat-fields":
+        result = case_expat_fields(files["nmap"])
     elif case == "csv-module":
         result = case_csv_module(files["csv"])
+    elif case == "csv-fields":
+        result = case_csv_fields(files["csv"])
     else:
         raise SystemExit(f"unknown case {case!r}; choose from {', '.join(CASES)}")
     # ru_maxrss is in KiB on Linux. The two peaks added are an upper bound of
