@@ -23,10 +23,11 @@ import gc
 import io
 import logging
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -84,10 +85,12 @@ class ImportReport:
 
     def summary_lines(self) -> list[str]:
         """Return the report as plain text lines, as the command prints it."""
-        prefix = "Preview (nothing written): " if self.dry_run else ""
+        outcome = self.status
+        if self.dry_run and self.status == ImportRun.Status.PREVIEW:
+            outcome = "preview, nothing written"
         lines = [
             f"{self.file_name} ({self.format or 'unknown format'}, source {self.source!r}): "
-            f"{prefix}{self.status}",
+            f"{outcome}",
         ]
         if self.error:
             lines.append(f"  error: {self.error}")
@@ -118,6 +121,9 @@ def import_file(
     progress: ProgressCallback | None = None,
     run: ImportRun | None = None,
     file_name: str | None = None,
+    mark_stale: bool = True,
+    stale_cutoff: datetime | None = None,
+    listed_before: int = 0,
 ) -> ImportReport:
     """Import one discovery file from disk and return its report.
 
@@ -130,6 +136,12 @@ def import_file(
     upload page creates it first for the browser to poll. ``file_name``
     overrides the name shown in messages, so that an upload shows its
     original name instead of a temporary path.
+
+    ``mark_stale=False`` leaves stale marking to a later import of the same
+    source, and ``stale_cutoff`` marks stale the hosts of the source last
+    seen before that time instead of before this import's start:
+    :func:`import_files` uses both, with ``listed_before``, to treat several
+    files as one feed.
     """
     file_path = Path(path)
     name = file_name or file_path.name
@@ -144,7 +156,71 @@ def import_file(
             progress=progress,
             run=run,
             total_bytes=file_path.stat().st_size,
+            mark_stale=mark_stale,
+            stale_cutoff=stale_cutoff,
+            listed_before=listed_before,
         )
+
+
+def import_files(
+    paths: list[Path],
+    *,
+    fmt: str | None = None,
+    source: str | None = None,
+    dry_run: bool = False,
+    user=None,
+    progress_for: Callable[[Path], ProgressCallback | None] | None = None,
+) -> Iterator[ImportReport]:
+    """Import several files, each in its own transaction, and yield each report as it ends.
+
+    Files with the same source (``source``, or files with the same name)
+    are one feed, as when a large scan is split into parts: a host that
+    one part lists is not stale because another part does not. Stale
+    marking then waits for the last file of the source and marks the hosts
+    of the source that none of its files listed, provided every one of them
+    was imported completely. A dry run cannot see the earlier files' hosts,
+    so it counts no stale hosts for a source of several files.
+    """
+    sources = [(source or "").strip() or path.name for path in paths]
+    remaining = Counter(sources)
+    cutoffs: dict[str, datetime] = {}
+    blocked: dict[str, str] = {}
+    listed: Counter[str] = Counter()
+    for path, feed in zip(paths, sources, strict=True):
+        remaining[feed] -= 1
+        shared = sources.count(feed) > 1
+        last = remaining[feed] == 0
+        # Hosts listed by this source's earlier files were last seen at or
+        # after this time, so they stay current.
+        cutoff = cutoffs.setdefault(feed, timezone.now())
+        report = import_file(
+            path,
+            fmt=fmt,
+            source=source,
+            dry_run=dry_run,
+            user=user,
+            progress=progress_for(path) if progress_for else None,
+            mark_stale=not shared or (last and not dry_run and feed not in blocked),
+            stale_cutoff=cutoff if shared else None,
+            listed_before=listed[feed],
+        )
+        listed[feed] += report.imported if report.ok else 0
+        if report.status != ImportRun.Status.SUCCEEDED and feed not in blocked:
+            blocked[feed] = path.name
+        if shared and last and report.ok:
+            if dry_run:
+                note = f"A dry run of several files of source {feed!r} counts no stale hosts."
+            elif feed in blocked and blocked[feed] != path.name:
+                note = (
+                    f"No host of source {feed!r} was marked stale, because {blocked[feed]} "
+                    "was not imported completely."
+                )
+            else:
+                note = ""
+            if note:
+                report.warnings.append(note)
+                ImportRun.objects.filter(pk=report.run_id).update(warnings=report.warnings)
+        yield report
 
 
 def create_run(file_name: str, source: str | None, fmt: str | None, user=None) -> ImportRun:
@@ -188,8 +264,15 @@ def import_stream(
     progress: ProgressCallback | None = None,
     run: ImportRun | None = None,
     total_bytes: int | None = None,
+    mark_stale: bool = True,
+    stale_cutoff: datetime | None = None,
+    listed_before: int = 0,
 ) -> ImportReport:
-    """Import a discovery file from an open binary stream; see :func:`import_file`."""
+    """Import a discovery file from an open binary stream; see :func:`import_file`.
+
+    ``listed_before`` counts the hosts that earlier files of the same feed
+    listed (see :func:`import_files`).
+    """
     source = (source or "").strip() or file_name
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.")
@@ -243,10 +326,18 @@ def import_stream(
                 # the write fails, instead of when the generator is collected.
                 records.close()
                 writer.close()
-            if state.complete:
+            listed = counts.added + counts.updated + counts.unchanged + listed_before
+            if state.complete and mark_stale and listed:
                 # A dry run marks too, so that its report shows the count; the
                 # rollback below undoes it with everything else.
-                report.marked_stale = writer.mark_stale(timezone.now())
+                report.marked_stale = writer.mark_stale(timezone.now(), stale_cutoff)
+            elif state.complete and mark_stale:
+                # A file of which nothing could be read, such as one in the
+                # wrong format, shows nothing about which hosts are gone.
+                state.warn(
+                    f"No host could be imported, so no host of source {source!r} was marked "
+                    "stale. To remove hosts that are gone, delete them from the host list."
+                )
             if not dry_run:
                 hosts_imported.send(sender=Host, new_since_pk=writer.new_since_pk, import_run=run)
             if dry_run:
@@ -272,8 +363,15 @@ def import_stream(
     report.rejected = [rejection.as_dict() for rejection in state.rejections]
     report.warnings = list(state.warnings)
     if counts.repeated:
+        address, line = counts.first_repeat or ("", 0)
+        if counts.repeated == 1:
+            listings = "1 more listing of an address listed earlier in the file was"
+        else:
+            listings = (
+                f"{counts.repeated} more listings of addresses listed earlier in the file were"
+            )
         report.warnings.append(
-            f"{counts.repeated} addresses were listed more than once; their details were merged."
+            f"{listings} merged into the first listing, for example {address} on line {line}."
         )
     if dry_run and not state.complete:
         report.warnings.append("A real import of this file would not mark any host stale.")

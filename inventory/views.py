@@ -173,8 +173,22 @@ def _json_error(message: str, status: int) -> JsonResponse:
     return response
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+API_PARAMETERS = ("format", "source", "dry_run", "name")
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
+
+
+def _flag(name: str, value: str | None) -> bool:
+    """Read a yes/no query parameter; raise ValueError with the message for any other value."""
+    word = (value or "").strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(
+        f"The parameter {name}={value!r} is neither yes nor no. Use {name}=1 for yes or "
+        f"{name}=0 for no (also: {', '.join(TRUE_WORDS[1:])} / {', '.join(FALSE_WORDS[2:])})."
+    )
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -201,9 +215,23 @@ class ImportApiView(View):
         if not can_import(request.user):
             return _json_error("Importing hosts needs the permission inventory.add_host.", 403)
 
+        # A misspelt parameter such as "dry-run=1" must not turn a preview
+        # into a real import.
+        unknown = [name for name in request.GET if name not in API_PARAMETERS]
+        if unknown:
+            return _json_error(
+                f"Unknown query parameter {unknown[0]!r}. The parameters are: "
+                f"{', '.join(API_PARAMETERS)}.",
+                400,
+            )
+        try:
+            dry_run = _flag("dry_run", request.GET.get("dry_run"))
+        except ValueError as error:
+            return _json_error(str(error), 400)
         fmt = request.GET.get("format") or None
         if fmt is not None and fmt not in FORMATS:
             return _json_error(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.", 400)
+        source = request.GET.get("source", "").strip() or None
         limit = settings.IMPORT_MAX_UPLOAD_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -212,10 +240,24 @@ class ImportApiView(View):
         if length > limit:
             return _json_error(
                 f"The request body is {length} bytes, more than the limit of {limit} bytes "
-                "(IMPORT_MAX_UPLOAD_BYTES). Split the file and import the parts under one source.",
+                "(IMPORT_MAX_UPLOAD_BYTES). Raise the limit, or import the file on the server "
+                "with manage.py import_hosts.",
                 413,
             )
 
+        if (
+            source is None
+            and not request.GET.get("name", "").strip()
+            and request.content_type != "multipart/form-data"
+        ):
+            # Hosts missing from the next import of the same source are marked
+            # stale, so unrelated scripts must not share a made-up default.
+            return _json_error(
+                "Name the feed of a file sent as the request body: add source=NAME (hosts of "
+                "that source that a later import does not list become stale) or name=FILE, "
+                "which is also the default source.",
+                400,
+            )
         path, name = self._save_body(request)
         if path is None:
             return _json_error("The request has no file: send it as the body or as 'file'.", 400)
@@ -223,8 +265,8 @@ class ImportApiView(View):
             report = import_file(
                 path,
                 fmt=fmt,
-                source=request.GET.get("source") or None,
-                dry_run=_flag(request.GET.get("dry_run")),
+                source=source,
+                dry_run=dry_run,
                 user=request.user,
                 file_name=name,
             )
@@ -238,7 +280,7 @@ class ImportApiView(View):
             if upload is None:
                 return None, ""
             return save_upload(upload), upload.name
-        name = request.GET.get("name") or "upload"
+        name = request.GET.get("name", "").strip() or "upload"
         handle, path = tempfile.mkstemp(prefix="import-", dir=upload_directory())
         size = 0
         with os.fdopen(handle, "wb") as target:

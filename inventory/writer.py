@@ -121,8 +121,15 @@ class WriteCounts:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    # Addresses listed more than once in the same import.
+    # Listings of an address that the same import listed before, and the
+    # address and line of the first such listing met.
     repeated: int = 0
+    first_repeat: tuple[str, int] | None = None
+
+    def count_repeat(self, record: HostRecord) -> None:
+        self.repeated += 1
+        if self.first_repeat is None:
+            self.first_repeat = (record.address, record.line)
 
 
 def _json_value(value: object) -> list:
@@ -294,7 +301,7 @@ class HostWriter:
         key = record.key
         earlier = self.buffer.get(key)
         if earlier is not None:
-            self.counts.repeated += 1
+            self.counts.count_repeat(record)
             record = _merge_records(earlier, record)
         self.buffer[key] = record
         if len(self.buffer) >= self.batch_size:
@@ -346,7 +353,7 @@ class HostWriter:
             change = self._update_row(row, record)
             repeated = row["id"] > self.new_since_pk or bool(row["seen_now"])
             if repeated:
-                self.counts.repeated += 1
+                self.counts.count_repeat(record)
             if change is None:
                 unchanged_ids.append(row["id"])
                 if not repeated:
@@ -413,17 +420,18 @@ class HostWriter:
             finally:
                 raw.execute("PRAGMA ignore_check_constraints = OFF")
 
-    def mark_stale(self, now: datetime) -> int:
-        """Mark stale the hosts of this source that this import did not list.
+    def mark_stale(self, now: datetime, cutoff: datetime | None = None) -> int:
+        """Mark stale the hosts of this source last seen before ``cutoff``.
 
-        Call only after a complete import has been flushed: every host it
-        listed has ``last_seen`` equal to the import's start time.
+        ``cutoff`` defaults to this import's start time. Call only after a
+        complete import has been flushed: every host it listed has
+        ``last_seen`` equal to the import's start time.
         """
         if self.new_since_pk == 0:
             # The table was empty: every host in it came from this import.
             return 0
         return Host.objects.filter(
-            source=self.source, stale=False, last_seen__lt=self.seen_at
+            source=self.source, stale=False, last_seen__lt=cutoff or self.seen_at
         ).update(stale=True, stale_since=now)
 
     # Helpers -------------------------------------------------------------

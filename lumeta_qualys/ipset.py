@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import ipaddress
 import operator
+import re
 import socket
 import struct
 from collections.abc import Iterable, Iterator, Sequence
@@ -38,6 +39,10 @@ class AddressError(ValueError):
         super().__init__(f"{value!r} is not a valid IP address or range: {reason}")
 
 
+# Four groups of ASCII digits: an IPv4 address, or meant as one.
+DOTTED_QUAD = re.compile(r"[0-9]+(?:\.[0-9]+){3}")
+
+
 def parse_address(text: str) -> tuple[int, int]:
     """Parse one IPv4 or IPv6 address into ``(version, int)``.
 
@@ -59,10 +64,22 @@ def parse_address(text: str) -> tuple[int, int]:
             pass
     if "%" in value:
         raise AddressError(text, "IPv6 zone ids are not supported")
+    if "/" in value:
+        raise AddressError(text, "a CIDR block or prefix is not one address")
     try:
         address = ipaddress.ip_address(value)
     except ValueError as error:
-        raise AddressError(text, str(error)) from None
+        reason = str(error)
+        if DOTTED_QUAD.fullmatch(value):
+            # ip_address() hides IPv4Address's reason, which names the octet.
+            try:
+                ipaddress.IPv4Address(value)
+            except ValueError as octet_error:
+                reason = str(octet_error)
+            if "Leading zeros" in reason:
+                # 010 is ten to some tools and eight (octal) to others.
+                reason += "; tools read such octets as decimal or as octal, so write them without"
+        raise AddressError(text, reason) from None
     return address.version, int(address)
 
 
@@ -134,9 +151,20 @@ def parse_range(text: str) -> tuple[int, int, int]:
         first, _, last = value.partition("-")
         try:
             start_version, start = parse_address(first)
-            end_version, end = parse_address(last)
         except AddressError as error:
             # Name the whole range in the error, not only the half that failed.
+            raise AddressError(text, error.reason) from None
+        try:
+            end_version, end = parse_address(last)
+        except AddressError as error:
+            end_text = last.strip()
+            if end_text.isdigit() and "." in first:
+                # nmap's "10.0.0.1-3" shorthand: which part it shortens is a guess.
+                raise AddressError(
+                    text,
+                    f"the range end {end_text!r} is not a full address; write both ends in "
+                    f"full, such as {first.strip()}-{first.strip().rsplit('.', 1)[0]}.{end_text}",
+                ) from None
             raise AddressError(text, error.reason) from None
         if start_version != end_version:
             raise AddressError(text, "the range mixes IPv4 and IPv6")

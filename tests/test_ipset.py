@@ -373,7 +373,12 @@ def test_invalid_token_names_the_whole_text():
         ("192.0.2.1-2001:db8::1", "mixes IPv4 and IPv6"),
         ("192.0.2.7/24", "host bits set"),
         ("fe80::1%eth0", "zone ids"),
-        ("192.0.2.01", "does not appear to be"),
+        ("192.0.2.01", "Leading zeros are not permitted in '01'.*decimal or as octal"),
+        ("010.0.0.1", "Leading zeros are not permitted in '010'"),
+        ("192.0.2.300", r"Octet 300 \(> 255\) not permitted"),
+        ("host-a.example.test", "does not appear to be an IPv4 or IPv6 address"),
+        ("10.8.0.1-3", "write both ends in full, such as 10.8.0.1-10.8.0.3"),
+        ("192.0.2.1-192.0.2.9/32", "a CIDR block or prefix is not one address"),
         ("192.0.2.1\x00", "does not appear to be"),
         ("192.0.2.1-192.0.2.9\x00", "does not appear to be"),
     ],
@@ -381,6 +386,11 @@ def test_invalid_token_names_the_whole_text():
 def test_parse_range_rejects_bad_text(text, reason):
     with pytest.raises(AddressError, match=reason):
         parse_range(text)
+
+
+def test_cidr_is_not_one_address():
+    with pytest.raises(AddressError, match="a CIDR block or prefix is not one address"):
+        parse_address("192.0.2.7/32")
 
 
 def test_placeholders_are_the_ipv6_mapping_range():

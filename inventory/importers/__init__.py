@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from .base import HostRecord, ImportFileError, ParseState, Rejection
-from .csvfile import CsvParser, starts_like_csv
+from .csvfile import CsvParser, looks_tabular, starts_like_csv
 from .iplist import MAX_ADDRESSES_PER_LINE, ListParser
 from .nmap import NmapParser
 
@@ -33,17 +33,20 @@ __all__ = [
 def detect_format(sample: bytes) -> str:
     """Return the format the start of a file shows: ``nmap``, ``csv`` or ``list``.
 
-    XML that starts with a declaration or an ``<nmaprun`` element is nmap;
-    a first line that is a header with a known address column is CSV;
-    anything else is read as a plain list. The file name is not consulted
-    here: an extension says less than the content does.
+    XML that starts with a declaration or an ``<nmaprun`` element is nmap.
+    A first line that is a header with a known address column is CSV, and
+    so is a first line split into cells by a CSV delimiter, which no plain
+    list line can contain: the CSV parser then explains what its header
+    lacks, instead of a list parser rejecting every row. Anything else is
+    read as a plain list. The file name is not consulted here: an
+    extension says less than the content does.
     """
     head = sample.lstrip(b"\xef\xbb\xbf").lstrip()
     if head.startswith(b"<?xml") or head.startswith(b"<nmaprun") or head.startswith(b"<!DOCTYPE"):
         return "nmap"
     if head.startswith(b"<") and b"<nmaprun" in head:
         return "nmap"
-    if starts_like_csv(sample):
+    if starts_like_csv(sample) or looks_tabular(sample):
         return "csv"
     return "list"
 

@@ -92,18 +92,24 @@ class ParseState:
         if len(self.rejections) < MAX_STORED_REJECTIONS:
             self.rejections.append(Rejection(self.file_name, line, value, reason))
 
-    def reject_address(self, line: int, value: str, error: AddressError) -> None:
-        self.reject(
-            line,
-            value,
-            f'"{value}" is not a valid IP address: {error.reason}. '
-            "Fix or remove the row and import again.",
-        )
+    def reject_address(
+        self,
+        line: int,
+        value: str,
+        error: AddressError,
+        remedy: str = "Fix or remove the row and import again.",
+    ) -> None:
+        self.reject(line, value, f'"{value}" is not a valid IP address: {error.reason}. {remedy}')
 
     def warn(self, message: str) -> None:
         self.warning_count += 1
         if len(self.warnings) < MAX_STORED_WARNINGS:
             self.warnings.append(message)
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """Return ``count`` with the singular or plural wording: "1 line", "2 lines"."""
+    return f"{count:,} {one if count == 1 else many}"
 
 
 def clean_text(value: str) -> str:

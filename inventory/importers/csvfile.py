@@ -25,6 +25,7 @@ from .base import (
     clean_text,
     normalise_mac,
     parse_host_address,
+    plural,
 )
 
 # Header names, compared after lower-casing and turning "_" and "-" into spaces.
@@ -32,6 +33,8 @@ ADDRESS_COLUMNS = (
     "ip",
     "ip address",
     "ipaddress",
+    "ip addr",
+    "ipaddr",
     "address",
     "ipv4",
     "ipv6",
@@ -46,6 +49,8 @@ VENDOR_COLUMNS = ("vendor", "mac vendor")
 OS_COLUMNS = ("os", "os name", "operating system")
 TAG_COLUMNS = ("tags", "tag")
 DELIMITERS = (",", ";", "\t", "|")
+# The first line of some spreadsheet exports, naming the delimiter: "sep=;".
+SEPARATOR_LINE = re.compile(r"sep=(.)")
 LIST_SEPARATORS = re.compile(r"[;,|\s]+")
 TAG_SEPARATORS = re.compile(r"[;,|]")
 
@@ -79,6 +84,15 @@ def find_delimiter(header_line: str) -> str | None:
         if header_address_columns(cells):
             return delimiter
     return None
+
+
+def _next_content_line(lines: Iterator[str], number: int) -> tuple[str | None, int]:
+    """Return the next line that is not blank and its number, or None at the end."""
+    for line in lines:
+        number += 1
+        if clean_text(line):
+            return line, number
+    return None, number
 
 
 def _first_column(names: list[str], candidates: tuple[str, ...]) -> int | None:
@@ -122,27 +136,29 @@ class CsvParser:
             ) from None
         if self.nul_lines:
             state.warn(
-                f"{state.file_name}: NUL characters were removed from {self.nul_lines} lines."
+                f"{state.file_name}: NUL characters were removed from "
+                f"{plural(self.nul_lines, 'line', 'lines')}."
             )
 
     def _read(self, lines: Iterator[str]) -> Iterator[HostRecord]:
         state = self.state
-        header_line = ""
-        header_number = 0
-        for header_line in lines:
-            header_number += 1
-            if clean_text(header_line):
-                break
-        else:
+        header_line, header_number = _next_content_line(lines, 0)
+        if header_line is None:
             raise ImportFileError(f"{state.file_name}: the file is empty.")
 
-        delimiter = find_delimiter(header_line)
+        named = SEPARATOR_LINE.fullmatch(clean_text(header_line))
+        if named:
+            # Excel's "sep=;" line: the header is the next line that is not blank.
+            header_line, header_number = _next_content_line(lines, header_number)
+            if header_line is None:
+                raise ImportFileError(f"{state.file_name}: the file has no header row.")
+        if named and named.group(1) in DELIMITERS:
+            cells = next(csv.reader([header_line], delimiter=named.group(1)), [])
+            delimiter = named.group(1) if header_address_columns(cells) else None
+        else:
+            delimiter = find_delimiter(header_line)
         if delimiter is None:
-            raise ImportFileError(
-                f"{state.file_name} line {header_number}: no address column in the header row "
-                f"{clean_text(header_line)[:200]!r}. Name the column one of: "
-                f"{', '.join(ADDRESS_COLUMNS)} (any case)."
-            )
+            raise ImportFileError(self._no_address_column(header_line, header_number))
         header = next(csv.reader([header_line], delimiter=delimiter))
         names = [normalise_header(cell) for cell in header]
         address_columns = header_address_columns(header)
@@ -192,6 +208,33 @@ class CsvParser:
                     continue
                 yield details.record(version, number, canonical, line, state)
 
+    def _no_address_column(self, header_line: str, header_number: int) -> str:
+        """Return the message for a header row without a known address column."""
+        where = f"{self.state.file_name} line {header_number}"
+        columns = f"{', '.join(ADDRESS_COLUMNS)} (any case)"
+        first_cell = ""
+        for delimiter in DELIMITERS:
+            cells = next(csv.reader([header_line], delimiter=delimiter), [])
+            if len(cells) > 1:
+                first_cell = clean_text(cells[0])
+                break
+        else:
+            first_cell = clean_text(header_line)
+        try:
+            parse_host_address(first_cell)
+        except AddressError:
+            pass
+        else:
+            return (
+                f"{where}: the first row holds data ({first_cell!r}), not a header. Add a header "
+                f"row that names the address column one of: {columns}, or import a file with "
+                "one address per line as a plain list."
+            )
+        return (
+            f"{where}: no address column in the header row {clean_text(header_line)[:200]!r}. "
+            f"Name the column one of: {columns}."
+        )
+
 
 class _Details:
     """The optional columns of one row, split and checked once per row."""
@@ -237,10 +280,43 @@ class _Details:
         )
 
 
+def _first_lines(sample: bytes) -> Iterator[str]:
+    """Yield the non-blank lines of ``sample``, without a leading ``sep=`` line."""
+    text = codecs.decode(sample, "utf-8-sig", errors="replace")
+    first = True
+    for line in text.splitlines():
+        if not clean_text(line):
+            continue
+        if first and SEPARATOR_LINE.fullmatch(clean_text(line)):
+            first = False
+            continue
+        first = False
+        yield line
+
+
 def starts_like_csv(sample: bytes) -> bool:
     """Return True if the first non-blank line of ``sample`` is a header with an address column."""
+    for line in _first_lines(sample):
+        return find_delimiter(line) is not None
+    return False
+
+
+def looks_tabular(sample: bytes) -> bool:
+    """Return True if the file starts with a ``sep=`` line or its first entry contains a delimiter.
+
+    The first line that is not blank or a ``#`` comment counts, as a plain
+    list reads it: a list entry never contains a comma, semicolon, tab or
+    vertical bar.
+    """
     text = codecs.decode(sample, "utf-8-sig", errors="replace")
     for line in text.splitlines():
-        if clean_text(line):
-            return find_delimiter(line) is not None
+        value = clean_text(line)
+        if not value:
+            continue
+        if SEPARATOR_LINE.fullmatch(value):
+            return True
+        entry = clean_text(line.split("#", 1)[0])
+        if not entry:
+            continue
+        return any(delimiter in line.split("#", 1)[0] for delimiter in DELIMITERS)
     return False

@@ -14,7 +14,14 @@ from typing import BinaryIO
 
 from lumeta_qualys.ipset import AddressError, parse_range
 
-from .base import HostRecord, ImportFileError, ParseState, clean_text, format_host_address
+from .base import (
+    HostRecord,
+    ImportFileError,
+    ParseState,
+    clean_text,
+    format_host_address,
+    plural,
+)
 
 MAX_ADDRESSES_PER_LINE = 65_536
 
@@ -49,7 +56,10 @@ class ListParser:
                 "Save it as UTF-8 and import it again."
             ) from None
         if nul_lines:
-            state.warn(f"{state.file_name}: NUL characters were removed from {nul_lines} lines.")
+            state.warn(
+                f"{state.file_name}: NUL characters were removed from "
+                f"{plural(nul_lines, 'line', 'lines')}."
+            )
 
     def _line(self, line_number: int, value: str) -> Iterator[HostRecord]:
         state = self.state

@@ -39,6 +39,7 @@ from .base import (
     clean_text,
     normalise_mac,
     parse_host_address,
+    plural,
 )
 
 CHUNK_SIZE = 1 << 20
@@ -97,12 +98,14 @@ class _Document:
         self._parse(data, final=False)
         return self._take()
 
-    def close(self, end_line: int) -> Iterator[list[RawHost]]:
+    def close(self, end_line: int, last: bool = True) -> Iterator[list[RawHost]]:
         """Finish the document; an incomplete one marks the parse incomplete.
 
-        Yields the hosts the end completed, then warns. A consumer that
-        turns each batch into records before it resumes this generator gets
-        the warnings in file order.
+        ``end_line`` is the line where the document ends: the file's end, or
+        for a document that is not the ``last`` one, the next run's XML
+        declaration. Yields the hosts the end completed, then warns. A
+        consumer that turns each batch into records before it resumes this
+        generator gets the warnings in file order.
         """
         state = self.owner.state
         try:
@@ -114,11 +117,19 @@ class _Document:
             if hosts:
                 yield hosts
             state.complete = False
-            state.warn(
-                f"{state.file_name}: no runstats; file ends early at line {end_line}. "
-                f"The scan was probably interrupted: {self.hosts_up} complete hosts that are up "
-                "were imported, hosts after that line are missing, and no host was marked stale."
-            )
+            hosts = plural(self.hosts_up, "complete host that is up", "complete hosts that are up")
+            if last:
+                state.warn(
+                    f"{state.file_name}: no runstats; file ends early at line {end_line}. "
+                    f"The scan was probably interrupted: {hosts} imported, hosts after that "
+                    "line are missing, and no host was marked stale."
+                )
+            else:
+                state.warn(
+                    f"{state.file_name}: the nmap run that starts at line {self.first_line} ends "
+                    f"early, at line {end_line} where the next run starts. That scan was probably "
+                    f"interrupted: {hosts} of it imported, and no host was marked stale."
+                )
             return
         except _EntityDeclared:
             raise ImportFileError(f"{state.file_name}: {ENTITY_MESSAGE}.") from None
@@ -127,8 +138,8 @@ class _Document:
             yield hosts
         if self.reported_up is not None and self.reported_up != self.hosts_up:
             state.warn(
-                f"{state.file_name}: runstats reports {self.reported_up} hosts up, "
-                f"but {self.hosts_up} hosts up were read."
+                f"{state.file_name}: runstats reports {plural(self.reported_up, 'host', 'hosts')} "
+                f"up, but {plural(self.hosts_up, 'host up was', 'hosts up were')} read."
             )
 
     def _take(self) -> list[RawHost]:
@@ -264,6 +275,7 @@ def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
     mac = ""
     mac_vendor = ""
     addresses: list[tuple[int, int, str, int]] = []
+    rejected = False
     for kind, text, vendor, relative_line in host_addresses:
         if kind == "ipv4" or kind == "ipv6":
             try:
@@ -271,7 +283,10 @@ def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
                 # every Unicode whitespace character, is enough here.
                 version, number, canonical = parse_host_address(text.strip())
             except AddressError as error:
-                state.reject_address(offset + relative_line, text, error)
+                state.reject_address(
+                    offset + relative_line, text, error, "The address was left out."
+                )
+                rejected = True
                 continue
             addresses.append((version, number, canonical, offset + relative_line))
         elif kind == "mac":
@@ -291,9 +306,10 @@ def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
             )
 
     if not addresses:
-        state.warn(
-            f"{state.file_name} line {offset + host_line}: a host that is up has no IP address."
-        )
+        if not rejected:
+            state.warn(
+                f"{state.file_name} line {offset + host_line}: a host that is up has no IP address."
+            )
         return []
     if len(addresses) == 1:
         version, number, canonical, line = addresses[0]
@@ -353,7 +369,7 @@ class NmapParser:
                     if hosts:
                         yield hosts
                     lines_before += before.count(b"\n")
-                    yield from document.close(lines_before + 1)
+                    yield from document.close(lines_before + 1, last=False)
                 else:
                     self._check_blank(before, lines_before)
                     lines_before += before.count(b"\n")

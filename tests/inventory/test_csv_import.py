@@ -102,3 +102,69 @@ def test_quoted_fields_with_crlf(tmp_path):
 @given(st.text(alphabet=" \t\r\n\u00a0\u3000\ufeff\u200b\u2060ab1.", max_size=12))
 def test_clean_text_matches_three_strips(value):
     assert clean_text(value) == value.strip().strip(EXTRA_STRIP).strip()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "192.0.2.202,host-x\n192.0.2.203,host-y\n",
+            "data.csv line 1: the first row holds data ('192.0.2.202'), not a header. Add a "
+            "header row that names the address column one of: ip, ip address",
+        ),
+        ("name,mac\nweb,00:00:5E:00:53:01\n", "data.csv line 1: no address column in the header"),
+        (
+            "Device;DNS\nrouter;web\n",
+            "data.csv line 1: no address column in the header row 'Device;DNS'",
+        ),
+    ],
+)
+def test_csv_without_known_header_is_explained(tmp_path, text, expected):
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+
+    report = import_file(path)
+
+    assert report.format == "csv"
+    assert report.status == ImportRun.Status.FAILED
+    assert report.error.startswith(expected)
+    assert Host.objects.count() == 0
+
+
+def test_ip_addr_header_is_an_address_column(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("IP Addr;DNS\n192.0.2.1;web\n")
+
+    import_file(path)
+
+    assert addresses() == {"192.0.2.1"}
+
+
+def test_excel_separator_line_is_read(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbfsep=;\r\nIP Address;Host Name\r\n192.0.2.40;web\r\n")
+
+    report = import_file(path)
+
+    assert report.format == "csv"
+    assert report.added == 1
+    assert Host.objects.get().hostname == "web"
+
+
+def test_separator_line_wins_over_detection(tmp_path):
+    # The header splits into an "ip" column only with the named delimiter.
+    path = tmp_path / "excel.csv"
+    path.write_text("sep=|\nip|os\n192.0.2.41|Linux, 64-bit\n")
+
+    import_file(path)
+
+    assert Host.objects.get().os_name == "Linux, 64-bit"
+
+
+def test_cidr_in_address_column_is_explained(tmp_path):
+    path = tmp_path / "blocks.csv"
+    path.write_text("ip\n192.0.2.7/32\n")
+
+    report = import_file(path)
+
+    assert "a CIDR block or prefix is not one address" in report.rejected[0]["message"]

@@ -118,7 +118,7 @@ def test_unparseable_file_is_400_with_report(client, token):
     _, raw = token
 
     response = client.post(
-        URL,
+        f"{URL}?name=bomb.xml",
         data=fixture_path("entity_bomb.xml").read_bytes(),
         content_type="application/xml",
         **auth(raw),
@@ -140,17 +140,64 @@ def test_body_over_limit_is_413(client, token, settings):
 def test_empty_body_is_400(client, token):
     _, raw = token
 
-    response = client.post(URL, data=b"", content_type="text/plain", **auth(raw))
+    response = client.post(f"{URL}?source=scan", data=b"", content_type="text/plain", **auth(raw))
 
     assert response.status_code == 400
     assert "no file" in response.json()["error"]
+
+
+def test_raw_body_needs_a_source_or_name(client, token):
+    _, raw = token
+
+    response = client.post(URL, data=b"192.0.2.1\n", content_type="text/plain", **auth(raw))
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(
+        "Name the feed of a file sent as the request body: add source=NAME"
+    )
+    assert Host.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("dry-run=1", "Unknown query parameter 'dry-run'. The parameters are: format, source,"),
+        ("preview=1", "Unknown query parameter 'preview'."),
+        ("dry_run=maybe", "The parameter dry_run='maybe' is neither yes nor no. Use dry_run=1"),
+    ],
+)
+def test_unclear_parameters_write_nothing(client, token, query, message):
+    _, raw = token
+
+    response = client.post(
+        f"{URL}?source=s&{query}", data=b"192.0.2.1\n", content_type="text/plain", **auth(raw)
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(message)
+    assert Host.objects.count() == 0
+
+
+@pytest.mark.parametrize(("value", "written"), [("0", 1), ("off", 1), ("true", 0), ("YES", 0)])
+def test_dry_run_words(client, token, value, written):
+    _, raw = token
+
+    response = client.post(
+        f"{URL}?source=s&dry_run={value}",
+        data=b"192.0.2.1\n",
+        content_type="text/plain",
+        **auth(raw),
+    )
+
+    assert response.status_code == 200
+    assert Host.objects.count() == written
 
 
 def test_unknown_format_is_400(client, token):
     _, raw = token
 
     response = client.post(
-        f"{URL}?format=xlsx", data=b"192.0.2.1\n", content_type="text/plain", **auth(raw)
+        f"{URL}?format=xlsx&source=s", data=b"192.0.2.1\n", content_type="text/plain", **auth(raw)
     )
 
     assert response.status_code == 400

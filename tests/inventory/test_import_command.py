@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from inventory.models import Host
+from inventory.models import Host, ImportRun
 from tests.support.services import ROOT, subprocess_env
 
 from .conftest import addresses, fixture_path
@@ -41,7 +41,7 @@ def test_command_imports_several_files():
 def test_command_dry_run_writes_nothing():
     output = run(str(fixture_path("hosts.csv")), "--dry-run")
 
-    assert "Preview (nothing written)" in output
+    assert "hosts.csv (csv, source 'hosts.csv'): preview, nothing written" in output
     assert "added 3" in output
     assert Host.objects.count() == 0
 
@@ -57,8 +57,99 @@ def test_command_forced_format(tmp_path):
 
 
 def test_command_fails_when_nothing_imported():
-    with pytest.raises(CommandError, match="Nothing was imported. 1 file"):
+    with pytest.raises(CommandError, match=r"1 of 1 files failed: entity_bomb.xml. Nothing was"):
         run(str(fixture_path("entity_bomb.xml")))
+
+
+def test_command_fails_when_no_file_lists_a_host(tmp_path):
+    path = tmp_path / "empty.txt"
+    path.write_text("# nothing yet\n")
+
+    with pytest.raises(CommandError, match="Nothing was imported: no file listed a host."):
+        run(str(path))
+
+
+def test_command_fails_when_one_file_fails():
+    with pytest.raises(CommandError) as caught:
+        run(str(fixture_path("hosts.csv")), str(fixture_path("entity_bomb.xml")))
+
+    assert str(caught.value) == (
+        "1 of 2 files failed: entity_bomb.xml. The other files were imported."
+    )
+    assert Host.objects.count() == 3
+
+
+def test_command_names_a_folder(tmp_path):
+    with pytest.raises(CommandError, match=r"is a folder. Name the files in it, for example"):
+        run(str(tmp_path))
+
+
+def old_host(address: str, source: str) -> Host:
+    host = Host.objects.create(address=address, source=source)
+    Host.objects.filter(pk=host.pk).update(last_seen=timezone.now() - timedelta(days=1))
+    return host
+
+
+def test_files_of_one_source_are_one_feed(tmp_path):
+    first, second = tmp_path / "part-1.txt", tmp_path / "part-2.txt"
+    first.write_text("192.0.2.1\n192.0.2.2\n")
+    second.write_text("192.0.2.3\n")
+    old_host("192.0.2.3", "weekly")
+    gone = old_host("192.0.2.99", "weekly")
+    other = old_host("198.51.100.1", "cmdb")
+
+    output = run(str(first), str(second), "--source", "weekly")
+
+    stale = set(Host.objects.filter(stale=True).values_list("address", flat=True))
+    assert stale == {gone.address}
+    assert "added 2, updated 0, unchanged 0, marked stale 0, rejected 0" in output
+    assert "added 0, updated 0, unchanged 1, marked stale 1, rejected 0" in output
+    assert not Host.objects.get(pk=other.pk).stale
+
+
+def test_files_with_one_name_are_one_feed(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "hosts.txt").write_text("192.0.2.1\n")
+    (tmp_path / "b" / "hosts.txt").write_text("192.0.2.2\n")
+    gone = old_host("192.0.2.99", "hosts.txt")
+
+    run(str(tmp_path / "a" / "hosts.txt"), str(tmp_path / "b" / "hosts.txt"))
+
+    stale = set(Host.objects.filter(stale=True).values_list("address", flat=True))
+    assert stale == {gone.address}
+
+
+def test_failed_part_keeps_hosts_current(tmp_path):
+    first, last = tmp_path / "part-1.txt", tmp_path / "part-3.txt"
+    first.write_text("192.0.2.1\n")
+    last.write_text("192.0.2.2\n")
+    kept = old_host("192.0.2.99", "weekly")
+
+    with pytest.raises(CommandError) as caught:
+        run(str(first), str(fixture_path("entity_bomb.xml")), str(last), "--source", "weekly")
+
+    assert "1 of 3 files failed: entity_bomb.xml" in str(caught.value)
+    assert not Host.objects.get(pk=kept.pk).stale
+    last_run = ImportRun.objects.order_by("pk").last()
+    assert last_run.marked_stale == 0
+    assert last_run.warnings == [
+        "No host of source 'weekly' was marked stale, because entity_bomb.xml "
+        "was not imported completely."
+    ]
+
+
+def test_dry_run_of_one_feed_counts_no_stale_hosts(tmp_path):
+    first, second = tmp_path / "part-1.txt", tmp_path / "part-2.txt"
+    first.write_text("192.0.2.1\n")
+    second.write_text("192.0.2.2\n")
+    old_host("192.0.2.99", "weekly")
+
+    output = run(str(first), str(second), "--source", "weekly", "--dry-run")
+
+    assert "marked stale 1" not in output
+    assert "A dry run of several files of source 'weekly' counts no stale hosts." in output
+    assert not Host.objects.filter(stale=True).exists()
 
 
 def test_command_fails_on_missing_file(tmp_path):

@@ -81,6 +81,34 @@ def test_default_source_is_the_file_name(tmp_path):
     assert report.marked_stale == 1
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "fmt"),
+    [
+        ("bad.csv", "ip,hostname\nfoo,a\nbar,b\n", None),
+        ("header.csv", "ip,hostname\n", None),
+        ("comments.txt", "# nothing here\n", None),
+        (
+            "scan.xml",
+            '<?xml version="1.0"?><nmaprun><host><status state="up"/>'
+            '<address addr="192.0.2.1" addrtype="ipv4"/></host></nmaprun>',
+            "list",
+        ),
+    ],
+)
+def test_import_without_a_host_marks_nothing_stale(tmp_path, name, text, fmt):
+    import_file(write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.9\n"), source="scan")
+
+    report = import_file(write(tmp_path, name, text), fmt=fmt, source="scan")
+
+    assert report.imported == 0
+    assert report.marked_stale == 0
+    assert Host.objects.stale().count() == 0
+    assert report.warnings[-1] == (
+        "No host could be imported, so no host of source 'scan' was marked stale. "
+        "To remove hosts that are gone, delete them from the host list."
+    )
+
+
 def test_partial_import_marks_nothing_stale(tmp_path):
     import_file(write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.9\n"), source="scan")
 
@@ -152,7 +180,22 @@ def test_repeated_address_is_counted_once(tmp_path):
 
     assert report.added == 1
     assert Host.objects.get().hostname == "b"
-    assert any("listed more than once" in warning for warning in report.warnings)
+    assert report.warnings == [
+        "1 more listing of an address listed earlier in the file was merged into the first "
+        "listing, for example 192.0.2.1 on line 3."
+    ]
+
+
+def test_address_listed_three_times_names_the_address(tmp_path):
+    text = "ip\n192.0.2.1\n192.0.2.7\n192.0.2.7\n192.0.2.7\n"
+
+    report = import_file(write(tmp_path, "a.csv", text))
+
+    assert report.repeated == 2
+    assert report.warnings == [
+        "2 more listings of addresses listed earlier in the file were merged into the first "
+        "listing, for example 192.0.2.7 on line 4."
+    ]
 
 
 def test_repeats_across_batches_are_merged(tmp_path, monkeypatch):

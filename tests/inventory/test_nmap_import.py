@@ -266,4 +266,4 @@ def test_runstats_count_mismatch_is_warned(tmp_path):
 
     report = import_file(path)
 
-    assert "runstats reports 2 hosts up, but 1 hosts up were read." in report.warnings[0]
+    assert "runstats reports 2 hosts up, but 1 host up was read." in report.warnings[0]

@@ -96,10 +96,10 @@ def test_child_notes_keep_file_order(monkeypatch, tmp_path):
     report = in_child[0]
     assert report["rejected_count"] == 5
     warnings = report["warnings"]
-    # Four MAC warnings, five hosts left without an IP address, two runstats
-    # mismatches and the count of runs.
-    assert len(warnings) == 12
-    assert "runstats reports 2501 hosts up, but 2500 hosts up were read." in warnings[5]
+    # Four MAC warnings, two runstats mismatches and the count of runs. The
+    # five hosts whose address was rejected get no warning of their own.
+    assert len(warnings) == 7
+    assert "runstats reports 2,501 hosts up, but 2,500 hosts up were read." in warnings[2]
     assert warnings[-1] == "notes.xml: 2 nmap runs were read from one file."
 
 

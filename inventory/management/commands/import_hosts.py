@@ -9,14 +9,15 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from inventory.importers import FORMATS
-from inventory.services import import_file
+from inventory.services import import_files
 
 
 class Command(BaseCommand):
     help = (
         "Import nmap XML, CSV or plain address lists into the inventory. Each file is one "
-        "import in one transaction; the report is printed at the end. Exits with status 1 "
-        "when nothing could be imported."
+        "import in one transaction; the report is printed at the end. Files with the same "
+        "source are one feed: hosts are marked stale after its last file. Exits with status 1 "
+        "when a file failed or nothing could be imported."
     )
 
     def add_arguments(self, parser) -> None:
@@ -44,46 +45,63 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         paths = [Path(path) for path in options["paths"]]
         for path in paths:
+            if path.is_dir():
+                raise CommandError(
+                    f"{path} is a folder. Name the files in it, for example {path}/*.xml."
+                )
             if not path.is_file():
                 raise CommandError(f"{path}: no such file. Check the path and try again.")
 
         imported = 0
-        failed = 0
-        for path in paths:
-            report = self._import(path, options)
-            for line in report.summary_lines():
-                self.stdout.write(line)
-            if report.ok:
-                imported += report.imported
-            else:
-                failed += 1
+        failed: list[str] = []
+        reports = import_files(
+            paths,
+            fmt=options["format"],
+            source=options["source"],
+            dry_run=options["dry_run"],
+            progress_for=None if options["no_progress"] else self._progress_bar,
+        )
+        try:
+            for path, report in zip(paths, reports, strict=True):
+                self._close_bar()
+                for line in report.summary_lines():
+                    self.stdout.write(line)
+                if report.ok:
+                    imported += report.imported
+                else:
+                    failed.append(path.name)
+        finally:
+            self._close_bar()
 
-        if imported == 0:
+        if failed:
             raise CommandError(
-                "Nothing was imported." + (f" {failed} file(s) failed." if failed else "")
+                f"{len(failed)} of {len(paths)} files failed: {', '.join(failed)}. "
+                + ("Nothing was imported." if imported == 0 else "The other files were imported.")
             )
+        if imported == 0:
+            raise CommandError("Nothing was imported: no file listed a host.")
 
-    def _import(self, path: Path, options: dict):
-        total = path.stat().st_size
-        show = not options["no_progress"]
-        with tqdm(
-            total=total,
+    bar: tqdm | None = None
+
+    def _progress_bar(self, path: Path):
+        """Open a progress bar for ``path`` and return the import's progress callback."""
+        self._close_bar()
+        bar = self.bar = tqdm(
+            total=path.stat().st_size,
             unit="B",
             unit_scale=True,
             desc=path.name,
             file=sys.stderr,
-            disable=not show,
             leave=False,
-        ) as bar:
+        )
 
-            def progress(bytes_read: int, total_bytes: int | None, hosts: int) -> None:
-                bar.update(bytes_read - bar.n)
-                bar.set_postfix(hosts=hosts, refresh=False)
+        def progress(bytes_read: int, total_bytes: int | None, hosts: int) -> None:
+            bar.update(bytes_read - bar.n)
+            bar.set_postfix(hosts=hosts, refresh=False)
 
-            return import_file(
-                path,
-                fmt=options["format"],
-                source=options["source"],
-                dry_run=options["dry_run"],
-                progress=progress,
-            )
+        return progress
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
