@@ -2,9 +2,11 @@
 
 The import keeps its database transaction open from start to end, so its
 progress cannot go through that transaction. Progress goes to an
-in-process registry that the progress view reads first and, except on
-SQLite (one writer at a time), to ``ImportRun.progress`` through a second
-database connection, so that another web process can show it too.
+in-process registry that the progress view reads first, and for other web
+processes (gunicorn runs several) to a place they can read: on PostgreSQL
+``ImportRun.progress``, written through a second database connection; on
+SQLite, which lets one connection write at a time, a small JSON file in
+``DATA_DIR/import-progress/``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, connections
 
 from .models import ImportRun
@@ -23,7 +26,7 @@ from .services import import_file
 
 logger = logging.getLogger(__name__)
 
-# Seconds between progress writes to the database.
+# Seconds between progress writes to the database or the progress file.
 PROGRESS_WRITE_INTERVAL = 1.0
 
 _registry: dict[int, dict] = {}
@@ -31,10 +34,29 @@ _registry_lock = threading.Lock()
 
 
 def current_progress(run_id: int) -> dict | None:
-    """Return the latest progress of a run started by this process, or None."""
+    """Return the latest progress of a running import from this process or its file, or None."""
     with _registry_lock:
         progress = _registry.get(run_id)
-        return dict(progress) if progress is not None else None
+        if progress is not None:
+            return dict(progress)
+    try:
+        return json.loads(progress_file(run_id).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def progress_file(run_id: int) -> Path:
+    """Return the path of the progress file of an import on SQLite."""
+    return Path(settings.DATA_DIR) / "import-progress" / f"{int(run_id)}.json"
+
+
+def _write_progress_file(run_id: int, progress: dict) -> None:
+    path = progress_file(run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(progress))
+    # A reader sees the old file or the new one, never half of one.
+    os.replace(temporary, path)
 
 
 def _set_progress(run_id: int, progress: dict) -> None:
@@ -56,11 +78,14 @@ class _ProgressWriter:
         progress = {"bytes_read": bytes_read, "total_bytes": total_bytes, "hosts": hosts}
         _set_progress(self.run_id, progress)
         now = time.monotonic()
-        if self.side_connection is None or now - self.last_write < PROGRESS_WRITE_INTERVAL:
+        if now - self.last_write < PROGRESS_WRITE_INTERVAL:
             return
         self.last_write = now
-        table = ImportRun._meta.db_table
         try:
+            if self.side_connection is None:
+                _write_progress_file(self.run_id, progress)
+                return
+            table = ImportRun._meta.db_table
             with self.side_connection.cursor() as cursor:
                 cursor.execute(
                     f"UPDATE {table} SET progress = %s WHERE id = %s AND status = %s",
@@ -72,6 +97,8 @@ class _ProgressWriter:
     def close(self) -> None:
         if self.side_connection is not None:
             self.side_connection.close()
+        else:
+            progress_file(self.run_id).unlink(missing_ok=True)
 
 
 def run_import(

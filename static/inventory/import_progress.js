@@ -10,9 +10,15 @@
   var bar = document.getElementById("progress-bar");
   var text = document.getElementById("progress-text");
 
+  // Polls may reach a web process that last heard of the import a moment
+  // earlier, so the bar never moves back.
+  var shown = { percent: 0, hosts: 0 };
+
   function show(progress) {
-    bar.value = progress.percent;
-    text.textContent = progress.percent + "% read, " + progress.hosts + " hosts written";
+    shown.percent = Math.max(shown.percent, progress.percent);
+    shown.hosts = Math.max(shown.hosts, progress.hosts);
+    bar.value = shown.percent;
+    text.textContent = shown.percent + "% read, " + shown.hosts + " hosts written";
   }
 
   function poll() {

@@ -5,6 +5,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from inventory import background
 from inventory.models import Host, ImportRun
 from tests.support.personas import PASSWORD
 
@@ -205,3 +206,23 @@ def test_admin_rejects_invalid_or_duplicate_address(admin_client_logged_in):
     assert duplicate.status_code == 200
     assert "192.0.2.1 is already indexed" in duplicate.content.decode()
     assert Host.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_progress_reaches_other_web_processes(importer_client, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    run = ImportRun.objects.create(source="scan", file_name="scan.xml")
+    writer = background._ProgressWriter(run.pk)
+    try:
+        writer(600, 1000, 1234)
+        # Another web process has no entry for the import in its registry.
+        background._registry.pop(run.pk, None)
+
+        data = importer_client.get(reverse("inventory:import-progress", args=[run.pk])).json()
+    finally:
+        writer.close()
+
+    assert data["done"] is False
+    assert data["percent"] == 60
+    assert data["hosts"] == 1234
+    assert not background.progress_file(run.pk).exists()
