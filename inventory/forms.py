@@ -60,6 +60,7 @@ class HostSearchForm(forms.Form):
         label="Search",
         required=False,
         help_text=(
-            "An address, a CIDR block (192.0.2.0/28), a range (a-b) or the start of a host name."
+            "An address, a CIDR block (192.0.2.0/28), a range (a-b), the start of an address "
+            "(192.0.2.) or the start of any of a host's names."
         ),
     )

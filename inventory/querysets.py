@@ -7,9 +7,15 @@ Address queries run on ``Host.key`` (fixed-width sortable text, see
 
 from __future__ import annotations
 
+import ipaddress
+import re
+
 from django.db import models
 
 from lumeta_qualys.ipset import AddressError, address_key, parse_address, parse_range
+
+# The start of a dotted IPv4 address, ending with a dot: "10.", "192.0.2.".
+IPV4_START = re.compile(r"(?:[0-9]{1,3}\.){1,3}")
 
 
 class HostQuerySet(models.QuerySet):
@@ -38,8 +44,11 @@ class HostQuerySet(models.QuerySet):
         """Hosts matching a search box entry.
 
         An address matches that host, a CIDR block or ``a-b`` range matches
-        the hosts inside it, and any other text matches host names that start
-        with it (case-insensitive). An empty query matches every host.
+        the hosts inside it, and any other text matches hosts with a host
+        name that starts with it (case-insensitive). An empty query matches
+        every host. A search is no import, so it reads what a user means
+        where an import would reject: ``192.0.2.7/24`` is the block
+        ``192.0.2.0/24``, and ``192.0.2.`` the addresses that start so.
         """
         text = query.strip()
         if not text:
@@ -47,7 +56,18 @@ class HostQuerySet(models.QuerySet):
         try:
             return self.in_cidr(text)
         except AddressError:
-            return self.filter(hostname__startswith=text.lower())
+            pass
+        block = _typed_block(text)
+        if block is not None:
+            return self._between(*block)
+        name = text.lower()
+        # Names are stored lower case, the first one also in the indexed
+        # hostname column. The others are found in the JSON text of the
+        # list, where each name follows a double quote: a scan of the table,
+        # 0.2 to 0.3 s for a million hosts on SQLite.
+        return self.filter(
+            models.Q(hostname__startswith=name) | models.Q(hostnames__icontains='"' + name)
+        )
 
     def stale(self) -> HostQuerySet:
         """Hosts the latest complete import of their source no longer listed."""
@@ -64,3 +84,21 @@ class HostQuerySet(models.QuerySet):
 
     def _between(self, version: int, start: int, end: int) -> HostQuerySet:
         return self.filter(key__gte=address_key(version, start), key__lte=address_key(version, end))
+
+
+def _typed_block(text: str) -> tuple[int, int, int] | None:
+    """Return (version, start, end) of a block with host bits set or of a typed address start."""
+    if "/" in text:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            return None
+    elif IPV4_START.fullmatch(text):
+        octets = text.rstrip(".").split(".")
+        if any(int(octet) > 255 or (len(octet) > 1 and octet[0] == "0") for octet in octets):
+            return None
+        prefix = 8 * len(octets)
+        network = ipaddress.ip_network(".".join(octets + ["0"] * (4 - len(octets))) + f"/{prefix}")
+    else:
+        return None
+    return network.version, int(network.network_address), int(network.broadcast_address)

@@ -18,7 +18,8 @@ def hosts():
         ("2001:db8::1", "six"),
         ("2001:db8::1:0", ""),
     ]:
-        Host.objects.create(address=address, hostname=name, source="test")
+        names = [name, f"{name.split('.')[0]}-mgmt.example.test"] if name else []
+        Host.objects.create(address=address, hostname=name, hostnames=names, source="test")
 
 
 def found(queryset) -> list[str]:
@@ -57,6 +58,18 @@ def test_in_range_rejects_mixed_versions(hosts):
         ("192.0.2.2-192.0.2.20", ["192.0.2.15", "192.0.2.16"]),
         ("ALP", ["192.0.2.1", "192.0.2.16"]),
         ("example", []),
+        # Names after the first, and not in the middle of a name.
+        ("beta-mgmt.example", ["192.0.2.15"]),
+        ("SIX-MGMT", ["2001:db8::1"]),
+        ("mgmt", []),
+        # What users type that an import would reject.
+        ("192.0.2.7/24", ["192.0.2.1", "192.0.2.15", "192.0.2.16"]),
+        ("192.0.2.17/28", ["192.0.2.16"]),
+        ("2001:db8::5/64", ["2001:db8::1", "2001:db8::1:0"]),
+        ("192.0.2.", ["192.0.2.1", "192.0.2.15", "192.0.2.16"]),
+        ("198.", ["198.51.100.1"]),
+        ("256.", []),
+        ("192.0.02.", []),
         (
             "",
             [
