@@ -84,7 +84,7 @@ def parse_address(text: str) -> tuple[int, int]:
 
 
 def format_address(version: int, value: int) -> str:
-    """Return the canonical text of an address (compressed form for IPv6).
+    """Return the canonical text of an address (RFC 5952's compressed form for IPv6).
 
     IPv4 is formatted here, about three times faster than through
     ``ipaddress.IPv4Address``: a sync formats every range end it stores or
@@ -94,6 +94,11 @@ def format_address(version: int, value: int) -> str:
         if not 0 <= value <= 0xFFFFFFFF:
             raise ValueError(f"{value} is not an IPv4 address value (0 to 2**32 - 1)")
         return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+    if value >> 32 == 0xFFFF:
+        # An IPv4-mapped address ends in dotted decimal (RFC 5952, section 5):
+        # ::ffff:192.0.2.1. Python 3.11 writes ::ffff:c000:201, later versions
+        # the dotted form (CPython gh-87799): the text must not change with them.
+        return f"::ffff:{format_address(4, value & 0xFFFFFFFF)}"
     return str(ipaddress.IPv6Address(value))
 
 

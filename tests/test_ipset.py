@@ -400,6 +400,33 @@ def test_placeholders_are_the_ipv6_mapping_range():
     assert "1.0.0.0" not in IPV6_PLACEHOLDERS
 
 
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("::ffff:c000:201", "::ffff:192.0.2.1"),
+        ("::FFFF:192.0.2.1", "::ffff:192.0.2.1"),
+        ("0:0:0:0:0:ffff:0:0", "::ffff:0.0.0.0"),
+        ("::ffff:ffff:ffff", "::ffff:255.255.255.255"),
+        # Next to the mapped block, but not in it: hexadecimal as usual.
+        ("::1:ffff:c000:201", "::1:ffff:c000:201"),
+        ("::fffe:c000:201", "::fffe:c000:201"),
+        ("::c000:201", "::c000:201"),
+    ],
+)
+def test_ipv4_mapped_text_is_dotted(text, canonical):
+    assert canonical_address(text) == canonical
+    assert canonical_address(canonical) == canonical
+
+
+@given(st.integers(0, 2**128 - 1))
+def test_ipv6_text_round_trips(value):
+    text = format_address(6, value)
+
+    assert parse_address(text) == (6, value)
+    if value >> 32 != 0xFFFF:
+        assert text == str(ipaddress.IPv6Address(value))
+
+
 def test_canonical_address_forms():
     assert canonical_address(" 2001:DB8:0:0:0:0:0:7 ") == "2001:db8::7"
     assert canonical_address("192.0.2.1") == "192.0.2.1"

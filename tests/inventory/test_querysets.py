@@ -110,3 +110,19 @@ def test_cidr_query_uses_key_index(hosts):
 
     assert "USING INDEX" in plan
     assert "key>? AND key<?" in plan.replace('"', "").replace("=", "")
+
+
+def test_mapped_address_text_is_rewritten():
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("inventory.migrations.0007_ipv4_mapped_address_text")
+    host = Host.objects.create(address="::ffff:192.0.2.9", source="test")
+    other = Host.objects.create(address="2001:db8::9", source="test")
+    Host.objects.filter(pk=host.pk).update(address="::ffff:c000:209")
+
+    migration.rewrite(apps, None)
+
+    assert Host.objects.get(pk=host.pk).address == "::ffff:192.0.2.9"
+    assert Host.objects.get(pk=other.pk).address == "2001:db8::9"
