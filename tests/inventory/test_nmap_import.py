@@ -267,3 +267,44 @@ def test_runstats_count_mismatch_is_warned(tmp_path):
     report = import_file(path)
 
     assert "runstats reports 2 hosts up, but 1 host up was read." in report.warnings[0]
+
+
+def test_interrupted_run_before_another_names_its_lines(tmp_path):
+    path = write(
+        tmp_path,
+        "appended.xml",
+        '<?xml version="1.0"?>\n<nmaprun>\n'
+        + HOST.format("192.0.2.1")
+        + '<host><status state="up"/>\n'
+        + '<?xml version="1.0"?>\n<nmaprun>\n'
+        + HOST.format("192.0.2.2")
+        + '<runstats><hosts up="1"/></runstats></nmaprun>\n',
+    )
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.PARTIAL
+    assert addresses() == {"192.0.2.1", "192.0.2.2"}
+    assert report.warnings[0] == (
+        "appended.xml: the nmap run that starts at line 1 ends early, at line 5 where the next "
+        "run starts. That scan was probably interrupted: 1 complete host that is up of it "
+        "imported, and no host was marked stale."
+    )
+
+
+def test_host_with_rejected_address_is_not_warned_again(tmp_path):
+    path = write(
+        tmp_path,
+        "bad_address.xml",
+        '<?xml version="1.0"?>\n<nmaprun>\n'
+        + HOST.format("192.0.2.300")
+        + HOST.format("192.0.2.3")
+        + "</nmaprun>\n",
+    )
+
+    report = import_file(path)
+
+    assert report.added == 1
+    assert report.rejected_count == 1
+    assert report.rejected[0]["message"].endswith("The address was left out.")
+    assert report.warnings == []
