@@ -41,6 +41,9 @@ class AddressError(ValueError):
 
 # Four groups of ASCII digits: an IPv4 address, or meant as one.
 DOTTED_QUAD = re.compile(r"[0-9]+(?:\.[0-9]+){3}")
+# The end of a range in short form: the last group of the start address only.
+SHORT_IPV4_END = re.compile(r"[0-9]{1,3}")
+SHORT_IPV6_END = re.compile(r"[0-9A-Fa-f]{1,4}")
 
 
 def parse_address(text: str) -> tuple[int, int]:
@@ -66,21 +69,28 @@ def parse_address(text: str) -> tuple[int, int]:
         raise AddressError(text, "IPv6 zone ids are not supported")
     if "/" in value:
         raise AddressError(text, "a CIDR block or prefix is not one address")
+    if "-" in value:
+        raise AddressError(text, "a range is not one address")
     try:
         address = ipaddress.ip_address(value)
     except ValueError as error:
-        reason = str(error)
-        if DOTTED_QUAD.fullmatch(value):
-            # ip_address() hides IPv4Address's reason, which names the octet.
-            try:
-                ipaddress.IPv4Address(value)
-            except ValueError as octet_error:
-                reason = str(octet_error)
-            if "Leading zeros" in reason:
-                # 010 is ten to some tools and eight (octal) to others.
-                reason += "; tools read such octets as decimal or as octal, so write them without"
-        raise AddressError(text, reason) from None
+        reason = _octet_reason(value) if DOTTED_QUAD.fullmatch(value) else None
+        raise AddressError(text, reason or str(error)) from None
     return address.version, int(address)
+
+
+def _octet_reason(value: str) -> str | None:
+    """Return why a text of four groups of digits is no IPv4 address, naming the octet."""
+    for octet in value.split("."):
+        if len(octet) > 1 and octet[0] == "0":
+            # 010 is ten to some tools and eight (octal) to others.
+            return (
+                f"the octet {octet!r} has a leading zero, which tools read as decimal or as "
+                "octal; write it without"
+            )
+        if int(octet) > 255:
+            return f"the octet {octet!r} is more than 255"
+    return None
 
 
 def format_address(version: int, value: int) -> str:
@@ -162,15 +172,9 @@ def parse_range(text: str) -> tuple[int, int, int]:
         try:
             end_version, end = parse_address(last)
         except AddressError as error:
-            end_text = last.strip()
-            if end_text.isdigit() and "." in first:
-                # nmap's "10.0.0.1-3" shorthand: which part it shortens is a guess.
-                raise AddressError(
-                    text,
-                    f"the range end {end_text!r} is not a full address; write both ends in "
-                    f"full, such as {first.strip()}-{first.strip().rsplit('.', 1)[0]}.{end_text}",
-                ) from None
-            raise AddressError(text, error.reason) from None
+            raise AddressError(
+                text, _short_end_reason(first.strip(), last.strip()) or error.reason
+            ) from None
         if start_version != end_version:
             raise AddressError(text, "the range mixes IPv4 and IPv6")
         if end < start:
@@ -180,7 +184,11 @@ def parse_range(text: str) -> tuple[int, int, int]:
         try:
             network = ipaddress.ip_network(value, strict=True)
         except ValueError as error:
-            raise AddressError(text, str(error)) from None
+            reason = str(error)
+            if "host bits set" in reason:
+                block = ipaddress.ip_network(value, strict=False)
+                reason = f"it has host bits set; the block that contains it is {block}"
+            raise AddressError(text, reason) from None
         return (
             network.version,
             int(network.network_address),
@@ -188,6 +196,23 @@ def parse_range(text: str) -> tuple[int, int, int]:
         )
     version, number = parse_address(value)
     return version, number, number
+
+
+def _short_end_reason(first: str, end: str) -> str | None:
+    """Return the reason for a range written in short form, such as nmap's ``10.0.0.1-3``."""
+    if ":" in first:
+        separator, short = ":", SHORT_IPV6_END.fullmatch(end)
+    else:
+        separator, short = ".", SHORT_IPV4_END.fullmatch(end)
+    if not short:
+        return None
+    # Which part of the address the short end replaces is a guess, so the
+    # range is rejected with the full form that the last group would give.
+    full = f"{first.rsplit(separator, 1)[0]}{separator}{end}"
+    return (
+        f"the range end {end!r} is not a full address; write both ends in full, "
+        f"such as {first}-{full}"
+    )
 
 
 def parse_ranges(

@@ -144,5 +144,5 @@ def test_batch_with_bad_values_warns_in_host_order():
     assert warnings[1] == "A host with ID 'x2' was skipped because the ID is not a whole number."
     assert warnings[2] == (
         "Host 3: IP address '192.0.2.300' was skipped because it is not a valid address "
-        "('192.0.2.300' does not appear to be an IPv4 or IPv6 address)."
+        "(the octet '300' is more than 255)."
     )
