@@ -175,20 +175,45 @@ def _json_error(message: str, status: int) -> JsonResponse:
 
 API_PARAMETERS = ("format", "source", "dry_run", "name")
 TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("", "0", "false", "no", "off")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+class BadRequest(ValueError):
+    """A request the endpoint cannot act on unambiguously; its message tells what to change."""
 
 
 def _flag(name: str, value: str | None) -> bool:
-    """Read a yes/no query parameter; raise ValueError with the message for any other value."""
-    word = (value or "").strip().lower()
+    """Read a yes/no parameter, False when absent; raise BadRequest for any other value."""
+    if value is None:
+        return False
+    word = value.strip().lower()
     if word in TRUE_WORDS:
         return True
     if word in FALSE_WORDS:
         return False
-    raise ValueError(
+    raise BadRequest(
         f"The parameter {name}={value!r} is neither yes nor no. Use {name}=1 for yes or "
-        f"{name}=0 for no (also: {', '.join(TRUE_WORDS[1:])} / {', '.join(FALSE_WORDS[2:])})."
+        f"{name}=0 for no (also: {', '.join(TRUE_WORDS[1:])} / {', '.join(FALSE_WORDS[1:])})."
     )
+
+
+def _collect_parameters(*groups) -> dict[str, str]:
+    """Merge query and form parameters; raise BadRequest for an unknown or repeated one.
+
+    A misspelt or repeated parameter, such as ``dry-run=1`` or a second
+    ``dry_run``, must not turn a preview into a real import.
+    """
+    values: dict[str, str] = {}
+    for group in groups:
+        for name in group:
+            if name not in API_PARAMETERS:
+                raise BadRequest(
+                    f"Unknown parameter {name!r}. The parameters are: {', '.join(API_PARAMETERS)}."
+                )
+            if name in values or len(group.getlist(name)) > 1:
+                raise BadRequest(f"The parameter {name} is given more than once. Give it once.")
+            values[name] = group[name]
+    return values
 
 
 @method_decorator(login_not_required, name="dispatch")
@@ -198,9 +223,10 @@ class ImportApiView(View):
 
     Authenticates only with ``Authorization: Bearer <token>`` (a session
     cookie is not enough, because the view is exempt from CSRF). The body is
-    the file itself or a multipart form with a ``file`` field. Query
-    parameters: ``format``, ``source``, ``dry_run`` and ``name`` (the file
-    name for a raw body). Returns the import report as JSON.
+    the file itself or a multipart form with one file field. Parameters, in
+    the query string or as form fields of a multipart form: ``format``,
+    ``source``, ``dry_run`` and ``name`` (the file name for a raw body).
+    Returns the import report as JSON.
     """
 
     http_method_names = ["post"]
@@ -214,24 +240,6 @@ class ImportApiView(View):
             )
         if not can_import(request.user):
             return _json_error("Importing hosts needs the permission inventory.add_host.", 403)
-
-        # A misspelt parameter such as "dry-run=1" must not turn a preview
-        # into a real import.
-        unknown = [name for name in request.GET if name not in API_PARAMETERS]
-        if unknown:
-            return _json_error(
-                f"Unknown query parameter {unknown[0]!r}. The parameters are: "
-                f"{', '.join(API_PARAMETERS)}.",
-                400,
-            )
-        try:
-            dry_run = _flag("dry_run", request.GET.get("dry_run"))
-        except ValueError as error:
-            return _json_error(str(error), 400)
-        fmt = request.GET.get("format") or None
-        if fmt is not None and fmt not in FORMATS:
-            return _json_error(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.", 400)
-        source = request.GET.get("source", "").strip() or None
         limit = settings.IMPORT_MAX_UPLOAD_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -244,43 +252,75 @@ class ImportApiView(View):
                 "with manage.py import_hosts.",
                 413,
             )
+        try:
+            options = self._options(request)
+        except BadRequest as error:
+            return _json_error(str(error), 400)
 
-        if (
-            source is None
-            and not request.GET.get("name", "").strip()
-            and request.content_type != "multipart/form-data"
-        ):
-            # Hosts missing from the next import of the same source are marked
-            # stale, so unrelated scripts must not share a made-up default.
-            return _json_error(
-                "Name the feed of a file sent as the request body: add source=NAME (hosts of "
-                "that source that a later import does not list become stale) or name=FILE, "
-                "which is also the default source.",
-                400,
-            )
-        path, name = self._save_body(request)
-        if path is None:
-            return _json_error("The request has no file: send it as the body or as 'file'.", 400)
+        try:
+            path, name = self._save_body(request, options["name"])
+        except BadRequest as error:
+            return _json_error(str(error), 400)
         try:
             report = import_file(
                 path,
-                fmt=fmt,
-                source=source,
-                dry_run=dry_run,
+                fmt=options["format"],
+                source=options["source"],
+                dry_run=options["dry_run"],
                 user=request.user,
                 file_name=name,
             )
         finally:
             Path(path).unlink(missing_ok=True)
-        return JsonResponse(report.as_dict(), status=200 if report.ok else 400)
+        if not report.ok:
+            status = 400
+        elif report.imported == 0:
+            # "curl --fail-with-body" then fails: a file of which nothing
+            # could be read is rarely what a script meant to send.
+            status = 422
+        else:
+            status = 200
+        return JsonResponse(report.as_dict(), status=status)
 
-    def _save_body(self, request: HttpRequest) -> tuple[str | None, str]:
+    def _options(self, request: HttpRequest) -> dict:
+        """Return the import's options from the query string and form fields; raise BadRequest."""
+        multipart = request.content_type == "multipart/form-data"
+        groups = [request.GET, request.POST] if multipart else [request.GET]
+        values = _collect_parameters(*groups)
+        fmt = values.get("format") or None
+        if fmt is not None and fmt not in FORMATS:
+            raise BadRequest(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.")
+        source = values.get("source", "").strip() or None
+        if source is None and not values.get("name", "").strip() and not multipart:
+            # Hosts missing from the next import of the same source are marked
+            # stale, so unrelated scripts must not share a made-up default.
+            raise BadRequest(
+                "Name the feed of a file sent as the request body: add source=NAME (hosts of "
+                "that source that a later import does not list become stale) or name=FILE, "
+                "which is also the default source."
+            )
+        return {
+            "format": fmt,
+            "source": source,
+            "dry_run": _flag("dry_run", values.get("dry_run")),
+            "name": values.get("name", "").strip(),
+        }
+
+    def _save_body(self, request: HttpRequest, raw_name: str) -> tuple[str, str]:
+        """Store the file sent and return its path and name; raise BadRequest when there is none."""
         if request.content_type == "multipart/form-data":
-            upload = request.FILES.get("file") or next(iter(request.FILES.values()), None)
-            if upload is None:
-                return None, ""
+            uploads = [upload for field in request.FILES for upload in request.FILES.getlist(field)]
+            if not uploads:
+                raise BadRequest("The request has no file: send it as the body or as 'file'.")
+            if len(uploads) > 1:
+                raise BadRequest(
+                    f"The request has {len(uploads)} files. Send one file per request."
+                )
+            upload = uploads[0]
+            if upload.size == 0:
+                raise BadRequest(f"The file {upload.name!r} is empty.")
             return save_upload(upload), upload.name
-        name = request.GET.get("name", "").strip() or "upload"
+        name = raw_name or "upload"
         handle, path = tempfile.mkstemp(prefix="import-", dir=upload_directory())
         size = 0
         with os.fdopen(handle, "wb") as target:
@@ -289,5 +329,5 @@ class ImportApiView(View):
                 target.write(chunk)
         if size == 0:
             Path(path).unlink(missing_ok=True)
-            return None, ""
+            raise BadRequest("The request body is empty: send the file as the body or as 'file'.")
         return path, name

@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.models import ApiToken
@@ -143,7 +144,9 @@ def test_empty_body_is_400(client, token):
     response = client.post(f"{URL}?source=scan", data=b"", content_type="text/plain", **auth(raw))
 
     assert response.status_code == 400
-    assert "no file" in response.json()["error"]
+    assert response.json()["error"] == (
+        "The request body is empty: send the file as the body or as 'file'."
+    )
 
 
 def test_raw_body_needs_a_source_or_name(client, token):
@@ -161,9 +164,12 @@ def test_raw_body_needs_a_source_or_name(client, token):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("dry-run=1", "Unknown query parameter 'dry-run'. The parameters are: format, source,"),
-        ("preview=1", "Unknown query parameter 'preview'."),
+        ("dry-run=1", "Unknown parameter 'dry-run'. The parameters are: format, source,"),
+        ("preview=1", "Unknown parameter 'preview'."),
         ("dry_run=maybe", "The parameter dry_run='maybe' is neither yes nor no. Use dry_run=1"),
+        ("dry_run=", "The parameter dry_run='' is neither yes nor no."),
+        ("dry_run=1&dry_run=0", "The parameter dry_run is given more than once. Give it once."),
+        ("source=other", "The parameter source is given more than once."),
     ],
 )
 def test_unclear_parameters_write_nothing(client, token, query, message):
@@ -218,3 +224,67 @@ def test_curl_default_content_type_is_read_raw(client, token):
     assert response.status_code == 200
     assert response.json()["added"] == 3
     assert response.json()["format"] == "csv"
+
+
+def test_form_fields_are_parameters(client, token):
+    _, raw = token
+    with fixture_path("bad_rows.csv").open("rb") as handle:
+        response = client.post(URL, {"file": handle, "dry_run": "1", "source": "cmdb"}, **auth(raw))
+
+    data = response.json()
+    assert data["dry_run"] is True
+    assert data["source"] == "cmdb"
+    assert Host.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "fields", "message"),
+    [
+        ("", {"dry-run": "1"}, "Unknown parameter 'dry-run'."),
+        ("?dry_run=1", {"dry_run": "0"}, "The parameter dry_run is given more than once."),
+    ],
+)
+def test_unclear_form_fields_write_nothing(client, token, query, fields, message):
+    _, raw = token
+    with fixture_path("hosts.csv").open("rb") as handle:
+        response = client.post(f"{URL}{query}", {"file": handle, **fields}, **auth(raw))
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(message)
+    assert Host.objects.count() == 0
+
+
+def test_one_file_per_request(client, token):
+    _, raw = token
+    with (
+        fixture_path("hosts.csv").open("rb") as first,
+        fixture_path("list.txt").open("rb") as second,
+    ):
+        response = client.post(URL, {"file": [first, second]}, **auth(raw))
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "The request has 2 files. Send one file per request."
+    assert Host.objects.count() == 0
+
+
+def test_empty_uploaded_file_is_400(client, token):
+    _, raw = token
+
+    response = client.post(URL, {"file": SimpleUploadedFile("hosts.csv", b"")}, **auth(raw))
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "The file 'hosts.csv' is empty."
+
+
+def test_file_without_hosts_is_422(client, token):
+    _, raw = token
+
+    response = client.post(
+        f"{URL}?source=s", data=b"ip\nnot-an-address\n", content_type="text/csv", **auth(raw)
+    )
+
+    assert response.status_code == 422
+    data = response.json()
+    assert data["status"] == "succeeded"
+    assert data["imported"] == 0
+    assert data["rejected_count"] == 1
