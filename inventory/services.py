@@ -123,7 +123,6 @@ def import_file(
     file_name: str | None = None,
     mark_stale: bool = True,
     stale_cutoff: datetime | None = None,
-    listed_before: int = 0,
 ) -> ImportReport:
     """Import one discovery file from disk and return its report.
 
@@ -140,8 +139,7 @@ def import_file(
     ``mark_stale=False`` leaves stale marking to a later import of the same
     source, and ``stale_cutoff`` marks stale the hosts of the source last
     seen before that time instead of before this import's start:
-    :func:`import_files` uses both, with ``listed_before``, to treat several
-    files as one feed.
+    :func:`import_files` uses both to treat several files as one feed.
     """
     file_path = Path(path)
     name = file_name or file_path.name
@@ -158,7 +156,6 @@ def import_file(
             total_bytes=file_path.stat().st_size,
             mark_stale=mark_stale,
             stale_cutoff=stale_cutoff,
-            listed_before=listed_before,
         )
 
 
@@ -178,42 +175,50 @@ def import_files(
     one part lists is not stale because another part does not. Stale
     marking then waits for the last file of the source and marks the hosts
     of the source that none of its files listed, provided every one of them
-    was imported completely. A dry run cannot see the earlier files' hosts,
-    so it counts no stale hosts for a source of several files.
+    was imported completely and listed a host. A dry run cannot see the
+    earlier files' hosts, so it counts no stale hosts for a source of
+    several files. Files with the same name are shown with their path.
     """
     sources = [(source or "").strip() or path.name for path in paths]
+    names = Counter(path.name for path in paths)
     remaining = Counter(sources)
     cutoffs: dict[str, datetime] = {}
-    blocked: dict[str, str] = {}
-    listed: Counter[str] = Counter()
+    # Per source, the first file that was not imported completely or listed
+    # no host, and why.
+    blocked: dict[str, tuple[str, str]] = {}
     for path, feed in zip(paths, sources, strict=True):
         remaining[feed] -= 1
         shared = sources.count(feed) > 1
         last = remaining[feed] == 0
+        # Files with the same name are told apart by their path in messages.
+        shown = str(path) if names[path.name] > 1 else path.name
         # Hosts listed by this source's earlier files were last seen at or
         # after this time, so they stay current.
         cutoff = cutoffs.setdefault(feed, timezone.now())
         report = import_file(
             path,
             fmt=fmt,
-            source=source,
+            source=feed,
             dry_run=dry_run,
             user=user,
             progress=progress_for(path) if progress_for else None,
+            file_name=shown,
             mark_stale=not shared or (last and not dry_run and feed not in blocked),
             stale_cutoff=cutoff if shared else None,
-            listed_before=listed[feed],
         )
-        listed[feed] += report.imported if report.ok else 0
-        if report.status != ImportRun.Status.SUCCEEDED and feed not in blocked:
-            blocked[feed] = path.name
+        if feed not in blocked:
+            if report.status != ImportRun.Status.SUCCEEDED:
+                blocked[feed] = (shown, "was not imported completely")
+            elif report.imported == 0:
+                # Its part of the network would be marked stale wrongly.
+                blocked[feed] = (shown, "listed no host")
         if shared and last and report.ok:
             if dry_run:
                 note = f"A dry run of several files of source {feed!r} counts no stale hosts."
-            elif feed in blocked and blocked[feed] != path.name:
+            elif feed in blocked and blocked[feed][0] != shown:
                 note = (
-                    f"No host of source {feed!r} was marked stale, because {blocked[feed]} "
-                    "was not imported completely."
+                    f"No host of source {feed!r} was marked stale, because "
+                    f"{blocked[feed][0]} {blocked[feed][1]}."
                 )
             else:
                 note = ""
@@ -266,13 +271,8 @@ def import_stream(
     total_bytes: int | None = None,
     mark_stale: bool = True,
     stale_cutoff: datetime | None = None,
-    listed_before: int = 0,
 ) -> ImportReport:
-    """Import a discovery file from an open binary stream; see :func:`import_file`.
-
-    ``listed_before`` counts the hosts that earlier files of the same feed
-    listed (see :func:`import_files`).
-    """
+    """Import a discovery file from an open binary stream; see :func:`import_file`."""
     source = (source or "").strip() or file_name
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.")
@@ -326,7 +326,7 @@ def import_stream(
                 # the write fails, instead of when the generator is collected.
                 records.close()
                 writer.close()
-            listed = counts.added + counts.updated + counts.unchanged + listed_before
+            listed = counts.added + counts.updated + counts.unchanged
             if state.complete and mark_stale and listed:
                 # A dry run marks too, so that its report shows the count; the
                 # rollback below undoes it with everything else.

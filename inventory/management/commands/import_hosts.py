@@ -17,7 +17,7 @@ class Command(BaseCommand):
         "Import nmap XML, CSV or plain address lists into the inventory. Each file is one "
         "import in one transaction; the report is printed at the end. Files with the same "
         "source are one feed: hosts are marked stale after its last file. Exits with status 1 "
-        "when a file failed or nothing could be imported."
+        "when a file failed or listed no host."
     )
 
     def add_arguments(self, parser) -> None:
@@ -54,6 +54,7 @@ class Command(BaseCommand):
 
         imported = 0
         failed: list[str] = []
+        empty: list[str] = []
         reports = import_files(
             paths,
             fmt=options["format"],
@@ -62,24 +63,27 @@ class Command(BaseCommand):
             progress_for=None if options["no_progress"] else self._progress_bar,
         )
         try:
-            for path, report in zip(paths, reports, strict=True):
+            for report in reports:
                 self._close_bar()
                 for line in report.summary_lines():
                     self.stdout.write(line)
-                if report.ok:
-                    imported += report.imported
-                else:
-                    failed.append(path.name)
+                if not report.ok:
+                    failed.append(report.file_name)
+                elif report.imported == 0:
+                    empty.append(report.file_name)
+                imported += report.imported if report.ok else 0
         finally:
             self._close_bar()
 
-        if failed:
-            raise CommandError(
-                f"{len(failed)} of {len(paths)} files failed: {', '.join(failed)}. "
-                + ("Nothing was imported." if imported == 0 else "The other files were imported.")
-            )
-        if imported == 0:
-            raise CommandError("Nothing was imported: no file listed a host.")
+        problems = [
+            _files_that(what, files, len(paths))
+            for what, files in (("failed", failed), ("listed no host", empty))
+            if files
+        ]
+        if problems and imported == 0 and len(paths) > 1:
+            problems.append("Nothing was imported.")
+        if problems:
+            raise CommandError(" ".join(problems))
 
     bar: tqdm | None = None
 
@@ -105,3 +109,10 @@ class Command(BaseCommand):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def _files_that(what: str, files: list[str], total: int) -> str:
+    """Return "a.xml failed." for one file, or "2 of 3 files failed: a.xml, b.csv."."""
+    if total == 1:
+        return f"{files[0]} {what}."
+    return f"{len(files)} of {total} files {what}: {', '.join(files)}."
