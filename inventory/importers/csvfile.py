@@ -50,7 +50,7 @@ OS_COLUMNS = ("os", "os name", "operating system")
 TAG_COLUMNS = ("tags", "tag")
 DELIMITERS = (",", ";", "\t", "|")
 # The first line of some spreadsheet exports, naming the delimiter: "sep=;".
-SEPARATOR_LINE = re.compile(r"sep=(.)")
+SEPARATOR_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
 LIST_SEPARATORS = re.compile(r"[;,|\s]+")
 TAG_SEPARATORS = re.compile(r"[;,|]")
 
@@ -84,6 +84,19 @@ def find_delimiter(header_line: str) -> str | None:
         if header_address_columns(cells):
             return delimiter
     return None
+
+
+def separator_of(line: str) -> str | None:
+    """Return the delimiter that a spreadsheet's ``sep=`` line names, or None for another line.
+
+    The line may be quoted and in any case. Only line ends and spaces are
+    stripped, because the delimiter itself may be a tab.
+    """
+    text = line.rstrip("\r\n").lstrip("\ufeff").strip(" ")
+    if len(text) > 2 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    match = SEPARATOR_LINE.fullmatch(text)
+    return match.group(1) if match else None
 
 
 def _next_content_line(lines: Iterator[str], number: int) -> tuple[str | None, int]:
@@ -146,15 +159,15 @@ class CsvParser:
         if header_line is None:
             raise ImportFileError(f"{state.file_name}: the file is empty.")
 
-        named = SEPARATOR_LINE.fullmatch(clean_text(header_line))
+        named = separator_of(header_line)
         if named:
             # Excel's "sep=;" line: the header is the next line that is not blank.
             header_line, header_number = _next_content_line(lines, header_number)
             if header_line is None:
                 raise ImportFileError(f"{state.file_name}: the file has no header row.")
-        if named and named.group(1) in DELIMITERS:
-            cells = next(csv.reader([header_line], delimiter=named.group(1)), [])
-            delimiter = named.group(1) if header_address_columns(cells) else None
+        if named in DELIMITERS:
+            cells = next(csv.reader([header_line], delimiter=named), [])
+            delimiter = named if header_address_columns(cells) else None
         else:
             delimiter = find_delimiter(header_line)
         if delimiter is None:
@@ -287,7 +300,7 @@ def _first_lines(sample: bytes) -> Iterator[str]:
     for line in text.splitlines():
         if not clean_text(line):
             continue
-        if first and SEPARATOR_LINE.fullmatch(clean_text(line)):
+        if first and separator_of(line):
             first = False
             continue
         first = False
@@ -313,7 +326,7 @@ def looks_tabular(sample: bytes) -> bool:
         value = clean_text(line)
         if not value:
             continue
-        if SEPARATOR_LINE.fullmatch(value):
+        if separator_of(line):
             return True
         entry = clean_text(line.split("#", 1)[0])
         if not entry:

@@ -140,9 +140,13 @@ def test_ip_addr_header_is_an_address_column(tmp_path):
     assert addresses() == {"192.0.2.1"}
 
 
-def test_excel_separator_line_is_read(tmp_path):
+@pytest.mark.parametrize(
+    "first_line",
+    [b"sep=;", b"\xef\xbb\xbfsep=;", b'"sep=;"', b'\xef\xbb\xbf"sep=;"', b"SEP=;", b"Sep=;  "],
+)
+def test_excel_separator_line_is_read(tmp_path, first_line):
     path = tmp_path / "excel.csv"
-    path.write_bytes(b"\xef\xbb\xbfsep=;\r\nIP Address;Host Name\r\n192.0.2.40;web\r\n")
+    path.write_bytes(first_line + b"\r\nIP Address;Host Name\r\n192.0.2.40;web\r\n")
 
     report = import_file(path)
 
@@ -168,3 +172,13 @@ def test_cidr_in_address_column_is_explained(tmp_path):
     report = import_file(path)
 
     assert "a CIDR block or prefix is not one address" in report.rejected[0]["message"]
+
+
+def test_tab_separator_line_is_read(tmp_path):
+    path = tmp_path / "excel.txt"
+    path.write_text("sep=\t\nip\thostname\n192.0.2.42\tweb, db\n")
+
+    report = import_file(path)
+
+    assert report.format == "csv"
+    assert Host.objects.get().hostnames == ["web", "db"]
