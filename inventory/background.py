@@ -18,11 +18,10 @@ import threading
 import time
 from pathlib import Path
 
-from django.conf import settings
 from django.db import connection, connections
 
 from .models import ImportRun
-from .services import import_file
+from .services import import_file, progress_file
 
 logger = logging.getLogger(__name__)
 
@@ -43,11 +42,6 @@ def current_progress(run_id: int) -> dict | None:
         return json.loads(progress_file(run_id).read_text())
     except (OSError, ValueError):
         return None
-
-
-def progress_file(run_id: int) -> Path:
-    """Return the path of the progress file of an import on SQLite."""
-    return Path(settings.DATA_DIR) / "import-progress" / f"{int(run_id)}.json"
 
 
 def _write_progress_file(run_id: int, progress: dict) -> None:

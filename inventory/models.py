@@ -118,6 +118,12 @@ class ImportRun(models.Model):
     )
     warnings = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)
+    owner = models.CharField(
+        max_length=255,
+        blank=True,
+        editable=False,
+        help_text="The process running the import, as host:pid:start (inventory.processes).",
+    )
 
     class Meta:
         ordering = ["-started_at"]

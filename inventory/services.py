@@ -40,6 +40,7 @@ from .importers.base import CountingReader
 from .importers.nmap import CHUNK_SIZE
 from .importers.parallel import parse_records
 from .models import Host, ImportRun
+from .processes import current_owner, owner_gone
 from .signals import hosts_deleted, hosts_imported
 from .writer import HostWriter, WriteCounts
 
@@ -190,8 +191,8 @@ def import_files(
         remaining[feed] -= 1
         shared = sources.count(feed) > 1
         last = remaining[feed] == 0
-        # Files with the same name are told apart by their path in messages.
-        shown = str(path) if names[path.name] > 1 else path.name
+        # Files with the same name are shown with their path in messages.
+        display_name = str(path) if names[path.name] > 1 else path.name
         # Hosts listed by this source's earlier files were last seen at or
         # after this time, so they stay current.
         cutoff = cutoffs.setdefault(feed, timezone.now())
@@ -202,20 +203,20 @@ def import_files(
             dry_run=dry_run,
             user=user,
             progress=progress_for(path) if progress_for else None,
-            file_name=shown,
+            file_name=display_name,
             mark_stale=not shared or (last and not dry_run and feed not in blocked),
             stale_cutoff=cutoff if shared else None,
         )
         if feed not in blocked:
             if report.status != ImportRun.Status.SUCCEEDED:
-                blocked[feed] = (shown, "was not imported completely")
+                blocked[feed] = (display_name, "was not imported completely")
             elif report.imported == 0:
                 # Its part of the network would be marked stale wrongly.
-                blocked[feed] = (shown, "listed no host")
+                blocked[feed] = (display_name, "listed no host")
         if shared and last and report.ok:
             if dry_run:
                 note = f"A dry run of several files of source {feed!r} counts no stale hosts."
-            elif feed in blocked and blocked[feed][0] != shown:
+            elif feed in blocked and blocked[feed][0] != display_name:
                 note = (
                     f"No host of source {feed!r} was marked stale, because "
                     f"{blocked[feed][0]} {blocked[feed][1]}."
@@ -229,13 +230,43 @@ def import_files(
 
 
 def create_run(file_name: str, source: str | None, fmt: str | None, user=None) -> ImportRun:
-    """Create the ImportRun row of an import that is about to start."""
+    """Create the ImportRun row of an import that is about to start in this process."""
     return ImportRun.objects.create(
         source=source or file_name,
         file_name=file_name,
         file_format=fmt or "",
         started_by=user if user is not None and user.is_authenticated else None,
+        owner=current_owner(),
     )
+
+
+def progress_file(run_id: int) -> Path:
+    """Return the path of the progress file of an import on SQLite (see inventory.background)."""
+    return Path(settings.DATA_DIR) / "import-progress" / f"{int(run_id)}.json"
+
+
+def settle_abandoned_runs(runs) -> None:
+    """Mark failed the running imports whose process on this host has ended.
+
+    Such an import never committed, so it wrote nothing. ``runs`` are
+    ImportRun objects about to be shown; they are updated in place.
+    """
+    for run in runs:
+        if run.status != ImportRun.Status.RUNNING or not owner_gone(run.owner):
+            continue
+        host, pid, _start = run.owner.rsplit(":", 2)
+        error = (
+            f"The process that ran this import (pid {pid} on {host}) ended before the import "
+            "reported its result, for example because the web server restarted. An import "
+            "that does not finish writes nothing: import the file again."
+        )
+        finished_at = timezone.now()
+        ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(
+            status=ImportRun.Status.FAILED, error=error, finished_at=finished_at
+        )
+        run.status, run.error, run.finished_at = ImportRun.Status.FAILED, error, finished_at
+        progress_file(run.pk).unlink(missing_ok=True)
+        logger.warning("Import %s of %s: its process %s ended", run.pk, run.file_name, run.owner)
 
 
 @contextmanager
@@ -354,6 +385,8 @@ def import_stream(
         logger.exception("Import %s of %s failed", run.pk, file_name)
         raise
     report_progress()
+    written = counts.added + counts.updated + counts.unchanged
+    run.progress = {"bytes_read": reader.bytes_read, "total_bytes": total_bytes, "hosts": written}
 
     report.added = counts.added
     report.updated = counts.updated

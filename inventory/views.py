@@ -25,7 +25,7 @@ from . import background
 from .forms import HostSearchForm, ImportForm
 from .importers import FORMATS
 from .models import Host, ImportRun
-from .services import create_run, import_file
+from .services import create_run, import_file, settle_abandoned_runs
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +122,11 @@ class ImportView(PermissionRequiredMixin, View):
         return redirect("inventory:import-run", pk=run.pk)
 
     def render_page(self, request: HttpRequest, form: ImportForm, status: int = 200):
+        runs = list(ImportRun.objects.select_related("started_by")[:RECENT_IMPORTS])
+        settle_abandoned_runs(runs)
         context = {
             "form": form,
-            "runs": ImportRun.objects.select_related("started_by")[:RECENT_IMPORTS],
+            "runs": runs,
             "max_upload": filesizeformat(settings.IMPORT_MAX_UPLOAD_BYTES),
         }
         return render(request, self.template_name, context, status=status)
@@ -137,6 +139,11 @@ class ImportRunView(DetailView):
     template_name = "inventory/import_run.html"
     context_object_name = "run"
 
+    def get_object(self, queryset=None) -> ImportRun:
+        run = super().get_object(queryset)
+        settle_abandoned_runs([run])
+        return run
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["progress_url"] = reverse("inventory:import-progress", args=[self.object.pk])
@@ -148,7 +155,10 @@ class ImportProgressView(View):
 
     def get(self, request: HttpRequest, pk: int) -> JsonResponse:
         run = get_object_or_404(ImportRun, pk=pk)
+        settle_abandoned_runs([run])
         progress = background.current_progress(run.pk) or run.progress or {}
+        if run.status != ImportRun.Status.RUNNING:
+            progress = run.progress or {}
         done = run.status != ImportRun.Status.RUNNING
         total = progress.get("total_bytes") or 0
         percent = (

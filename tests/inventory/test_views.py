@@ -7,6 +7,8 @@ from django.urls import reverse
 
 from inventory import background
 from inventory.models import Host, ImportRun
+from inventory.processes import current_owner
+from inventory.services import progress_file
 from tests.support.personas import PASSWORD
 
 from .conftest import fixture_path
@@ -140,6 +142,7 @@ def test_progress_json_reports_done(importer_client, settings):
     assert data["done"] is True
     assert data["status"] == "succeeded"
     assert data["percent"] == 100
+    assert data["hosts"] == 1
 
 
 def test_admin_search_takes_cidr(admin_client_logged_in):
@@ -225,4 +228,51 @@ def test_progress_reaches_other_web_processes(importer_client, settings, tmp_pat
     assert data["done"] is False
     assert data["percent"] == 60
     assert data["hosts"] == 1234
-    assert not background.progress_file(run.pk).exists()
+    assert not progress_file(run.pk).exists()
+
+
+def owner_with_start(start: str) -> str:
+    host, pid, _ = current_owner().rsplit(":", 2)
+    return f"{host}:{pid}:{start}"
+
+
+def test_import_whose_process_ended_is_failed(importer_client, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    # The same pid with another start time: an earlier process, since ended.
+    run = ImportRun.objects.create(source="s", file_name="big.csv", owner=owner_with_start("1"))
+    leftover = progress_file(run.pk)
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text('{"bytes_read": 42, "total_bytes": 100, "hosts": 68000}')
+
+    data = importer_client.get(reverse("inventory:import-progress", args=[run.pk])).json()
+
+    assert data["done"] is True
+    assert data["status"] == "failed"
+    assert data["hosts"] == 0
+    run.refresh_from_db()
+    assert run.error.startswith("The process that ran this import (pid ")
+    assert "import the file again" in run.error
+    assert run.finished_at is not None
+    assert not leftover.exists()
+
+
+@pytest.mark.parametrize(
+    "owner", ["", "elsewhere.example.test:1:1", "not an owner"], ids=["none", "other", "bad"]
+)
+def test_import_of_unknown_process_keeps_running(importer_client, owner):
+    run = ImportRun.objects.create(source="s", file_name="big.csv", owner=owner)
+
+    response = importer_client.get(reverse("inventory:import-run", args=[run.pk]))
+
+    assert response.status_code == 200
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.RUNNING
+
+
+def test_running_import_of_this_process_stays(importer_client):
+    run = ImportRun.objects.create(source="s", file_name="big.csv", owner=current_owner())
+
+    importer_client.get(reverse("inventory:import"))
+
+    run.refresh_from_db()
+    assert run.status == ImportRun.Status.RUNNING
