@@ -404,7 +404,8 @@ def import_stream(
                 f"{counts.repeated} more listings of addresses listed earlier in the file were"
             )
         report.warnings.append(
-            f"{listings} merged into the first listing, for example {address} on line {line}."
+            f"{listings} merged into the first listing, for example {address}, listed again "
+            f"on line {line}."
         )
     if dry_run and not state.complete:
         report.warnings.append("A real import of this file would not mark any host stale.")

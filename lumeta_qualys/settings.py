@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # intcomma: counts written as 1,234,567.
+    "django.contrib.humanize",
     "django_celery_beat",
     "accounts",
     "inventory",

@@ -117,7 +117,9 @@ class _Document:
             if hosts:
                 yield hosts
             state.complete = False
-            hosts = plural(self.hosts_up, "complete host that is up", "complete hosts that are up")
+            hosts = plural(
+                self.hosts_up, "complete host that is up was", "complete hosts that are up were"
+            )
             if last:
                 state.warn(
                     f"{state.file_name}: no runstats; file ends early at line {end_line}. "
@@ -128,7 +130,7 @@ class _Document:
                 state.warn(
                     f"{state.file_name}: the nmap run that starts at line {self.first_line} ends "
                     f"early, at line {end_line} where the next run starts. That scan was probably "
-                    f"interrupted: {hosts} of it imported, and no host was marked stale."
+                    f"interrupted: {hosts} imported from it, and no host was marked stale."
                 )
             return
         except _EntityDeclared:

@@ -18,7 +18,8 @@
     shown.percent = Math.max(shown.percent, progress.percent);
     shown.hosts = Math.max(shown.hosts, progress.hosts);
     bar.value = shown.percent;
-    text.textContent = shown.percent + "% read, " + shown.hosts + " hosts written";
+    text.textContent =
+      shown.percent + "% read, " + shown.hosts.toLocaleString("en-US") + " hosts written";
   }
 
   function poll() {

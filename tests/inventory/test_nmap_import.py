@@ -287,8 +287,8 @@ def test_interrupted_run_before_another_names_its_lines(tmp_path):
     assert addresses() == {"192.0.2.1", "192.0.2.2"}
     assert report.warnings[0] == (
         "appended.xml: the nmap run that starts at line 1 ends early, at line 5 where the next "
-        "run starts. That scan was probably interrupted: 1 complete host that is up of it "
-        "imported, and no host was marked stale."
+        "run starts. That scan was probably interrupted: 1 complete host that is up was "
+        "imported from it, and no host was marked stale."
     )
 
 

@@ -53,7 +53,7 @@ def test_upload_runs_in_background_and_shows_report(
     page.get_by_role("button", name="Import").click()
 
     # The import is held after its last batch: the page shows it running.
-    page.get_by_text("20000 hosts written").wait_for()
+    page.get_by_text("20,000 hosts written").wait_for()
     assert page.locator("#import-report").count() == 0
     held_import.set()
 
@@ -62,6 +62,7 @@ def test_upload_runs_in_background_and_shows_report(
     assert polls
     assert "/inventory/import/" in page.url
     assert "Succeeded" in report.inner_text()
+    assert "Added\t20,000" in report.inner_text()
     assert 'scan.txt line 20001: "bogus" is not a valid IP address' in report.inner_text()
     run = ImportRun.objects.get()
     assert run.added == 20_000
