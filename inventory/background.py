@@ -2,8 +2,8 @@
 
 The import keeps its database transaction open from start to end, so its
 progress cannot go through that transaction. Progress goes to an
-in-process registry that the progress view reads first, and for other web
-processes (gunicorn runs several) to a place they can read: on PostgreSQL
+in-process registry, and every half second to a place that the other web
+processes (gunicorn runs several) can read: on PostgreSQL
 ``ImportRun.progress``, written through a second database connection; on
 SQLite, which lets one connection write at a time, a small JSON file in
 ``DATA_DIR/import-progress/``.
@@ -26,18 +26,27 @@ from .services import import_file, progress_file
 logger = logging.getLogger(__name__)
 
 # Seconds between progress writes to the database or the progress file.
-PROGRESS_WRITE_INTERVAL = 1.0
+PROGRESS_WRITE_INTERVAL = 0.5
 
 _registry: dict[int, dict] = {}
 _registry_lock = threading.Lock()
 
 
-def current_progress(run_id: int) -> dict | None:
-    """Return the latest progress of a running import from this process or its file, or None."""
+def current_progress(run_id: int, stored: dict | None = None) -> dict | None:
+    """Return the progress of a running import, or None before any was reported.
+
+    The process running the import answers from its registry, the others
+    from the shared copy: ``stored``, the run's ``progress`` column as just
+    read (PostgreSQL), or the progress file (SQLite). The shared copy is
+    written at most every ``PROGRESS_WRITE_INTERVAL`` seconds, so another
+    process may answer with progress that much older.
+    """
     with _registry_lock:
         progress = _registry.get(run_id)
         if progress is not None:
             return dict(progress)
+    if stored and "bytes_read" in stored:
+        return stored
     try:
         return json.loads(progress_file(run_id).read_text())
     except (OSError, ValueError):

@@ -156,8 +156,9 @@ class ImportProgressView(View):
     def get(self, request: HttpRequest, pk: int) -> JsonResponse:
         run = get_object_or_404(ImportRun, pk=pk)
         settle_abandoned_runs([run])
-        progress = background.current_progress(run.pk) or run.progress or {}
-        if run.status != ImportRun.Status.RUNNING:
+        if run.status == ImportRun.Status.RUNNING:
+            progress = background.current_progress(run.pk, run.progress) or {}
+        else:
             progress = run.progress or {}
         done = run.status != ImportRun.Status.RUNNING
         total = progress.get("total_bytes") or 0
