@@ -276,4 +276,3 @@ def test_running_import_of_this_process_stays(importer_client):
 
     run.refresh_from_db()
     assert run.status == ImportRun.Status.RUNNING
-
