@@ -59,7 +59,7 @@ class HostAdmin(admin.ModelAdmin):
     search_fields = ["hostname"]
     search_help_text = (
         "An address, a CIDR block (192.0.2.0/28), a range (a-b), the start of an address "
-        "(192.0.2.) or the start of any of a host's names."
+        "(192.0.2. or 2001:db8:) or the start of any of a host's names."
     )
     readonly_fields = ["key", "version", "subscribed", "scanned", "first_seen"]
     ordering = ["key"]

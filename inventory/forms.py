@@ -61,6 +61,6 @@ class HostSearchForm(forms.Form):
         required=False,
         help_text=(
             "An address, a CIDR block (192.0.2.0/28), a range (a-b), the start of an address "
-            "(192.0.2.) or the start of any of a host's names."
+            "(192.0.2. or 2001:db8:) or the start of any of a host's names."
         ),
     )

@@ -16,6 +16,8 @@ from lumeta_qualys.ipset import AddressError, address_key, parse_address, parse_
 
 # The start of a dotted IPv4 address, ending with a dot: "10.", "192.0.2.".
 IPV4_START = re.compile(r"(?:[0-9]{1,3}\.){1,3}")
+# The start of an IPv6 address in whole groups, ending with a colon: "2001:db8:".
+IPV6_START = re.compile(r"(?:[0-9A-Fa-f]{1,4}:){1,7}")
 
 
 class HostQuerySet(models.QuerySet):
@@ -48,7 +50,8 @@ class HostQuerySet(models.QuerySet):
         name that starts with it (case-insensitive). An empty query matches
         every host. A search is no import, so it reads what a user means
         where an import would reject: ``192.0.2.7/24`` is the block
-        ``192.0.2.0/24``, and ``192.0.2.`` the addresses that start so.
+        ``192.0.2.0/24``, and ``192.0.2.`` or ``2001:db8:`` the addresses
+        that start so.
         """
         text = query.strip()
         if not text:
@@ -99,6 +102,9 @@ def _typed_block(text: str) -> tuple[int, int, int] | None:
             return None
         prefix = 8 * len(octets)
         network = ipaddress.ip_network(".".join(octets + ["0"] * (4 - len(octets))) + f"/{prefix}")
+    elif IPV6_START.fullmatch(text):
+        groups = text.rstrip(":").split(":")
+        network = ipaddress.ip_network(f"{':'.join(groups)}::/{16 * len(groups)}")
     else:
         return None
     return network.version, int(network.network_address), int(network.broadcast_address)
