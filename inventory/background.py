@@ -35,9 +35,9 @@ _registry_lock = threading.Lock()
 def current_progress(run_id: int, stored: dict | None = None) -> dict | None:
     """Return the progress of a running import, or None before any was reported.
 
-    The process running the import answers from its registry, the others
-    from the shared copy: ``stored``, the run's ``progress`` column as just
-    read (PostgreSQL), or the progress file (SQLite). The shared copy is
+    The process running the import reads its registry, the others the
+    shared copy: ``stored``, the run's ``progress`` column as just read
+    (PostgreSQL), or the progress file (SQLite). The shared copy is
     written at most every ``PROGRESS_WRITE_INTERVAL`` seconds, so another
     process may answer with progress that much older.
     """

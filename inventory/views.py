@@ -190,7 +190,7 @@ FALSE_WORDS = ("0", "false", "no", "off")
 
 
 class BadRequest(ValueError):
-    """A request the endpoint cannot act on unambiguously; its message tells what to change."""
+    """A request that the endpoint cannot act on unambiguously; the message names the fix."""
 
 
 def _flag(name: str, value: str | None) -> bool:

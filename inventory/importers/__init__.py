@@ -34,11 +34,11 @@ def detect_format(sample: bytes) -> str:
     """Return the format the start of a file shows: ``nmap``, ``csv`` or ``list``.
 
     XML that starts with a declaration or an ``<nmaprun`` element is nmap.
-    A first line that is a header with a known address column is CSV, and
-    so is a first line split into cells by a CSV delimiter, which no plain
-    list line can contain: the CSV parser then explains what its header
-    lacks, instead of a list parser rejecting every row. Anything else is
-    read as a plain list. The file name is not consulted here: an
+    A first line that is a header with a known address column is CSV. So is
+    a first line split into cells by a CSV delimiter, which no plain list
+    line can contain. The CSV parser then explains what its header lacks,
+    where a list parser would reject every row. Anything else is read as a
+    plain list. The file name is not consulted here: an
     extension says less than the content does.
     """
     head = sample.lstrip(b"\xef\xbb\xbf").lstrip()
