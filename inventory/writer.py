@@ -230,17 +230,20 @@ class HostWriter:
         self.saved_cache_size: int | None = None
         # (name, CREATE INDEX statement) of indexes dropped until finish().
         self.deferred_indexes: list[tuple[str, str]] = []
-        # PostgreSQL, empty table: the COPY held open across batches, and
-        # the lowest and highest key sent through it.
+        # A table empty at the start: while every batch's keys lie outside
+        # the lowest and highest key written so far, no batch needs a
+        # look-up. PostgreSQL then also keeps one COPY open across batches.
+        self.unseen_keys = False
+        self.written_span: tuple[str, str] | None = None
         self.streaming = False
         self.open_copy: tuple[ExitStack, object] | None = None
-        self.copied_span: tuple[str, str] | None = None
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
             cursor.execute(f"SELECT MAX(id) FROM {TABLE}")
             highest_pk = cursor.fetchone()[0]
             self.new_since_pk: int = highest_pk or 0
+            self.unseen_keys = highest_pk is None
             self.streaming = connection.vendor == "postgresql" and highest_pk is None
             if connection.vendor == "sqlite":
                 cursor.execute("PRAGMA cache_size")
@@ -314,20 +317,25 @@ class HostWriter:
         self.buffer = {}
         keys = list(batch)
         low, high = min(keys), max(keys)
-        if self.streaming:
-            span = self.copied_span
+        if self.unseen_keys:
+            span = self.written_span
             if span is None or low > span[1] or high < span[0]:
                 # Nothing stored can have these keys: the table was empty
                 # and every earlier batch lies outside this one's span.
                 self.counts.added += len(batch)
-                self._copy().write(self._copy_text(batch))
+                if self.streaming:
+                    self._copy().write(self._copy_text(batch))
+                else:
+                    with connection.cursor() as cursor:
+                        self._insert(cursor, batch)
                 if span is not None:
                     low, high = min(low, span[0]), max(high, span[1])
-                self.copied_span = (low, high)
+                self.written_span = (low, high)
                 if self.on_batch is not None:
                     self.on_batch(self.counts)
                 return
-            # An unsorted file: end the COPY and look up from here on.
+            # An unsorted file: end any COPY and look up from here on.
+            self.unseen_keys = False
             self._end_copy()
             self.streaming = False
         stored = self._stored_rows(keys) if self._holds_any(low, high) else {}
