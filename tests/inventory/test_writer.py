@@ -72,16 +72,22 @@ def test_look_up_runs_when_batch_range_holds_hosts(tmp_path, look_ups):
     assert len(look_ups) == 1
 
 
-def test_sorted_first_import_skips_probes(tmp_path, monkeypatch):
-    monkeypatch.setattr(writer, "BATCH_SIZE", 3)
-    probes: list[tuple[str, str]] = []
+@pytest.fixture
+def probes(monkeypatch) -> list[tuple[str, str]]:
+    """Record the key ranges that the writer probes for stored hosts."""
+    recorded: list[tuple[str, str]] = []
     original = writer.HostWriter._holds_any
 
     def recording(self, low, high):
-        probes.append((low, high))
+        recorded.append((low, high))
         return original(self, low, high)
 
     monkeypatch.setattr(writer.HostWriter, "_holds_any", recording)
+    return recorded
+
+
+def test_sorted_first_import_skips_probes(tmp_path, monkeypatch, probes):
+    monkeypatch.setattr(writer, "BATCH_SIZE", 3)
 
     report = import_file(write(tmp_path, "a.txt", "192.0.2.0/29\n198.51.100.1-198.51.100.2\n"))
 
@@ -320,16 +326,8 @@ def test_unchecked_inserts_store_valid_json(tmp_path):
         assert cursor.fetchone()[0] == 0
 
 
-def test_unsorted_first_import_probes_after_overlap(tmp_path, monkeypatch):
+def test_unsorted_first_import_probes_after_overlap(tmp_path, monkeypatch, probes):
     monkeypatch.setattr(writer, "BATCH_SIZE", 2)
-    probes: list[tuple[str, str]] = []
-    original = writer.HostWriter._holds_any
-
-    def recording(self, low, high):
-        probes.append((low, high))
-        return original(self, low, high)
-
-    monkeypatch.setattr(writer.HostWriter, "_holds_any", recording)
     # Batches: .1 .2 | .5 .6 | .3 .9 (overlaps the span written so far) | .7 .8
     text = "".join(f"192.0.2.{n}\n" for n in (1, 2, 5, 6, 3, 9, 7, 8))
 
