@@ -47,8 +47,8 @@ class ImportForm(forms.Form):
         if upload.size > limit:
             raise forms.ValidationError(
                 f"The file is {filesizeformat(upload.size)}, more than the limit of "
-                f"{filesizeformat(limit)} (IMPORT_MAX_UPLOAD_BYTES). Split it and import the "
-                "parts under one source name."
+                f"{filesizeformat(limit)} (IMPORT_MAX_UPLOAD_BYTES). Import it on the server "
+                "with manage.py import_hosts, or raise the limit."
             )
         return upload
 

@@ -18,6 +18,9 @@ from lumeta_qualys.ipset import AddressError, address_key, parse_address, parse_
 IPV4_START = re.compile(r"(?:[0-9]{1,3}\.){1,3}")
 # The start of an IPv6 address in whole groups, ending with a colon: "2001:db8:".
 IPV6_START = re.compile(r"(?:[0-9A-Fa-f]{1,4}:){1,7}")
+# Digits with dots, or hexadecimal with colons, possibly with "/" or "-": meant as an
+# address, a block or a range, never as a host name.
+ADDRESS_LIKE = re.compile(r"[0-9]+(?:\.[0-9]*)+(?:[/-].*)?|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(?:[/-].*)?")
 
 
 class HostQuerySet(models.QuerySet):
@@ -87,6 +90,22 @@ class HostQuerySet(models.QuerySet):
 
     def _between(self, version: int, start: int, end: int) -> HostQuerySet:
         return self.filter(key__gte=address_key(version, start), key__lte=address_key(version, end))
+
+
+def address_search_error(query: str) -> str | None:
+    """Return why a search that looks like an address, block or range is none, else None.
+
+    Such a search falls back to host names and finds nothing, so the page
+    says why, for example for ``192.0.2.7/33`` or ``192.0.2.300``.
+    """
+    text = query.strip()
+    if not ADDRESS_LIKE.fullmatch(text) or _typed_block(text) is not None:
+        return None
+    try:
+        parse_range(text)
+    except AddressError as error:
+        return f"“{text}” is not a valid address, block or range: {error.reason}."
+    return None
 
 
 def _typed_block(text: str) -> tuple[int, int, int] | None:

@@ -25,6 +25,7 @@ from . import background
 from .forms import HostSearchForm, ImportForm
 from .importers import FORMATS
 from .models import Host, ImportRun
+from .querysets import address_search_error
 from .services import create_run, import_file, settle_abandoned_runs
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class HostListView(TemplateView):
         context.update(
             form=form,
             query=query,
+            search_error=address_search_error(query) if query else None,
             hosts=page,
             total=hosts.count(),
             next_key=page[-1].key if has_next else None,

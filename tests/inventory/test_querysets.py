@@ -3,6 +3,7 @@
 import pytest
 
 from inventory.models import Host
+from inventory.querysets import address_search_error
 from lumeta_qualys.ipset import AddressError
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +130,24 @@ def test_mapped_address_text_is_rewritten():
 
     assert Host.objects.get(pk=host.pk).address == "::ffff:192.0.2.9"
     assert Host.objects.get(pk=other.pk).address == "2001:db8::9"
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("192.0.2.7/33", "“192.0.2.7/33” is not a valid address, block or range: "),
+        ("192.0.2.300", "the octet '300' is more than 255."),
+        ("10.8.0.1-3", "write both ends in full, such as 10.8.0.1-10.8.0.3."),
+        ("2001:db8:::1", "“2001:db8:::1” is not a valid address, block or range"),
+    ],
+)
+def test_search_that_is_no_address_is_explained(query, reason):
+    assert reason in address_search_error(query)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["192.0.2.1", "192.0.2.", "192.0.2.7/24", "2001:db8:", "2001:db8::/32", "alpha", "db-1.x", ""],
+)
+def test_address_and_name_searches_need_no_explanation(query):
+    assert address_search_error(query) is None

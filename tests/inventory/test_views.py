@@ -276,3 +276,10 @@ def test_running_import_of_this_process_stays(importer_client):
 
     run.refresh_from_db()
     assert run.status == ImportRun.Status.RUNNING
+
+
+def test_host_list_explains_invalid_address_search(importer_client):
+    response = importer_client.get(reverse("inventory:hosts"), {"q": "192.0.2.7/33"})
+
+    assert response.status_code == 200
+    assert "“192.0.2.7/33” is not a valid address, block or range" in response.content.decode()
