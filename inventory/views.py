@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import DetailView, TemplateView
@@ -186,7 +189,7 @@ def _json_error(message: str, status: int) -> JsonResponse:
     return response
 
 
-API_PARAMETERS = ("format", "source", "dry_run", "name")
+API_PARAMETERS = ("format", "source", "dry_run", "name", "mark_stale", "stale_before")
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
@@ -195,10 +198,10 @@ class BadRequest(ValueError):
     """A request that the endpoint cannot act on unambiguously; the message names the fix."""
 
 
-def _flag(name: str, value: str | None) -> bool:
-    """Read a yes/no parameter, False when absent; raise BadRequest for any other value."""
+def _flag(name: str, value: str | None, default: bool = False) -> bool:
+    """Read a yes/no parameter, ``default`` when absent; raise BadRequest for any other value."""
     if value is None:
-        return False
+        return default
     word = value.strip().lower()
     if word in TRUE_WORDS:
         return True
@@ -229,6 +232,27 @@ def _collect_parameters(*groups) -> dict[str, str]:
     return values
 
 
+def _stale_before(value: str | None) -> datetime | None:
+    """Read ``stale_before``: an ISO 8601 time with its zone, not later than now."""
+    if value is None:
+        return None
+    try:
+        moment = parse_datetime(value.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadRequest(
+            f"The parameter stale_before={value!r} is not an ISO 8601 time with a time zone, "
+            "such as 2026-12-05T06:00:00Z."
+        )
+    if moment > timezone.now():
+        raise BadRequest(
+            f"The parameter stale_before={value!r} is in the future: every host of the source "
+            "would become stale. Give the time before the feed's first part was sent."
+        )
+    return moment
+
+
 @method_decorator(login_not_required, name="dispatch")
 @method_decorator(accepts_api_token, name="dispatch")
 class ImportApiView(View):
@@ -238,8 +262,10 @@ class ImportApiView(View):
     cookie is not enough, because the view is exempt from CSRF). The body is
     the file itself or a multipart form with one file field. Parameters, in
     the query string or as form fields of a multipart form: ``format``,
-    ``source``, ``dry_run`` and ``name`` (the file name for a raw body).
-    Returns the import report as JSON.
+    ``source``, ``dry_run``, ``name`` (the file name for a raw body), and
+    for a feed sent in parts ``mark_stale=0`` (leave stale marking to a
+    later part) or ``stale_before`` (mark the hosts of the source last seen
+    before that time). Returns the import report as JSON.
     """
 
     http_method_names = ["post"]
@@ -282,9 +308,17 @@ class ImportApiView(View):
                 dry_run=options["dry_run"],
                 user=request.user,
                 file_name=name,
+                mark_stale=options["mark_stale"],
+                stale_cutoff=options["stale_before"],
             )
         finally:
             Path(path).unlink(missing_ok=True)
+        if not options["mark_stale"] and report.ok:
+            report.warnings.append(
+                f"No host of source {report.source!r} was marked stale: mark_stale=0 leaves "
+                "that to a later import of the source."
+            )
+            ImportRun.objects.filter(pk=report.run_id).update(warnings=report.warnings)
         if not report.ok:
             status = 400
         elif report.imported == 0:
@@ -312,11 +346,17 @@ class ImportApiView(View):
                 "that source that a later import does not list become stale) or name=FILE, "
                 "which is also the default source."
             )
+        mark_stale = _flag("mark_stale", values.get("mark_stale"), default=True)
+        stale_before = _stale_before(values.get("stale_before"))
+        if stale_before is not None and not mark_stale:
+            raise BadRequest("Give stale_before or mark_stale=0, not both.")
         return {
             "format": fmt,
             "source": source,
             "dry_run": _flag("dry_run", values.get("dry_run")),
             "name": values.get("name", "").strip(),
+            "mark_stale": mark_stale,
+            "stale_before": stale_before,
         }
 
     def _save_body(self, request: HttpRequest, raw_name: str) -> tuple[str, str]:

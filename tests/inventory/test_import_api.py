@@ -1,9 +1,13 @@
 """The import endpoint for scripts, authenticated by API tokens."""
 
+from datetime import timedelta
+from urllib.parse import quote
+
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import ApiToken
 from inventory.models import Host
@@ -288,3 +292,47 @@ def test_file_without_hosts_is_422(client, token):
     assert data["status"] == "succeeded"
     assert data["imported"] == 0
     assert data["rejected_count"] == 1
+
+
+def post_part(client, raw: str, text: bytes, query: str):
+    return client.post(f"{URL}?{query}", data=text, content_type="text/plain", **auth(raw))
+
+
+def test_feed_sent_in_parts(client, token):
+    _, raw = token
+    gone = Host.objects.create(address="192.0.2.99", source="weekly")
+    Host.objects.filter(pk=gone.pk).update(last_seen=timezone.now() - timedelta(days=1))
+    feed_start = timezone.now().isoformat()
+
+    first = post_part(client, raw, b"192.0.2.1\n", "source=weekly&mark_stale=0")
+    last = post_part(client, raw, b"192.0.2.2\n", f"source=weekly&stale_before={quote(feed_start)}")
+
+    assert first.status_code == 200
+    assert first.json()["marked_stale"] == 0
+    assert first.json()["warnings"] == [
+        "No host of source 'weekly' was marked stale: mark_stale=0 leaves that to a later "
+        "import of the source."
+    ]
+    assert last.json()["marked_stale"] == 1
+    stale = set(Host.objects.filter(stale=True).values_list("address", flat=True))
+    assert stale == {"192.0.2.99"}
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("stale_before=2026-12-05T06:00:00", "is not an ISO 8601 time with a time zone"),
+        ("stale_before=yesterday", "is not an ISO 8601 time with a time zone"),
+        ("stale_before=2999-01-01T00:00:00Z", "is in the future"),
+        ("stale_before=2026-12-05T06:00:00Z&mark_stale=0", "Give stale_before or mark_stale=0"),
+        ("mark_stale=maybe", "The parameter mark_stale='maybe' is neither yes nor no."),
+    ],
+)
+def test_unclear_stale_parameters_write_nothing(client, token, query, message):
+    _, raw = token
+
+    response = post_part(client, raw, b"192.0.2.1\n", f"source=s&{query}")
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert Host.objects.count() == 0
