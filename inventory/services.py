@@ -257,7 +257,8 @@ def settle_abandoned_runs(runs) -> None:
         host, pid, _start = run.owner.rsplit(":", 2)
         error = (
             f"The process that ran this import (pid {pid} on {host}) ended before the import "
-            "reported its result, for example because the web server restarted. An import "
+            "reported its result, for example because the web server restarted or stopped a "
+            "request that ran too long. An import "
             "that does not finish writes nothing: import the file again."
         )
         finished_at = timezone.now()
@@ -369,6 +370,8 @@ def import_stream(
                     f"No host could be imported, so no host of source {source!r} was marked "
                     "stale. To remove hosts that are gone, delete them from the host list."
                 )
+            elif state.complete and not listed:
+                state.warn("No host could be imported from this file.")
             if not dry_run:
                 hosts_imported.send(sender=Host, new_since_pk=writer.new_since_pk, import_run=run)
             if dry_run:

@@ -228,6 +228,10 @@ def _collect_parameters(*groups) -> dict[str, str]:
                 )
             if name in values or len(group.getlist(name)) > 1:
                 raise BadRequest(f"The parameter {name} is given more than once. Give it once.")
+            if not group[name].strip():
+                # An unset shell variable, as in source=$FEED, must not fall back
+                # to a default that splits a feed.
+                raise BadRequest(f"The parameter {name} is empty. Give a value, or leave it out.")
             values[name] = group[name]
     return values
 
@@ -243,7 +247,7 @@ def _stale_before(value: str | None) -> datetime | None:
     if moment is None or moment.tzinfo is None:
         raise BadRequest(
             f"The parameter stale_before={value!r} is not an ISO 8601 time with a time zone, "
-            "such as 2026-12-05T06:00:00Z."
+            "such as 2026-12-05T06:00:00Z. In a URL, write the + of a zone offset as %2B."
         )
     if moment > timezone.now():
         raise BadRequest(

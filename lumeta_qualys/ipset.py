@@ -185,7 +185,11 @@ def parse_range(text: str) -> tuple[int, int, int]:
             network = ipaddress.ip_network(value, strict=True)
         except ValueError as error:
             reason = str(error)
-            if "host bits set" in reason:
+            address, _, prefix = value.partition("/")
+            longest = 128 if ":" in address else 32
+            if prefix.strip().isdigit() and int(prefix) > longest:
+                reason = f"the prefix length {int(prefix)} is more than {longest}"
+            elif "host bits set" in reason:
                 block = ipaddress.ip_network(value, strict=False)
                 reason = f"it has host bits set; the block that contains it is {block}"
             raise AddressError(text, reason) from None

@@ -381,6 +381,8 @@ def test_invalid_token_names_the_whole_text():
         ("10.8.0.1-x", "does not appear to be an IPv4 or IPv6 address"),
         ("192.0.2.1-192.0.2.9/32", "a CIDR block or prefix is not one address"),
         ("192.0.2.7/24", "host bits set; the block that contains it is 192.0.2.0/24$"),
+        ("192.0.2.0/33", "range: the prefix length 33 is more than 32$"),
+        ("2001:db8::/129", "range: the prefix length 129 is more than 128$"),
         ("192.0.2.1\x00", "does not appear to be"),
         ("192.0.2.1-192.0.2.9\x00", "does not appear to be"),
     ],

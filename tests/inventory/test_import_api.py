@@ -171,7 +171,9 @@ def test_raw_body_needs_a_source_or_name(client, token):
         ("dry-run=1", "Unknown parameter 'dry-run'. The parameters are: format, source,"),
         ("preview=1", "Unknown parameter 'preview'."),
         ("dry_run=maybe", "The parameter dry_run='maybe' is neither yes nor no. Use dry_run=1"),
-        ("dry_run=", "The parameter dry_run='' is neither yes nor no."),
+        ("dry_run=", "The parameter dry_run is empty. Give a value, or leave it out."),
+        ("format=", "The parameter format is empty."),
+        ("name=%20", "The parameter name is empty."),
         ("dry_run=1&dry_run=0", "The parameter dry_run is given more than once. Give it once."),
         ("source=other", "The parameter source is given more than once."),
     ],
@@ -323,6 +325,7 @@ def test_feed_sent_in_parts(client, token):
     [
         ("stale_before=2026-12-05T06:00:00", "is not an ISO 8601 time with a time zone"),
         ("stale_before=yesterday", "is not an ISO 8601 time with a time zone"),
+        ("stale_before=2026-12-05T06:00:00+01:00", "write the + of a zone offset as %2B"),
         ("stale_before=2999-01-01T00:00:00Z", "is in the future"),
         ("stale_before=2026-12-05T06:00:00Z&mark_stale=0", "Give stale_before or mark_stale=0"),
         ("mark_stale=maybe", "The parameter mark_stale='maybe' is neither yes nor no."),
@@ -335,4 +338,16 @@ def test_unclear_stale_parameters_write_nothing(client, token, query, message):
 
     assert response.status_code == 400
     assert message in response.json()["error"]
+    assert Host.objects.count() == 0
+
+
+def test_empty_source_is_400(client, token):
+    _, raw = token
+
+    response = post_part(client, raw, b"192.0.2.1\n", "source=&name=a.txt")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == (
+        "The parameter source is empty. Give a value, or leave it out."
+    )
     assert Host.objects.count() == 0

@@ -202,6 +202,8 @@ def test_part_without_hosts_stops_stale_marking(tmp_path):
         run(str(first), str(middle), str(last), "--source", "weekly")
 
     assert str(caught.value) == "1 of 3 files listed no host: b.csv."
+    middle_run = ImportRun.objects.get(file_name="b.csv")
+    assert middle_run.warnings == ["No host could be imported from this file."]
     assert not Host.objects.get(pk=kept.pk).stale
     assert ImportRun.objects.order_by("pk").last().warnings == [
         "No host of source 'weekly' was marked stale, because b.csv listed no host."
