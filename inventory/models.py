@@ -130,3 +130,8 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def imported(self) -> int:
+        """Hosts the file listed that are now in the inventory (or would be, in a preview)."""
+        return self.added + self.updated + self.unchanged

@@ -105,7 +105,19 @@ def test_upload_shows_report(importer_client, settings):
     page = response.content.decode()
     assert "Rejected rows" in page
     assert "bad_rows.csv line 7: &quot;192.0.2.300&quot; is not a valid IP address" in page
+    assert "No host could be imported" not in page
     assert Host.objects.filter(source="cmdb").count() == 6
+
+
+def test_upload_without_hosts_says_so(importer_client, settings):
+    settings.INVENTORY_IMPORT_INLINE = True
+    upload = SimpleUploadedFile("comments.txt", b"# nothing yet\n")
+
+    response = importer_client.post(reverse("inventory:import"), {"file": upload}, follow=True)
+
+    page = response.content.decode()
+    assert "No host could be imported from this file: see the warnings" in page
+    assert ImportRun.objects.get().status == ImportRun.Status.SUCCEEDED
 
 
 def test_upload_preview_writes_nothing(importer_client, settings):
