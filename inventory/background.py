@@ -39,7 +39,7 @@ def current_progress(run_id: int, stored: dict | None = None) -> dict | None:
     shared copy: ``stored``, the run's ``progress`` column as just read
     (PostgreSQL), or the progress file (SQLite). The shared copy is
     written at most every ``PROGRESS_WRITE_INTERVAL`` seconds, so another
-    process may answer with progress that much older.
+    process may return progress that much older.
     """
     with _registry_lock:
         progress = _registry.get(run_id)

@@ -93,7 +93,7 @@ class HostQuerySet(models.QuerySet):
 
 
 def address_search_error(query: str) -> str | None:
-    """Return why a search that looks like an address, block or range is none, else None.
+    """Return why a search that looks like an address, block or range is invalid, else None.
 
     Such a search falls back to host names and finds nothing, so the page
     says why, for example for ``192.0.2.7/33`` or ``192.0.2.300``.

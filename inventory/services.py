@@ -182,6 +182,7 @@ def import_files(
     """
     sources = [(source or "").strip() or path.name for path in paths]
     names = Counter(path.name for path in paths)
+    totals = Counter(sources)
     remaining = Counter(sources)
     cutoffs: dict[str, datetime] = {}
     # Per source, the first file that was not imported completely or listed
@@ -189,7 +190,7 @@ def import_files(
     blocked: dict[str, tuple[str, str]] = {}
     for path, feed in zip(paths, sources, strict=True):
         remaining[feed] -= 1
-        shared = sources.count(feed) > 1
+        shared = totals[feed] > 1
         last = remaining[feed] == 0
         # Files with the same name are shown with their path in messages.
         display_name = str(path) if names[path.name] > 1 else path.name

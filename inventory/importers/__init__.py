@@ -38,8 +38,8 @@ def detect_format(sample: bytes) -> str:
     a first line split into cells by a CSV delimiter, which no plain list
     line can contain. The CSV parser then explains what its header lacks,
     where a list parser would reject every row. Anything else is read as a
-    plain list. The file name is not consulted here: an
-    extension says less than the content does.
+    plain list. The file name is not consulted here: an extension shows
+    less of the format than the content does.
     """
     head = sample.lstrip(b"\xef\xbb\xbf").lstrip()
     if head.startswith(b"<?xml") or head.startswith(b"<nmaprun") or head.startswith(b"<!DOCTYPE"):

@@ -293,24 +293,12 @@ class _Details:
         )
 
 
-def _first_lines(sample: bytes) -> Iterator[str]:
-    """Yield the non-blank lines of ``sample``, without a leading ``sep=`` line."""
-    text = codecs.decode(sample, "utf-8-sig", errors="replace")
-    first = True
-    for line in text.splitlines():
-        if not clean_text(line):
-            continue
-        if first and separator_of(line):
-            first = False
-            continue
-        first = False
-        yield line
-
-
 def starts_like_csv(sample: bytes) -> bool:
     """Return True if the first non-blank line of ``sample`` is a header with an address column."""
-    for line in _first_lines(sample):
-        return find_delimiter(line) is not None
+    text = codecs.decode(sample, "utf-8-sig", errors="replace")
+    for line in text.splitlines():
+        if clean_text(line):
+            return find_delimiter(line) is not None
     return False
 
 
@@ -323,13 +311,9 @@ def looks_tabular(sample: bytes) -> bool:
     """
     text = codecs.decode(sample, "utf-8-sig", errors="replace")
     for line in text.splitlines():
-        value = clean_text(line)
-        if not value:
-            continue
         if separator_of(line):
             return True
-        entry = clean_text(line.split("#", 1)[0])
-        if not entry:
-            continue
-        return any(delimiter in line.split("#", 1)[0] for delimiter in DELIMITERS)
+        entry = line.split("#", 1)[0]
+        if clean_text(entry):
+            return any(delimiter in entry for delimiter in DELIMITERS)
     return False

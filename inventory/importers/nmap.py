@@ -117,20 +117,20 @@ class _Document:
             if hosts:
                 yield hosts
             state.complete = False
-            hosts = plural(
+            complete = plural(
                 self.hosts_up, "complete host that is up was", "complete hosts that are up were"
             )
             if last:
                 state.warn(
                     f"{state.file_name}: no runstats; file ends early at line {end_line}. "
-                    f"The scan was probably interrupted: {hosts} imported, hosts after that "
+                    f"The scan was probably interrupted: {complete} imported, hosts after that "
                     "line are missing, and no host was marked stale."
                 )
             else:
                 state.warn(
                     f"{state.file_name}: the nmap run that starts at line {self.first_line} ends "
                     f"early, at line {end_line} where the next run starts. That scan was probably "
-                    f"interrupted: {hosts} imported from it, and no host was marked stale."
+                    f"interrupted: {complete} imported from it, and no host was marked stale."
                 )
             return
         except _EntityDeclared:

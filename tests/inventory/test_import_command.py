@@ -137,7 +137,7 @@ def test_failed_part_keeps_hosts_current(tmp_path):
     ]
 
 
-def test_dry_run_of_one_feed_counts_no_stale_hosts(tmp_path):
+def test_feed_dry_run_counts_no_stale(tmp_path):
     first, second = tmp_path / "part-1.txt", tmp_path / "part-2.txt"
     first.write_text("192.0.2.1\n")
     second.write_text("192.0.2.2\n")
