@@ -7,6 +7,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from .importers import FORMATS
+from .services import name_problem
 
 FORMAT_CHOICES = [("", "Detect from the content")] + [
     ("nmap", "nmap XML (-oX)"),
@@ -40,6 +41,13 @@ class ImportForm(forms.Form):
         required=False,
         help_text="Show what the import would do without writing anything.",
     )
+
+    def clean_source(self) -> str:
+        source = self.cleaned_data["source"]
+        problem = name_problem("source", source)
+        if problem:
+            raise forms.ValidationError(problem)
+        return source
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

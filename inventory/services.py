@@ -42,12 +42,45 @@ from .importers.parallel import parse_records
 from .models import Host, ImportRun
 from .processes import current_owner, owner_gone
 from .signals import hosts_deleted, hosts_imported
-from .writer import HostWriter, WriteCounts
+from .writer import HeldCheckpoint, HostWriter, WriteCounts
 
 logger = logging.getLogger(__name__)
 
 # Called with (bytes_read, total_bytes or None, hosts_written).
 ProgressCallback = Callable[[int, "int | None", int], None]
+
+
+# Host.source, ImportRun.source and ImportRun.file_name hold up to this many characters.
+NAME_MAX_LENGTH = 255
+
+
+def name_problem(what: str, value: str, typed: bool = True) -> str | None:
+    """Return why ``value`` cannot be a source or file name, or None when it can.
+
+    ``what`` is how the message names the value, such as "source" or
+    "--source". PostgreSQL refuses text with a NUL character and text longer
+    than the column, so such a value would fail the import only after the
+    whole file was parsed; SQLite would store it as given. A ``typed`` name
+    (a source or name given to the command, the page or the API) may hold no
+    other control character either: a newline or tab from a script's variable
+    is a mistake, and a later import could hardly give the same name again.
+    A file's own name is not typed and may hold any character but NUL.
+    """
+    if len(value) > NAME_MAX_LENGTH:
+        return (
+            f"The {what} is {len(value):,} characters long; the limit is {NAME_MAX_LENGTH}. "
+            "Give a shorter name."
+        )
+    if typed:
+        control = next((char for char in value if ord(char) < 32 or 127 <= ord(char) < 160), None)
+    else:
+        control = "\x00" if "\x00" in value else None
+    if control is not None:
+        return (
+            f"The {what} {value!r} contains the control character U+{ord(control):04X}. "
+            "Give a name without control characters."
+        )
+    return None
 
 
 @dataclass
@@ -309,6 +342,10 @@ def import_stream(
     source = (source or "").strip() or file_name
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.")
+    for what, value in (("source", source), ("file name", file_name)):
+        problem = name_problem(what, value, typed=False)
+        if problem:
+            raise ValueError(problem)
     if run is None:
         run = create_run(file_name, source, fmt, user)
     else:
@@ -327,105 +364,119 @@ def import_stream(
         "Import %s of %s started (source %r, dry run %s)", run.pk, file_name, source, dry_run
     )
 
-    counts = WriteCounts()
-    reader = CountingReader(stream, total_bytes)
-
-    def report_progress(batch_counts: WriteCounts | None = None) -> None:
-        if progress is not None:
-            written = counts.added + counts.updated + counts.unchanged
-            progress(reader.bytes_read, total_bytes, written)
-
+    # On SQLite the WAL checkpoint of the import's commit waits until the
+    # report is saved; see HeldCheckpoint.
+    held = HeldCheckpoint()
+    written = 0
     try:
-        sample = reader.read(SNIFF_BYTES)
-        buffered = io.BufferedReader(_Prefixed(sample, reader), CHUNK_SIZE)
-        report.format = fmt or detect_format(sample)
-        with transaction.atomic(), paused_gc():
-            writer = HostWriter(source, started_at, on_batch=report_progress)
-            counts = writer.counts
-            # A writer that streams into one COPY (PostgreSQL, empty table)
-            # already has the server working beside this process. A parser
-            # process then made a third busy process on two cores: the
-            # million-host nmap import took as long (14.3-15.2 s against
-            # 14.1-14.6 s) for 3 s more CPU time and a 48 MiB second process.
-            records = parse_records(
-                report.format, buffered, state, total_bytes, aside=not writer.streaming
-            )
-            try:
-                for record in records:
-                    writer.add(record)
-                writer.finish()
-            finally:
-                # Closing the generator at once stops a parser process when
-                # the write fails, instead of when the generator is collected.
-                records.close()
-                writer.close()
-            listed = counts.added + counts.updated + counts.unchanged
-            if state.complete and mark_stale and listed:
-                # A dry run marks too, so that its report shows the count; the
-                # rollback below undoes it with everything else.
-                report.marked_stale = writer.mark_stale(timezone.now(), stale_cutoff)
-            elif state.complete and mark_stale:
-                # A file of which nothing could be read, such as one in the
-                # wrong format, shows nothing about which hosts are gone.
-                state.warn(
-                    f"No host could be imported, so no host of source {source!r} was marked "
-                    "stale. To remove hosts that are gone, delete them from the host list."
-                )
-            elif state.complete and not listed:
-                state.warn("No host could be imported from this file.")
-            if not dry_run:
-                hosts_imported.send(sender=Host, new_since_pk=writer.new_since_pk, import_run=run)
-            if dry_run:
-                raise _DryRunRollback
-    except _DryRunRollback:
-        pass
-    except ImportFileError as error:
-        report.error = str(error)
         counts = WriteCounts()
-    except Exception as error:
-        report.error = f"The import failed unexpectedly and nothing was written: {error}"
-        report.status = ImportRun.Status.FAILED
-        _save_run(run, report)
-        logger.exception("Import %s of %s failed", run.pk, file_name)
-        raise
-    report_progress()
-    written = counts.added + counts.updated + counts.unchanged
-    run.progress = {"bytes_read": reader.bytes_read, "total_bytes": total_bytes, "hosts": written}
+        reader = CountingReader(stream, total_bytes)
 
-    report.added = counts.added
-    report.updated = counts.updated
-    report.unchanged = counts.unchanged
-    report.repeated = counts.repeated
-    report.rejected_count = state.rejected_count
-    report.rejected = [rejection.as_dict() for rejection in state.rejections]
-    report.warnings = list(state.warnings)
-    if counts.repeated:
-        address, line = counts.first_repeat or ("", 0)
-        if counts.repeated == 1:
-            listings = "1 more listing of an address listed earlier in the file was"
-        else:
-            listings = (
-                f"{counts.repeated} more listings of addresses listed earlier in the file were"
+        def report_progress(batch_counts: WriteCounts | None = None) -> None:
+            if progress is not None:
+                written = counts.added + counts.updated + counts.unchanged
+                progress(reader.bytes_read, total_bytes, written)
+
+        try:
+            sample = reader.read(SNIFF_BYTES)
+            buffered = io.BufferedReader(_Prefixed(sample, reader), CHUNK_SIZE)
+            report.format = fmt or detect_format(sample)
+            with transaction.atomic(), paused_gc():
+                writer = HostWriter(source, started_at, on_batch=report_progress)
+                counts = writer.counts
+                # A writer that streams into one COPY (PostgreSQL, empty table)
+                # already has the server working beside this process. A parser
+                # process then made a third busy process on two cores: the
+                # million-host nmap import took as long (14.3-15.2 s against
+                # 14.1-14.6 s) for 3 s more CPU time and a 48 MiB second process.
+                records = parse_records(
+                    report.format, buffered, state, total_bytes, aside=not writer.streaming
+                )
+                try:
+                    for record in records:
+                        writer.add(record)
+                    writer.finish()
+                finally:
+                    # Closing the generator at once stops a parser process when
+                    # the write fails, instead of when the generator is collected.
+                    records.close()
+                    writer.close()
+                listed = counts.added + counts.updated + counts.unchanged
+                if state.complete and mark_stale and listed:
+                    # A dry run marks too, so that its report shows the count; the
+                    # rollback below undoes it with everything else.
+                    report.marked_stale = writer.mark_stale(timezone.now(), stale_cutoff)
+                elif state.complete and mark_stale:
+                    # A file of which nothing could be read, such as one in the
+                    # wrong format, shows nothing about which hosts are gone.
+                    state.warn(
+                        f"No host could be imported, so no host of source {source!r} was marked "
+                        "stale. To remove hosts that are gone, delete them from the host list."
+                    )
+                elif state.complete and not listed:
+                    state.warn("No host could be imported from this file.")
+                if not dry_run:
+                    hosts_imported.send(
+                        sender=Host, new_since_pk=writer.new_since_pk, import_run=run
+                    )
+                if dry_run:
+                    raise _DryRunRollback
+        except _DryRunRollback:
+            pass
+        except ImportFileError as error:
+            report.error = str(error)
+            counts = WriteCounts()
+        except Exception as error:
+            report.error = f"The import failed unexpectedly and nothing was written: {error}"
+            report.status = ImportRun.Status.FAILED
+            _save_run(run, report)
+            logger.exception("Import %s of %s failed", run.pk, file_name)
+            raise
+        report_progress()
+        written = counts.added + counts.updated + counts.unchanged
+        run.progress = {
+            "bytes_read": reader.bytes_read,
+            "total_bytes": total_bytes,
+            "hosts": written,
+        }
+
+        report.added = counts.added
+        report.updated = counts.updated
+        report.unchanged = counts.unchanged
+        report.repeated = counts.repeated
+        report.rejected_count = state.rejected_count
+        report.rejected = [rejection.as_dict() for rejection in state.rejections]
+        report.warnings = list(state.warnings)
+        if counts.repeated:
+            address, line = counts.first_repeat or ("", 0)
+            if counts.repeated == 1:
+                listings = "1 more listing of an address listed earlier in the file was"
+            else:
+                listings = (
+                    f"{counts.repeated} more listings of addresses listed earlier in the file were"
+                )
+            report.warnings.append(
+                f"{listings} merged into the first listing, for example {address}, listed again "
+                f"on line {line}."
             )
-        report.warnings.append(
-            f"{listings} merged into the first listing, for example {address}, listed again "
-            f"on line {line}."
+        if dry_run and not state.complete:
+            report.warnings.append("A real import of this file would not mark any host stale.")
+        report.status = _status(report, state, dry_run)
+        _save_run(run, report)
+        logger.info(
+            "Import %s of %s finished: %s, added %s, updated %s, unchanged %s, stale %s, "
+            "rejected %s",
+            run.pk,
+            file_name,
+            report.status,
+            report.added,
+            report.updated,
+            report.unchanged,
+            report.marked_stale,
+            report.rejected_count,
         )
-    if dry_run and not state.complete:
-        report.warnings.append("A real import of this file would not mark any host stale.")
-    report.status = _status(report, state, dry_run)
-    _save_run(run, report)
-    logger.info(
-        "Import %s of %s finished: %s, added %s, updated %s, unchanged %s, stale %s, rejected %s",
-        run.pk,
-        file_name,
-        report.status,
-        report.added,
-        report.updated,
-        report.unchanged,
-        report.marked_stale,
-        report.rejected_count,
-    )
+    finally:
+        held.release(written=0 if dry_run or report.error else written)
     return report
 
 

@@ -29,7 +29,7 @@ from .forms import HostSearchForm, ImportForm
 from .importers import FORMATS
 from .models import Host, ImportRun
 from .querysets import address_search_error
-from .services import create_run, import_file, settle_abandoned_runs
+from .services import create_run, import_file, name_problem, settle_abandoned_runs
 
 logger = logging.getLogger(__name__)
 
@@ -350,6 +350,10 @@ class ImportApiView(View):
                 "that source that a later import does not list become stale) or name=FILE, "
                 "which is also the default source."
             )
+        for what, value in (("source", source), ("name", values.get("name", "").strip())):
+            problem = name_problem(f"parameter {what}", value or "")
+            if problem:
+                raise BadRequest(problem)
         mark_stale = _flag("mark_stale", values.get("mark_stale"), default=True)
         stale_before = _stale_before(values.get("stale_before"))
         if stale_before is not None and not mark_stale:

@@ -351,3 +351,24 @@ def test_empty_source_is_400(client, token):
         "The parameter source is empty. Give a value, or leave it out."
     )
     assert Host.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "source=night%0Aly",
+            "The parameter source 'night\\nly' contains the control character U+000A.",
+        ),
+        ("source=" + "s" * 256, "The parameter source is 256 characters long; the limit is 255."),
+        ("name=a%09b.txt", "The parameter name 'a\\tb.txt' contains the control character U+0009."),
+    ],
+)
+def test_unusable_source_or_name_is_400(client, token, query, message):
+    _, raw = token
+
+    response = post_part(client, raw, b"192.0.2.1\n", query)
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith(message)
+    assert Host.objects.count() == 0

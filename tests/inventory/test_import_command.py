@@ -231,3 +231,19 @@ def test_files_with_one_name_show_their_paths(tmp_path):
 
     assert f"{tmp_path / 'a' / 'hosts.txt'} (list, source 'hosts.txt'): succeeded" in output
     assert f"{tmp_path / 'b' / 'hosts.txt'} (list, source 'hosts.txt'): succeeded" in output
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("feed\nweek", "The --source 'feed\\nweek' contains the control character U+000A."),
+        ("f" * 300, "The --source is 300 characters long; the limit is 255. Give a shorter name."),
+    ],
+)
+def test_unusable_source_is_refused(source, message):
+    with pytest.raises(CommandError) as raised:
+        run(str(fixture_path("hosts.csv")), "--source", source)
+
+    assert str(raised.value).startswith(message)
+    assert Host.objects.count() == 0
+    assert ImportRun.objects.count() == 0

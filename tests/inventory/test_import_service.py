@@ -81,6 +81,21 @@ def test_default_source_is_the_file_name(tmp_path):
     assert report.marked_stale == 1
 
 
+def test_file_names_may_hold_control_characters_but_not_nul(tmp_path):
+    report = import_file(write(tmp_path, "scan\tweek.txt", "192.0.2.1\n"))
+    assert Host.objects.get().source == report.source == "scan\tweek.txt"
+
+    with pytest.raises(ValueError, match="contains the control character U\\+0000"):
+        import_file(write(tmp_path, "b.txt", "192.0.2.2\n"), source="feed\x00")
+    assert ImportRun.objects.count() == 1
+
+
+def test_quoted_source_is_stored_as_given(tmp_path):
+    import_file(write(tmp_path, "a.txt", "192.0.2.1\n"), source="O'Brien's scan")
+
+    assert Host.objects.get().source == "O'Brien's scan"
+
+
 @pytest.mark.parametrize(
     ("name", "text", "fmt"),
     [

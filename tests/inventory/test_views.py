@@ -132,6 +132,18 @@ def test_upload_preview_writes_nothing(importer_client, settings):
     assert Host.objects.count() == 0
 
 
+def test_upload_with_control_character_in_source_is_refused(importer_client):
+    upload = SimpleUploadedFile("hosts.txt", b"192.0.2.1\n")
+
+    response = importer_client.post(
+        reverse("inventory:import"), {"file": upload, "source": "feed\tnightly"}
+    )
+
+    assert response.status_code == 400
+    assert b"contains the control character U+0009" in response.content
+    assert ImportRun.objects.count() == 0
+
+
 def test_upload_over_the_limit_is_rejected(importer_client, settings):
     settings.IMPORT_MAX_UPLOAD_BYTES = 10
     upload = SimpleUploadedFile("hosts.txt", b"192.0.2.1\n192.0.2.2\n")

@@ -15,6 +15,7 @@ from inventory import writer
 from inventory.importers.base import HostRecord
 from inventory.models import Host, ImportRun
 from inventory.services import import_file
+from inventory.signals import hosts_imported
 
 pytestmark = pytest.mark.django_db
 
@@ -204,7 +205,8 @@ stored_text = st.text(
 )
 
 
-@postgresql_only
+# New hosts are sent as COPY text on PostgreSQL and inserted with the source
+# and times written into the statement on SQLite; both must store any text.
 @settings(max_examples=60, deadline=None)
 @given(
     names=st.lists(stored_text, max_size=3),
@@ -213,7 +215,7 @@ stored_text = st.text(
     tags=st.lists(stored_text, max_size=2),
     source=stored_text,
 )
-def test_copy_text_stores_every_character(names, vendor, os_name, tags, source):
+def test_new_hosts_store_every_character(names, vendor, os_name, tags, source):
     Host.objects.all().delete()
     seen_at = timezone.now()
     host_writer = writer.HostWriter(source, seen_at)
@@ -226,6 +228,19 @@ def test_copy_text_stores_every_character(names, vendor, os_name, tags, source):
     assert host.source == source
     assert host.first_seen == host.last_seen == seen_at
     assert not (host.stale or host.subscribed or host.scanned)
+
+
+@pytest.mark.parametrize(
+    ("value", "literal"),
+    [("feed", "'feed'"), ("O'Brien's scan", "'O''Brien''s scan'"), ("", "''"), (True, "1")],
+)
+def test_sqlite_literal_quotes_text(value, literal):
+    assert writer.sqlite_literal(value) == literal
+
+
+def test_sqlite_literal_refuses_nul():
+    with pytest.raises(ValueError, match="NUL"):
+        writer.sqlite_literal("feed\x00")
 
 
 def test_first_import_runs_no_stale_update(tmp_path):
@@ -335,3 +350,46 @@ def test_unsorted_first_import_probes_after_overlap(tmp_path, monkeypatch, probe
 
     assert report.added == 8
     assert len(probes) == 2
+
+
+wal_only = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="WAL checkpoints are an SQLite matter"
+)
+
+
+def autocheckpoint_pages() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        return cursor.fetchone()[0]
+
+
+@wal_only
+def test_import_commits_without_checkpoint_then_restores_it(tmp_path, monkeypatch, caplog):
+    held_during_import = []
+
+    def receiver(**kwargs):
+        held_during_import.append(autocheckpoint_pages())
+
+    threads = []
+    release = writer.HeldCheckpoint.release
+
+    def recording_release(self, written):
+        threads.append(release(self, written))
+        return threads[-1]
+
+    monkeypatch.setattr(writer, "CHECKPOINT_ASIDE_HOSTS", 2)
+    monkeypatch.setattr(writer.HeldCheckpoint, "release", recording_release)
+    hosts_imported.connect(receiver)
+    try:
+        import_file(write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n"))
+        import_file(write(tmp_path, "b.txt", "192.0.2.3\n"))
+    finally:
+        hosts_imported.disconnect(receiver)
+
+    assert held_during_import == [0, 0]
+    assert autocheckpoint_pages() == 1000
+    # Two hosts reach the lowered threshold, one does not.
+    assert threads[1] is None
+    threads[0].join(timeout=30)
+    assert not threads[0].is_alive()
+    assert "checkpoint" not in caplog.text

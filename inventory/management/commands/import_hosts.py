@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from inventory.importers import FORMATS
-from inventory.services import import_files
+from inventory.services import import_files, name_problem
 
 
 class Command(BaseCommand):
@@ -44,6 +44,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         paths = [Path(path) for path in options["paths"]]
+        if options["source"] is not None:
+            problem = name_problem("--source", options["source"].strip())
+            if problem:
+                raise CommandError(problem)
         for path in paths:
             if path.is_dir():
                 raise CommandError(
