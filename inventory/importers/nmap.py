@@ -58,7 +58,7 @@ class _EntityDeclared(Exception):
 # A complete host that is up, as the expat stage hands it on. It contains the
 # line offset of its document, its own line within the document, its address
 # elements as (addrtype, addr, vendor, line within the document), its names
-# and its best OS match. It is a plain tuple, which the parser process
+# as the file gives them and its best OS match. It is a plain tuple, which the parser process
 # pickles quickly.
 RawHost = tuple[int, int, list[tuple[str, str, str, int]], list[str], str]
 
@@ -246,9 +246,9 @@ class _Document:
             elif level == 2:
                 if tag == "hostname":
                     if section == "hostnames":
-                        name = attributes.get("name", "").strip().lower()
-                        if name and name not in names:
-                            names.append(name)
+                        # Cleaned in host_records, which the importing process
+                        # runs when a parser process runs this stage.
+                        names.append(attributes.get("name", ""))
                 elif tag == "osmatch" and section == "os":
                     accuracy = _accuracy(attributes.get("accuracy"))
                     if accuracy > os_accuracy:
@@ -273,7 +273,12 @@ class _Document:
 
 def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
     """Return the records of one complete host that is up, rejecting what is not an address."""
-    offset, host_line, host_addresses, names, os_name = host
+    offset, host_line, host_addresses, given_names, os_name = host
+    names: list[str] = []
+    for given in given_names:
+        name = given.strip().lower()
+        if name and name not in names:
+            names.append(name)
     mac = ""
     mac_vendor = ""
     addresses: list[tuple[int, int, str, int]] = []
