@@ -186,31 +186,35 @@ class CsvParser:
         os_column = _first_column(names, OS_COLUMNS)
         tag_column = _first_column(names, TAG_COLUMNS)
 
+        # A missing column reads as empty: its index lies past every row.
+        absent = 1 << 30
+        optional = [
+            absent if column is None else column
+            for column in (hostname_column, mac_column, vendor_column, os_column, tag_column)
+        ]
+        hostname_at, mac_at, vendor_at, os_at, tag_at = optional
+
         reader = csv.reader(lines, delimiter=delimiter)
         for row in reader:
-            line = header_number + reader.line_num
-            cells = [clean_text(cell) for cell in row]
-            if not any(cells):
-                continue
-            width = len(cells)
-            values = [cells[index] for index in address_columns if index < width]
+            width = len(row)
+            values = [clean_text(row[index]) for index in address_columns if index < width]
             if not any(values):
-                state.reject(
-                    line,
-                    "",
-                    "the address is empty. Fill in the address or remove the row and import again.",
-                )
+                if any(clean_text(cell) for cell in row):
+                    state.reject(
+                        header_number + reader.line_num,
+                        "",
+                        "the address is empty. Fill in the address or remove the row and "
+                        "import again.",
+                    )
+                # A row of nothing but blank cells is skipped.
                 continue
-
-            details = _Details(
-                cells[hostname_column]
-                if hostname_column is not None and hostname_column < width
-                else "",
-                cells[mac_column] if mac_column is not None and mac_column < width else "",
-                cells[vendor_column] if vendor_column is not None and vendor_column < width else "",
-                cells[os_column] if os_column is not None and os_column < width else "",
-                cells[tag_column] if tag_column is not None and tag_column < width else "",
-            )
+            line = header_number + reader.line_num
+            hostnames = split_names(clean_text(row[hostname_at])) if hostname_at < width else []
+            raw_mac = clean_text(row[mac_at]) if mac_at < width else ""
+            mac_vendor = clean_text(row[vendor_at]) if vendor_at < width else ""
+            os_name = clean_text(row[os_at]) if os_at < width else ""
+            tags = split_tags(clean_text(row[tag_at])) if tag_at < width else []
+            mac = None
             for value in values:
                 if not value:
                     continue
@@ -219,7 +223,36 @@ class CsvParser:
                 except AddressError as error:
                     state.reject_address(line, value, error)
                     continue
-                yield details.record(version, number, canonical, line, state)
+                if mac is None:
+                    # Checked once per row, when its first address is valid.
+                    mac = self._mac(raw_mac, line) if raw_mac else ""
+                    yield HostRecord(
+                        version, number, canonical, line, hostnames, mac, mac_vendor, os_name, tags
+                    )
+                else:
+                    # Further addresses of the row (ipv4 and ipv6 columns) get
+                    # lists of their own.
+                    yield HostRecord(
+                        version,
+                        number,
+                        canonical,
+                        line,
+                        list(hostnames),
+                        mac,
+                        mac_vendor,
+                        os_name,
+                        list(tags),
+                    )
+
+    def _mac(self, text: str, line: int) -> str:
+        mac = normalise_mac(text)
+        if mac is None:
+            self.state.warn(
+                f'{self.state.file_name} line {line}: "{text}" is not a MAC address; '
+                "it was left out."
+            )
+            return ""
+        return mac
 
     def _no_address_column(self, header_line: str, header_number: int) -> str:
         """Return the message for a header row without a known address column."""
@@ -249,48 +282,21 @@ class CsvParser:
         )
 
 
-class _Details:
-    """The optional columns of one row, split and checked once per row."""
+def split_names(text: str) -> list[str]:
+    """Return the lower-case host names in a cell, split at whitespace, commas, semicolons, bars."""
+    if not text:
+        return []
+    if "," in text or ";" in text or "|" in text:
+        return [name.lower() for name in LIST_SEPARATORS.split(text) if name]
+    # str.split() splits at the same whitespace as the pattern's \s.
+    return text.lower().split()
 
-    __slots__ = ("hostnames", "mac", "raw_mac", "mac_vendor", "os_name", "tags", "checked")
 
-    def __init__(self, hostnames: str, mac: str, mac_vendor: str, os_name: str, tags: str):
-        self.hostnames = (
-            [name.lower() for name in LIST_SEPARATORS.split(hostnames) if name] if hostnames else []
-        )
-        self.raw_mac = mac
-        self.mac = ""
-        self.mac_vendor = mac_vendor
-        self.os_name = os_name
-        self.tags = (
-            [tag for tag in (clean_text(t) for t in TAG_SEPARATORS.split(tags)) if tag]
-            if tags
-            else []
-        )
-        self.checked = False
-
-    def record(
-        self, version: int, number: int, canonical: str, line: int, state: ParseState
-    ) -> HostRecord:
-        if not self.checked and self.raw_mac:
-            self.mac = normalise_mac(self.raw_mac) or ""
-            if not self.mac:
-                state.warn(
-                    f'{state.file_name} line {line}: "{self.raw_mac}" is not a MAC address; '
-                    "it was left out."
-                )
-        self.checked = True
-        return HostRecord(
-            version=version,
-            value=number,
-            address=canonical,
-            line=line,
-            hostnames=list(self.hostnames),
-            mac=self.mac,
-            mac_vendor=self.mac_vendor,
-            os_name=self.os_name,
-            tags=list(self.tags),
-        )
+def split_tags(text: str) -> list[str]:
+    """Return the tags in a cell, split at commas, semicolons and bars."""
+    if not text:
+        return []
+    return [tag for tag in (clean_text(part) for part in TAG_SEPARATORS.split(text)) if tag]
 
 
 def starts_like_csv(sample: bytes) -> bool:

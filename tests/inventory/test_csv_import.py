@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from inventory.importers.base import EXTRA_STRIP, clean_text
+from inventory.importers.csvfile import LIST_SEPARATORS, split_names
 from inventory.models import Host, ImportRun
 from inventory.services import import_file
 
@@ -182,3 +183,30 @@ def test_tab_separator_line_is_read(tmp_path):
 
     assert report.format == "csv"
     assert Host.objects.get().hostnames == ["web", "db"]
+
+
+@given(
+    st.text(
+        alphabet=st.sampled_from(["a", "B", "-", ".", ",", ";", "|", " ", "\t", "\u2003", "\u0130"])
+    )
+)
+def test_split_names_matches_the_separator_pattern(text):
+    expected = [name.lower() for name in LIST_SEPARATORS.split(text) if name]
+
+    assert split_names(text) == expected
+
+
+@given(st.text())
+def test_split_names_matches_the_pattern_for_any_text(text):
+    assert split_names(text) == [name.lower() for name in LIST_SEPARATORS.split(text) if name]
+
+
+def test_two_address_columns_give_records_of_their_own(tmp_path):
+    path = tmp_path / "dual.csv"
+    path.write_text("ipv4,ipv6,hostname,tags\n192.0.2.1,2001:db8::1,web-1 web-2,prod;dmz\n")
+
+    import_file(path)
+
+    hosts = {host.address: host for host in Host.objects.all()}
+    assert hosts["192.0.2.1"].hostnames == hosts["2001:db8::1"].hostnames == ["web-1", "web-2"]
+    assert hosts["192.0.2.1"].tags == hosts["2001:db8::1"].tags == ["prod", "dmz"]
