@@ -72,3 +72,8 @@ class HostSearchForm(forms.Form):
             "(192.0.2. or 2001:db8:) or the start of any of a host's names."
         ),
     )
+    state = forms.ChoiceField(
+        label="State",
+        required=False,
+        choices=[("", "Current and stale"), ("current", "Current only"), ("stale", "Stale only")],
+    )

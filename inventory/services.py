@@ -35,7 +35,14 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .importers import FORMATS, SNIFF_BYTES, ImportFileError, ParseState, detect_format
+from .importers import (
+    FORMATS,
+    SNIFF_BYTES,
+    ImportFileError,
+    ParseState,
+    check_container,
+    detect_format,
+)
 from .importers.base import CountingReader
 from .importers.nmap import CHUNK_SIZE
 from .importers.parallel import parse_records
@@ -54,21 +61,21 @@ ProgressCallback = Callable[[int, "int | None", int], None]
 NAME_MAX_LENGTH = 255
 
 
-def name_problem(what: str, value: str, typed: bool = True) -> str | None:
+def name_problem(label: str, value: str, typed: bool = True) -> str | None:
     """Return why ``value`` cannot be a source or file name, or None when it can.
 
-    ``what`` is how the message names the value, such as "source" or
+    ``label`` is how the message names the value, such as "source" or
     "--source". PostgreSQL refuses text with a NUL character and text longer
     than the column, so such a value would fail the import only after the
     whole file was parsed; SQLite would store it as given. A ``typed`` name
     (a source or name given to the command, the page or the API) may hold no
-    other control character either: a newline or tab from a script's variable
+    other control character either. A newline or tab from a script's variable
     is a mistake, and a later import could hardly give the same name again.
     A file's own name is not typed and may hold any character but NUL.
     """
     if len(value) > NAME_MAX_LENGTH:
         return (
-            f"The {what} is {len(value):,} characters long; the limit is {NAME_MAX_LENGTH}. "
+            f"The {label} is {len(value):,} characters long; the limit is {NAME_MAX_LENGTH}. "
             "Give a shorter name."
         )
     if typed:
@@ -77,7 +84,7 @@ def name_problem(what: str, value: str, typed: bool = True) -> str | None:
         control = "\x00" if "\x00" in value else None
     if control is not None:
         return (
-            f"The {what} {value!r} contains the control character U+{ord(control):04X}. "
+            f"The {label} {value!r} contains the control character U+{ord(control):04X}. "
             "Give a name without control characters."
         )
     return None
@@ -342,8 +349,8 @@ def import_stream(
     source = (source or "").strip() or file_name
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.")
-    for what, value in (("source", source), ("file name", file_name)):
-        problem = name_problem(what, value, typed=False)
+    for label, value in (("source", source), ("file name", file_name)):
+        problem = name_problem(label, value, typed=False)
         if problem:
             raise ValueError(problem)
     if run is None:
@@ -366,7 +373,7 @@ def import_stream(
 
     # On SQLite the WAL checkpoint of the import's commit waits until the
     # report is saved; see HeldCheckpoint.
-    held = HeldCheckpoint()
+    checkpoint = HeldCheckpoint()
     written = 0
     try:
         counts = WriteCounts()
@@ -380,6 +387,7 @@ def import_stream(
         try:
             sample = reader.read(SNIFF_BYTES)
             buffered = io.BufferedReader(_Prefixed(sample, reader), CHUNK_SIZE)
+            check_container(sample, file_name)
             report.format = fmt or detect_format(sample)
             with transaction.atomic(), paused_gc():
                 writer = HostWriter(source, started_at, on_batch=report_progress)
@@ -411,7 +419,8 @@ def import_stream(
                     # wrong format, shows nothing about which hosts are gone.
                     state.warn(
                         f"No host could be imported, so no host of source {source!r} was marked "
-                        "stale. To remove hosts that are gone, delete them from the host list."
+                        "stale. To remove hosts that are gone, delete them in the administration's "
+                        "host list, which filters by source."
                     )
                 elif state.complete and not listed:
                     state.warn("No host could be imported from this file.")
@@ -476,7 +485,7 @@ def import_stream(
             report.rejected_count,
         )
     finally:
-        held.release(written=0 if dry_run or report.error else written)
+        checkpoint.release(written=0 if dry_run or report.error else written)
     return report
 
 

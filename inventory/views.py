@@ -68,7 +68,12 @@ class HostListView(TemplateView):
         context = super().get_context_data(**kwargs)
         form = HostSearchForm(self.request.GET)
         query = form.data.get("q", "").strip()
+        state = form.data.get("state", "")
         hosts = Host.objects.matching(query)
+        if state in ("current", "stale"):
+            hosts = hosts.filter(stale=state == "stale")
+        else:
+            state = ""
         after = self.request.GET.get("after") or None
         page = list(hosts.after_key(after)[: PAGE_SIZE + 1])
         has_next = len(page) > PAGE_SIZE
@@ -76,6 +81,7 @@ class HostListView(TemplateView):
         context.update(
             form=form,
             query=query,
+            state=state,
             search_error=address_search_error(query) if query else None,
             hosts=page,
             total=hosts.count(),
@@ -274,6 +280,13 @@ class ImportApiView(View):
 
     http_method_names = ["post"]
 
+    def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> JsonResponse:
+        response = _json_error(
+            f"The method {request.method} is not allowed here. Send the file with POST.", 405
+        )
+        response["Allow"] = "POST"
+        return response
+
     def post(self, request: HttpRequest) -> JsonResponse:
         if not getattr(request, "api_token_auth", False):
             return _json_error(
@@ -350,8 +363,8 @@ class ImportApiView(View):
                 "that source that a later import does not list become stale) or name=FILE, "
                 "which is also the default source."
             )
-        for what, value in (("source", source), ("name", values.get("name", "").strip())):
-            problem = name_problem(f"parameter {what}", value or "")
+        for label, value in (("source", source), ("name", values.get("name", "").strip())):
+            problem = name_problem(f"parameter {label}", value or "")
             if problem:
                 raise BadRequest(problem)
         mark_stale = _flag("mark_stale", values.get("mark_stale"), default=True)

@@ -25,9 +25,45 @@ __all__ = [
     "ImportFileError",
     "ParseState",
     "Rejection",
+    "check_container",
     "detect_format",
     "parser_for",
 ]
+
+
+# The first bytes of files that are no text at all, and what to do with each.
+CONTAINERS = (
+    (b"\x1f\x8b", "gzip-compressed", "Decompress it (gunzip) and import the file inside."),
+    (b"BZh", "bzip2-compressed", "Decompress it (bunzip2) and import the file inside."),
+    (b"\xfd7zXZ\x00", "xz-compressed", "Decompress it (unxz) and import the file inside."),
+    (
+        b"PK\x03\x04",
+        "a ZIP archive, such as an Excel workbook (.xlsx)",
+        "Export the sheet as CSV UTF-8, or extract the archive, and import that file.",
+    ),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an Excel 97-2003 workbook (.xls) or another Office file",
+        "Export the sheet as CSV UTF-8 and import that file.",
+    ),
+    (
+        b"\xff\xfe",
+        "UTF-16 text, as Excel's Unicode Text export writes",
+        "Save it as CSV UTF-8 and import it again.",
+    ),
+    (b"\xfe\xff", "UTF-16 text", "Save it as UTF-8 and import it again."),
+)
+
+
+def check_container(sample: bytes, file_name: str) -> None:
+    """Raise ImportFileError when the file starts like a compressed file, an archive or UTF-16.
+
+    Each parser would otherwise report such a file as text that is not
+    UTF-8, or a list parser would reject its bytes line by line.
+    """
+    for magic, kind, remedy in CONTAINERS:
+        if sample.startswith(magic):
+            raise ImportFileError(f"{file_name}: the file is {kind}, not text. {remedy}")
 
 
 def detect_format(sample: bytes) -> str:

@@ -22,6 +22,7 @@ from .base import (
     format_host_address,
     plural,
 )
+from .csvfile import DELIMITERS
 
 MAX_ADDRESSES_PER_LINE = 65_536
 
@@ -66,11 +67,20 @@ class ListParser:
         try:
             version, start, end = parse_range(value)
         except AddressError as error:
+            if any(delimiter in value for delimiter in DELIMITERS):
+                # A CSV file read as a list, through --format list or the
+                # page's format choice: the reason would quote a fragment.
+                remedy = (
+                    "The line has cells like a CSV file: import the file as CSV (leave the "
+                    "format to be detected), or fix the line and import again."
+                )
+            else:
+                remedy = "Fix or remove the line and import again."
             state.reject(
                 line_number,
                 value,
                 f'"{value}" is not a valid IP address, CIDR block or range: {error.reason}. '
-                "Fix or remove the line and import again.",
+                + remedy,
             )
             return
         size = end - start + 1

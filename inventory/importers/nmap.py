@@ -48,11 +48,23 @@ XML_DECLARATION = re.compile(rb"<\?xml[\s?]")
 # Bytes kept back at the end of a chunk so that a declaration split across
 # two chunks is still found.
 DECLARATION_OVERLAP = 6
-ENTITY_MESSAGE = "DTD entity declarations are not allowed"
+ENTITY_MESSAGE = (
+    "DTD entity declarations are not allowed, and nmap writes none. Import the XML file that "
+    "nmap wrote (-oX), unchanged"
+)
+# The remedy in the message of a rejected nmap address element.
+ADDRESS_LEFT_OUT = (
+    "The address was left out. nmap writes only valid addresses here, so the file was probably "
+    "edited: correct the address element and import the file again."
+)
 
 
 class _EntityDeclared(Exception):
-    """Raised by the expat callback for an entity declaration."""
+    """Raised by the expat callback for an entity declaration, with its line in the document."""
+
+    def __init__(self, line: int):
+        super().__init__(line)
+        self.line = line
 
 
 # A complete host that is up, as the expat stage hands it on. It contains the
@@ -88,6 +100,8 @@ class _Document:
         self.expat.EntityDeclHandler = self._entity_declared
         self.reported_up: int | None = None
         self.hosts_up = 0
+        # Complete hosts whose status is not up; counted, never imported.
+        self.hosts_not_up = 0
         # Complete hosts that are up, collected by the callbacks during one
         # feed and taken after it.
         self.finished: list[RawHost] = []
@@ -133,8 +147,8 @@ class _Document:
                     f"interrupted: {complete} imported from it, and no host was marked stale."
                 )
             return
-        except _EntityDeclared:
-            raise ImportFileError(f"{state.file_name}: {ENTITY_MESSAGE}.") from None
+        except _EntityDeclared as declared:
+            raise self._entity_error(declared) from None
         hosts = self._take()
         if hosts:
             yield hosts
@@ -154,8 +168,8 @@ class _Document:
         state = self.owner.state
         try:
             self.expat.Parse(data, final)
-        except _EntityDeclared:
-            raise ImportFileError(f"{state.file_name}: {ENTITY_MESSAGE}.") from None
+        except _EntityDeclared as declared:
+            raise self._entity_error(declared) from None
         except expat.ExpatError as error:
             line = self.first_line + (error.lineno or 1) - 1
             reason = expat.ErrorString(error.code)
@@ -167,7 +181,11 @@ class _Document:
     # expat callbacks ----------------------------------------------------------
 
     def _entity_declared(self, *args) -> None:
-        raise _EntityDeclared
+        raise _EntityDeclared(self.expat.CurrentLineNumber)
+
+    def _entity_error(self, declared: _EntityDeclared) -> ImportFileError:
+        line = self.first_line + declared.line - 1
+        return ImportFileError(f"{self.owner.state.file_name} line {line}: {ENTITY_MESSAGE}.")
 
     def _install_callbacks(self) -> None:
         """Install the expat callbacks: one pair outside hosts, another inside a host.
@@ -263,6 +281,8 @@ class _Document:
             # The host's own end tag.
             if up:
                 finished.append((offset, host_line, addresses, names, os_name))
+            else:
+                self.hosts_not_up += 1
             depth -= 1
             parser.StartElementHandler = start_outside
             parser.EndElementHandler = end_outside
@@ -290,9 +310,7 @@ def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
                 # every Unicode whitespace character, is enough here.
                 version, number, canonical = parse_host_address(text.strip())
             except AddressError as error:
-                state.reject_address(
-                    offset + relative_line, text, error, "The address was left out."
-                )
+                state.reject_address(offset + relative_line, text, error, ADDRESS_LEFT_OUT)
                 rejected = True
                 continue
             addresses.append((version, number, canonical, offset + relative_line))
@@ -357,6 +375,8 @@ class NmapParser:
         pending = b""
         end_of_file = False
         documents = 0
+        # Complete hosts that are up and that are not, over every document.
+        up = not_up = 0
 
         while not end_of_file:
             chunk = self.stream.read(CHUNK_SIZE)
@@ -377,6 +397,8 @@ class NmapParser:
                         yield hosts
                     lines_before += before.count(b"\n")
                     yield from document.close(lines_before + 1, last=False)
+                    up += document.hosts_up
+                    not_up += document.hosts_not_up
                 else:
                     self._check_blank(before, lines_before)
                     lines_before += before.count(b"\n")
@@ -399,6 +421,15 @@ class NmapParser:
                 f"{self.state.file_name}: the file is empty. Import nmap XML output (-oX)."
             )
         yield from document.close(lines_before + 1)
+        up += document.hosts_up
+        not_up += document.hosts_not_up
+        if not up and not_up:
+            self.state.warn(
+                f"{self.state.file_name}: the scan lists "
+                f"{plural(not_up, 'host, and it is not up', 'hosts, and none of them is up')}. "
+                "Only hosts that are up are imported: check the scan's targets and options, "
+                "or import a scan that found hosts."
+            )
         if documents > 1:
             self.state.warn(
                 f"{self.state.file_name}: {documents} nmap runs were read from one file."

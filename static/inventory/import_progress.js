@@ -11,7 +11,8 @@
   var text = document.getElementById("progress-text");
 
   // Polls may reach a web process that last heard of the import a moment
-  // earlier, so the bar never moves back.
+  // earlier, so the bar never moves back. The host count does not mention
+  // writing, because a preview writes nothing.
   var shown = { percent: 0, hosts: 0 };
 
   function show(progress) {
@@ -19,7 +20,8 @@
     shown.hosts = Math.max(shown.hosts, progress.hosts);
     bar.value = shown.percent;
     text.textContent =
-      shown.percent + "% read, " + shown.hosts.toLocaleString("en-US") + " hosts written";
+      shown.percent + "% of the file read, " + shown.hosts.toLocaleString("en-US") +
+      " hosts so far";
   }
 
   function poll() {

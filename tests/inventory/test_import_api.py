@@ -372,3 +372,15 @@ def test_unusable_source_or_name_is_400(client, token, query, message):
     assert response.status_code == 400
     assert response.json()["error"].startswith(message)
     assert Host.objects.count() == 0
+
+
+def test_get_is_405_with_json(client, token):
+    _, raw = token
+
+    response = client.get(URL, **auth(raw))
+
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+    assert response.json() == {
+        "error": "The method GET is not allowed here. Send the file with POST."
+    }

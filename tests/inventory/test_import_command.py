@@ -238,6 +238,7 @@ def test_files_with_one_name_show_their_paths(tmp_path):
     [
         ("feed\nweek", "The --source 'feed\\nweek' contains the control character U+000A."),
         ("f" * 300, "The --source is 300 characters long; the limit is 255. Give a shorter name."),
+        (" ", "--source is empty. Give the feed's name, or leave --source out"),
     ],
 )
 def test_unusable_source_is_refused(source, message):

@@ -1,6 +1,7 @@
 """The import service: one transaction, counts, stale marking, dry runs and signals."""
 
 import gc
+import gzip
 from datetime import timedelta
 
 import pytest
@@ -120,7 +121,8 @@ def test_import_without_a_host_marks_nothing_stale(tmp_path, name, text, fmt):
     assert Host.objects.stale().count() == 0
     assert report.warnings[-1] == (
         "No host could be imported, so no host of source 'scan' was marked stale. "
-        "To remove hosts that are gone, delete them from the host list."
+        "To remove hosts that are gone, delete them in the administration's host list, which "
+        "filters by source."
     )
 
 
@@ -327,3 +329,25 @@ def test_collector_resumes_after_failed_import(tmp_path, failing_receiver):
         import_file(write(tmp_path, "a.txt", "192.0.2.1\n"))
 
     assert gc.isenabled()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (gzip.compress(b"192.0.2.1\n"), "the file is gzip-compressed, not text. Decompress it"),
+        (b"PK\x03\x04\x14\x00\x06\x00rest", "a ZIP archive, such as an Excel workbook (.xlsx)"),
+        ("ip\n192.0.2.1\n".encode("utf-16"), "UTF-16 text, as Excel's Unicode Text export"),
+    ],
+)
+@pytest.mark.parametrize("fmt", [None, "list"])
+def test_compressed_or_utf16_file_is_refused(tmp_path, content, expected, fmt):
+    path = tmp_path / "hosts.dat"
+    path.write_bytes(content)
+
+    report = import_file(path, fmt=fmt)
+
+    assert report.status == ImportRun.Status.FAILED
+    assert report.error.startswith("hosts.dat: ")
+    assert expected in report.error
+    assert report.rejected == []
+    assert Host.objects.count() == 0

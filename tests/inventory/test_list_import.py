@@ -56,3 +56,16 @@ def test_block_over_the_limit_is_rejected(tmp_path):
         "limit of 65,536 per line. Split it into smaller blocks and import again."
     )
     assert "holds 18,446,744,073,709,551,616 addresses" in messages[1]
+
+
+def test_csv_read_as_list_says_to_import_as_csv(tmp_path):
+    path = tmp_path / "asset.csv"
+    path.write_text("name,ip\nsrv-two,198.51.100.41\n")
+
+    report = import_file(path, fmt="list")
+
+    assert report.rejected_count == 2
+    assert report.rejected[1]["message"].endswith(
+        "The line has cells like a CSV file: import the file as CSV (leave the format to be "
+        "detected), or fix the line and import again."
+    )

@@ -91,6 +91,7 @@ def test_entity_declarations_are_rejected():
 
     assert report.status == ImportRun.Status.FAILED
     assert "DTD entity declarations are not allowed" in report.error
+    assert "Import the XML file that nmap wrote (-oX), unchanged." in report.error
     assert Host.objects.count() == 0
 
 
@@ -306,5 +307,42 @@ def test_host_with_rejected_address_is_not_warned_again(tmp_path):
 
     assert report.added == 1
     assert report.rejected_count == 1
-    assert report.rejected[0]["message"].endswith("The address was left out.")
+    assert report.rejected[0]["message"].endswith(
+        "The address was left out. nmap writes only valid addresses here, so the file was "
+        "probably edited: correct the address element and import the file again."
+    )
     assert report.warnings == []
+
+
+def test_entity_error_names_its_line(tmp_path):
+    path = write(
+        tmp_path,
+        "appended.xml",
+        '<?xml version="1.0"?>\n<nmaprun>' + HOST.format("192.0.2.1") + "</nmaprun>\n"
+        '<?xml version="1.0"?>\n<!DOCTYPE nmaprun [\n<!ENTITY a "b">\n]>\n<nmaprun/>\n',
+    )
+
+    report = import_file(path)
+
+    assert report.error.startswith("appended.xml line 6: DTD entity declarations are not allowed")
+    assert Host.objects.count() == 0
+
+
+def test_scan_without_up_hosts_says_so(tmp_path):
+    down = '<host><status state="down"/><address addr="{}" addrtype="ipv4"/></host>\n'
+    path = write(
+        tmp_path,
+        "alldown.xml",
+        '<?xml version="1.0"?>\n<nmaprun>\n'
+        + down.format("192.0.2.1")
+        + down.format("192.0.2.2")
+        + "</nmaprun>\n",
+    )
+
+    report = import_file(path)
+
+    assert report.added == 0
+    assert report.warnings[0] == (
+        "alldown.xml: the scan lists 2 hosts, and none of them is up. Only hosts that are up "
+        "are imported: check the scan's targets and options, or import a scan that found hosts."
+    )

@@ -53,7 +53,7 @@ def test_upload_runs_in_background_and_shows_report(
     page.get_by_role("button", name="Import").click()
 
     # The import is held after its last batch: the page shows it running.
-    page.get_by_text("20,000 hosts written").wait_for()
+    page.get_by_text("20,000 hosts so far").wait_for()
     assert page.locator("#import-report").count() == 0
     held_import.set()
 

@@ -61,6 +61,27 @@ def test_host_list_filters_by_cidr(viewer_client, many_hosts):
     assert response.context["total"] == 16
 
 
+def test_host_list_filters_by_state(viewer_client, many_hosts):
+    Host.objects.filter(address__in=["10.0.0.3", "10.0.0.7"]).update(stale=True)
+
+    stale = viewer_client.get(reverse("inventory:hosts"), {"state": "stale", "q": "10.0.0.0/29"})
+    current = viewer_client.get(reverse("inventory:hosts"), {"state": "current"})
+
+    assert [host.address for host in stale.context["hosts"]] == ["10.0.0.3", "10.0.0.7"]
+    assert b"2 stale hosts matching" in stale.content
+    assert b"deleted by an administrator" in stale.content
+    assert current.context["total"] == 248
+    assert b"state=current&amp;after=" in current.content
+
+
+def test_stale_list_links_deleters_to_the_admin(admin_client_logged_in):
+    Host.objects.create(address="192.0.2.1", stale=True)
+
+    response = admin_client_logged_in.get(reverse("inventory:hosts"), {"state": "stale"})
+
+    assert b'/admin/inventory/host/?stale__exact=1">administration' in response.content
+
+
 def test_viewer_sees_no_import_link(viewer_client):
     response = viewer_client.get(reverse("inventory:hosts"))
 

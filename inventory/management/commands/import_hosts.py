@@ -45,6 +45,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         paths = [Path(path) for path in options["paths"]]
         if options["source"] is not None:
+            if not options["source"].strip():
+                # As on the endpoint: --source "$FEED" with FEED unset must not
+                # fall back to the file names and split the feed.
+                raise CommandError(
+                    "--source is empty. Give the feed's name, or leave --source out to use "
+                    "each file's name."
+                )
             problem = name_problem("--source", options["source"].strip())
             if problem:
                 raise CommandError(problem)
