@@ -90,6 +90,8 @@ class ImportRun(models.Model):
     class Status(models.TextChoices):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
+        # Read to the end, but no host in it could be imported.
+        EMPTY = "empty", "Nothing imported"
         PARTIAL = "partial", "Partial (file ends early)"
         FAILED = "failed", "Failed"
         PREVIEW = "preview", "Preview (nothing written)"

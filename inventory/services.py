@@ -129,6 +129,8 @@ class ImportReport:
         outcome = self.status
         if self.dry_run and self.status == ImportRun.Status.PREVIEW:
             outcome = "preview, nothing written"
+        elif self.status == ImportRun.Status.EMPTY:
+            outcome = "nothing imported"
         lines = [
             f"{self.file_name} ({self.format or 'unknown format'}, source {self.source!r}): "
             f"{outcome}",
@@ -249,11 +251,11 @@ def import_files(
             stale_cutoff=cutoff if shared else None,
         )
         if feed not in blocked:
-            if report.status != ImportRun.Status.SUCCEEDED:
-                blocked[feed] = (display_name, "was not imported completely")
-            elif report.imported == 0:
+            if report.status == ImportRun.Status.EMPTY or (report.ok and report.imported == 0):
                 # Its part of the network would be marked stale wrongly.
                 blocked[feed] = (display_name, "listed no host")
+            elif report.status != ImportRun.Status.SUCCEEDED:
+                blocked[feed] = (display_name, "was not imported completely")
         if shared and last and report.ok:
             if dry_run:
                 note = f"A dry run of several files of source {feed!r} counts no stale hosts."
@@ -494,6 +496,10 @@ def _status(report: ImportReport, state: ParseState, dry_run: bool) -> str:
         return ImportRun.Status.FAILED
     if dry_run:
         return ImportRun.Status.PREVIEW
+    if report.imported == 0:
+        # Every row rejected, no host up, or an interrupted scan that ends
+        # before its first complete host.
+        return ImportRun.Status.EMPTY
     if not state.complete:
         return ImportRun.Status.PARTIAL
     return ImportRun.Status.SUCCEEDED

@@ -291,7 +291,7 @@ def test_file_without_hosts_is_422(client, token):
 
     assert response.status_code == 422
     data = response.json()
-    assert data["status"] == "succeeded"
+    assert data["status"] == "empty"
     assert data["imported"] == 0
     assert data["rejected_count"] == 1
 

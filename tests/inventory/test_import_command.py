@@ -65,8 +65,11 @@ def test_command_fails_when_no_file_lists_a_host(tmp_path):
     path = tmp_path / "empty.txt"
     path.write_text("# nothing yet\n")
 
+    out = io.StringIO()
     with pytest.raises(CommandError, match=r"^empty.txt listed no host.$"):
-        run(str(path))
+        call_command("import_hosts", str(path), "--no-progress", stdout=out)
+
+    assert "empty.txt (list, source 'empty.txt'): nothing imported" in out.getvalue()
 
 
 def test_command_fails_when_one_file_fails():

@@ -351,3 +351,17 @@ def test_compressed_or_utf16_file_is_refused(tmp_path, content, expected, fmt):
     assert expected in report.error
     assert report.rejected == []
     assert Host.objects.count() == 0
+
+
+def test_interrupted_scan_without_complete_host_is_empty(tmp_path):
+    path = write(
+        tmp_path,
+        "cut.xml",
+        '<?xml version="1.0"?>\n<nmaprun>\n<host><status state="up"/><address addr="192.0.2.1"',
+    )
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.EMPTY
+    assert ImportRun.objects.get().status == ImportRun.Status.EMPTY
+    assert "file ends early at line 3" in report.warnings[0]

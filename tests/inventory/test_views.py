@@ -138,7 +138,8 @@ def test_upload_without_hosts_says_so(importer_client, settings):
 
     page = response.content.decode()
     assert "No host could be imported from this file: see the warnings" in page
-    assert ImportRun.objects.get().status == ImportRun.Status.SUCCEEDED
+    assert '<span class="status-empty">Nothing imported</span>' in page
+    assert ImportRun.objects.get().status == ImportRun.Status.EMPTY
 
 
 def test_upload_preview_writes_nothing(importer_client, settings):
