@@ -21,6 +21,8 @@ from lumeta_qualys.ipset import AddressError, address_key, format_address, parse
 # its total count, but only the first ones are kept with their reasons.
 MAX_STORED_REJECTIONS = 1000
 MAX_STORED_WARNINGS = 200
+# C0 and C1 control characters and DEL, which a message shows as escapes.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 MAC_PATTERN = re.compile(r"^[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
 # The canonical form, which nmap writes: upper case, colons, nothing around it.
@@ -99,12 +101,23 @@ class ParseState:
         error: AddressError,
         remedy: str = "Fix or remove the row and import again.",
     ) -> None:
-        self.reject(line, value, f'"{value}" is not a valid IP address: {error.reason}. {remedy}')
+        self.reject(
+            line, value, f'"{shown(value)}" is not a valid IP address: {error.reason}. {remedy}'
+        )
 
     def warn(self, message: str) -> None:
         self.warning_count += 1
         if len(self.warnings) < MAX_STORED_WARNINGS:
             self.warnings.append(message)
+
+
+def shown(value: str) -> str:
+    """Return ``value`` as a message quotes it: control characters written as ``\\x03``.
+
+    A binary file read as text would otherwise put raw control bytes, which
+    a terminal may act on, into the report.
+    """
+    return CONTROL_CHARACTERS.sub(lambda match: f"\\x{ord(match.group()):02x}", value)
 
 
 def plural(count: int, one: str, many: str) -> str:

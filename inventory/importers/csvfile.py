@@ -26,6 +26,7 @@ from .base import (
     normalise_mac,
     parse_host_address,
     plural,
+    shown,
 )
 
 # Header names, compared after lower-casing and turning "_" and "-" into spaces.
@@ -193,11 +194,20 @@ class CsvParser:
             for column in (hostname_column, mac_column, vendor_column, os_column, tag_column)
         ]
         hostname_at, mac_at, vendor_at, os_at, tag_at = optional
+        # The IP version that each address column's name promises ("ipv4",
+        # "ipv6 address"), or None for a column such as "ip" that takes both.
+        promised = [_promised_version(names[index]) for index in address_columns]
+        if not any(promised):
+            promised = []
+        # Addresses of the other version met in such a column: how many, and
+        # the first one's value, line and column header.
+        crossed = 0
+        first_crossed: tuple[str, int, str] | None = None
 
         reader = csv.reader(lines, delimiter=delimiter)
         for row in reader:
             width = len(row)
-            values = [clean_text(row[index]) for index in address_columns if index < width]
+            values = [clean_text(row[index]) if index < width else "" for index in address_columns]
             if not any(values):
                 if any(clean_text(cell) for cell in row):
                     state.reject(
@@ -215,7 +225,7 @@ class CsvParser:
             os_name = clean_text(row[os_at]) if os_at < width else ""
             tags = split_tags(clean_text(row[tag_at])) if tag_at < width else []
             mac = None
-            for value in values:
+            for position, value in enumerate(values):
                 if not value:
                     continue
                 try:
@@ -223,6 +233,10 @@ class CsvParser:
                 except AddressError as error:
                     state.reject_address(line, value, error)
                     continue
+                if promised and promised[position] not in (None, version):
+                    crossed += 1
+                    if first_crossed is None:
+                        first_crossed = (value, line, header[address_columns[position]].strip())
                 if mac is None:
                     # Checked once per row, when its first address is valid.
                     mac = self._mac(raw_mac, line) if raw_mac else ""
@@ -243,12 +257,20 @@ class CsvParser:
                         os_name,
                         list(tags),
                     )
+        if first_crossed is not None:
+            value, line, column = first_crossed
+            state.warn(
+                f"{state.file_name}: {plural(crossed, 'address is', 'addresses are')} in a column "
+                f'named for the other IP version, for example "{shown(value)}" on line {line} '
+                f'in the column "{shown(column)}". Each was imported as the address it is. '
+                "Check the columns of the export."
+            )
 
     def _mac(self, text: str, line: int) -> str:
         mac = normalise_mac(text)
         if mac is None:
             self.state.warn(
-                f'{self.state.file_name} line {line}: "{text}" is not a MAC address; '
+                f'{self.state.file_name} line {line}: "{shown(text)}" is not a MAC address; '
                 "it was left out."
             )
             return ""
@@ -280,6 +302,14 @@ class CsvParser:
             f"{where}: no address column in the header row {clean_text(header_line)[:200]!r}. "
             f"Name the column one of: {columns}."
         )
+
+
+def _promised_version(name: str) -> int | None:
+    if name in ("ipv4", "ipv4 address"):
+        return 4
+    if name in ("ipv6", "ipv6 address"):
+        return 6
+    return None
 
 
 def split_names(text: str) -> list[str]:

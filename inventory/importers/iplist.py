@@ -21,6 +21,7 @@ from .base import (
     clean_text,
     format_host_address,
     plural,
+    shown,
 )
 from .csvfile import DELIMITERS
 
@@ -79,7 +80,7 @@ class ListParser:
             state.reject(
                 line_number,
                 value,
-                f'"{value}" is not a valid IP address, CIDR block or range: {error.reason}. '
+                f'"{shown(value)}" is not a valid IP address, CIDR block or range: {error.reason}. '
                 + remedy,
             )
             return
@@ -88,7 +89,7 @@ class ListParser:
             state.reject(
                 line_number,
                 value,
-                f'"{value}" holds {size:,} addresses, more than the limit of '
+                f'"{shown(value)}" holds {size:,} addresses, more than the limit of '
                 f"{MAX_ADDRESSES_PER_LINE:,} per line. Split it into smaller blocks "
                 "and import again.",
             )

@@ -40,6 +40,7 @@ from .base import (
     normalise_mac,
     parse_host_address,
     plural,
+    shown,
 )
 
 CHUNK_SIZE = 1 << 20
@@ -318,7 +319,7 @@ def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
             normalised = normalise_mac(text)
             if normalised is None:
                 state.warn(
-                    f'{state.file_name} line {offset + relative_line}: "{text}" is not a '
+                    f'{state.file_name} line {offset + relative_line}: "{shown(text)}" is not a '
                     "MAC address; it was left out."
                 )
             else:
@@ -326,7 +327,7 @@ def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
                 mac_vendor = clean_text(vendor)
         else:
             state.warn(
-                f'{state.file_name} line {offset + relative_line}: address type "{kind}" '
+                f'{state.file_name} line {offset + relative_line}: address type "{shown(kind)}" '
                 "is not an IP address type; it was left out."
             )
 

@@ -210,3 +210,17 @@ def test_two_address_columns_give_records_of_their_own(tmp_path):
     hosts = {host.address: host for host in Host.objects.all()}
     assert hosts["192.0.2.1"].hostnames == hosts["2001:db8::1"].hostnames == ["web-1", "web-2"]
     assert hosts["192.0.2.1"].tags == hosts["2001:db8::1"].tags == ["prod", "dmz"]
+
+
+def test_address_in_column_of_other_version_is_imported_with_warning(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("name,IPv4,IPv6\na,2001:db8::50,\nb,,198.51.100.50\nc,192.0.2.1,2001:db8::1\n")
+
+    report = import_file(path)
+
+    assert report.added == 4
+    assert report.warnings == [
+        "mixed.csv: 2 addresses are in a column named for the other IP version, for example "
+        '"2001:db8::50" on line 2 in the column "IPv4". Each was imported as the address it is. '
+        "Check the columns of the export."
+    ]

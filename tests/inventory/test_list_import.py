@@ -69,3 +69,15 @@ def test_csv_read_as_list_says_to_import_as_csv(tmp_path):
         "The line has cells like a CSV file: import the file as CSV (leave the format to be "
         "detected), or fix the line and import again."
     )
+
+
+def test_control_characters_are_escaped_in_messages(tmp_path):
+    path = tmp_path / "sheet.txt"
+    path.write_bytes(b"192.0.2.1\nab\x03\x1bcd\n")
+
+    report = import_file(path, fmt="list")
+
+    assert report.rejected[0]["value"] == "ab\x03\x1bcd"
+    assert report.rejected[0]["message"].startswith(
+        'sheet.txt line 2: "ab\\x03\\x1bcd" is not a valid IP address, CIDR block or range'
+    )
