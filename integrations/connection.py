@@ -79,12 +79,9 @@ def describe_error(error: Exception, *, server: str, username: str) -> Connectio
             "that the server is your account's platform.",
         )
     if isinstance(error, qualys.AccountUnavailable):
+        # The client's message quotes Qualys's reason and says what to do.
         return ConnectionResult(
-            False,
-            "account_unavailable",
-            f"The Qualys account {username} is expired or inactive, or its licence does not "
-            "allow API access. Ask your Qualys manager to reactivate the account or to allow "
-            f"it to use the API{detail}.",
+            False, "account_unavailable", f"Qualys refused the account {username}. {error}"
         )
     if isinstance(error, qualys.RegistrationIncomplete):
         return ConnectionResult(
@@ -102,28 +99,12 @@ def describe_error(error: Exception, *, server: str, username: str) -> Connectio
             "Qualys is already running the maximum number of API calls this account may run at "
             "once (a sync may be running). Try again in a minute.",
         )
+    # The client's messages for these name the host with its port, the reason and
+    # what to check, so they are shown as they are.
     if isinstance(error, qualys.TLSFailure):
-        return ConnectionResult(
-            False,
-            "tls_failure",
-            f"The TLS certificate of {server} could not be verified. Check the server name; if "
-            "the server uses a certificate from a private certificate authority, set "
-            f"QUALYS_CA_BUNDLE to a file with that authority's certificate{detail}.",
-        )
-    if isinstance(error, qualys.QualysTimeout):
-        return ConnectionResult(
-            False,
-            "unreachable",
-            f"{server} did not answer in time. Check the server name and that this machine can "
-            f"reach it over https (firewall, proxy){detail}.",
-        )
-    if isinstance(error, qualys.QualysUnreachable):
-        return ConnectionResult(
-            False,
-            "unreachable",
-            f"Could not connect to {server}. Check the server name and that this machine can "
-            f"reach it over https (DNS, firewall, proxy){detail}.",
-        )
+        return ConnectionResult(False, "tls_failure", str(error))
+    if isinstance(error, (qualys.QualysTimeout, qualys.QualysUnreachable)):
+        return ConnectionResult(False, "unreachable", str(error))
     if isinstance(error, qualys.ServerError):
         return ConnectionResult(
             False,

@@ -237,7 +237,11 @@ class Transport:
             raise ValueError("max_retries and max_wait_seconds must not be negative.")
 
         self.base_url = f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-        self.host = parts.hostname
+        # The host as messages name it: with its port when the address gives one.
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        self.host = f"{host}:{parts.port}" if parts.port else host
         self.timeout = (connect_timeout, read_timeout)
         self.max_wait_seconds = max_wait_seconds
         self.max_retries = max_retries
@@ -460,10 +464,10 @@ class Transport:
         connect, read = self.timeout
         if isinstance(error, requests.exceptions.SSLError):
             return TLSFailure(
-                f"The TLS certificate of {self.host} could not be verified "
-                f"({error.args[0]!s:.200}). "
-                "If the server uses a private or corporate CA, add that CA certificate to the "
-                "CA bundle setting; otherwise check that the address is right."
+                f"The TLS certificate of {self.host} could not be verified: "
+                f"{_tls_reason(error)}. If the server uses a certificate from a private or "
+                "corporate certificate authority, set QUALYS_CA_BUNDLE to a file with that "
+                "authority's certificate; otherwise check that the address is right."
             )
         if isinstance(error, requests.exceptions.ConnectTimeout):
             return QualysTimeout(
@@ -644,3 +648,27 @@ class Transport:
             f"Qualys returned HTTP {status} for {path}. Check the server address and the request.",
             status=status,
         )
+
+
+def _tls_reason(error: BaseException) -> str:
+    """Return why a TLS handshake failed, in OpenSSL's words ("self-signed certificate").
+
+    requests wraps the ssl module's error in two or three other exceptions,
+    whose text repeats it inside nested brackets.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError) and current.verify_message:
+            return current.verify_message
+        if isinstance(current, ssl.SSLError) and current.reason:
+            return current.reason.replace("_", " ").lower()
+        pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        for linked in (current.__cause__, current.__context__, getattr(current, "reason", None)):
+            if isinstance(linked, BaseException):
+                pending.append(linked)
+    return "the TLS handshake failed"

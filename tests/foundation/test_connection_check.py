@@ -75,7 +75,7 @@ ERRORS = [
     (
         qualys.AccountUnavailable("This account has expired.", code=2001, status=200),
         "account_unavailable",
-        "is expired or inactive",
+        "Qualys refused the account lumeta_api. This account has expired.",
     ),
     (
         qualys.RegistrationIncomplete("registration", code=2003, status=409),
@@ -88,9 +88,21 @@ ERRORS = [
         "rate_limited",
         "Try again in a minute",
     ),
-    (qualys.QualysTimeout("timed out"), "unreachable", "did not answer in time"),
-    (qualys.QualysUnreachable("connection refused"), "unreachable", "Could not connect to"),
-    (qualys.TLSFailure("certificate verify failed"), "tls_failure", "QUALYS_CA_BUNDLE"),
+    (
+        qualys.QualysTimeout("No connection to q.example.test:8443 within 10 seconds."),
+        "unreachable",
+        "No connection to q.example.test:8443 within 10 seconds.",
+    ),
+    (
+        qualys.QualysUnreachable("Could not connect to q.example.test:8443 for /api/."),
+        "unreachable",
+        "Could not connect to q.example.test:8443 for /api/.",
+    ),
+    (
+        qualys.TLSFailure("The TLS certificate of q.example.test could not be verified: x."),
+        "tls_failure",
+        "could not be verified: x.",
+    ),
     (qualys.ServerError("503", status=503), "server_error", "server error"),
     (
         qualys.UnexpectedResponse("HTML page"),

@@ -163,7 +163,11 @@ def test_without_ca_bundle_private_certificate_is_rejected(loopback):
     with pytest.raises(TLSFailure, match="could not be verified") as raised:
         list(client.iter_scanned_hosts())
 
-    assert "CA bundle setting" in raised.value.message
+    assert raised.value.message.startswith(
+        f"The TLS certificate of 127.0.0.1:{loopback.port} could not be verified: "
+        "self-signed certificate. If the server uses a certificate from a private or corporate "
+        "certificate authority, set QUALYS_CA_BUNDLE"
+    )
     assert loopback.requests == []
 
 
