@@ -21,6 +21,7 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from integrations.models import ScannedAddress
 from inventory.models import Host
+from inventory.querysets import address_search_error
 from lumeta_qualys.ipset import AddressError, address_key, parse_address, parse_range
 
 from . import querysets
@@ -75,6 +76,11 @@ class AddressFilter:
                 pass
             else:
                 return cls(value, address_key(version, start), address_key(version, end))
+        problem = address_search_error(value)
+        if problem is not None:
+            # Looks like an address, such as 192.0.2.300, but is none: a name
+            # search would only say that nothing matches.
+            raise FilterError(problem)
         if ":" in value or not HOST_NAME_PREFIX.match(value):
             raise FilterError(
                 f"“{value}” is not an IP address, a CIDR block or the start of a host name. "

@@ -132,7 +132,8 @@ def next_run_at(task: PeriodicTask | None):
 def saved_message(settings: QualysSettings) -> str:
     if settings.enabled and settings.is_configured:
         hours = settings.polling_interval
-        return f"Settings saved. The sync runs every {hours} hour{'s' if hours != 1 else ''}."
+        every = "every hour" if hours == 1 else f"every {hours} hours"
+        return f"Settings saved. The sync runs {every}."
     return "Settings saved. The integration is off: no sync is scheduled."
 
 

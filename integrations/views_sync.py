@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from kombu.exceptions import OperationalError
 
@@ -101,8 +102,12 @@ def start_run(request: HttpRequest, *, dry_run: bool) -> SyncRun | None:
         messages.error(request, str(error))
         return run
     if running:
-        runs.record_skipped(run)
-        messages.warning(request, f"A sync is already running; this {what} was skipped.")
+        runs.record_skipped(run, runs.skipped_reason())
+        messages.warning(
+            request,
+            f"A sync is already running, so this {what} did not start. Wait until that sync "
+            "has finished, then start it again.",
+        )
         return run
     try:
         send_sync(run)
@@ -127,6 +132,12 @@ class SyncNowView(View):
     def post(self, request: HttpRequest) -> HttpResponse:
         require_editor(request)
         start_run(request, dry_run=False)
+        # The dashboard's button comes back to the dashboard, whose widget shows the progress.
+        back = request.POST.get("next", "")
+        if back and url_has_allowed_host_and_scheme(
+            back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return redirect(back)
         return redirect(reverse("integrations:qualys") + "#sync")
 
 

@@ -167,8 +167,9 @@ def parse_range(text: str) -> tuple[int, int, int]:
         try:
             start_version, start = parse_address(first)
         except AddressError as error:
-            # Name the whole range in the error, not only the half that failed.
-            raise AddressError(text, error.reason) from None
+            # Name the whole range in the error, and say that the reason is
+            # about its first half: "not-an-ip" is no range of "not".
+            raise AddressError(text, f"read as an a-b range, its start {error.reason}") from None
         try:
             end_version, end = parse_address(last)
         except AddressError as error:

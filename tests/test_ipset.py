@@ -641,3 +641,12 @@ def test_contains_matches_python_set(bounds, values):
     for value in values:
         assert ips.contains(4, value) == (value in members), value
         assert not ips.contains(6, value), value
+
+
+def test_range_reason_says_which_half_failed():
+    with pytest.raises(AddressError) as raised:
+        parse_range("not-an-ip")
+
+    assert raised.value.reason == (
+        "read as an a-b range, its start 'not' does not appear to be an IPv4 or IPv6 address"
+    )

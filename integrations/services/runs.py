@@ -21,7 +21,21 @@ from .sync import SyncService
 
 logger = logging.getLogger(__name__)
 
-SKIPPED_RUNNING = "skipped: a sync is already running"
+SKIPPED_RUNNING = (
+    "another sync was running, so this one did not start. Wait until it has finished, then "
+    "start this one again."
+)
+
+
+def skipped_reason() -> str:
+    """Return why a run is skipped while another sync holds the lock, naming that run."""
+    try:
+        holder = current_holder()
+    except LockError:
+        holder = None
+    if holder is None or not holder.isdigit():
+        return SKIPPED_RUNNING
+    return SKIPPED_RUNNING.replace("another sync", f"another sync (run {holder})", 1)
 
 
 def create_run(trigger: str, *, dry_run: bool = False, user=None, task_id: str = "") -> SyncRun:
@@ -119,7 +133,7 @@ def execute_run(
     lock = SyncLock(str(run.pk))
     try:
         if not lock.acquire():
-            return record_skipped(run)
+            return record_skipped(run, skipped_reason())
     except LockError as error:
         return record_failed(run, str(error))
 

@@ -287,7 +287,9 @@ def test_qualys_only_list_filters_on_qualys_names(viewer_client, coverage_data):
     assert row_addresses(response) == ["192.0.2.50"]
 
 
-@pytest.mark.parametrize("query", ["192.0.2.7/24", "not a host!", "2001:db8::zz"])
+@pytest.mark.parametrize(
+    "query", ["192.0.2.7/24", "not a host!", "2001:db8::zz", "192.0.2.300", "192.0.2.7-3"]
+)
 def test_invalid_filter_is_rejected_with_message(viewer_client, coverage_data, query):
     response = viewer_client.get(list_url("managed-by-both"), {"q": query})
 

@@ -183,3 +183,12 @@ def test_forbidden_page_says_why(viewer):
     assert response.status_code == 403
     assert "Changing the Qualys settings needs the change permission." in html
     assert "<title>Permission denied" in html
+
+
+def test_hourly_sync_is_said_as_every_hour(editor):
+    client = client_for(editor)
+    client.post(QUALYS_URL, posted(polling_interval="1"))
+
+    page = client.get(QUALYS_URL).content.decode()
+
+    assert "Settings saved. The sync runs every hour." in page

@@ -71,7 +71,10 @@ def test_sync_skipped_while_another_holds_lock(qualys, configure, sync_redis):
         holder.release()
 
     assert run.status == SyncRun.Status.SKIPPED
-    assert run.error == "skipped: a sync is already running"
+    assert run.error == (
+        "another sync was running, so this one did not start. Wait until it has finished, "
+        "then start this one again."
+    )
     assert run.finished_at is not None
     assert qualys.calls == []
 
@@ -150,7 +153,7 @@ def test_command_exit_codes(qualys, configure, sync_redis, capsys):
         call_command("qualys_sync", "--no-progress")
     holder.release()
     assert skipped.value.code == 3
-    assert "skipped: a sync is already running" in capsys.readouterr().out
+    assert "another sync was running, so this one did not start" in capsys.readouterr().out
 
     qualys.fail("ip_list", status=401, body=b"", repeat=True)
     with pytest.raises(SystemExit) as failed:
@@ -183,3 +186,15 @@ def test_command_shows_progress_bar_on_stderr(qualys, configure, capsys):
 
     err = capsys.readouterr().err
     assert "hosts" in err
+
+
+def test_skipped_run_names_the_running_sync(qualys, configure, sync_redis):
+    configure()
+    holder = SyncLock("41", connection=sync_redis)
+    holder.acquire()
+    try:
+        run = runs.execute_run(runs.create_run(SyncRun.Trigger.SCHEDULE))
+    finally:
+        holder.release()
+
+    assert run.error.startswith("another sync (run 41) was running, so this one did not start.")

@@ -57,7 +57,7 @@ def test_sync_now_while_running_records_skipped(editor_client, configure, broker
 
     run = SyncRun.objects.get()
     assert run.status == SyncRun.Status.SKIPPED
-    assert run.error == "skipped: a sync is already running"
+    assert run.error.startswith("another sync was running, so this one did not start.")
     assert queued_messages(broker) == 0
     assert b"A sync is already running" in response.content
 
@@ -116,6 +116,7 @@ def test_preview_button_queues_dry_run(editor_client, configure, broker):
     page = editor_client.get(response["Location"])
     assert page.status_code == 200
     assert b"data-reload-on-finish" in page.content
+    assert b"<dd>Preview button by editor</dd>" in page.content
 
 
 def test_preview_page_lists_ranges_and_offers_download(editor_client, qualys, configure):
@@ -204,3 +205,16 @@ def test_admin_lists_sync_runs_read_only(admin_client_logged_in, qualys, configu
     assert detail.status_code == 200
     assert b'name="_save"' not in detail.content
     assert admin_client_logged_in.get(reverse("admin:integrations_syncrun_add")).status_code == 403
+
+
+def test_sync_now_from_dashboard_returns_there(editor_client, configure, broker):
+    configure()
+
+    page = editor_client.get(reverse("dashboard:index"))
+    response = editor_client.post(SYNC_NOW_URL, {"next": "/dashboard/?tab=1"})
+    elsewhere = editor_client.post(SYNC_NOW_URL, {"next": "https://example.test/"})
+
+    assert b'<input type="hidden" name="next" value="/dashboard/">' in page.content
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/?tab=1"
+    assert elsewhere["Location"].endswith("#sync")
