@@ -1,5 +1,6 @@
 """Two syncs never run at once: the Redis lease, skipped runs and redelivered tasks."""
 
+import sys
 import time
 
 import pytest
@@ -178,14 +179,24 @@ def test_command_dry_run_prints_what_would_change(qualys, configure, capsys):
     assert SyncRun.objects.get().trigger == SyncRun.Trigger.COMMAND
 
 
-def test_command_shows_progress_bar_on_stderr(qualys, configure, capsys):
+def test_command_shows_progress_bar_on_terminal(qualys, configure, capsys, monkeypatch):
     configure()
     scenario.load(qualys)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
 
     call_command("qualys_sync")
 
     err = capsys.readouterr().err
     assert "hosts" in err
+
+
+def test_command_draws_no_bar_into_a_file(qualys, configure, capsys):
+    configure()
+    scenario.load(qualys)
+
+    call_command("qualys_sync")
+
+    assert "hosts/s" not in capsys.readouterr().err
 
 
 def test_skipped_run_names_the_running_sync(qualys, configure, sync_redis):

@@ -104,7 +104,16 @@ class ProgressBar:
     """A tqdm bar on standard error that follows the sync's steps and host count."""
 
     def __init__(self) -> None:
-        self.bar = tqdm(total=None, unit=" hosts", file=sys.stderr, dynamic_ncols=True, leave=True)
+        # disable=None: no bar when standard error is no terminal (a log file or a
+        # pipe), where each redraw would be one more line.
+        self.bar = tqdm(
+            total=None,
+            unit=" hosts",
+            file=sys.stderr,
+            dynamic_ncols=True,
+            leave=True,
+            disable=None,
+        )
 
     def update(self, step: str, progress: dict[str, Any]) -> None:
         self.bar.set_description(STEP_LABELS.get(step, step))
