@@ -25,7 +25,7 @@ from collections.abc import Iterator
 
 from django.db import connection
 
-from integrations.models import ScannedAddress, ScannedHost
+from integrations.models import ScannedAddress, ScannedHost, SubscribedRange
 from inventory.models import Host
 
 from .lists import AddressFilter, CoverageSet
@@ -55,7 +55,8 @@ COLUMNS = [
     "Last scan",
     "Qualys network ID",
 ]
-# The inventory columns a Qualys-only row leaves empty (Host name to In subscription).
+# The inventory columns a Qualys-only row leaves empty (Host name to Stale). Its In
+# subscription field follows them.
 EMPTY_INVENTORY = "," * 10
 
 # For each set: the table its rows come from, and the flag column and value that select it.
@@ -135,12 +136,31 @@ def _host_sql(flag_column: str, lower: str = ">=", limit: bool = False) -> str:
     )
 
 
+def _in_subscription(key: str) -> str:
+    """Return SQL for "yes" when the address of ``key`` lies in a subscribed range, else "no".
+
+    The stored ranges are merged and disjoint, so only the last range that
+    starts at or before the key can contain it: one backward step in the
+    ``start_key`` index per row. Keys begin with the IP version, so an IPv4
+    range never holds an IPv6 key.
+    """
+    last_start = (
+        f"(SELECT r.end_key FROM {_table(SubscribedRange)} r WHERE r.start_key <= {key} "
+        "ORDER BY r.start_key DESC LIMIT 1)"
+    )
+    return f"CASE WHEN coalesce({last_start}, '') >= {key} THEN 'yes' ELSE 'no' END"
+
+
 def _scanned_sql(with_address: bool, lower: str = ">=", limit: bool = False) -> str:
-    """Return SQL for (key, Qualys host row ID, last scan field[, address field]) in a key range."""
-    address = f", {_text('address')}" if with_address else ""
+    """Return SQL for (key, Qualys host row ID, last scan field[, address, in subscription]).
+
+    The rows are the scanned addresses of one key range.
+    """
+    address = f", {_text('a.address')}, {_in_subscription('a.key')}" if with_address else ""
     return (
-        f"SELECT key, host_id, {_time('last_scan')}{address} FROM {_table(ScannedAddress)} "
-        f"WHERE key {lower} %s AND key <= %s AND indexed = %s ORDER BY key"
+        f"SELECT a.key, a.host_id, {_time('a.last_scan')}{address} "
+        f"FROM {_table(ScannedAddress)} a "
+        f"WHERE a.key {lower} %s AND a.key <= %s AND a.indexed = %s ORDER BY a.key"
         + (" LIMIT %s" if limit else "")
     )
 
@@ -193,12 +213,14 @@ def _qualys_parts(scans: list[tuple], indexed: bool) -> dict[int, tuple[str, str
 
 
 def _scanned_lines(scans: list[tuple]) -> list[tuple[str, str]]:
-    """Return (key, CSV line) of Qualys-only rows: the address, then the Qualys fields."""
+    """Return (key, CSV line) of Qualys-only rows: address, In subscription, Qualys fields."""
     qualys = _qualys_parts(scans, indexed=False)
     lines = []
-    for key, host_id, last_scan, address in scans:
+    for key, host_id, last_scan, address, subscribed in scans:
         fields, network = qualys[host_id]
-        lines.append((key, f"{address}{EMPTY_INVENTORY},{fields},{last_scan},{network}"))
+        lines.append(
+            (key, f"{address}{EMPTY_INVENTORY}{subscribed},{fields},{last_scan},{network}")
+        )
     return lines
 
 
@@ -334,7 +356,7 @@ def _copy_sql(side: str, flag_column: str) -> tuple[str, list[int]]:
 
     Text columns are always quoted, as the other paths write them. NULL is
     written as an empty field: the Qualys columns of a host that Qualys
-    never scanned, and the inventory columns of a Qualys-only row.
+    never scanned, and the inventory columns of a Qualys-only row but In subscription.
     """
     host, scanned, qualys = _table(Host), _table(ScannedAddress), _table(ScannedHost)
     qualys_columns = [
@@ -342,7 +364,7 @@ def _copy_sql(side: str, flag_column: str) -> tuple[str, list[int]]:
         _iso_time("a.last_scan"), "q.network_id",
     ]  # fmt: skip
     if side == "scanned":
-        columns = ["a.address"] + ["NULL::text"] * 10 + qualys_columns
+        columns = ["a.address"] + ["NULL::text"] * 9 + [_in_subscription("a.key")] + qualys_columns
         source = (
             f"FROM {scanned} a LEFT JOIN {qualys} q ON q.id = a.host_id "
             "WHERE a.key >= %(start)s AND a.key <= %(end)s AND a.indexed = %(flag)s "

@@ -473,12 +473,12 @@ def test_export_of_qualys_only_list_is_exact(viewer_client, coverage_data):
     rows = export_rows(viewer_client, "unmanaged-by-lumeta")
 
     assert rows[1:] == [
-        ["192.0.2.50", "", "", "", "", "", "", "", "", "", "", "105", "printer.example.test", "",
-         "Linux 5.15", "IP", "", "0"],
-        ["198.51.100.99", "", "", "", "", "", "", "", "", "", "", "106", "old.example.test", "OLD",
-         "Linux 5.15", "IP", "2026-11-01T08:30:00Z", "0"],
-        ["2001:db8::2", "", "", "", "", "", "", "", "", "", "", "107", "v6only.example.test", "",
-         "Linux 5.15", "IP", "2026-11-04T08:30:00Z", "0"],
+        ["192.0.2.50", "", "", "", "", "", "", "", "", "", "yes", "105", "printer.example.test",
+         "", "Linux 5.15", "IP", "", "0"],
+        ["198.51.100.99", "", "", "", "", "", "", "", "", "", "no", "106", "old.example.test",
+         "OLD", "Linux 5.15", "IP", "2026-11-01T08:30:00Z", "0"],
+        ["2001:db8::2", "", "", "", "", "", "", "", "", "", "yes", "107", "v6only.example.test",
+         "", "Linux 5.15", "IP", "2026-11-04T08:30:00Z", "0"],
     ]  # fmt: skip
 
 
