@@ -142,7 +142,7 @@ def _in_subscription(key: str) -> str:
     The stored ranges are merged and disjoint, so only the last range that
     starts at or before the key can contain it: one backward step in the
     ``start_key`` index per row. Keys begin with the IP version, so an IPv4
-    range never holds an IPv6 key.
+    range never contains an IPv6 key.
     """
     last_start = (
         f"(SELECT r.end_key FROM {_table(SubscribedRange)} r WHERE r.start_key <= {key} "
