@@ -94,6 +94,14 @@ class ParseState:
         if len(self.rejections) < MAX_STORED_REJECTIONS:
             self.rejections.append(Rejection(self.file_name, line, value, reason))
 
+    def reject_non_host(self, line: int, value: str, what: str, remedy: str) -> None:
+        """Reject an address (or range) that no discovered host has, saying which block it is."""
+        self.reject(
+            line,
+            value,
+            f'"{shown(value)}" is {what}, not the address of a discovered host. {remedy}',
+        )
+
     def reject_address(
         self,
         line: int,
@@ -131,6 +139,35 @@ def clean_text(value: str) -> str:
     if text and (text[0] in EXTRA_STRIP or text[-1] in EXTRA_STRIP):
         return text.strip(EXTRA_STRIP).strip()
     return text
+
+
+# Blocks whose addresses no discovered host has: (version, first, last, what the block is).
+# An import rejects them, so that Auto-Subscribe never sends one to Qualys.
+NON_HOST_BLOCKS = (
+    (4, 0x00000000, 0x00FFFFFF, 'in 0.0.0.0/8 ("this network")'),
+    (4, 0x7F000000, 0x7FFFFFFF, "a loopback address (127.0.0.0/8)"),
+    (4, 0xE0000000, 0xEFFFFFFF, "a multicast group address (224.0.0.0/4)"),
+    (4, 0xF0000000, 0xFFFFFFFE, "in the reserved block 240.0.0.0/4"),
+    (4, 0xFFFFFFFF, 0xFFFFFFFF, "the limited broadcast address"),
+    (6, 0, 0, "the unspecified address"),
+    (6, 1, 1, "the loopback address"),
+    (6, 0xFF << 120, (1 << 128) - 1, "a multicast group address (ff00::/8)"),
+)
+
+
+def non_host_reason(version: int, first: int, last: int | None = None) -> str | None:
+    """Return what a block of NON_HOST_BLOCKS the address (or range to ``last``) meets, or None."""
+    if last is None:
+        last = first
+    if version == 4 and (
+        0x01000000 <= first and last < 0x7F000000 or 0x80000000 <= first and last < 0xE0000000
+    ):
+        # Most addresses: between 0.0.0.0/8 and loopback, or between loopback and multicast.
+        return None
+    for block_version, low, high, what in NON_HOST_BLOCKS:
+        if block_version == version and first <= high and last >= low:
+            return what
+    return None
 
 
 def parse_host_address(text: str) -> tuple[int, int, str]:

@@ -23,6 +23,7 @@ from .base import (
     ImportFileError,
     ParseState,
     clean_text,
+    non_host_reason,
     normalise_mac,
     parse_host_address,
     plural,
@@ -232,6 +233,12 @@ class CsvParser:
                     version, number, canonical = parse_host_address(value)
                 except AddressError as error:
                     state.reject_address(line, value, error)
+                    continue
+                what = non_host_reason(version, number)
+                if what is not None:
+                    state.reject_non_host(
+                        line, value, what, "Fix or remove the row and import again."
+                    )
                     continue
                 if promised and promised[position] not in (None, version):
                     crossed += 1

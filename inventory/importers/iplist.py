@@ -20,6 +20,7 @@ from .base import (
     ParseState,
     clean_text,
     format_host_address,
+    non_host_reason,
     plural,
     shown,
 )
@@ -82,6 +83,14 @@ class ListParser:
                 value,
                 f'"{shown(value)}" is not a valid IP address, CIDR block or range: {error.reason}. '
                 + remedy,
+            )
+            return
+        what = non_host_reason(version, start, end)
+        if what is not None:
+            if start != end:
+                what = f"a range that contains addresses no host has: one of them is {what}"
+            state.reject_non_host(
+                line_number, value, what, "Fix or remove the line and import again."
             )
             return
         size = end - start + 1

@@ -37,6 +37,7 @@ from .base import (
     ImportFileError,
     ParseState,
     clean_text,
+    non_host_reason,
     normalise_mac,
     parse_host_address,
     plural,
@@ -58,6 +59,9 @@ ADDRESS_LEFT_OUT = (
     "The address was left out. nmap writes only valid addresses here, so the file was probably "
     "edited: correct the address element and import the file again."
 )
+
+
+ADDRESS_NOT_HOST = "The address was left out."
 
 
 class _EntityDeclared(Exception):
@@ -314,6 +318,16 @@ def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
                 state.reject_address(offset + relative_line, text, error, ADDRESS_LEFT_OUT)
                 rejected = True
                 continue
+            # The common IPv4 case is checked here, without a call.
+            if not (
+                version == 4
+                and (0x01000000 <= number < 0x7F000000 or 0x80000000 <= number < 0xE0000000)
+            ):
+                what = non_host_reason(version, number)
+                if what is not None:
+                    state.reject_non_host(offset + relative_line, text, what, ADDRESS_NOT_HOST)
+                    rejected = True
+                    continue
             addresses.append((version, number, canonical, offset + relative_line))
         elif kind == "mac":
             normalised = normalise_mac(text)

@@ -1,9 +1,12 @@
-"""The importers' quick IPv4 path accepts exactly what the IP-set module accepts."""
+"""Address parsing in the importers: the quick IPv4 path, and the blocks that no host has."""
 
+import ipaddress
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inventory.importers.base import format_host_address, parse_host_address
+from inventory.importers.base import format_host_address, non_host_reason, parse_host_address
 from lumeta_qualys.ipset import AddressError, format_address, parse_address
 
 PARTS = st.one_of(
@@ -40,3 +43,37 @@ def test_quick_ipv4_format_matches_reference(value):
 
 def test_ipv6_goes_through_reference():
     assert parse_host_address("2001:DB8:0::1") == (6, 0x20010DB8 << 96 | 1, "2001:db8::1")
+
+
+@pytest.mark.parametrize(
+    ("address", "block"),
+    [
+        ("0.255.255.255", '0.0.0.0/8 ("this network")'),
+        ("1.0.0.0", None),
+        ("126.255.255.255", None),
+        ("127.0.0.0", "loopback"),
+        ("127.255.255.255", "loopback"),
+        ("128.0.0.0", None),
+        ("223.255.255.255", None),
+        ("224.0.0.0", "multicast"),
+        ("239.255.255.255", "multicast"),
+        ("240.0.0.0", "reserved"),
+        ("255.255.255.254", "reserved"),
+        ("255.255.255.255", "broadcast"),
+        ("::", "unspecified"),
+        ("::1", "loopback"),
+        ("::2", None),
+        ("feff::", None),
+        ("ff00::", "multicast"),
+        ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "multicast"),
+    ],
+)
+def test_non_host_blocks_end_where_they_should(address, block):
+    parsed = ipaddress.ip_address(address)
+
+    reason = non_host_reason(parsed.version, int(parsed))
+
+    if block is None:
+        assert reason is None
+    else:
+        assert block in reason

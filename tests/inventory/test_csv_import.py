@@ -224,3 +224,15 @@ def test_address_in_column_of_other_version_is_imported_with_warning(tmp_path):
         '"2001:db8::50" on line 2 in the column "IPv4". Each was imported as the address it is. '
         "Check the columns of the export."
     ]
+
+
+def test_multicast_row_is_rejected(tmp_path):
+    path = tmp_path / "groups.csv"
+    path.write_text("ip,hostname\n224.0.0.251,mdns\n192.0.2.9,web\n")
+
+    report = import_file(path)
+
+    assert report.added == 1
+    assert report.rejected[0]["message"].startswith(
+        'groups.csv line 2: "224.0.0.251" is a multicast group address (224.0.0.0/4)'
+    )

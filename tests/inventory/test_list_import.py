@@ -81,3 +81,30 @@ def test_control_characters_are_escaped_in_messages(tmp_path):
     assert report.rejected[0]["message"].startswith(
         'sheet.txt line 2: "ab\\x03\\x1bcd" is not a valid IP address, CIDR block or range'
     )
+
+
+def test_addresses_no_host_has_are_rejected(tmp_path):
+    path = tmp_path / "special.txt"
+    path.write_text(
+        "0.0.0.0\n127.0.0.1\n224.0.0.251\n255.255.255.255\n::\n::1\nff02::1\n"
+        "126.255.255.254-127.0.0.1\n192.0.2.1\n"
+    )
+
+    report = import_file(path)
+
+    assert report.added == 1
+    messages = [rejection["message"] for rejection in report.rejected]
+    assert messages[0] == (
+        'special.txt line 1: "0.0.0.0" is in 0.0.0.0/8 ("this network"), not the address of a '
+        "discovered host. Fix or remove the line and import again."
+    )
+    assert '"127.0.0.1" is a loopback address (127.0.0.0/8)' in messages[1]
+    assert '"224.0.0.251" is a multicast group address (224.0.0.0/4)' in messages[2]
+    assert '"255.255.255.255" is the limited broadcast address' in messages[3]
+    assert '"::" is the unspecified address' in messages[4]
+    assert '"::1" is the loopback address' in messages[5]
+    assert '"ff02::1" is a multicast group address (ff00::/8)' in messages[6]
+    assert messages[7].startswith(
+        'special.txt line 8: "126.255.255.254-127.0.0.1" is a range that contains addresses no '
+        "host has: one of them is a loopback address (127.0.0.0/8)"
+    )

@@ -346,3 +346,23 @@ def test_scan_without_up_hosts_says_so(tmp_path):
         "alldown.xml: the scan lists 2 hosts, and none of them is up. Only hosts that are up "
         "are imported: check the scan's targets and options, or import a scan that found hosts."
     )
+
+
+def test_loopback_host_is_rejected(tmp_path):
+    path = write(
+        tmp_path,
+        "localhost.xml",
+        '<?xml version="1.0"?>\n<nmaprun>\n'
+        + HOST.format("127.0.0.1")
+        + HOST.format("192.0.2.3")
+        + "</nmaprun>\n",
+    )
+
+    report = import_file(path)
+
+    assert report.added == 1
+    assert report.rejected[0]["message"] == (
+        'localhost.xml line 3: "127.0.0.1" is a loopback address (127.0.0.0/8), not the address '
+        "of a discovered host. The address was left out."
+    )
+    assert report.warnings == []
