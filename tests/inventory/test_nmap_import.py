@@ -156,6 +156,13 @@ def write(tmp_path, name: str, text: str):
 HOST = '<host><status state="up"/><address addr="{}" addrtype="ipv4"/></host>\n'
 
 
+def scan_of(tmp_path, name: str, *hosts: str):
+    """Write an nmap run of the given host elements, one per line from line 3."""
+    return write(
+        tmp_path, name, '<?xml version="1.0"?>\n<nmaprun>\n' + "".join(hosts) + "</nmaprun>\n"
+    )
+
+
 def test_parameter_entity_is_rejected(tmp_path):
     dtd = tmp_path / "outside.dtd"
     dtd.write_text('<!ENTITY leak "from outside">')
@@ -294,13 +301,8 @@ def test_interrupted_run_before_another_names_its_lines(tmp_path):
 
 
 def test_host_with_rejected_address_is_not_warned_again(tmp_path):
-    path = write(
-        tmp_path,
-        "bad_address.xml",
-        '<?xml version="1.0"?>\n<nmaprun>\n'
-        + HOST.format("192.0.2.300")
-        + HOST.format("192.0.2.3")
-        + "</nmaprun>\n",
+    path = scan_of(
+        tmp_path, "bad_address.xml", HOST.format("192.0.2.300"), HOST.format("192.0.2.3")
     )
 
     report = import_file(path)
@@ -330,14 +332,7 @@ def test_entity_error_names_its_line(tmp_path):
 
 def test_scan_without_up_hosts_says_so(tmp_path):
     down = '<host><status state="down"/><address addr="{}" addrtype="ipv4"/></host>\n'
-    path = write(
-        tmp_path,
-        "alldown.xml",
-        '<?xml version="1.0"?>\n<nmaprun>\n'
-        + down.format("192.0.2.1")
-        + down.format("192.0.2.2")
-        + "</nmaprun>\n",
-    )
+    path = scan_of(tmp_path, "alldown.xml", down.format("192.0.2.1"), down.format("192.0.2.2"))
 
     report = import_file(path)
 
@@ -349,14 +344,7 @@ def test_scan_without_up_hosts_says_so(tmp_path):
 
 
 def test_loopback_host_is_rejected(tmp_path):
-    path = write(
-        tmp_path,
-        "localhost.xml",
-        '<?xml version="1.0"?>\n<nmaprun>\n'
-        + HOST.format("127.0.0.1")
-        + HOST.format("192.0.2.3")
-        + "</nmaprun>\n",
-    )
+    path = scan_of(tmp_path, "localhost.xml", HOST.format("127.0.0.1"), HOST.format("192.0.2.3"))
 
     report = import_file(path)
 
