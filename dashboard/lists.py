@@ -78,8 +78,8 @@ class AddressFilter:
                 return cls(value, address_key(version, start), address_key(version, end))
         problem = address_search_error(value)
         if problem is not None:
-            # Looks like an address, such as 192.0.2.300, but is none: a name
-            # search would only say that nothing matches.
+            # Text such as 192.0.2.300 looks like an address but is not one. A
+            # name search would only report that nothing matches.
             raise FilterError(problem)
         if ":" in value or not HOST_NAME_PREFIX.match(value):
             raise FilterError(

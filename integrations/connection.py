@@ -79,7 +79,7 @@ def describe_error(error: Exception, *, server: str, username: str) -> Connectio
             "that the server is your account's platform.",
         )
     if isinstance(error, qualys.AccountUnavailable):
-        # The client's message quotes Qualys's reason and says what to do.
+        # The client's message quotes Qualys's reason and the next step.
         return ConnectionResult(
             False, "account_unavailable", f"Qualys refused the account {username}. {error}"
         )

@@ -102,7 +102,7 @@ def start_run(request: HttpRequest, *, dry_run: bool) -> SyncRun | None:
         messages.error(request, str(error))
         return run
     if running:
-        runs.record_skipped(run, runs.skipped_reason())
+        runs.record_skipped(run)
         messages.warning(
             request,
             f"A sync is already running, so this {what} did not start. Wait until that sync "

@@ -167,8 +167,8 @@ def parse_range(text: str) -> tuple[int, int, int]:
         try:
             start_version, start = parse_address(first)
         except AddressError as error:
-            # Name the whole range in the error, and say that the reason is
-            # about its first half: "not-an-ip" is no range of "not".
+            # The error names the whole range, and its reason is about the first
+            # half, because "not-an-ip" is read as a range that starts at "not".
             raise AddressError(text, f"read as an a-b range, its start {error.reason}") from None
         try:
             end_version, end = parse_address(last)

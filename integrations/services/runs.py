@@ -21,11 +21,6 @@ from .sync import SyncService
 
 logger = logging.getLogger(__name__)
 
-SKIPPED_RUNNING = (
-    "another sync was running, so this one did not start. Wait until it has finished, then "
-    "start this one again."
-)
-
 
 def skipped_reason() -> str:
     """Return why a run is skipped while another sync holds the lock, naming that run."""
@@ -33,9 +28,12 @@ def skipped_reason() -> str:
         holder = current_holder()
     except LockError:
         holder = None
-    if holder is None or not holder.isdigit():
-        return SKIPPED_RUNNING
-    return SKIPPED_RUNNING.replace("another sync", f"another sync (run {holder})", 1)
+    # The lease of a sync run is named after the run; any other owner stays unnamed.
+    running = f"another sync (run {holder})" if holder and holder.isdigit() else "another sync"
+    return (
+        f"{running} was running, so this one did not start. Wait until it has finished, then "
+        "start this one again."
+    )
 
 
 def create_run(trigger: str, *, dry_run: bool = False, user=None, task_id: str = "") -> SyncRun:
@@ -61,8 +59,9 @@ def claim_scheduled_run(task_id: str) -> tuple[SyncRun, bool]:
         return create_run(SyncRun.Trigger.SCHEDULE, task_id=task_id), True
 
 
-def record_skipped(run: SyncRun, reason: str = SKIPPED_RUNNING) -> SyncRun:
-    """Mark a queued run skipped."""
+def record_skipped(run: SyncRun, reason: str | None = None) -> SyncRun:
+    """Mark a queued run skipped, by default because another sync is running."""
+    reason = reason or skipped_reason()
     now = timezone.now()
     SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.QUEUED).update(
         status=SyncRun.Status.SKIPPED, error=reason, started_at=now, finished_at=now
@@ -133,7 +132,7 @@ def execute_run(
     lock = SyncLock(str(run.pk))
     try:
         if not lock.acquire():
-            return record_skipped(run, skipped_reason())
+            return record_skipped(run)
     except LockError as error:
         return record_failed(run, str(error))
 

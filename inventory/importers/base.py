@@ -94,12 +94,12 @@ class ParseState:
         if len(self.rejections) < MAX_STORED_REJECTIONS:
             self.rejections.append(Rejection(self.file_name, line, value, reason))
 
-    def reject_non_host(self, line: int, value: str, what: str, remedy: str) -> None:
+    def reject_non_host(self, line: int, value: str, block: str, remedy: str) -> None:
         """Reject an address (or range) that no discovered host has, saying which block it is."""
         self.reject(
             line,
             value,
-            f'"{shown(value)}" is {what}, not the address of a discovered host. {remedy}',
+            f'"{shown(value)}" is {block}, not the address of a discovered host. {remedy}',
         )
 
     def reject_address(
@@ -156,7 +156,7 @@ NON_HOST_BLOCKS = (
 
 
 def non_host_reason(version: int, first: int, last: int | None = None) -> str | None:
-    """Return what a block of NON_HOST_BLOCKS the address (or range to ``last``) meets, or None."""
+    """Return the NON_HOST_BLOCKS block that the address (or range to ``last``) meets, or None."""
     if last is None:
         last = first
     if version == 4 and (
@@ -164,9 +164,9 @@ def non_host_reason(version: int, first: int, last: int | None = None) -> str | 
     ):
         # Most addresses: between 0.0.0.0/8 and loopback, or between loopback and multicast.
         return None
-    for block_version, low, high, what in NON_HOST_BLOCKS:
+    for block_version, low, high, block in NON_HOST_BLOCKS:
         if block_version == version and first <= high and last >= low:
-            return what
+            return block
     return None
 
 

@@ -234,10 +234,10 @@ class CsvParser:
                 except AddressError as error:
                     state.reject_address(line, value, error)
                     continue
-                what = non_host_reason(version, number)
-                if what is not None:
+                block = non_host_reason(version, number)
+                if block is not None:
                     state.reject_non_host(
-                        line, value, what, "Fix or remove the row and import again."
+                        line, value, block, "Fix or remove the row and import again."
                     )
                     continue
                 if promised and promised[position] not in (None, version):

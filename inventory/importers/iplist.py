@@ -85,12 +85,12 @@ class ListParser:
                 + remedy,
             )
             return
-        what = non_host_reason(version, start, end)
-        if what is not None:
+        block = non_host_reason(version, start, end)
+        if block is not None:
             if start != end:
-                what = f"a range that contains addresses no host has: one of them is {what}"
+                block = f"a range that contains addresses no host has: one of them is {block}"
             state.reject_non_host(
-                line_number, value, what, "Fix or remove the line and import again."
+                line_number, value, block, "Fix or remove the line and import again."
             )
             return
         size = end - start + 1

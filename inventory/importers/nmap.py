@@ -298,10 +298,10 @@ class _Document:
 
 def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
     """Return the records of one complete host that is up, rejecting what is not an address."""
-    offset, host_line, host_addresses, given_names, os_name = host
+    offset, host_line, host_addresses, listed_names, os_name = host
     names: list[str] = []
-    for given in given_names:
-        name = given.strip().lower()
+    for listed in listed_names:
+        name = listed.strip().lower()
         if name and name not in names:
             names.append(name)
     mac = ""
@@ -323,9 +323,9 @@ def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
                 version == 4
                 and (0x01000000 <= number < 0x7F000000 or 0x80000000 <= number < 0xE0000000)
             ):
-                what = non_host_reason(version, number)
-                if what is not None:
-                    state.reject_non_host(offset + relative_line, text, what, ADDRESS_NOT_HOST)
+                block = non_host_reason(version, number)
+                if block is not None:
+                    state.reject_non_host(offset + relative_line, text, block, ADDRESS_NOT_HOST)
                     rejected = True
                     continue
             addresses.append((version, number, canonical, offset + relative_line))

@@ -212,7 +212,7 @@ def test_two_address_columns_give_records_of_their_own(tmp_path):
     assert hosts["192.0.2.1"].tags == hosts["2001:db8::1"].tags == ["prod", "dmz"]
 
 
-def test_address_in_column_of_other_version_is_imported_with_warning(tmp_path):
+def test_crossed_version_column_warns(tmp_path):
     path = tmp_path / "mixed.csv"
     path.write_text("name,IPv4,IPv6\na,2001:db8::50,\nb,,198.51.100.50\nc,192.0.2.1,2001:db8::1\n")
 

@@ -58,7 +58,7 @@ def test_block_over_the_limit_is_rejected(tmp_path):
     assert "holds 18,446,744,073,709,551,616 addresses" in messages[1]
 
 
-def test_csv_read_as_list_says_to_import_as_csv(tmp_path):
+def test_csv_read_as_list_hints_csv(tmp_path):
     path = tmp_path / "asset.csv"
     path.write_text("name,ip\nsrv-two,198.51.100.41\n")
 

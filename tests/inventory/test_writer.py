@@ -205,8 +205,8 @@ stored_text = st.text(
 )
 
 
-# New hosts are sent as COPY text on PostgreSQL and inserted with the source
-# and times written into the statement on SQLite; both must store any text.
+# New hosts are sent as COPY text on PostgreSQL. On SQLite the source and
+# times are written into the INSERT statement. Both must store any text.
 @settings(max_examples=60, deadline=None)
 @given(
     names=st.lists(stored_text, max_size=3),
