@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.db import connection, connections
 
 from .models import ImportRun
@@ -30,6 +32,59 @@ PROGRESS_WRITE_INTERVAL = 0.5
 
 _registry: dict[int, dict] = {}
 _registry_lock = threading.Lock()
+
+
+def upload_directory() -> Path:
+    """Return the folder of uploaded files waiting for, or kept after, an import."""
+    directory = Path(settings.DATA_DIR) / "uploads"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def kept_preview_path(run_id: int) -> Path:
+    """Return where the file of a preview is kept for an import of the same file."""
+    return upload_directory() / f"preview-{int(run_id)}"
+
+
+def has_kept_preview(run_id: int) -> bool:
+    return kept_preview_path(run_id).is_file()
+
+
+def take_kept_preview(run_id: int) -> str | None:
+    """Move the kept file of a preview to a new upload path and return it.
+
+    Returns None when no file is kept, because it expired or was taken. The
+    move is one rename, so two requests cannot both take the same file.
+    """
+    handle, target = tempfile.mkstemp(prefix="import-", dir=upload_directory())
+    os.close(handle)
+    try:
+        os.replace(kept_preview_path(run_id), target)
+    except FileNotFoundError:
+        Path(target).unlink(missing_ok=True)
+        return None
+    return target
+
+
+def prune_kept_previews(now: float | None = None) -> int:
+    """Delete the kept preview files older than IMPORT_PREVIEW_KEEP_HOURS; return how many."""
+    oldest = (now or time.time()) - settings.IMPORT_PREVIEW_KEEP_HOURS * 3600
+    removed = 0
+    for path in upload_directory().glob("preview-*"):
+        try:
+            if path.stat().st_mtime < oldest:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            # Taken or removed by another process since the listing.
+            continue
+    if removed:
+        logger.info(
+            "Removed %d kept preview files older than %s hours",
+            removed,
+            settings.IMPORT_PREVIEW_KEEP_HOURS,
+        )
+    return removed
 
 
 def current_progress(run_id: int, stored: dict | None = None) -> dict | None:
@@ -107,8 +162,13 @@ class _ProgressWriter:
 def run_import(
     run_id: int, path: str, fmt: str | None, source: str | None, dry_run: bool, file_name: str
 ) -> None:
-    """Run one import of an uploaded file, then delete the file."""
+    """Run one import of an uploaded file, then delete the file.
+
+    The file of a preview that found hosts is kept instead, so that the user
+    can import it from the report without sending it again.
+    """
     writer = _ProgressWriter(run_id)
+    keep = False
     try:
         run = ImportRun.objects.get(pk=run_id)
         import_file(
@@ -120,6 +180,9 @@ def run_import(
             file_name=file_name,
             progress=writer,
         )
+        if dry_run and settings.IMPORT_PREVIEW_KEEP_HOURS > 0:
+            run.refresh_from_db()
+            keep = run.status == ImportRun.Status.PREVIEW and run.imported > 0
     except Exception:
         logger.exception("Import %s of %s failed", run_id, file_name)
         ImportRun.objects.filter(pk=run_id, status=ImportRun.Status.RUNNING).update(
@@ -128,7 +191,13 @@ def run_import(
         )
     finally:
         writer.close()
-        Path(path).unlink(missing_ok=True)
+        if keep:
+            kept_path = kept_preview_path(run_id)
+            os.replace(path, kept_path)
+            # The time kept counts from the end of the preview.
+            os.utime(kept_path)
+        else:
+            Path(path).unlink(missing_ok=True)
         with _registry_lock:
             _registry.pop(run_id, None)
 

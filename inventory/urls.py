@@ -9,6 +9,11 @@ urlpatterns = [
     path("hosts/<str:address>/", views.HostDetailView.as_view(), name="host"),
     path("import/", views.ImportView.as_view(), name="import"),
     path("import/<int:pk>/", views.ImportRunView.as_view(), name="import-run"),
+    path(
+        "import/<int:pk>/apply/",
+        views.ImportPreviewApplyView.as_view(),
+        name="import-preview-apply",
+    ),
     path("import/<int:pk>/progress/", views.ImportProgressView.as_view(), name="import-progress"),
     path("api/import/", views.ImportApiView.as_view(), name="api-import"),
 ]

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -44,15 +45,9 @@ def can_import(user) -> bool:
     return user.has_perm(IMPORT_PERMISSION)
 
 
-def upload_directory() -> Path:
-    directory = Path(settings.DATA_DIR) / "uploads"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
 def save_upload(upload) -> str:
     """Copy an uploaded file to a temporary file the import thread can read."""
-    handle, path = tempfile.mkstemp(prefix="import-", dir=upload_directory())
+    handle, path = tempfile.mkstemp(prefix="import-", dir=background.upload_directory())
     with os.fdopen(handle, "wb") as target:
         for chunk in upload.chunks(COPY_CHUNK):
             target.write(chunk)
@@ -113,6 +108,7 @@ class ImportView(PermissionRequiredMixin, View):
     template_name = "inventory/import.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        background.prune_kept_previews()
         return self.render_page(request, ImportForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -157,8 +153,52 @@ class ImportRunView(DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["progress_url"] = reverse("inventory:import-progress", args=[self.object.pk])
+        run = self.object
+        context["progress_url"] = reverse("inventory:import-progress", args=[run.pk])
+        context["can_apply"] = (
+            run.status == ImportRun.Status.PREVIEW
+            and run.imported > 0
+            and can_import(self.request.user)
+            and background.has_kept_preview(run.pk)
+        )
+        context["preview_keep_hours"] = settings.IMPORT_PREVIEW_KEEP_HOURS
         return context
+
+
+class ImportPreviewApplyView(PermissionRequiredMixin, View):
+    """``POST``: import the file of a finished preview, with the preview's format and source."""
+
+    permission_required = IMPORT_PERMISSION
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        preview = get_object_or_404(ImportRun, pk=pk)
+        path = None
+        if preview.status == ImportRun.Status.PREVIEW and preview.imported > 0:
+            path = background.take_kept_preview(preview.pk)
+        if path is None:
+            messages.error(
+                request,
+                f"The file of preview {preview.pk} ({preview.file_name}) is no longer kept: "
+                f"it was imported already, or {settings.IMPORT_PREVIEW_KEEP_HOURS} hours have "
+                "passed. Upload it again.",
+            )
+            return redirect("inventory:import-run", pk=preview.pk)
+        fmt = preview.file_format or None
+        run = create_run(preview.file_name, preview.source, fmt, request.user)
+        logger.info(
+            "Import %s of %s started by %s from preview %s",
+            run.pk,
+            preview.file_name,
+            request.user,
+            preview.pk,
+        )
+        args = (run.pk, path, fmt, preview.source, False, preview.file_name)
+        if getattr(settings, "INVENTORY_IMPORT_INLINE", False):
+            background.run_import(*args)
+        else:
+            background.start_import(*args)
+        return redirect("inventory:import-run", pk=run.pk)
 
 
 class ImportProgressView(View):
@@ -395,7 +435,7 @@ class ImportApiView(View):
                 raise BadRequest(f"The file {upload.name!r} is empty.")
             return save_upload(upload), upload.name
         name = raw_name or "upload"
-        handle, path = tempfile.mkstemp(prefix="import-", dir=upload_directory())
+        handle, path = tempfile.mkstemp(prefix="import-", dir=background.upload_directory())
         size = 0
         with os.fdopen(handle, "wb") as target:
             while chunk := request.read(COPY_CHUNK):

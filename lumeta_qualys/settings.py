@@ -168,6 +168,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 # Largest discovery file the upload page and the import endpoint accept.
 IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=2 * 1024 * 1024 * 1024)
+# Hours the upload page keeps the file of a preview, so that its report can
+# import the same file; 0 deletes it when the preview ends.
+IMPORT_PREVIEW_KEEP_HOURS = env.int("IMPORT_PREVIEW_KEEP_HOURS", default=24)
 # Days a host may stay stale before `manage.py expire_hosts` deletes it; 0 keeps stale hosts.
 INVENTORY_STALE_EXPIRY_DAYS = env.int("INVENTORY_STALE_EXPIRY_DAYS", default=0)
 

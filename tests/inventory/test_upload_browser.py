@@ -69,7 +69,7 @@ def test_upload_runs_in_background_and_shows_report(
     assert Host.objects.filter(source="browser-test").count() == 20_000
 
 
-def test_preview_in_browser_writes_nothing(page, log_in, live_server, importer):
+def test_preview_in_browser_then_import(page, log_in, live_server, importer):
     log_in(page, importer)
 
     page.goto(f"{live_server.url}/inventory/import/")
@@ -81,6 +81,13 @@ def test_preview_in_browser_writes_nothing(page, log_in, live_server, importer):
     report.wait_for(timeout=30_000)
     assert "Preview (nothing written)" in report.inner_text()
     assert Host.objects.count() == 0
+
+    page.get_by_role("button", name="Import this file").click()
+
+    page.get_by_text("Succeeded").wait_for(timeout=30_000)
+    assert "Added\t3" in page.locator("#import-report").inner_text()
+    assert Host.objects.count() == 3
+    assert ImportRun.objects.filter(status=ImportRun.Status.SUCCEEDED).count() == 1
 
 
 def test_viewer_sees_read_only_host_list(page, log_in, live_server, viewer):

@@ -1,8 +1,11 @@
 """Inventory pages: host list and detail, the upload page and its progress."""
 
+import time
+
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from inventory import background
@@ -151,6 +154,123 @@ def test_upload_preview_writes_nothing(importer_client, settings):
     )
 
     assert b"This was a preview: nothing was written." in response.content
+    assert Host.objects.count() == 0
+
+
+def _preview(client, name: str, content: bytes, **fields) -> ImportRun:
+    upload = SimpleUploadedFile(name, content)
+    client.post(reverse("inventory:import"), {"file": upload, "dry_run": "on", **fields})
+    return ImportRun.objects.latest("pk")
+
+
+def test_preview_report_imports_kept_file(importer_client, settings, tmp_path):
+    settings.INVENTORY_IMPORT_INLINE = True
+    settings.DATA_DIR = tmp_path
+    content = fixture_path("hosts.csv").read_bytes()
+    preview = _preview(importer_client, "hosts.csv", content, source="cmdb")
+
+    page = importer_client.get(reverse("inventory:import-run", args=[preview.pk])).content
+    assert b"Import this file" in page
+    assert background.kept_preview_path(preview.pk).read_bytes() == content
+
+    response = importer_client.post(
+        reverse("inventory:import-preview-apply", args=[preview.pk]), follow=True
+    )
+
+    run = ImportRun.objects.latest("pk")
+    assert run.pk != preview.pk
+    assert response.redirect_chain[-1][0] == reverse("inventory:import-run", args=[run.pk])
+    assert run.status == ImportRun.Status.SUCCEEDED
+    assert (run.source, run.file_name, run.file_format) == ("cmdb", "hosts.csv", "csv")
+    assert run.started_by.username == "importer"
+    assert run.added == preview.added
+    assert sorted(Host.objects.values_list("address", flat=True)) == [
+        "192.0.2.1",
+        "192.0.2.2",
+        "2001:db8::1",
+    ]
+    assert not background.kept_preview_path(preview.pk).exists()
+    assert list((tmp_path / "uploads").iterdir()) == []
+
+
+def test_preview_file_imports_only_once(importer_client, settings, tmp_path):
+    settings.INVENTORY_IMPORT_INLINE = True
+    settings.DATA_DIR = tmp_path
+    preview = _preview(importer_client, "hosts.txt", b"192.0.2.1\n")
+    apply_url = reverse("inventory:import-preview-apply", args=[preview.pk])
+    importer_client.post(apply_url)
+
+    response = importer_client.post(apply_url, follow=True)
+
+    page = response.content.decode()
+    assert f"The file of preview {preview.pk} (hosts.txt) is no longer kept" in page
+    assert "Import this file" not in page
+    assert ImportRun.objects.count() == 2
+    assert Host.objects.count() == 1
+
+
+def test_preview_file_expires(importer_client, settings, tmp_path):
+    settings.INVENTORY_IMPORT_INLINE = True
+    settings.DATA_DIR = tmp_path
+    settings.IMPORT_PREVIEW_KEEP_HOURS = 2
+    preview = _preview(importer_client, "hosts.txt", b"192.0.2.1\n")
+    kept = background.kept_preview_path(preview.pk)
+
+    assert background.prune_kept_previews(now=time.time() + 3600) == 0
+    assert kept.exists()
+    assert background.prune_kept_previews(now=time.time() + 2 * 3600 + 60) == 1
+    assert not kept.exists()
+    page = importer_client.get(reverse("inventory:import-run", args=[preview.pk])).content
+    assert b"Import this file" not in page
+
+
+def test_preview_file_not_kept_when_disabled(importer_client, settings, tmp_path):
+    settings.INVENTORY_IMPORT_INLINE = True
+    settings.DATA_DIR = tmp_path
+    settings.IMPORT_PREVIEW_KEEP_HOURS = 0
+    preview = _preview(importer_client, "hosts.txt", b"192.0.2.1\n")
+
+    assert preview.status == ImportRun.Status.PREVIEW
+    assert list((tmp_path / "uploads").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "status"),
+    [
+        ("hosts.csv.gz", b"\x1f\x8b\x08\x00" + bytes(16), ImportRun.Status.FAILED),
+        ("comments.txt", b"# nothing yet\n", ImportRun.Status.PREVIEW),
+    ],
+)
+def test_preview_without_hosts_keeps_no_file(
+    importer_client, settings, tmp_path, name, content, status
+):
+    settings.INVENTORY_IMPORT_INLINE = True
+    settings.DATA_DIR = tmp_path
+    preview = _preview(importer_client, name, content)
+
+    assert preview.status == status
+    assert list((tmp_path / "uploads").iterdir()) == []
+    page = importer_client.get(reverse("inventory:import-run", args=[preview.pk])).content
+    assert b"Import this file" not in page
+    response = importer_client.post(reverse("inventory:import-preview-apply", args=[preview.pk]))
+    assert response.status_code == 302
+    assert ImportRun.objects.count() == 1
+
+
+def test_viewer_cannot_import_preview(importer, viewer, settings, tmp_path):
+    settings.INVENTORY_IMPORT_INLINE = True
+    settings.DATA_DIR = tmp_path
+    importer_client, viewer_client = Client(), Client()
+    importer_client.force_login(importer)
+    viewer_client.force_login(viewer)
+    preview = _preview(importer_client, "hosts.txt", b"192.0.2.1\n")
+
+    page = viewer_client.get(reverse("inventory:import-run", args=[preview.pk])).content
+    response = viewer_client.post(reverse("inventory:import-preview-apply", args=[preview.pk]))
+
+    assert b"Import this file" not in page
+    assert response.status_code == 403
+    assert background.kept_preview_path(preview.pk).exists()
     assert Host.objects.count() == 0
 
 
