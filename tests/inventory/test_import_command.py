@@ -251,3 +251,23 @@ def test_unusable_source_is_refused(source, message):
     assert str(raised.value).startswith(message)
     assert Host.objects.count() == 0
     assert ImportRun.objects.count() == 0
+
+
+class TerminalOutput(io.StringIO):
+    """Standard error as a terminal, so that tqdm draws its bar."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("stderr", "bar_drawn"), [(TerminalOutput(), True), (io.StringIO(), False)]
+)
+def test_progress_bar_only_on_terminal(monkeypatch, stderr, bar_drawn):
+    monkeypatch.setattr(sys, "stderr", stderr)
+
+    call_command("import_hosts", str(fixture_path("hosts.csv")), stdout=io.StringIO())
+
+    last_line = stderr.getvalue().rsplit("\r", 1)[-1]
+    assert ("hosts.csv: 100%" in last_line) is bar_drawn
+    assert ("hosts=3" in last_line) is bar_drawn

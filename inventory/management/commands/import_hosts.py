@@ -107,7 +107,10 @@ class Command(BaseCommand):
             unit_scale=True,
             desc=path.name,
             file=sys.stderr,
-            leave=False,
+            # The finished bar stays above the file's report, with its host
+            # count. No bar when standard error is no terminal (a log file).
+            leave=True,
+            disable=None,
         )
 
         def progress(bytes_read: int, total_bytes: int | None, hosts: int) -> None:
