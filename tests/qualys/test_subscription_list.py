@@ -204,3 +204,21 @@ def test_long_list_read_in_chunks_matches_each_entry(mocked, client, order):
     assert result.ips == IPSet.from_ranges(valid)
     assert result.rejected == invalid
     assert len(invalid) == 2
+
+
+def test_doctype_dtd_is_never_loaded(mocked, client, tmp_path):
+    # Loading this broken DTD (load_dtd or dtd_validation) would fail the
+    # reply, so a reply that parses proves that the DTD was not read.
+    dtd = tmp_path / "ip_list_output.dtd"
+    dtd.write_text("<!ELEMENT IP_LIST_OUTPUT (((\n")
+    body = fixture_bytes("ip_list_overlaps.xml").replace(
+        b"https://qualysapi.example.test/api/2.0/fo/asset/ip/ip_list_output.dtd",
+        dtd.as_uri().encode(),
+    )
+    assert dtd.as_uri().encode() in body
+    mocked.get(IP_URL, body=body)
+
+    result = client.list_subscription()
+
+    assert result.ips.size_v4 == 3 + 8 + 1 + 10 + 1 + 1
+    assert result.rejected == ["not-an-ip", "203.0.113.9-203.0.113.2"]
