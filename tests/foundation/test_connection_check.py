@@ -27,6 +27,16 @@ BAD_LOGIN_BODY = b"""<?xml version="1.0" encoding="UTF-8" ?>
 </SIMPLE_RETURN>
 """
 
+EXPIRED_BODY = b"""<?xml version="1.0" encoding="UTF-8" ?>
+<SIMPLE_RETURN>
+  <RESPONSE>
+    <DATETIME>2026-12-04T10:00:00Z</DATETIME>
+    <CODE>2001</CODE>
+    <TEXT>This account has expired.</TEXT>
+  </RESPONSE>
+</SIMPLE_RETURN>
+"""
+
 
 class FakeClient:
     """Stands in for QualysClient: records how it was built and raises ``error`` if set."""
@@ -164,6 +174,17 @@ def test_real_client_tries_bad_login_once():
     responses.get(f"{SERVER}/api/2.0/fo/asset/host/", body=BAD_LOGIN_BODY, status=401)
     result = check_connection(SERVER, "lumeta_api", "wrong")
     assert result.outcome == "bad_credentials"
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_real_client_shows_expired_account_sentence():
+    # Qualys sends this error with HTTP 200, so only the body shows that the call failed.
+    responses.get(f"{SERVER}/api/2.0/fo/asset/host/", body=EXPIRED_BODY, status=200)
+    result = check_connection(SERVER, "lumeta_api", "secret")
+    assert result.ok is False
+    assert result.outcome == "account_unavailable"
+    assert "Qualys: This account has expired. (code 2001)" in result.message
     assert len(responses.calls) == 1
 
 

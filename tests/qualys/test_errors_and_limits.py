@@ -22,6 +22,7 @@ from integrations.qualys import (
     UnexpectedResponse,
     is_transient,
 )
+from lumeta_qualys.ipset import IPSet
 
 from .conftest import HOST_URL, IP_URL, REAL_INPUTS, SAMPLES, fixture_bytes, shared_bytes
 
@@ -46,6 +47,53 @@ def test_expired_account_with_http_200_is_an_error(mocked, client):
     assert raised.value.code == 2001
     assert raised.value.status == 200
     assert len(mocked.calls) == 1
+
+
+# Each call the product makes, as (HTTP method, URL, call on the client).
+CALLS = {
+    "subscription list": ("GET", IP_URL, lambda client: client.list_subscription()),
+    "host list": ("GET", HOST_URL, lambda client: list(client.iter_scanned_hosts())),
+    "credential check": ("GET", HOST_URL, lambda client: client.check_credentials()),
+    "subscription add": (
+        "POST",
+        IP_URL,
+        lambda client: client.add_ips(IPSet.from_strings(["192.0.2.1"])),
+    ),
+}
+
+
+@pytest.mark.parametrize("call", list(CALLS))
+def test_expired_account_body_fails_call(mocked, client, sleeps, call):
+    method, url, make_call = CALLS[call]
+    body = fixture_bytes("simple_return_2001_expired.xml")
+    mocked.add(method, url, body=body, status=200, content_type="text/xml;charset=UTF-8")
+
+    with pytest.raises(AccountUnavailable) as raised:
+        make_call(client)
+
+    assert raised.value.message.startswith("Qualys: This account has expired. (code 2001) ")
+    assert raised.value.code == 2001
+    assert raised.value.status == 200
+    assert not is_transient(raised.value)
+    assert len(mocked.calls) == 1
+    assert sleeps == []
+
+
+@pytest.mark.parametrize("call", list(CALLS))
+def test_invalid_credentials_body_fails_call(mocked, client, sleeps, call):
+    method, url, make_call = CALLS[call]
+    body = fixture_bytes("service_response_invalid_credentials.xml")
+    mocked.add(method, url, body=body, status=200, content_type="application/xml")
+
+    with pytest.raises(AuthenticationFailed) as raised:
+        make_call(client)
+
+    assert raised.value.message.startswith(
+        "Qualys rejected the user name or password (INVALID_CREDENTIALS: Authentication failed)."
+    )
+    assert raised.value.status == 200
+    assert len(mocked.calls) == 1
+    assert sleeps == []
 
 
 def test_bad_login_is_permanent(mocked, client, sleeps):
