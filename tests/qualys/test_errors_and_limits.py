@@ -189,6 +189,47 @@ def test_rate_limit_wait_from_item_when_header_missing(mocked, make_client, slee
     assert raised.value.retry_after == 68928
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-RateLimit-ToWait-Sec": "68928"}, {}],
+    ids=["header and item", "item only"],
+)
+def test_long_rate_limit_fails_without_sleeping(mocked, make_client, sleeps, headers):
+    client = make_client(max_wait_seconds=300)
+    body = fixture_bytes("simple_return_1965_long_wait.xml")
+    mocked.get(IP_URL, body=body, status=409, headers=headers)
+    before = datetime.now(UTC).replace(microsecond=0)
+
+    with pytest.raises(RateLimited) as raised:
+        client.list_subscription()
+
+    error = raised.value
+    assert error.retry_after == 68928
+    assert before + timedelta(seconds=68928) <= error.retry_at
+    assert error.retry_at <= datetime.now(UTC) + timedelta(seconds=68928)
+    assert "the next call is allowed in 68928 seconds" in error.message
+    # The TEXT gives 23 h 57 min 54 s (86274 s), which disagrees with the item.
+    assert "86274" not in error.message
+    assert "23 hours" not in error.message
+    assert not is_transient(error)
+    assert sleeps == []
+    assert len(mocked.calls) == 1
+
+
+def test_rate_wait_ignores_text_sentence(mocked, make_client, sleeps):
+    client = make_client(max_wait_seconds=300)
+    body = fixture_bytes("simple_return_1965_long_wait.xml").replace(b"<ITEM_LIST>", b"<!--")
+    body = body.replace(b"</ITEM_LIST>", b"-->")
+    mocked.get(IP_URL, body=body, status=409)
+
+    with pytest.raises(RateLimited) as raised:
+        client.list_subscription()
+
+    # Without the header and the item, the wait is the fixed fallback of one hour.
+    assert raised.value.retry_after == 3600
+    assert sleeps == []
+
+
 def test_short_rate_limit_wait_is_slept_then_retried(mocked, client, sleeps):
     mocked.get(IP_URL, body=fixture_bytes("simple_return_1965_short_wait.xml"), status=409)
     mocked.get(IP_URL, body=fixture_bytes("ip_list_one_ip.xml"), headers=LIMIT_HEADERS)

@@ -59,7 +59,7 @@ FAILURES = {
     "long rate-limit wait": (
         "host_list",
         dict(status=409, body=RATE_LIMITED, headers={"X-RateLimit-ToWait-Sec": "68928"}),
-        "68928",
+        "the next call is allowed in 68928 seconds",
     ),
     "server error on every retry": (
         "host_list",
