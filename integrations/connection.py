@@ -1,7 +1,9 @@
 """The "Test connection" action: one credential check against Qualys, reported in plain words."""
 
+import contextlib
 import logging
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
@@ -9,12 +11,16 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from . import qualys
+from .services.call_guard import QualysCallGuard
+from .services.lock import LockError
 
 logger = logging.getLogger(__name__)
 
 # A web request waits for the reply, so the check uses short timeouts.
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 20.0
+# Seconds the check waits for a free Qualys call slot before it reports Qualys as busy.
+SLOT_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -26,12 +32,17 @@ class ConnectionResult:
     message: str
 
 
-def test_connection(server: str, username: str, password: str) -> ConnectionResult:
+def test_connection(
+    server: str, username: str, password: str, *, call_guard: QualysCallGuard | None = None
+) -> ConnectionResult:
     """Check ``username`` and ``password`` against ``server`` with one Qualys call.
 
     The client is built with ``max_retries=0`` and ``max_wait_seconds=0``: a
     failed login is never repeated, so the check cannot lock the account, and
     a rate limit is reported with its retry time instead of waited out.
+    With ``call_guard`` the call takes one of the Qualys call slots that the
+    syncs share, so a check beside a running sync stays within Qualys's
+    concurrency limit.
     """
     client = qualys.QualysClient(
         server,
@@ -42,6 +53,7 @@ def test_connection(server: str, username: str, password: str) -> ConnectionResu
         read_timeout=min(READ_TIMEOUT, django_settings.QUALYS_READ_TIMEOUT),
         max_wait_seconds=0,
         max_retries=0,
+        call_guard=_slot_or_unguarded(call_guard) if call_guard is not None else None,
     )
     try:
         client.check_credentials()
@@ -64,6 +76,30 @@ def test_connection(server: str, username: str, password: str) -> ConnectionResu
             "and the account can use the API."
         ),
     )
+
+
+def _slot_or_unguarded(guard: QualysCallGuard) -> Callable[[], contextlib.AbstractContextManager]:
+    """Return a call guard that takes a slot of ``guard``, or takes none when Redis is down.
+
+    The check is one call that is never retried, so without Redis it still
+    runs, and a concurrency error from Qualys (code 1960) is reported to the
+    user like any other error.
+    """
+
+    @contextlib.contextmanager
+    def slot() -> Iterator[None]:
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(guard())
+            except LockError as error:
+                logger.warning(
+                    "Redis is not reachable, so the connection test runs without a Qualys "
+                    "call slot: %s",
+                    error,
+                )
+            yield
+
+    return slot
 
 
 def describe_error(error: Exception, *, server: str, username: str) -> ConnectionResult:

@@ -11,9 +11,10 @@ from django.views.generic import TemplateView, View
 from django_celery_beat.models import PeriodicTask
 
 from . import constants
-from .connection import test_connection
+from .connection import SLOT_WAIT_SECONDS, test_connection
 from .forms import QualysSettingsForm
 from .models import QualysSettings, SyncRun
+from .services.call_guard import QualysCallGuard
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +114,8 @@ class QualysConnectionTestView(View):
                 request, f"Cannot test the connection: enter the {join_words(missing)} first."
             )
         else:
-            result = test_connection(server, username, password)
+            guard = QualysCallGuard(wait_seconds=SLOT_WAIT_SECONDS)
+            result = test_connection(server, username, password, call_guard=guard)
         return render_settings_page(request, form, connection_result=result)
 
 

@@ -11,6 +11,8 @@ from integrations import qualys
 from integrations.connection import describe_error
 from integrations.connection import test_connection as check_connection
 from integrations.models import QualysSettings
+from integrations.services.call_guard import SLOTS_KEY, QualysCallGuard
+from integrations.services.lock import redis_connection
 from tests.support.services import free_port
 
 TEST_URL = reverse("integrations:qualys-test")
@@ -36,6 +38,16 @@ EXPIRED_BODY = b"""<?xml version="1.0" encoding="UTF-8" ?>
   </RESPONSE>
 </SIMPLE_RETURN>
 """
+
+HOST_IDS_BODY = b"""<?xml version="1.0" encoding="UTF-8" ?>
+<HOST_LIST_OUTPUT>
+  <RESPONSE>
+    <DATETIME>2026-12-04T10:00:00Z</DATETIME>
+    <ID_SET><ID>4200017</ID></ID_SET>
+  </RESPONSE>
+</HOST_LIST_OUTPUT>
+"""
+HOST_URL = f"{SERVER}/api/2.0/fo/asset/host/"
 
 
 class FakeClient:
@@ -188,6 +200,67 @@ def test_real_client_shows_expired_account_sentence():
     assert len(responses.calls) == 1
 
 
+# Qualys call slots shared with the sync ----------------------------------------
+
+
+@pytest.fixture
+def slots(redis_url, settings):
+    settings.REDIS_URL = redis_url
+    connection = redis_connection(redis_url)
+    connection.delete(SLOTS_KEY)
+    yield connection
+    connection.delete(SLOTS_KEY)
+
+
+@responses.activate
+def test_check_holds_call_slot(slots):
+    guard = QualysCallGuard(limit=2, connection=slots)
+    slots_in_use = []
+
+    def reply(request):
+        slots_in_use.append(guard.in_flight())
+        return 200, {}, HOST_IDS_BODY
+
+    responses.add_callback("GET", HOST_URL, callback=reply)
+
+    result = check_connection(SERVER, "lumeta_api", "secret", call_guard=guard)
+
+    assert result.outcome == "success"
+    assert slots_in_use == [1]
+    assert guard.in_flight() == 0
+
+
+@responses.activate
+def test_check_waits_then_reports_busy(slots):
+    # Two calls of a running sync take both slots for the whole check.
+    sync_guard = QualysCallGuard(limit=2, connection=slots)
+    waits = []
+    guard = QualysCallGuard(
+        limit=2, connection=slots, wait_seconds=0.3, poll_seconds=0.1, sleep=waits.append
+    )
+    responses.get(HOST_URL, body=HOST_IDS_BODY)
+
+    with sync_guard(), sync_guard():
+        result = check_connection(SERVER, "lumeta_api", "secret", call_guard=guard)
+
+    assert result.ok is False
+    assert result.outcome == "rate_limited"
+    assert "Try again in a minute" in result.message
+    assert waits
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_check_runs_when_redis_is_down():
+    guard = QualysCallGuard(limit=2, connection=redis_connection("redis://127.0.0.1:1/0"))
+    responses.get(HOST_URL, body=HOST_IDS_BODY)
+
+    result = check_connection(SERVER, "lumeta_api", "secret", call_guard=guard)
+
+    assert result.outcome == "success"
+    assert len(responses.calls) == 1
+
+
 # The view ------------------------------------------------------------------
 
 
@@ -245,6 +318,14 @@ def test_view_keeps_sync_buttons_enabled(editor, fake_client):
 
 
 @pytest.mark.django_db
+def test_view_checks_through_call_slots(editor, fake_client):
+    store_settings()
+    editor_client(editor).post(TEST_URL, form())
+    (client,) = fake_client.instances
+    assert client.options["call_guard"] is not None
+
+
+@pytest.mark.django_db
 def test_view_uses_entered_password(editor, fake_client):
     store_settings()
     editor_client(editor).post(TEST_URL, form(password="typed-secret", username="other"))
@@ -297,7 +378,10 @@ def test_view_get_not_allowed(editor):
 
 
 @pytest.fixture
-def emulator_form(qualys_emulator, settings):
+def emulator_form(qualys_emulator, settings, redis_url):
+    # The view takes a Qualys call slot in the test Redis.
+    settings.REDIS_URL = redis_url
+
     def start(args=(), trust=True, password=None):
         emulator = qualys_emulator(args=list(args))
         settings.QUALYS_CA_BUNDLE = str(emulator.cert_path) if trust else None
