@@ -312,6 +312,38 @@ def test_concurrency_limit_gives_up_after_max_retries(mocked, make_client, sleep
     assert sleeps == [2.0]
 
 
+def test_concurrency_limit_with_zero_rate_limit(mocked, make_client, sleeps, caplog):
+    client = make_client(max_retries=2)
+    headers = {
+        "X-RateLimit-Limit": "0",
+        "X-Concurrency-Limit-Limit": "2",
+        "X-Concurrency-Limit-Running": "2",
+    }
+    body = fixture_bytes("simple_return_1960_no_declaration.xml")
+    for _ in range(3):
+        mocked.get(HOST_URL, body=body, status=409, headers=headers)
+
+    with caplog.at_level("WARNING"), pytest.raises(ConcurrencyLimited) as raised:
+        list(client.iter_scanned_hosts())
+
+    error = raised.value
+    assert error.code == 1960
+    assert error.status == 409
+    assert error.message.startswith(
+        "Qualys: This API cannot be run again until 2 currently running instances have "
+        "finished. (code 1960)"
+    )
+    assert "limit 2 at a time" in error.message
+    assert is_transient(error)
+    # A rate limit of "0" comes with a concurrency limit and is no real rate figure.
+    assert client.budget.rate_limit is None
+    assert client.budget.concurrency_limit == 2
+    assert client.budget.concurrency_running == 2
+    assert sleeps == [2.0, 4.0]
+    assert len(mocked.calls) == 3
+    assert "currently running instances have finished" in caplog.text
+
+
 def test_registration_incomplete_is_permanent(mocked, client, sleeps):
     body = shared_bytes(SAMPLES / "simple_return_error_2003_registration_incomplete.fixture.xml")
     mocked.get(IP_URL, body=body, status=409)
