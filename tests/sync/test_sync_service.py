@@ -3,6 +3,7 @@
 import ipaddress
 
 import pytest
+from django.urls import reverse
 
 from integrations import constants, coverage
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange, SyncRun
@@ -348,6 +349,32 @@ def test_bad_values_are_skipped_and_the_rest_loads(qualys, configure):
     warnings = " ".join(run.details["warnings"])
     assert "not-an-ip" in warnings
     assert "control character" in warnings
+
+
+def test_non_ascii_details_reach_dashboard(qualys, configure, viewer_client):
+    configure()
+    qualys.subscribe("192.0.2.13")
+    netbios = "Réseau – Zürich 東京"
+    os_name = "Système d’exploitation 東京"
+    qualys.scan(FakeHost(107, ip="192.0.2.13", netbios=netbios, os=os_name))
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    host = ScannedHost.objects.get(qualys_id=107)
+    assert host.netbios == netbios
+    assert host.os == os_name
+    assert run.details["warnings"] == []
+
+    page = viewer_client.get(reverse("dashboard:list", args=["unmanaged-by-lumeta"]))
+    html = page.content.decode("utf-8")
+    assert netbios in html
+    assert os_name in html
+
+    export = viewer_client.get(reverse("dashboard:export", args=["unmanaged-by-lumeta"]))
+    data = b"".join(export.streaming_content)
+    assert netbios.encode("utf-8") in data
+    assert os_name.encode("utf-8") in data
 
 
 def test_addresses_dropped_by_qualys_meanwhile_lose_flag(qualys, configure):
