@@ -32,6 +32,18 @@ def test_list_expands_blocks_and_ranges():
     assert "has host bits set" in lines[8]
 
 
+def test_list_strips_every_whitespace_kind(tmp_path):
+    # A leading space, a trailing tab, a no-break space, and CR LF line ends.
+    path = tmp_path / "pasted.txt"
+    path.write_bytes(b" 192.0.2.1\r\n192.0.2.2\t\r\n192.0.2.3\xc2\xa0\r\n\t2001:db8::4 \r\n")
+
+    report = import_file(path)
+
+    assert report.format == "list"
+    assert report.rejected_count == 0
+    assert addresses() == {"192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::4"}
+
+
 def test_block_at_the_limit_imports(tmp_path):
     path = tmp_path / "big.txt"
     path.write_text("10.20.0.0/16\n")
