@@ -44,6 +44,19 @@ def test_list_strips_every_whitespace_kind(tmp_path):
     assert addresses() == {"192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::4"}
 
 
+@pytest.mark.parametrize("bom", [b"\xef\xbb\xbf", b""], ids=["bom", "no-bom"])
+def test_list_with_or_without_bom(tmp_path, bom):
+    # Notepad's "UTF-8 with BOM" encoding puts a byte order mark before the first line.
+    path = tmp_path / "hosts.txt"
+    path.write_bytes(bom + b"192.0.2.1\r\n192.0.2.8/31\r\n")
+
+    report = import_file(path)
+
+    assert report.format == "list"
+    assert report.rejected_count == 0
+    assert addresses() == {"192.0.2.1", "192.0.2.8", "192.0.2.9"}
+
+
 def test_block_at_the_limit_imports(tmp_path):
     path = tmp_path / "big.txt"
     path.write_text("10.20.0.0/16\n")
