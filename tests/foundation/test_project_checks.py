@@ -81,6 +81,30 @@ def test_invalid_credentials_key_named_at_start():
     assert "CREDENTIALS_KEY is not a valid Fernet key" in result.stderr
 
 
+def test_visibility_timeout_must_exceed_time_limit():
+    # Redis hands an unacknowledged task to another worker after the visibility
+    # timeout, so a sync that may run longer than it would run twice.
+    result = run_manage(
+        "check", **PRODUCTION_ENV, SYNC_TIME_LIMIT="3600", CELERY_VISIBILITY_TIMEOUT="3600"
+    )
+    assert result.returncode != 0
+    assert (
+        "CELERY_VISIBILITY_TIMEOUT must be greater than SYNC_TIME_LIMIT (3600 <= 3600)"
+        in result.stderr
+    )
+
+
+def test_sync_tasks_end_before_redelivery():
+    from integrations import tasks
+    from lumeta_qualys.celery import app
+
+    visibility_timeout = app.conf.broker_transport_options["visibility_timeout"]
+    for task in (tasks.run_sync, tasks.run_scheduled_sync):
+        assert task.acks_late is True
+        assert task.soft_time_limit < task.time_limit
+        assert task.time_limit < visibility_timeout
+
+
 def test_every_model_has_an_admin():
     # Every app whose code lives in this repository, found by path so a new app is
     # covered; installed packages (a .venv inside the clone) are not the project's.
