@@ -237,6 +237,26 @@ def test_group_emptied_when_nothing_is_left_to_scan(qualys, configure):
     assert "set_ips" not in qualys.calls_of("group_edit")[0].params
 
 
+def test_empty_group_is_found_not_recreated(qualys, configure):
+    configure()
+    qualys.subscribe("192.0.2.1")
+    qualys.scan(FakeHost(1, ip="192.0.2.1"))
+    scenario.index("192.0.2.1")
+    first = sync()
+    assert first.status == SyncRun.Status.SUCCEEDED, first.error
+    number, ips = qualys.group_by_title(TITLE)
+    assert ips == IPSet()
+    # Qualys lists a group with no addresses without an IP_SET element.
+    assert b"<IP_SET>" not in xml.asset_group_list([(number, TITLE, [])])
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert len(qualys.calls_of("group_add")) == 1
+    assert list(qualys.groups) == [number]
+    assert qualys.groups[number] == (TITLE, IPSet())
+
+
 def test_sync_pages_host_list_as_configured(qualys, configure):
     configure(host_list_version="3.0", page_size=2)
     scenario.load(qualys)
