@@ -133,6 +133,21 @@ def test_upload_shows_report(importer_client, settings):
     assert Host.objects.filter(source="cmdb").count() == 6
 
 
+def test_upload_of_interrupted_scan_warns(importer_client, settings):
+    settings.INVENTORY_IMPORT_INLINE = True
+    upload = SimpleUploadedFile("scan.xml", fixture_path("interrupted.xml").read_bytes())
+
+    response = importer_client.post(reverse("inventory:import"), {"file": upload}, follow=True)
+
+    assert response.status_code == 200
+    assert ImportRun.objects.get().status == ImportRun.Status.PARTIAL
+    assert set(Host.objects.values_list("address", flat=True)) == {"192.0.2.1"}
+    page = response.content.decode()
+    assert '<span class="status-partial">Partial (file ends early)</span>' in page
+    assert "scan.xml: no runstats; file ends early at line 2." in page
+    assert "1 complete host that is up was imported" in page
+
+
 def test_upload_without_hosts_says_so(importer_client, settings):
     settings.INVENTORY_IMPORT_INLINE = True
     upload = SimpleUploadedFile("comments.txt", b"# nothing yet\n")
