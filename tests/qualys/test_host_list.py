@@ -127,6 +127,40 @@ def test_host_fields_and_bad_values(mocked, client):
     assert len(client.warnings) == 3
 
 
+def host_list_body(response: bytes) -> bytes:
+    """Return a HOST_LIST_OUTPUT body with ``response`` after the DATETIME element."""
+    return (
+        b'<?xml version="1.0" encoding="UTF-8" ?>\n<HOST_LIST_OUTPUT><RESPONSE>'
+        b"<DATETIME>2026-11-30T08:00:00Z</DATETIME>" + response + b"</RESPONSE></HOST_LIST_OUTPUT>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (b"", []),
+        (b"<HOST_LIST/>", []),
+        (b"<HOST_LIST><HOST><ID>5</ID><IP>192.0.2.5</IP></HOST></HOST_LIST>", ["192.0.2.5"]),
+    ],
+    ids=["no host list", "empty host list", "one host"],
+)
+def test_empty_and_single_host_lists(mocked, client, response, expected):
+    mocked.get(HOST_URL, body=host_list_body(response))
+
+    hosts = list(client.iter_scanned_hosts())
+
+    assert [host.ip for host in hosts] == expected
+    assert client.warnings == []
+
+
+def test_host_ids_without_addresses_are_rejected(mocked, client):
+    # details=None gives only ID_SET, which has no address to build the scanned set from.
+    mocked.get(HOST_URL, body=host_list_body(b"<ID_SET><ID>4200017</ID></ID_SET>"))
+
+    with pytest.raises(UnexpectedResponse, match="host IDs only"):
+        list(client.iter_scanned_hosts())
+
+
 @pytest.mark.parametrize("page_size", [-1, 1_000_001])
 def test_page_size_out_of_range_is_rejected(client, page_size):
     with pytest.raises(ValueError, match="page_size"):
