@@ -17,6 +17,12 @@ os.environ.setdefault("STATIC_MANIFEST", "0")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="lumeta-qualys-test-"))
 # Tests never read the developer's local .env file.
 os.environ["LUMETA_ENV_FILE"] = os.devnull
+# Tests never reach the developer's Redis, where a running product keeps its
+# sync lease and task queue. A test that needs Redis takes the redis_url
+# fixture (a redis-server of its own); any other gets a refused connection.
+# A worker or beat that a test starts gets the fixture's Redis through
+# LUMETA_TEST_REDIS_URL (see tests.support.services.subprocess_env).
+os.environ["REDIS_URL"] = os.environ.get("LUMETA_TEST_REDIS_URL", "redis://127.0.0.1:1/0")
 
 from lumeta_qualys.settings import *  # noqa: E402,F403
 

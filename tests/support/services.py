@@ -71,6 +71,9 @@ def subprocess_env(**extra: str) -> dict[str, str]:
         }
     )
     env.update(extra)
+    if "REDIS_URL" in extra:
+        # tests.settings sets REDIS_URL from this in the child process.
+        env["LUMETA_TEST_REDIS_URL"] = extra["REDIS_URL"]
     return env
 
 
