@@ -3,16 +3,64 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils import timezone
 
-from lumeta_qualys.ipset import AddressError, key_of
+from lumeta_qualys.ipset import AddressError, address_key
 
+from .importers.base import clean_text, non_host_reason, normalise_mac, parse_host_address
+from .importers.csvfile import LIST_SEPARATORS, TAG_SEPARATORS
 from .models import Host, ImportRun
 from .services import delete_hosts
 
+# Hosts the bulk delete's confirmation page names before "and N more".
+SAMPLE_SIZE = 20
+
+
+class NameListField(forms.CharField):
+    """A list of names typed as text, separated by commas, semicolons or whitespace."""
+
+    def __init__(self, *, lower: bool, separators, **kwargs):
+        self.lower = lower
+        self.separators = separators
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return ", ".join(value)
+        return value
+
+    def to_python(self, value) -> list[str]:
+        text = super().to_python(value)
+        names = [clean_text(name) for name in self.separators.split(text)]
+        if self.lower:
+            names = [name.lower() for name in names]
+        # dict.fromkeys drops repeats and keeps the first-seen order.
+        return list(dict.fromkeys(name for name in names if name))
+
 
 class HostAdminForm(forms.ModelForm):
-    """Checks the address before Host.save() canonicalises it and sets its key."""
+    """Applies the import rules to a host typed in the admin.
+
+    The address must be one a discovered host can have (as in imports, so
+    that Auto-Subscribe never sends a loopback or multicast address to
+    Qualys), the MAC address is stored as imports store it, and host names
+    are lower case.
+    """
+
+    hostnames = NameListField(
+        lower=True,
+        separators=LIST_SEPARATORS,
+        help_text="Every host name seen, separated by commas or spaces. Stored in lower case.",
+    )
+    tags = NameListField(
+        lower=False,
+        separators=TAG_SEPARATORS,
+        help_text="Free-form tags, separated by commas.",
+    )
 
     class Meta:
         model = Host
@@ -33,18 +81,56 @@ class HostAdminForm(forms.ModelForm):
     def clean_address(self) -> str:
         text = self.cleaned_data["address"]
         try:
-            key = key_of(text)
+            version, value, canonical = parse_host_address(clean_text(text))
         except AddressError as error:
             raise forms.ValidationError(
                 f'"{text}" is not a valid IP address: {error.reason}. '
                 "Enter one IPv4 or IPv6 address."
             ) from None
-        duplicate = Host.objects.filter(key=key).exclude(pk=self.instance.pk).first()
+        block = non_host_reason(version, value)
+        if block is not None:
+            raise forms.ValidationError(
+                f"{canonical} is {block}, which no discovered host has. Enter a host's address."
+            )
+        duplicate = (
+            Host.objects.filter(key=address_key(version, value))
+            .exclude(pk=self.instance.pk)
+            .first()
+        )
         if duplicate is not None:
             raise forms.ValidationError(
                 f"{duplicate.address} is already indexed. Edit that host instead."
             )
-        return text.strip()
+        return canonical
+
+    def clean_hostname(self) -> str:
+        return clean_text(self.cleaned_data["hostname"]).lower()
+
+    def clean_mac(self) -> str:
+        text = clean_text(self.cleaned_data["mac"])
+        if not text:
+            return ""
+        mac = normalise_mac(text)
+        if mac is None:
+            raise forms.ValidationError(
+                f'"{text}" is not a MAC address. Enter six pairs of hex digits, such as '
+                "00:00:5E:00:53:01, or leave the field empty."
+            )
+        return mac
+
+    def clean(self):
+        cleaned = super().clean()
+        # The stale filter and expiry read stale_since, so the two fields agree.
+        if cleaned.get("stale"):
+            if not cleaned.get("stale_since"):
+                cleaned["stale_since"] = timezone.now()
+        else:
+            cleaned["stale_since"] = None
+        hostname = cleaned.get("hostname")
+        names = cleaned.get("hostnames")
+        if hostname and names is not None and hostname not in names:
+            cleaned["hostnames"] = [hostname, *names]
+        return cleaned
 
 
 @admin.register(Host)
@@ -85,6 +171,46 @@ class HostAdmin(admin.ModelAdmin):
             {"fields": ["subscribed", "scanned", "key", "version"]},
         ),
     ]
+
+    actions = ["delete_hosts"]
+
+    def get_actions(self, request):
+        # Django's own bulk delete posts one form field per selected host and
+        # lists each one, which fails above DATA_UPLOAD_MAX_NUMBER_FIELDS
+        # (1,000) and would render a million lines; delete_hosts replaces it.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(permissions=["delete"], description="Delete selected hosts")
+    def delete_hosts(self, request, queryset):
+        """Confirm, then delete the selected hosts, or every host the list's filters match.
+
+        The confirmation form carries the changelist's ``select_across`` flag
+        instead of one field per host, so "Select all" works for any number
+        of hosts.
+        """
+        if request.POST.get("post") == "yes":
+            deleted = delete_hosts(queryset)
+            messages.success(request, f"Deleted {deleted:,} host{'s' if deleted != 1 else ''}.")
+            return None
+        select_across = request.POST.get("select_across") == "1"
+        count = queryset.count()
+        sample = list(queryset[:SAMPLE_SIZE])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "count": count,
+            "sample": sample,
+            "sample_negative": -len(sample),
+            "select_across": select_across,
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "title": "Delete hosts",
+        }
+        return TemplateResponse(
+            request, "admin/inventory/host/delete_hosts_confirmation.html", context
+        )
 
     def get_search_results(self, request, queryset, search_term):
         return queryset.matching(search_term), False

@@ -146,11 +146,15 @@ def clean_text(value: str) -> str:
 NON_HOST_BLOCKS = (
     (4, 0x00000000, 0x00FFFFFF, 'in 0.0.0.0/8 ("this network")'),
     (4, 0x7F000000, 0x7FFFFFFF, "a loopback address (127.0.0.0/8)"),
+    # Link-local addresses name a host only on its own link, and hosts on
+    # different links often share one (169.254.0.1, fe80::1).
+    (4, 0xA9FE0000, 0xA9FEFFFF, "a link-local address (169.254.0.0/16)"),
     (4, 0xE0000000, 0xEFFFFFFF, "a multicast group address (224.0.0.0/4)"),
     (4, 0xF0000000, 0xFFFFFFFE, "in the reserved block 240.0.0.0/4"),
     (4, 0xFFFFFFFF, 0xFFFFFFFF, "the limited broadcast address"),
     (6, 0, 0, "the unspecified address"),
     (6, 1, 1, "the loopback address"),
+    (6, 0xFE80 << 112, (0xFEC0 << 112) - 1, "a link-local address (fe80::/10)"),
     (6, 0xFF << 120, (1 << 128) - 1, "a multicast group address (ff00::/8)"),
 )
 
@@ -160,9 +164,12 @@ def non_host_reason(version: int, first: int, last: int | None = None) -> str | 
     if last is None:
         last = first
     if version == 4 and (
-        0x01000000 <= first and last < 0x7F000000 or 0x80000000 <= first and last < 0xE0000000
+        (0x01000000 <= first and last < 0x7F000000)
+        or (0x80000000 <= first and last < 0xA9FE0000)
+        or (0xA9FF0000 <= first and last < 0xE0000000)
     ):
-        # Most addresses: between 0.0.0.0/8 and loopback, or between loopback and multicast.
+        # Most addresses: between 0.0.0.0/8 and loopback, or from loopback to
+        # multicast but outside 169.254.0.0/16.
         return None
     for block_version, low, high, block in NON_HOST_BLOCKS:
         if block_version == version and first <= high and last >= low:

@@ -7,6 +7,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from inventory import background
 from inventory.models import Host, ImportRun
@@ -339,25 +340,67 @@ def test_admin_search_takes_cidr(admin_client_logged_in):
 
 def test_admin_bulk_delete_sends_signal(admin_client_logged_in, signals):
     host = Host.objects.create(address="192.0.2.1", source="s")
+    Host.objects.create(address="192.0.2.2", source="s")
 
+    confirmation = admin_client_logged_in.post(
+        "/admin/inventory/host/", {"action": "delete_hosts", "_selected_action": [host.pk]}
+    )
     admin_client_logged_in.post(
         "/admin/inventory/host/",
-        {"action": "delete_selected", "_selected_action": [host.pk], "post": "yes"},
+        {"action": "delete_hosts", "_selected_action": [host.pk], "post": "yes"},
     )
 
-    assert Host.objects.count() == 0
+    assert "Delete 1 host from the index?" in confirmation.content.decode()
+    assert list(Host.objects.values_list("address", flat=True)) == ["192.0.2.2"]
     assert signals.deleted[0]["keys"] == [host.key]
+
+
+def test_admin_deletes_every_filtered_host(admin_client_logged_in, signals):
+    # More hosts than DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000): Django's own bulk
+    # delete would send one form field for each.
+    Host.objects.bulk_create(
+        Host(address=f"10.0.{n // 256}.{n % 256}", key=f"40a{n:06x}", version=4, source="old")
+        for n in range(1500)
+    )
+    Host.objects.filter(key__lt="40a000200").update(stale=True)
+    kept = Host.objects.create(address="192.0.2.1", source="s", stale=True)
+    changelist = "/admin/inventory/host/?stale__exact=1&source__exact=old"
+    # "Select all" sends the checked hosts of the page beside select_across.
+    page_hosts = list(
+        Host.objects.filter(stale=True, source="old").values_list("pk", flat=True)[:100]
+    )
+    form = {"action": "delete_hosts", "select_across": "1", "_selected_action": page_hosts}
+
+    confirmation = admin_client_logged_in.post(changelist, form)
+    page = confirmation.content.decode()
+    done = admin_client_logged_in.post(changelist, {**form, "post": "yes"}, follow=True)
+
+    assert "Delete 512 hosts from the index?" in page
+    assert "<li>10.0.0.0, stale</li>" in page
+    assert "and 492 more" in page
+    assert page.count('name="_selected_action"') == 100
+    assert "Deleted 512 hosts." in done.content.decode()
+    assert Host.objects.count() == 1500 - 512 + 1
+    assert Host.objects.filter(pk=kept.pk).exists()
+    assert len(signals.deleted[0]["keys"]) == 512
+
+
+def test_admin_offers_no_default_bulk_delete(admin_client_logged_in):
+    page = admin_client_logged_in.get("/admin/inventory/host/").content.decode()
+
+    assert 'value="delete_hosts"' in page
+    assert 'value="delete_selected"' not in page
 
 
 def admin_host_form(address: str) -> dict:
     return {
         "address": address,
         "hostname": "",
-        "hostnames": "[]",
+        "hostnames": "",
         "mac": "",
         "mac_vendor": "",
         "os_name": "",
-        "tags": "[]",
+        "tags": "",
         "source": "admin",
         "last_seen_0": "2026-12-01",
         "last_seen_1": "10:00:00",
@@ -390,6 +433,69 @@ def test_admin_rejects_invalid_or_duplicate_address(admin_client_logged_in):
     assert duplicate.status_code == 200
     assert "192.0.2.1 is already indexed" in duplicate.content.decode()
     assert Host.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("127.0.0.1", "127.0.0.1 is a loopback address (127.0.0.0/8), which no discovered host"),
+        ("224.0.0.5", "224.0.0.5 is a multicast group address (224.0.0.0/4)"),
+        ("fe80::1", "fe80::1 is a link-local address (fe80::/10)"),
+    ],
+)
+def test_admin_rejects_non_host_address(admin_client_logged_in, address, message):
+    response = admin_client_logged_in.post("/admin/inventory/host/add/", admin_host_form(address))
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert Host.objects.count() == 0
+
+
+def test_admin_form_applies_import_rules(admin_client_logged_in):
+    form = admin_host_form(" 192.0.2.7\u00a0")
+    form.update(
+        hostname="Web-7.Example.TEST",
+        hostnames="alias-7.example.test, WEB-7.example.test alias-7.example.test",
+        mac="00-00-5e-00-53-07",
+        tags="dmz, owner: web team,dmz",
+        stale="on",
+    )
+
+    response = admin_client_logged_in.post("/admin/inventory/host/add/", form)
+
+    assert response.status_code == 302
+    host = Host.objects.get()
+    assert host.address == "192.0.2.7"
+    assert host.hostname == "web-7.example.test"
+    assert host.hostnames == ["alias-7.example.test", "web-7.example.test"]
+    assert host.mac == "00:00:5E:00:53:07"
+    assert host.tags == ["dmz", "owner: web team"]
+    assert host.stale is True
+    assert host.stale_since is not None
+
+
+def test_admin_form_rejects_bad_mac(admin_client_logged_in):
+    form = admin_host_form("192.0.2.8")
+    form["mac"] = "zz:zz"
+
+    response = admin_client_logged_in.post("/admin/inventory/host/add/", form)
+
+    assert response.status_code == 200
+    assert "&quot;zz:zz&quot; is not a MAC address" in response.content.decode()
+    assert Host.objects.count() == 0
+
+
+def test_admin_form_clears_stale_since_of_current_host(admin_client_logged_in):
+    host = Host.objects.create(
+        address="192.0.2.9", source="s", stale=True, stale_since=timezone.now()
+    )
+    form = admin_host_form("192.0.2.9")
+
+    response = admin_client_logged_in.post(f"/admin/inventory/host/{host.pk}/change/", form)
+
+    assert response.status_code == 302
+    host.refresh_from_db()
+    assert (host.stale, host.stale_since) == (False, None)
 
 
 @pytest.mark.django_db(transaction=True)
