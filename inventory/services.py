@@ -138,13 +138,13 @@ class ImportReport:
         if self.error:
             lines.append(f"  error: {self.error}")
         lines.append(
-            f"  added {self.added}, updated {self.updated}, unchanged {self.unchanged}, "
-            f"marked stale {self.marked_stale}, rejected {self.rejected_count}"
+            f"  added {self.added:,}, updated {self.updated:,}, unchanged {self.unchanged:,}, "
+            f"marked stale {self.marked_stale:,}, rejected {self.rejected_count:,}"
         )
         for rejection in self.rejected:
             lines.append(f"  rejected: {rejection['message']}")
         if self.rejected_count > len(self.rejected):
-            lines.append(f"  … and {self.rejected_count - len(self.rejected)} more rejected rows")
+            lines.append(f"  … and {self.rejected_count - len(self.rejected):,} more rejected rows")
         for warning in self.warnings:
             lines.append(f"  warning: {warning}")
         return lines

@@ -39,6 +39,25 @@ def required_secret(name: str) -> str:
     )
 
 
+def whole_number(name: str, default: int, minimum: int = 0) -> int:
+    """Return the environment variable ``name`` as a whole number of at least ``minimum``.
+
+    A value that is no whole number, or is too small, stops start-up with a
+    message naming the variable, instead of a ValueError traceback.
+    """
+    text = env.str(name, default=str(default)).strip()
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise ImproperlyConfigured(
+            f"The environment variable {name}={text!r} is not a whole number of {minimum} or "
+            f"more. Set it to such a number, or remove it to use the default ({default})."
+        )
+    return value
+
+
 # Development-only values, used only while DEBUG is on.
 DEBUG_SECRETS = {
     "SECRET_KEY": "django-insecure-development-only-key-never-used-with-debug-off",
@@ -167,12 +186,12 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20 * 1024 * 1024
 # Largest discovery file the upload page and the import endpoint accept.
-IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=2 * 1024 * 1024 * 1024)
+IMPORT_MAX_UPLOAD_BYTES = whole_number("IMPORT_MAX_UPLOAD_BYTES", 2 * 1024 * 1024 * 1024, 1)
 # Hours the upload page keeps the file of a preview, so that its report can
 # import the same file; 0 deletes it when the preview ends.
-IMPORT_PREVIEW_KEEP_HOURS = env.int("IMPORT_PREVIEW_KEEP_HOURS", default=24)
+IMPORT_PREVIEW_KEEP_HOURS = whole_number("IMPORT_PREVIEW_KEEP_HOURS", 24)
 # Days a host may stay stale before `manage.py expire_hosts` deletes it; 0 keeps stale hosts.
-INVENTORY_STALE_EXPIRY_DAYS = env.int("INVENTORY_STALE_EXPIRY_DAYS", default=0)
+INVENTORY_STALE_EXPIRY_DAYS = whole_number("INVENTORY_STALE_EXPIRY_DAYS", 0)
 
 # Security settings that `manage.py check --deploy` asks for. HTTPS is
 # terminated in front of the app in production; a plain-HTTP development run
@@ -202,7 +221,7 @@ SYNC_SOFT_TIME_LIMIT = env.int("SYNC_SOFT_TIME_LIMIT", default=3 * 3600)
 SYNC_TIME_LIMIT = env.int("SYNC_TIME_LIMIT", default=SYNC_SOFT_TIME_LIMIT + 300)
 # The sync lock is a Redis lease renewed by the running sync; it lapses this
 # many seconds after its holder dies (a killed worker), so the next sync runs.
-SYNC_LOCK_LEASE_SECONDS = env.int("SYNC_LOCK_LEASE_SECONDS", default=120)
+SYNC_LOCK_LEASE_SECONDS = whole_number("SYNC_LOCK_LEASE_SECONDS", 120, 1)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=SYNC_TIME_LIMIT + 3600),
 }
@@ -224,10 +243,10 @@ QUALYS_CONNECT_TIMEOUT = env.float("QUALYS_CONNECT_TIMEOUT", default=10.0)
 QUALYS_READ_TIMEOUT = env.float("QUALYS_READ_TIMEOUT", default=300.0)
 # A rate-limit wait longer than this fails the call with the time to retry
 # instead of holding a worker.
-QUALYS_MAX_WAIT_SECONDS = env.int("QUALYS_MAX_WAIT_SECONDS", default=300)
+QUALYS_MAX_WAIT_SECONDS = whole_number("QUALYS_MAX_WAIT_SECONDS", 300)
 # Qualys calls the sync keeps in flight at once across every worker (a Redis
 # semaphore); Qualys's standard subscription allows 2 concurrent calls per API.
-QUALYS_MAX_CONCURRENT_CALLS = env.int("QUALYS_MAX_CONCURRENT_CALLS", default=2)
+QUALYS_MAX_CONCURRENT_CALLS = whole_number("QUALYS_MAX_CONCURRENT_CALLS", 2, 1)
 
 LOGGING = {
     "version": 1,

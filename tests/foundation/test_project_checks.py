@@ -81,6 +81,25 @@ def test_invalid_credentials_key_named_at_start():
     assert "CREDENTIALS_KEY is not a valid Fernet key" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "minimum"),
+    [
+        ("INVENTORY_STALE_EXPIRY_DAYS", "abc", 0),
+        ("INVENTORY_STALE_EXPIRY_DAYS", "-3", 0),
+        ("QUALYS_MAX_CONCURRENT_CALLS", "0", 1),
+        ("IMPORT_PREVIEW_KEEP_HOURS", "1.5", 0),
+    ],
+)
+def test_invalid_number_setting_named_at_start(name, value, minimum):
+    result = run_manage("check", **{**PRODUCTION_ENV, name: value})
+
+    assert result.returncode != 0
+    assert (
+        f"The environment variable {name}={value!r} is not a whole number of {minimum} or more."
+        in result.stderr
+    )
+
+
 def test_visibility_timeout_must_exceed_time_limit():
     # Redis hands an unacknowledged task to another worker after the visibility
     # timeout, so a sync that may run longer than it would run twice.

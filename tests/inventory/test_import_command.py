@@ -194,6 +194,31 @@ def test_expire_hosts_command_off_by_default():
     assert "Expiry is off" in out.getvalue()
 
 
+@pytest.mark.parametrize("days", ["0", "-1"])
+def test_expire_hosts_rejects_days_below_one(days):
+    Host.objects.create(address="192.0.2.1", source="s", stale=True, stale_since=timezone.now())
+
+    expected = f"--days {days} is invalid: give a whole number of days, 1 or more"
+    with pytest.raises(CommandError, match=expected):
+        call_command("expire_hosts", "--days", days, stdout=io.StringIO())
+
+    assert Host.objects.count() == 1
+
+
+def test_expire_hosts_dry_run_deletes_nothing():
+    old = timezone.now() - timedelta(days=9)
+    Host.objects.create(address="192.0.2.1", source="scan", stale=True, stale_since=old)
+    Host.objects.create(address="192.0.2.2", source="scan", stale=True, stale_since=timezone.now())
+    out = io.StringIO()
+
+    call_command("expire_hosts", "--days", "7", "--dry-run", stdout=out)
+
+    assert "Would delete 1 hosts stale for more than 7 days" in out.getvalue()
+    assert f"192.0.2.1 (source 'scan', stale since {old:%Y-%m-%d %H:%M})" in out.getvalue()
+    assert "192.0.2.2" not in out.getvalue()
+    assert Host.objects.count() == 2
+
+
 def test_part_without_hosts_stops_stale_marking(tmp_path):
     first, middle, last = (tmp_path / name for name in ("a.txt", "b.csv", "c.txt"))
     first.write_text("192.0.2.1\n")
@@ -271,3 +296,16 @@ def test_progress_bar_only_on_terminal(monkeypatch, stderr, bar_drawn):
     last_line = stderr.getvalue().rsplit("\r", 1)[-1]
     assert ("hosts.csv: 100%" in last_line) is bar_drawn
     assert ("hosts=3" in last_line) is bar_drawn
+
+
+def test_progress_bar_writes_host_count_in_full(monkeypatch, tmp_path):
+    stderr = TerminalOutput()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    path = tmp_path / "many.txt"
+    path.write_text("".join(f"10.0.{n // 256}.{n % 256}\n" for n in range(30_000)))
+    out = io.StringIO()
+
+    call_command("import_hosts", str(path), stdout=out)
+
+    assert "hosts=30,000" in stderr.getvalue().rsplit("\r", 1)[-1]
+    assert "added 30,000, updated 0" in out.getvalue()

@@ -115,7 +115,8 @@ class Command(BaseCommand):
 
         def progress(bytes_read: int, total_bytes: int | None, hosts: int) -> None:
             bar.update(bytes_read - bar.n)
-            bar.set_postfix(hosts=hosts, refresh=False)
+            # As text: tqdm writes a number of five or more digits as 3e+4.
+            bar.set_postfix(hosts=f"{hosts:,}", refresh=False)
 
         return progress
 
