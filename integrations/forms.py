@@ -3,10 +3,12 @@
 import ipaddress
 import re
 
+from cryptography.fernet import InvalidToken
 from django import forms
 from django.core.exceptions import ValidationError
 
 from . import constants
+from .fields import credentials_cipher
 from .models import QualysSettings
 
 SERVER_EXAMPLE = "qualysapi.qualys.com, 127.0.0.1:8443 or [::1]:8443"
@@ -175,12 +177,22 @@ class SwitchInput(forms.CheckboxInput):
         super().__init__(attrs)
 
 
+# Seconds a password typed into the settings form stays usable by its next submit.
+ENTERED_PASSWORD_TTL = 3600
+
+
 class QualysSettingsForm(forms.ModelForm):
     """Edits the single QualysSettings row.
 
     The password is never rendered back. A blank password keeps the stored
     one, except when the server changes: the stored password is only sent to
     the server it was saved for, so a new server needs the password again.
+
+    A password typed into a form that comes back (Test connection, or an
+    error in another field) travels in the hidden ``entered_password`` field
+    as a Fernet token of the credentials key, valid for an hour. A later
+    submit with the password field blank uses it, so testing a new password
+    and then saving keeps the tested one.
     """
 
     polling_interval = forms.IntegerField(
@@ -212,6 +224,7 @@ class QualysSettingsForm(forms.ModelForm):
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
+    entered_password = forms.CharField(required=False, widget=forms.HiddenInput)
     page_size = forms.IntegerField(
         label="Host list page size",
         min_value=1,
@@ -244,8 +257,19 @@ class QualysSettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.stored_password = self.instance.password if self.instance.pk else ""
         self.stored_server = self.instance.server if self.instance.pk else ""
+        if self.is_bound and self.data.get("password"):
+            # Carried to the next submit of the form as it is shown again.
+            self.data = self.data.copy()
+            self.data["entered_password"] = (
+                credentials_cipher().encrypt(self.data["password"].encode()).decode()
+            )
         password = self.fields["password"]
-        if self.stored_password:
+        if self.is_bound and self.data.get("entered_password"):
+            password.help_text = (
+                "The password you entered is kept, encrypted, for this form for an hour. "
+                "Leave this blank to use it, or enter another one."
+            )
+        elif self.stored_password:
             password.help_text = (
                 "A password is stored. Leave this blank to keep it, or enter a new one."
             )
@@ -261,6 +285,22 @@ class QualysSettingsForm(forms.ModelForm):
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip()
+
+    def clean_password(self) -> str:
+        # A blank field takes the password entered earlier in this form, if any.
+        entered = self.cleaned_data["password"]
+        if entered or not self.data.get("entered_password"):
+            return entered
+        try:
+            return (
+                credentials_cipher()
+                .decrypt(self.data["entered_password"].encode(), ttl=ENTERED_PASSWORD_TTL)
+                .decode()
+            )
+        except InvalidToken:
+            raise ValidationError(
+                "The password entered earlier in this form has expired. Enter it again."
+            ) from None
 
     def password_to_use(self) -> str:
         """Return the password entered, or the stored one when the field is blank and allowed."""

@@ -1,5 +1,7 @@
 """The "Test connection" button: one credential check, reported in plain words."""
 
+import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +12,8 @@ from django.urls import reverse
 from integrations import qualys
 from integrations.connection import describe_error
 from integrations.connection import test_connection as check_connection
+from integrations.fields import credentials_cipher
+from integrations.forms import ENTERED_PASSWORD_TTL
 from integrations.models import QualysSettings
 from integrations.services.call_guard import SLOTS_KEY, QualysCallGuard
 from integrations.services.lock import redis_connection
@@ -331,6 +335,66 @@ def test_view_uses_entered_password(editor, fake_client):
     editor_client(editor).post(TEST_URL, form(password="typed-secret", username="other"))
     (client,) = fake_client.instances
     assert (client.username, client.password) == ("other", "typed-secret")
+
+
+def kept_password_token(html: str) -> str:
+    """Return the value of the form's hidden entered_password field."""
+    match = re.search(r'<input type="hidden" name="entered_password" value="([^"]*)"', html)
+    assert match, "the form has no entered_password field"
+    return match.group(1)
+
+
+@pytest.mark.django_db
+def test_tested_password_is_saved_by_submit(editor, fake_client):
+    store_settings()
+    client = editor_client(editor)
+    tested = client.post(TEST_URL, form(password="new-secret")).content.decode()
+    token = kept_password_token(tested)
+
+    saved = client.post(reverse("integrations:qualys"), form(password="", entered_password=token))
+
+    assert saved.status_code == 302
+    assert QualysSettings.load().password == "new-secret"
+    assert "new-secret" not in tested
+    assert "The password you entered is kept, encrypted, for this form" in tested
+
+
+@pytest.mark.django_db
+def test_kept_password_serves_a_second_test(editor, fake_client):
+    store_settings()
+    client = editor_client(editor)
+    token = kept_password_token(client.post(TEST_URL, form(password="new-secret")).content.decode())
+
+    again = client.post(TEST_URL, form(password="", entered_password=token)).content.decode()
+
+    assert [made.password for made in fake_client.instances] == ["new-secret", "new-secret"]
+    assert kept_password_token(again) == token
+
+
+@pytest.mark.django_db
+def test_typed_password_wins_over_kept_one(editor, fake_client):
+    store_settings()
+    client = editor_client(editor)
+    token = kept_password_token(client.post(TEST_URL, form(password="first")).content.decode())
+
+    client.post(reverse("integrations:qualys"), form(password="second", entered_password=token))
+
+    assert QualysSettings.load().password == "second"
+
+
+@pytest.mark.django_db
+def test_expired_kept_password_must_be_typed_again(editor, fake_client):
+    store_settings()
+    entered_at = int(time.time()) - ENTERED_PASSWORD_TTL - 60
+    token = credentials_cipher().encrypt_at_time(b"new-secret", entered_at).decode()
+
+    response = editor_client(editor).post(
+        reverse("integrations:qualys"), form(entered_password=token)
+    )
+
+    assert response.status_code == 200
+    assert "The password entered earlier in this form has expired" in response.content.decode()
+    assert QualysSettings.load().password == "stored-secret"
 
 
 @pytest.mark.django_db
