@@ -165,12 +165,13 @@ class XmlStream:
             raise MalformedResponse(
                 f"The {self.source} ends before the XML document is complete "
                 f"(after {self.bytes_read} bytes); the connection was probably cut. "
-                "Nothing from this response was used as complete data: run the call again."
+                "Nothing from this response was used as complete data. Start the sync or the "
+                "connection test again."
             ) from None
         raise MalformedResponse(
             f"The {self.source} is not well-formed XML (line {line}: {error.msg}). "
-            "Nothing from it was used as complete data: run the call again, and report "
-            "the problem to Qualys Support if it repeats."
+            "Nothing from it was used as complete data. Start the sync or the connection test "
+            "again, and report the problem to Qualys Support if it repeats."
         ) from None
 
     # Events --------------------------------------------------------------

@@ -384,7 +384,7 @@ class Transport:
         except urllib3.exceptions.HTTPError as error:
             raise QualysUnreachable(
                 f"The connection to {self.host} broke while reading the reply to {path} "
-                f"({error}). Run the call again."
+                f"({error}). Start the sync or the connection test again."
             ) from None
 
     def _check(
@@ -463,9 +463,16 @@ class Transport:
     ) -> QualysError:
         connect, read = self.timeout
         if isinstance(error, requests.exceptions.SSLError):
+            reason = _tls_reason(error)
+            if "wrong version number" in reason:
+                # OpenSSL's words for a plain-HTTP reply to the TLS handshake.
+                return TLSFailure(
+                    f"{self.host} did not answer the TLS handshake with TLS ({reason}): the "
+                    "port probably serves plain HTTP. Enter the server's HTTPS address and port."
+                )
             return TLSFailure(
                 f"The TLS certificate of {self.host} could not be verified: "
-                f"{_tls_reason(error)}. If the server uses a certificate from a private or "
+                f"{reason}. If the server uses a certificate from a private or "
                 "corporate certificate authority, set QUALYS_CA_BUNDLE to a file with that "
                 "authority's certificate; otherwise check that the address is right."
             )
@@ -477,6 +484,14 @@ class Transport:
         timed_out = isinstance(error, requests.exceptions.ReadTimeout) or any(
             isinstance(arg, urllib3.exceptions.ReadTimeoutError) for arg in error.args
         )
+        if timed_out and _handshake_timed_out(error):
+            # urllib3 2 reports a TLS handshake that outlasts the connect
+            # timeout as a read timeout, though no request was sent yet.
+            return QualysTimeout(
+                f"{self.host} accepted the connection but did not complete the TLS handshake "
+                f"within {connect:g} seconds for {path}. Check that the address and port "
+                "belong to the Qualys API server, then try again."
+            )
         if timed_out:
             return QualysTimeout(
                 f"{self.host} sent nothing for {read:g} seconds while answering {path}. Qualys "
@@ -491,7 +506,7 @@ class Transport:
         if reading:
             return QualysUnreachable(
                 f"The connection to {self.host} broke while reading the reply to {path}. "
-                "Run the call again."
+                "Start the sync or the connection test again."
             )
         return QualysUnreachable(
             f"Could not connect to {self.host} for {path} ({type(error).__name__}). Check the "
@@ -650,11 +665,11 @@ class Transport:
         )
 
 
-def _tls_reason(error: BaseException) -> str:
-    """Return why a TLS handshake failed, in OpenSSL's words ("self-signed certificate").
+def _linked_errors(error: BaseException) -> Iterator[BaseException]:
+    """Yield ``error`` and every exception that it wraps, each once.
 
-    requests wraps the ssl module's error in two or three other exceptions,
-    whose text repeats it inside nested brackets.
+    requests wraps the ssl and socket errors in two or three other
+    exceptions, through their arguments, causes and ``reason`` attributes.
     """
     seen: set[int] = set()
     pending: list[BaseException] = [error]
@@ -663,12 +678,30 @@ def _tls_reason(error: BaseException) -> str:
         if id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError) and current.verify_message:
-            return current.verify_message
-        if isinstance(current, ssl.SSLError) and current.reason:
-            return current.reason.replace("_", " ").lower()
+        yield current
         pending.extend(arg for arg in current.args if isinstance(arg, BaseException))
         for linked in (current.__cause__, current.__context__, getattr(current, "reason", None)):
             if isinstance(linked, BaseException):
                 pending.append(linked)
+
+
+def _handshake_timed_out(error: BaseException) -> bool:
+    """Return whether ``error`` comes from a TLS handshake that timed out.
+
+    The ssl module raises TimeoutError("_ssl.c:989: The handshake operation
+    timed out") (CPython 3.11).
+    """
+    return any(
+        isinstance(linked, TimeoutError) and "handshake" in str(linked)
+        for linked in _linked_errors(error)
+    )
+
+
+def _tls_reason(error: BaseException) -> str:
+    """Return why a TLS handshake failed, in OpenSSL's words ("self-signed certificate")."""
+    for current in _linked_errors(error):
+        if isinstance(current, ssl.SSLCertVerificationError) and current.verify_message:
+            return current.verify_message
+        if isinstance(current, ssl.SSLError) and current.reason:
+            return current.reason.replace("_", " ").lower()
     return "the TLS handshake failed"

@@ -67,7 +67,7 @@ def record_skipped(run: SyncRun, reason: str | None = None) -> SyncRun:
         status=SyncRun.Status.SKIPPED, error=reason, started_at=now, finished_at=now
     )
     run.refresh_from_db()
-    logger.info("Sync %s %s", run.pk, reason)
+    logger.info("Sync %s skipped: %s", run.pk, reason)
     return run
 
 

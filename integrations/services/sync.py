@@ -479,9 +479,15 @@ class SyncService:
         self.progress.step("compute")
         plan = plan_push(indexed, subscription, scanned, auto_subscribe=auto_subscribe)
         if subscription.unmapped:
+            unmapped = subscription.unmapped.size
+            placeholders = (
+                "1 IPv6 placeholder in the subscription has no mapping record and counts"
+                if unmapped == 1
+                else f"{unmapped:,} IPv6 placeholders in the subscription have no mapping record "
+                "and count"
+            )
             self.warnings.append(
-                f"{subscription.unmapped.size} IPv6 placeholders in the subscription have no "
-                f"mapping record and count as no address (for example "
+                f"{placeholders} as no address (for example "
                 f"{', '.join(sample(subscription.unmapped, 5))})."
             )
         self.details["unmapped_placeholders"] = subscription.unmapped.size
@@ -519,8 +525,9 @@ class SyncService:
         try:
             self.client.add_ips(plan.to_add, enable_vm=True)
         except QualysError as error:
+            self.details["add"]["failed"] = True
             self.not_done.append(
-                f"Adding {plan.to_add.size} addresses to the subscription failed: {error}"
+                f"Adding {plan.to_add.size:,} addresses to the subscription failed: {error}"
             )
 
         self.progress.step("reread_subscription")
@@ -613,7 +620,9 @@ class SyncService:
             "sample": tokens[:DISPLAY_TOKENS],
         }
         self.run.group_ranges = "\n".join(tokens)
-        self.run.group_size = count(target.size)
+        if self.run.dry_run:
+            # A real run records the size only once Qualys has taken the group.
+            self.run.group_size = count(target.size)
 
     def _count(self, indexed: IPSet, subscribed: IPSet, scanned: IPSet) -> None:
         run = self.run

@@ -18,6 +18,14 @@ def run_count(run: SyncRun, name: str) -> str:
 
 
 @register.filter
+def exact(value) -> str:
+    """Format a whole number, or its text as run details store it, with thousands separators."""
+    if value in (None, ""):
+        return "–"
+    return f"{int(value):,}"
+
+
+@register.filter
 def duration(value: timedelta | None) -> str:
     """Format a duration as "1 h 02 min", "3 min 04 s" or "5.2 s"."""
     if value is None:

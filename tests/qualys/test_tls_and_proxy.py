@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from integrations.qualys import QualysClient, QualysUnreachable, TLSFailure
+from integrations.qualys import QualysClient, QualysTimeout, QualysUnreachable, TLSFailure
 from tests.support.services import free_port
 
 from .conftest import IP_URL, PASSWORD, USERNAME, fixture_bytes
@@ -261,3 +262,74 @@ def test_tampered_bundle_file_is_rewritten(certificates):
     assert second._transport.verify == str(path)
     assert certificates["cert"].read_bytes().strip() in path.read_bytes()
     assert certificates["other"].read_bytes().strip() not in path.read_bytes()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A loopback port that accepts connections and never sends a byte."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    for connection in accepted:
+        connection.close()
+    server.close()
+
+
+def test_stalled_tls_handshake_is_named(silent_server):
+    client = QualysClient(
+        f"https://127.0.0.1:{silent_server}",
+        USERNAME,
+        PASSWORD,
+        connect_timeout=1,
+        read_timeout=30,
+        max_retries=0,
+    )
+
+    with pytest.raises(QualysTimeout) as raised:
+        client.check_credentials()
+
+    assert raised.value.message.startswith(
+        f"127.0.0.1:{silent_server} accepted the connection but did not complete the TLS "
+        "handshake within 1 seconds"
+    )
+
+
+def test_plain_http_port_is_named(tmp_path):
+    class Plain(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Plain)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = make(f"https://127.0.0.1:{server.server_port}")
+        with pytest.raises(TLSFailure) as raised:
+            client.check_credentials()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert raised.value.message == (
+        f"127.0.0.1:{server.server_port} did not answer the TLS handshake with TLS (wrong "
+        "version number): the port probably serves plain HTTP. Enter the server's HTTPS "
+        "address and port."
+    )
