@@ -225,6 +225,16 @@ class QualysSettingsForm(forms.ModelForm):
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
     )
     entered_password = forms.CharField(required=False, widget=forms.HiddenInput)
+    max_add_per_sync = forms.IntegerField(
+        label="Auto-Subscribe limit per sync",
+        required=False,
+        min_value=0,
+        help_text=(
+            "The most addresses one sync may add to the subscription, a whole number. A sync "
+            "with more to add adds none and says so in its run, so that a mistaken import "
+            "cannot use up the Qualys licence. Empty or 0: no limit."
+        ),
+    )
     page_size = forms.IntegerField(
         label="Host list page size",
         min_value=1,
@@ -242,6 +252,7 @@ class QualysSettingsForm(forms.ModelForm):
             "username",
             "password",
             "auto_subscribe",
+            "max_add_per_sync",
             "host_list_version",
             "page_size",
         ]
@@ -282,6 +293,9 @@ class QualysSettingsForm(forms.ModelForm):
     def clean_server(self) -> str:
         value = self.cleaned_data["server"]
         return normalize_server(value) if value.strip() else ""
+
+    def clean_max_add_per_sync(self) -> int:
+        return self.cleaned_data["max_add_per_sync"] or 0
 
     def clean_username(self) -> str:
         return self.cleaned_data["username"].strip()

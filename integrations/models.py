@@ -48,6 +48,15 @@ class QualysSettings(models.Model):
     username = models.CharField("Username", max_length=150, blank=True)
     password = EncryptedTextField("Password", blank=True)
     auto_subscribe = models.BooleanField("Auto-Subscribe", default=False)
+    max_add_per_sync = models.PositiveIntegerField(
+        "Auto-Subscribe limit per sync",
+        default=0,
+        help_text=(
+            "The most addresses one sync may add to the subscription. A sync with more to add "
+            "adds none and says so, so that a mistaken import cannot use up the Qualys "
+            "licence. 0 means no limit."
+        ),
+    )
 
     host_list_version = models.CharField(
         "Host list API version",

@@ -66,11 +66,14 @@ class QualysSettingsView(View):
         with transaction.atomic():
             settings = form.save()
         logger.info(
-            "Qualys settings saved by %s: enabled=%s, every %s h, server %s",
+            "Qualys settings saved by %s: enabled=%s, every %s h, server %s, "
+            "auto_subscribe=%s, max_add_per_sync=%s",
             request.user.get_username(),
             settings.enabled,
             settings.polling_interval,
             settings.server or "(none)",
+            settings.auto_subscribe,
+            settings.max_add_per_sync,
         )
         messages.success(request, saved_message(settings))
         return redirect("integrations:qualys")

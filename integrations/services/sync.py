@@ -263,6 +263,9 @@ class SyncService:
         self.warnings: list[str] = []
         self.done: list[str] = []
         self.not_done: list[str] = []
+        # True when an add was sent but the subscription could not be read
+        # again, so the group's target is not known.
+        self.subscription_unknown = False
         self.details: dict[str, Any] = {}
 
     # The steps ---------------------------------------------------------------
@@ -311,18 +314,30 @@ class SyncService:
             plan = self.compute(indexed, subscription, scanned, qualys_settings.auto_subscribe)
             if self.run.dry_run:
                 self._count(indexed, subscription.addresses, scanned)
+                limit = qualys_settings.max_add_per_sync
+                if limit and plan.to_add.size > limit:
+                    self.details["add"]["held_back"] = True
+                    self.warnings.append(
+                        f"A sync would add none of the {plan.to_add.size:,} addresses: that is "
+                        f"more than the Auto-Subscribe limit of {limit:,} per sync."
+                    )
                 return
             self.store(subscription, spool, scanned)
 
-        subscription = self.add_to_subscription(plan, subscription, scanned)
+        subscription = self.add_to_subscription(
+            plan, subscription, scanned, limit=qualys_settings.max_add_per_sync
+        )
         if not qualys_settings.auto_subscribe:
             target = plan.group_target
         else:
             target = subscription.addresses - scanned
         self._count(indexed, subscription.addresses, scanned)
-        if self.not_done:
+        if self.subscription_unknown:
             self.not_done.append("The asset group was not updated.")
             return
+        # After a failed add the group still follows the subscription as
+        # Qualys lists it, so that an add that keeps failing (a full licence)
+        # does not also freeze the group.
         self.update_asset_group(target, subscription)
 
     def connect(self, qualys_settings: QualysSettings) -> None:
@@ -512,12 +527,39 @@ class SyncService:
         store.replace_qualys_tables(subscription.addresses, spool, scanned)
 
     def add_to_subscription(
-        self, plan: Plan, subscription: Subscription, scanned: IPSet | None = None
+        self,
+        plan: Plan,
+        subscription: Subscription,
+        scanned: IPSet | None = None,
+        *,
+        limit: int = 0,
     ) -> Subscription:
-        """Add ``plan.to_add`` and return the subscription as Qualys stores it afterwards."""
+        """Add ``plan.to_add`` and return the subscription as Qualys stores it afterwards.
+
+        With ``limit`` above 0, more than ``limit`` addresses to add are held
+        back whole: nothing is added and the run fails, saying so. Sets
+        ``subscription_unknown`` when the subscription cannot be read again
+        after an add.
+        """
         self._describe_add(plan.to_add)
         if not plan.to_add:
             self.run.ips_added = count(0)
+            return subscription
+        if limit and plan.to_add.size > limit:
+            self.details["add"]["held_back"] = True
+            self.run.ips_added = count(0)
+            self.not_done.append(
+                f"{plan.to_add.size:,} addresses were not added to the subscription: that is "
+                f"more than the Auto-Subscribe limit of {limit:,} per sync. Check the indexed "
+                "hosts outside the subscription (I − S), then raise the limit on Settings > "
+                "Integrations > Qualys, or set it to 0, to add them."
+            )
+            logger.warning(
+                "Sync %s: %s addresses to add exceed the limit of %s; none added",
+                self.run.pk,
+                plan.to_add.size,
+                limit,
+            )
             return subscription
         self.progress.step("add_to_subscription", adding=str(plan.to_add.size))
         self._check_lock()
@@ -534,6 +576,7 @@ class SyncService:
         try:
             updated = self._read_subscription()
         except QualysError as error:
+            self.subscription_unknown = True
             self.not_done.append(
                 f"The subscription could not be read again after the add: {error} "
                 "The stored subscription is the one read before the add; "

@@ -18,7 +18,8 @@ def test_settings_saved_and_shown_after_reload(page, log_in, live_server, editor
     page.get_by_label("Qualys API server").fill("[::1]:8443")
     page.get_by_label("Username").fill("lumeta_api")
     page.get_by_label("Password").fill("browser-secret")
-    page.get_by_label("Auto-Subscribe").check()
+    page.get_by_label("Auto-Subscribe", exact=True).check()
+    page.get_by_label("Auto-Subscribe limit per sync").fill("5000")
     page.get_by_role("button", name="Submit").click()
 
     page.get_by_text("Settings saved. The sync runs every 6 hours.").wait_for()
@@ -29,12 +30,14 @@ def test_settings_saved_and_shown_after_reload(page, log_in, live_server, editor
     assert page.get_by_label("Qualys API server").input_value() == "https://[::1]:8443"
     assert page.get_by_label("Username").input_value() == "lumeta_api"
     assert page.get_by_label("Password").input_value() == ""
-    assert page.get_by_label("Auto-Subscribe").is_checked()
+    assert page.get_by_label("Auto-Subscribe", exact=True).is_checked()
+    assert page.get_by_label("Auto-Subscribe limit per sync").input_value() == "5000"
     assert "browser-secret" not in page.content()
 
     settings = QualysSettings.load()
     assert settings.password == "browser-secret"
     assert settings.auto_subscribe is True
+    assert settings.max_add_per_sync == 5000
 
 
 def test_invalid_server_explained_in_page(page, log_in, live_server, editor):

@@ -14,6 +14,7 @@ FIELD_ORDER = [
     "username",
     "password",
     "auto_subscribe",
+    "max_add_per_sync",
     "host_list_version",
     "page_size",
 ]
@@ -69,6 +70,23 @@ def test_form_saves_all_values():
     assert saved.username == "lumeta_api"
     assert saved.password == "first-password"
     assert saved.auto_subscribe is True
+
+
+@pytest.mark.parametrize(("value", "stored"), [("", 0), ("0", 0), ("25000", 25000)])
+def test_add_limit_saved(value, stored):
+    form = QualysSettingsForm(form_data(max_add_per_sync=value), instance=QualysSettings.load())
+
+    assert form.is_valid(), form.errors
+    form.save()
+    assert QualysSettings.load().max_add_per_sync == stored
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "1.5"])
+def test_add_limit_rejects_non_count(value):
+    form = QualysSettingsForm(form_data(max_add_per_sync=value), instance=QualysSettings.load())
+
+    assert not form.is_valid()
+    assert "max_add_per_sync" in form.errors
 
 
 def test_polling_interval_defaults_to_24_hours():

@@ -112,7 +112,7 @@ def test_sync_keeps_previous_data_when_qualys_fails(qualys, configure, name):
     assert qualys.group_by_title(TITLE) == group_before
 
 
-def test_failed_add_rereads_subscription_and_leaves_group(qualys, configure):
+def test_failed_add_rereads_subscription_and_sets_group(qualys, configure):
     configure(auto_subscribe=True)
     scenario.load(qualys)
     qualys.fail("ip_add", status=500, body=b"Internal Server Error", repeat=True)
@@ -121,13 +121,72 @@ def test_failed_add_rereads_subscription_and_leaves_group(qualys, configure):
 
     assert run.status == SyncRun.Status.FAILED
     assert "Adding 2 addresses to the subscription failed" in run.error
-    assert "The asset group was not updated." in run.error
-    assert qualys.calls_of("ip_list")[-1] is qualys.calls[-1] or qualys.calls_of("group_add") == []
-    assert qualys.group_by_title(TITLE) is None
+    assert "The asset group was not updated." not in run.error
+    assert run.details["add"]["failed"] is True
     # The tables hold what Qualys holds: the subscription without the failed add.
     assert run.subscribed == scenario.SUBSCRIBED_SIZE
     assert SubscribedRange.objects.filter(start_address="192.0.2.40").count() == 0
     assert ScannedHost.objects.count() == len(scenario.HOSTS)
+    # The group follows that subscription: S − M, 280 subscribed of which 3 are scanned.
+    assert run.subscribed == 280
+    assert qualys.group_by_title(TITLE)[1].size == 277
+    assert run.group_size == 277
+
+
+def test_failed_reread_after_add_leaves_group(qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    qualys.fail("ip_add", status=500, body=b"Internal Server Error", repeat=True)
+    qualys.fail("ip_list", status=503, body=b"Service Unavailable", repeat=True, nth=2)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "The subscription could not be read again after the add" in run.error
+    assert "The asset group was not updated." in run.error
+    assert qualys.group_by_title(TITLE) is None
+    assert run.group_size is None
+
+
+def test_add_over_limit_is_held_back(qualys, configure):
+    configure(auto_subscribe=True, max_add_per_sync=1)
+    scenario.load(qualys)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert (
+        "2 addresses were not added to the subscription: that is more than the "
+        "Auto-Subscribe limit of 1 per sync." in run.error
+    )
+    assert qualys.calls_of("ip_add") == []
+    assert run.ips_added == 0
+    assert run.details["add"]["held_back"] is True
+    assert qualys.group_by_title(TITLE)[1].size == 277  # S − M, as without the add
+
+
+def test_add_within_limit_goes_ahead(qualys, configure):
+    configure(auto_subscribe=True, max_add_per_sync=2)
+    scenario.load(qualys)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.ips_added == 2
+
+
+def test_preview_warns_of_add_over_limit(qualys, configure):
+    configure(auto_subscribe=True, max_add_per_sync=1)
+    scenario.load(qualys)
+
+    run = runs.execute_run(runs.create_run(SyncRun.Trigger.COMMAND, dry_run=True))
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert (
+        "A sync would add none of the 2 addresses: that is more than the Auto-Subscribe "
+        "limit of 1 per sync." in run.details["warnings"]
+    )
+    assert run.details["add"]["held_back"] is True
 
 
 def test_next_sync_completes_a_failed_add(qualys, configure):
