@@ -89,9 +89,18 @@ def require_editor(request: HttpRequest) -> None:
 def start_run(request: HttpRequest, *, dry_run: bool) -> SyncRun | None:
     """Create a run for the button and queue it, and report the outcome in a message."""
     what = "preview" if dry_run else "sync"
-    if not QualysSettings.load().is_configured:
+    qualys_settings = QualysSettings.load()
+    if not qualys_settings.is_configured:
         messages.error(
             request, f"Cannot start a {what}: enter the API server, username and password first."
+        )
+        return None
+    if not dry_run and not qualys_settings.enabled:
+        # Off means no writes to Qualys; a preview only reads.
+        messages.error(
+            request,
+            "Cannot start a sync: the Qualys integration is off. Turn it on in Settings > "
+            "Integrations > Qualys, or run a preview, which writes nothing to Qualys.",
         )
         return None
     run = runs.create_run(SyncRun.Trigger.BUTTON, dry_run=dry_run, user=request.user)

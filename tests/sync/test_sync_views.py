@@ -69,6 +69,18 @@ def test_sync_now_needs_configuration(editor_client, db, broker, sync_redis):
     assert b"enter the API server, username and password first" in response.content
 
 
+def test_sync_now_refused_while_integration_off(editor_client, configure, broker):
+    configure(enabled=False)
+
+    refused = editor_client.post(SYNC_NOW_URL, follow=True)
+    preview = editor_client.post(PREVIEW_URL)
+
+    assert b"Cannot start a sync: the Qualys integration is off." in refused.content
+    assert list(SyncRun.objects.values_list("dry_run", flat=True)) == [True]
+    assert preview.status_code == 302
+    assert queued_messages(broker) == 1
+
+
 def test_viewer_cannot_start_sync_or_preview(viewer_client, configure, broker):
     configure()
 
