@@ -76,9 +76,26 @@ def _split_host_port(authority: str, value: str) -> tuple[str, int | None]:
                 "with a port in brackets, such as [2001:db8::1]:8443)",
                 value,
             ) from None
+        prefix, _, last = authority.rpartition(":")
+        if last.isdigit() and _is_ipv6(prefix):
+            # "::1:8443" is an address, but it reads as ::1 with port 8443.
+            raise _reject(
+                f"This could be the IPv6 address {authority} or {prefix} with port {last}. "
+                f"Write it in brackets: [{authority}] for the address, or [{prefix}]:{last} "
+                "for the address with a port",
+                value,
+            )
         return authority, None
     host, colon, port = authority.partition(":")
     return host, _parse_port(port, value) if colon else None
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _normalize_host(host: str, value: str) -> str:

@@ -26,6 +26,7 @@ ACCEPTED = [
     ("::1", "https://[::1]"),
     ("2001:db8::10", "https://[2001:db8::10]"),
     ("[2001:DB8:0:0::10]:1", "https://[2001:db8::10]:1"),
+    ("[::1:8443]", "https://[::1:8443]"),
     ("192.0.2.10:65535", "https://192.0.2.10:65535"),
     ("bücher.example", "https://xn--bcher-kva.example"),
 ]
@@ -63,6 +64,8 @@ REJECTED = [
     ("[fe80::1%eth0]:8443", "zone index"),
     ("fe80::1%eth0", "zone index"),
     ("2001:db8::1:8443:x", "neither a host name nor an IPv6 address"),
+    ("::1:8443", "could be the IPv6 address ::1:8443 or ::1 with port 8443"),
+    ("2001:db8::1:443", "[2001:db8::1:443] for the address, or [2001:db8::1]:443 for"),
     ("qualysapi.qualys.com!", "not a valid host name"),
 ]
 
