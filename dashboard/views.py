@@ -56,6 +56,10 @@ class DashboardView(TemplateView):
         return context
 
 
+# A filtered list counts its rows up to this number and shows "more than" past it.
+MATCH_COUNT_CAP = 10_000
+
+
 class CoverageListView(TemplateView):
     """One set's hosts with details from both sides, filtered, sorted and paginated by keyset."""
 
@@ -81,6 +85,12 @@ class CoverageListView(TemplateView):
         }
         try:
             address_filter = AddressFilter.parse(query)
+            if address_filter is not None:
+                # Counted up to a cap, so that a broad filter stays as quick as a page.
+                matching = address_filter.apply(coverage_set.queryset(), coverage_set.side)
+                found = matching.order_by()[: MATCH_COUNT_CAP + 1].count()
+                context["matching"] = min(found, MATCH_COUNT_CAP)
+                context["matching_capped"] = found > MATCH_COUNT_CAP
             context["page"] = read_page(
                 coverage_set,
                 sort=sort,

@@ -28,7 +28,13 @@ def can_edit_settings(user) -> bool:
 
 
 def last_finished_run() -> SyncRun | None:
-    return SyncRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
+    """Return the run that finished last, skipped runs left out because they did nothing."""
+    return (
+        SyncRun.objects.filter(finished_at__isnull=False)
+        .exclude(status=SyncRun.Status.SKIPPED)
+        .order_by("-finished_at")
+        .first()
+    )
 
 
 class IntegrationListView(TemplateView):
@@ -169,6 +175,10 @@ def render_settings_page(
         "schedule_task": schedule_task,
         "next_run_at": next_run_at(schedule_task),
         "last_run": last_finished_run(),
-        "recent_runs": SyncRun.objects.order_by("-created_at")[:RECENT_RUNS],
+        # Skipped runs did nothing, and a double click would push real runs out.
+        "recent_runs": SyncRun.objects.exclude(status=SyncRun.Status.SKIPPED).order_by(
+            "-created_at"
+        )[:RECENT_RUNS],
+        "skipped_runs": SyncRun.objects.filter(status=SyncRun.Status.SKIPPED).count(),
     }
     return render(request, "integrations/qualys.html", context, status=status)

@@ -96,7 +96,7 @@ def start_run(request: HttpRequest, *, dry_run: bool) -> SyncRun | None:
         )
         return None
     if not dry_run and not qualys_settings.enabled:
-        # Off means no writes to Qualys; a preview only reads.
+        # Off means no writes to Qualys, and a preview only reads.
         messages.error(
             request,
             "Cannot start a sync: the Qualys integration is off. Turn it on in Settings > "
@@ -185,6 +185,10 @@ class SyncProgressView(View):
         else:
             run = (
                 SyncRun.objects.filter(status__in=[SyncRun.Status.RUNNING, SyncRun.Status.QUEUED])
+                .order_by("-created_at")
+                .first()
+                # A skipped run did nothing: the run before it is the one to show.
+                or SyncRun.objects.exclude(status=SyncRun.Status.SKIPPED)
                 .order_by("-created_at")
                 .first()
                 or SyncRun.objects.order_by("-created_at").first()

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from dashboard import lists
+from dashboard import views as dashboard_views
 from integrations import constants
 from integrations.models import QualysSettings, SyncRun
 from inventory.models import Host
@@ -156,9 +157,33 @@ def test_failed_sync_shows_error_and_last_success(viewer_client, db):
 
     html = viewer_client.get(INDEX).content.decode()
 
+    failed = SyncRun.objects.get(status=SyncRun.Status.FAILED)
     assert "The last sync failed." in html
     assert "Qualys rejected the username or password." in html
     assert "2026-11-30 06:00 UTC" in html
+    assert "It failed before it stored anything, so the dashboard keeps showing" in html
+    assert reverse("integrations:sync-run", args=[failed.pk]) in html
+
+
+def test_failed_sync_after_store_says_counts_are_its_own(viewer_client, db):
+    configure()
+    finished = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+    SyncRun.objects.create(
+        status=SyncRun.Status.SUCCEEDED, trigger=SyncRun.Trigger.SCHEDULE,
+        created_at=finished - timedelta(days=1), finished_at=finished - timedelta(days=1),
+    )  # fmt: skip
+    SyncRun.objects.create(
+        status=SyncRun.Status.FAILED, trigger=SyncRun.Trigger.SCHEDULE, created_at=finished,
+        started_at=finished, finished_at=finished, subscribed=280,
+        error="Adding 2 addresses to the subscription failed.",
+    )  # fmt: skip
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    assert "It failed after it stored what it read from Qualys, so the counts use that data." in (
+        html
+    )
+    assert "the counts use the data it stored" not in html
 
 
 def test_next_run_is_last_run_plus_interval(viewer_client, db):
@@ -250,6 +275,28 @@ def test_list_shows_its_total(viewer_client, coverage_data, slug, total):
 
     assert f"<strong>{total.split()[0]}</strong> {total.split()[1]} in this list." in html
     assert "in this list." not in filtered
+
+
+@pytest.mark.parametrize(
+    ("query", "count"),
+    [
+        ("192.0.2.0/24", "<strong>2</strong> addresses in this list match “192.0.2.0/24”."),
+        ("192.0.2.2", "<strong>1</strong> address in this list matches “192.0.2.2”."),
+        ("198.51.100.0/24", "<strong>0</strong> addresses in this list match"),
+    ],
+)
+def test_filtered_list_counts_matches(viewer_client, coverage_data, query, count):
+    html = viewer_client.get(list_url("managed-by-both"), {"q": query}).content.decode()
+
+    assert count in html
+
+
+def test_filtered_count_stops_at_cap(viewer_client, coverage_data, monkeypatch):
+    monkeypatch.setattr(dashboard_views, "MATCH_COUNT_CAP", 1)
+
+    html = viewer_client.get(list_url("managed-by-both"), {"q": "192.0.2.0/24"}).content.decode()
+
+    assert "More than <strong>1</strong> addresses in this list match" in html
 
 
 def test_list_shows_details_from_both_sides(viewer_client, coverage_data):

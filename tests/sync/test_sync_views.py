@@ -1,7 +1,10 @@
 """The sync panel, "Sync now", "Preview", the progress JSON and a run's page."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from integrations.models import SyncRun
 from integrations.services import runs
@@ -186,6 +189,36 @@ def test_progress_json_reports_running_run_step_and_counts(viewer_client, db):
     assert data["run"]["progress"]["hosts_read"] == 15000
     assert data["run"]["counts"]["subscribed"] == str(2**96)
     assert data["run"]["url"] == reverse("integrations:sync-run", args=[running.pk])
+
+
+def test_skipped_runs_give_way_to_real_runs(editor_client, configure):
+    configure()
+    now = timezone.now()
+    real = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.SUCCEEDED,
+        created_at=now - timedelta(minutes=2), started_at=now - timedelta(minutes=2),
+        finished_at=now - timedelta(minutes=1),
+    )  # fmt: skip
+    skipped = [
+        SyncRun.objects.create(
+            trigger=SyncRun.Trigger.BUTTON,
+            status=SyncRun.Status.SKIPPED,
+            error="busy",
+            created_at=now - timedelta(seconds=50 - n),
+            started_at=now,
+            finished_at=now,
+        )  # fmt: skip
+        for n in range(12)
+    ]
+
+    latest = editor_client.get(PROGRESS_URL).json()["run"]
+    page = editor_client.get(reverse("integrations:qualys")).content.decode()
+
+    assert latest["id"] == real.pk
+    assert f'href="{reverse("integrations:sync-run", args=[real.pk])}"' in page
+    assert f'href="{reverse("integrations:sync-run", args=[skipped[-1].pk])}"' not in page
+    assert "12 skipped runs (started while another sync was running) are not listed" in page
+    assert 'Last sync: <a href="' + reverse("integrations:sync-run", args=[real.pk]) in page
 
 
 def test_progress_json_for_one_run_and_bad_ids(viewer_client, db):
