@@ -142,22 +142,27 @@ def test_never_synced_state(viewer_client, db):
     assert "No sync has succeeded yet" in html
 
 
-def test_failed_sync_shows_error_and_last_success(viewer_client, db):
+def store_success_then_failure(error: str, **failed_values) -> SyncRun:
+    """Store a successful sync on 2026-11-30 and a failed one a day later; return the failed."""
     configure()
     finished = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
     SyncRun.objects.create(
         status=SyncRun.Status.SUCCEEDED, trigger=SyncRun.Trigger.SCHEDULE,
         created_at=finished - timedelta(days=1), finished_at=finished - timedelta(days=1),
     )  # fmt: skip
-    SyncRun.objects.create(
+    return SyncRun.objects.create(
         status=SyncRun.Status.FAILED, trigger=SyncRun.Trigger.SCHEDULE, created_at=finished,
-        started_at=finished, finished_at=finished,
-        error="Qualys rejected the username or password. Check them in the Qualys settings.",
+        started_at=finished, finished_at=finished, error=error, **failed_values,
     )  # fmt: skip
+
+
+def test_failed_sync_shows_error_and_last_success(viewer_client, db):
+    failed = store_success_then_failure(
+        "Qualys rejected the username or password. Check them in the Qualys settings."
+    )
 
     html = viewer_client.get(INDEX).content.decode()
 
-    failed = SyncRun.objects.get(status=SyncRun.Status.FAILED)
     assert "The last sync failed." in html
     assert "Qualys rejected the username or password." in html
     assert "2026-11-30 06:00 UTC" in html
@@ -166,17 +171,7 @@ def test_failed_sync_shows_error_and_last_success(viewer_client, db):
 
 
 def test_failed_sync_after_store_says_counts_are_its_own(viewer_client, db):
-    configure()
-    finished = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
-    SyncRun.objects.create(
-        status=SyncRun.Status.SUCCEEDED, trigger=SyncRun.Trigger.SCHEDULE,
-        created_at=finished - timedelta(days=1), finished_at=finished - timedelta(days=1),
-    )  # fmt: skip
-    SyncRun.objects.create(
-        status=SyncRun.Status.FAILED, trigger=SyncRun.Trigger.SCHEDULE, created_at=finished,
-        started_at=finished, finished_at=finished, subscribed=280,
-        error="Adding 2 addresses to the subscription failed.",
-    )  # fmt: skip
+    store_success_then_failure("Adding 2 addresses to the subscription failed.", subscribed=280)
 
     html = viewer_client.get(INDEX).content.decode()
 
