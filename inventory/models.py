@@ -24,7 +24,14 @@ class Host(models.Model):
     hostname = models.CharField(
         max_length=255, blank=True, db_index=True, help_text="The primary host name, lower case."
     )
-    hostnames = models.JSONField(default=list, blank=True, help_text="Every host name seen.")
+    hostnames = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "Host names seen, the latest import's first, then older ones (up to 20). The first "
+            "is the primary host name."
+        ),
+    )
     mac = models.CharField("MAC address", max_length=17, blank=True)
     mac_vendor = models.CharField("MAC vendor", max_length=255, blank=True)
     os_name = models.CharField("OS guess", max_length=255, blank=True)

@@ -280,8 +280,23 @@ def _membership(column: str, values: list) -> Iterator[tuple[str, list]]:
         yield f"{column} IN ({', '.join(['%s'] * len(chunk))})", list(chunk)
 
 
+# Host names a host keeps: the latest import's first, then older ones, newest first.
+MAX_HOST_NAMES = 20
+
+
 def _merge_names(stored: list[str], imported: list[str]) -> list[str]:
-    return list(imported) if imported else list(stored)
+    """Return the imported names, then the stored names they leave out, at most MAX_HOST_NAMES.
+
+    A host keeps the names earlier imports saw (a DHCP host renamed, another
+    feed's name), and the latest import's first name becomes its primary one.
+    """
+    if not imported or imported == stored:
+        return list(stored)
+    if not stored:
+        return list(imported)
+    merged = list(imported)
+    merged.extend(name for name in stored if name not in imported)
+    return merged[:MAX_HOST_NAMES]
 
 
 def _merge_tags(stored: list[str], imported: list[str]) -> list[str]:

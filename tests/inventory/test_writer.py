@@ -393,3 +393,31 @@ def test_import_commits_without_checkpoint_then_restores_it(tmp_path, monkeypatc
     threads[0].join(timeout=30)
     assert not threads[0].is_alive()
     assert "checkpoint" not in caplog.text
+
+
+def test_host_keeps_names_earlier_imports_saw(tmp_path):
+    first, second = tmp_path / "cmdb.csv", tmp_path / "scan.csv"
+    first.write_text("ip,hostname\n192.0.2.5,old-name.example.test\n")
+    second.write_text("ip,hostname\n192.0.2.5,new-name.example.test\n")
+    import_file(first, source="feed")
+    import_file(second, source="feed")
+
+    again = import_file(second, source="feed")
+
+    host = Host.objects.get()
+    assert host.hostname == "new-name.example.test"
+    assert host.hostnames == ["new-name.example.test", "old-name.example.test"]
+    assert (again.updated, again.unchanged) == (0, 1)
+
+
+def test_host_names_stop_at_the_limit(tmp_path):
+    for number in range(writer.MAX_HOST_NAMES + 5):
+        path = tmp_path / f"scan-{number}.csv"
+        path.write_text(f"ip,hostname\n192.0.2.5,name-{number}\n")
+        import_file(path, source="feed")
+
+    names = Host.objects.get().hostnames
+
+    assert len(names) == writer.MAX_HOST_NAMES
+    assert names[0] == f"name-{writer.MAX_HOST_NAMES + 4}"
+    assert names[-1] == "name-5"
