@@ -38,6 +38,8 @@ IMPORT_PERMISSION = "inventory.add_host"
 PAGE_SIZE = 100
 RECENT_IMPORTS = 10
 COPY_CHUNK = 1 << 20
+# Bytes of a request body looked at for a line break (see ImportApiView.post).
+FLATTENED_CHECK_BYTES = 1 << 16
 
 
 def can_import(user) -> bool:
@@ -357,6 +359,9 @@ class ImportApiView(View):
             path, name = self._save_body(request, options["name"])
         except BadRequest as error:
             return _json_error(str(error), 400)
+        # curl -d (not --data-binary) removes a file's line breaks.
+        with open(path, "rb") as body:
+            one_line = b"\n" not in body.read(FLATTENED_CHECK_BYTES)
         try:
             report = import_file(
                 path,
@@ -374,6 +379,12 @@ class ImportApiView(View):
             report.warnings.append(
                 f"No host of source {report.source!r} was marked stale: mark_stale=0 leaves "
                 "that to a later import of the source."
+            )
+            ImportRun.objects.filter(pk=report.run_id).update(warnings=report.warnings)
+        if report.imported == 0 and one_line and request.content_type != "multipart/form-data":
+            report.warnings.append(
+                "The body has no line break. curl -d removes the line breaks of a file: send "
+                "it with --data-binary @FILE, as the README shows."
             )
             ImportRun.objects.filter(pk=report.run_id).update(warnings=report.warnings)
         if not report.ok:

@@ -133,6 +133,26 @@ def plural(count: int, one: str, many: str) -> str:
     return f"{count:,} {one if count == 1 else many}"
 
 
+def not_utf8_message(file_name: str, error: UnicodeDecodeError, lines_before: int) -> str:
+    """Return the message for a file that is not UTF-8, naming the line and the byte.
+
+    ``lines_before`` is the number of lines the parser had read. A text
+    stream decodes the file a chunk at a time, and reads the next chunk
+    only when its buffer has no whole line left, so the failing chunk
+    (``error.object``) starts on line ``lines_before + 1``.
+    """
+    data = bytes(error.object)
+    line = lines_before + 1 + data.count(b"\n", 0, error.start)
+    before = data[: error.start].rsplit(b"\n", 1)[-1][-20:].decode("utf-8", "replace")
+    where = f'after "{shown(before)}"' if before else "at the start of the line"
+    return (
+        f"{file_name} line {line}: the file is not UTF-8 text. The byte 0x{data[error.start]:02X} "
+        f"{where} is not UTF-8 ({error.reason}); the file was probably saved in another "
+        "encoding, such as Windows-1252. Save it as UTF-8 (in Excel: CSV UTF-8) and import it "
+        "again."
+    )
+
+
 def clean_text(value: str) -> str:
     """Strip every kind of whitespace and invisible mark from both ends of a value."""
     text = value.strip()

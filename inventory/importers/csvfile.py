@@ -25,6 +25,7 @@ from .base import (
     clean_text,
     non_host_reason,
     normalise_mac,
+    not_utf8_message,
     parse_host_address,
     plural,
     shown,
@@ -126,6 +127,9 @@ class CsvParser:
         self.stream = stream
         self.state = state
         self.nul_lines = 0
+        # Where the rows start and their reader, for the line of a decoding error.
+        self.header_number = 0
+        self.reader = None
 
     def _lines(self, text: io.TextIOBase) -> Iterator[str]:
         for line in text:
@@ -141,10 +145,8 @@ class CsvParser:
         try:
             yield from self._read(lines)
         except UnicodeDecodeError as error:
-            raise ImportFileError(
-                f"{state.file_name}: the file is not UTF-8 text ({error.reason}). "
-                "Save it as CSV UTF-8 and import it again."
-            ) from None
+            lines_before = self.header_number + (self.reader.line_num if self.reader else 0)
+            raise ImportFileError(not_utf8_message(state.file_name, error, lines_before)) from None
         except csv.Error as error:
             raise ImportFileError(
                 f"{state.file_name}: the CSV file cannot be read ({error})."
@@ -205,7 +207,8 @@ class CsvParser:
         crossed = 0
         first_crossed: tuple[str, int, str] | None = None
 
-        reader = csv.reader(lines, delimiter=delimiter)
+        reader = self.reader = csv.reader(lines, delimiter=delimiter)
+        self.header_number = header_number
         for row in reader:
             width = len(row)
             values = [clean_text(row[index]) if index < width else "" for index in address_columns]
@@ -264,6 +267,11 @@ class CsvParser:
                         os_name,
                         list(tags),
                     )
+        if reader.line_num == 0:
+            state.warn(
+                f"{state.file_name}: the file has a header row (line {header_number}) but no "
+                "data rows."
+            )
         if first_crossed is not None:
             value, line, column = first_crossed
             state.warn(

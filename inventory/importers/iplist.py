@@ -9,6 +9,7 @@ index sixteen million hosts. ``#`` starts a comment; blank lines are skipped.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -21,6 +22,7 @@ from .base import (
     clean_text,
     format_host_address,
     non_host_reason,
+    not_utf8_message,
     plural,
     shown,
 )
@@ -43,6 +45,7 @@ class ListParser:
         text = io.TextIOWrapper(self.stream, encoding="utf-8-sig", errors="strict", newline=None)
         nul_lines = 0
         line_number = 0
+        entries = 0
         try:
             for raw in text:
                 line_number += 1
@@ -52,12 +55,15 @@ class ListParser:
                 value = clean_text(raw.split("#", 1)[0])
                 if not value:
                     continue
+                entries += 1
                 yield from self._line(line_number, value)
-        except UnicodeDecodeError:
-            raise ImportFileError(
-                f"{state.file_name} line {line_number + 1}: the file is not UTF-8 text. "
-                "Save it as UTF-8 and import it again."
-            ) from None
+        except UnicodeDecodeError as error:
+            raise ImportFileError(not_utf8_message(state.file_name, error, line_number)) from None
+        if not entries:
+            state.warn(
+                f"{state.file_name}: the file lists no address: it is empty, or has only blank "
+                "lines and # comments."
+            )
         if nul_lines:
             state.warn(
                 f"{state.file_name}: NUL characters were removed from "
@@ -69,21 +75,7 @@ class ListParser:
         try:
             version, start, end = parse_range(value)
         except AddressError as error:
-            if any(delimiter in value for delimiter in DELIMITERS):
-                # A CSV file read as a list, through --format list or the
-                # page's format choice: the reason would quote a fragment.
-                remedy = (
-                    "The line has cells like a CSV file: import the file as CSV (leave the "
-                    "format to be detected), or fix the line and import again."
-                )
-            else:
-                remedy = "Fix or remove the line and import again."
-            state.reject(
-                line_number,
-                value,
-                f'"{shown(value)}" is not a valid IP address, CIDR block or range: {error.reason}. '
-                + remedy,
-            )
+            state.reject(line_number, value, _rejection(value, error))
             return
         block = non_host_reason(version, start, end)
         if block is not None:
@@ -110,3 +102,41 @@ class ListParser:
                 address=format_host_address(version, number),
                 line=line_number,
             )
+
+
+# A DNS host name: labels of letters, digits and hyphens separated by dots.
+HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
+
+
+def _rejection(value: str, error: AddressError) -> str:
+    """Return the message for a line that is no address, CIDR block or range.
+
+    Lines that are something else a user may have exported (a host name,
+    several addresses, XML or CSV) get a message that names what the line
+    is, because the parser's reason would quote a fragment of it.
+    """
+    invalid = f'"{shown(value)}" is not a valid IP address, CIDR block or range'
+    if value.startswith("<"):
+        return (
+            f"{invalid}: the line is XML. If the file is an nmap XML file, import it as nmap "
+            "(leave the format to be detected)."
+        )
+    if any(delimiter in value for delimiter in DELIMITERS):
+        # A CSV file read as a list, through --format list or the page's format choice.
+        return (
+            f"{invalid}: the line has cells like a CSV file. Import the file as CSV (leave the "
+            "format to be detected), or fix the line and import again."
+        )
+    words = value.split()
+    if len(words) > 1:
+        return (
+            f"{invalid}: the line holds {len(words)} values separated by spaces. Put one "
+            "address, CIDR block or range on each line and import again."
+        )
+    if ":" not in value and HOST_NAME.fullmatch(value) and any(c.isalpha() for c in value):
+        return (
+            f"{invalid}: it is a host name, and a list takes only IP addresses, CIDR blocks "
+            "and a-b ranges. Give the host's address, or import names in a CSV file with an "
+            "address column."
+        )
+    return f"{invalid}: {error.reason}. Fix or remove the line and import again."

@@ -79,8 +79,31 @@ def test_non_utf8_file_lands_nothing():
     report = import_file(fixture_path("latin1.csv"))
 
     assert report.status == ImportRun.Status.FAILED
-    assert "not UTF-8" in report.error
+    assert report.error.startswith(
+        'latin1.csv line 2: the file is not UTF-8 text. The byte 0xE9 after "192.0.2.60,h" is '
+        "not UTF-8 (invalid continuation byte)"
+    )
     assert Host.objects.count() == 0
+
+
+@pytest.mark.parametrize("fmt", ["csv", "list"])
+def test_non_utf8_byte_found_in_a_later_chunk(tmp_path, fmt):
+    # Far past the text stream's first 8 KiB chunk, and after a quoted cell
+    # that spans two lines.
+    rows = "".join(f"192.0.{n // 256}.{n % 256},web-{n}\n" for n in range(1, 3000))
+    header = "ip,hostname\n" if fmt == "csv" else ""
+    if fmt == "list":
+        rows = "".join(f"192.0.{n // 256}.{n % 256}\n" for n in range(1, 3000))
+    quoted = '192.0.200.1,"two\nlines"\n' if fmt == "csv" else "192.0.200.1\n192.0.200.2\n"
+    data = (header + quoted + rows).encode() + "192.0.201.1,Caf\u00e9\n".encode("cp1252")
+    path = tmp_path / f"hosts.{fmt}"
+    path.write_bytes(data)
+
+    report = import_file(path, fmt=fmt)
+
+    line = data.count(b"\n")
+    assert report.error.startswith(f"hosts.{fmt} line {line}: the file is not UTF-8 text.")
+    assert 'after "192.0.201.1,Caf"' in report.error
 
 
 def test_missing_address_column_is_reported():
@@ -236,3 +259,13 @@ def test_multicast_row_is_rejected(tmp_path):
     assert report.rejected[0]["message"].startswith(
         'groups.csv line 2: "224.0.0.251" is a multicast group address (224.0.0.0/4)'
     )
+
+
+def test_header_without_rows_says_so(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("\ufeffIP Address,Host Name\r\n")
+
+    report = import_file(path)
+
+    assert report.imported == 0
+    assert report.warnings[0] == "export.csv: the file has a header row (line 1) but no data rows."

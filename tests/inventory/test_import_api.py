@@ -232,6 +232,24 @@ def test_curl_default_content_type_is_read_raw(client, token):
     assert response.json()["format"] == "csv"
 
 
+def test_body_without_line_breaks_names_curl_d(client, token):
+    # What "curl -d @hosts.csv" sends: the file with its line breaks removed.
+    _, raw = token
+
+    response = client.post(
+        f"{URL}?name=hosts.csv",
+        data=b"ip,hostname192.0.2.1,web192.0.2.2,db",
+        content_type="application/x-www-form-urlencoded",
+        **auth(raw),
+    )
+
+    assert response.status_code in (400, 422)
+    assert response.json()["warnings"][-1] == (
+        "The body has no line break. curl -d removes the line breaks of a file: send it with "
+        "--data-binary @FILE, as the README shows."
+    )
+
+
 def test_form_fields_are_parameters(client, token):
     _, raw = token
     with fixture_path("bad_rows.csv").open("rb") as handle:

@@ -91,8 +91,30 @@ def test_csv_read_as_list_hints_csv(tmp_path):
 
     assert report.rejected_count == 2
     assert report.rejected[1]["message"].endswith(
-        "The line has cells like a CSV file: import the file as CSV (leave the format to be "
+        "the line has cells like a CSV file. Import the file as CSV (leave the format to be "
         "detected), or fix the line and import again."
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("web-01.example.test", "it is a host name, and a list takes only IP addresses"),
+        ("cafe", "it is a host name"),
+        ("192.0.2.32 192.0.2.33", "the line holds 2 values separated by spaces. Put one"),
+        ('<host><address addr="192.0.2.1"/></host>', "the line is XML. If the file is an nmap"),
+        ("192.0.2.300", "the octet '300' is more than 255. Fix or remove the line"),
+    ],
+)
+def test_rejected_line_says_what_it_is(tmp_path, line, reason):
+    path = tmp_path / "hosts.txt"
+    path.write_text(line + "\n")
+
+    report = import_file(path, fmt="list")
+
+    (rejected,) = report.rejected
+    assert rejected["message"].startswith(
+        f'hosts.txt line 1: "{line}" is not a valid IP address, CIDR block or range: {reason}'
     )
 
 
@@ -132,4 +154,17 @@ def test_addresses_no_host_has_are_rejected(tmp_path):
     assert messages[7].startswith(
         'special.txt line 8: "126.255.255.254-127.0.0.1" is a range that contains addresses no '
         "host has: one of them is a loopback address (127.0.0.0/8)"
+    )
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "# only a comment\n   \n"])
+def test_list_without_entries_says_so(tmp_path, content):
+    path = tmp_path / "hosts.txt"
+    path.write_text(content)
+
+    report = import_file(path, fmt="list")
+
+    assert report.imported == 0
+    assert report.warnings[0] == (
+        "hosts.txt: the file lists no address: it is empty, or has only blank lines and # comments."
     )
