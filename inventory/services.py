@@ -256,9 +256,15 @@ def import_files(
                 blocked[feed] = (display_name, "listed no host")
             elif report.status != ImportRun.Status.SUCCEEDED:
                 blocked[feed] = (display_name, "was not imported completely")
-        if shared and last and report.ok:
+        if shared and last:
             if dry_run:
                 note = f"A dry run of several files of source {feed!r} counts no stale hosts."
+            elif not report.ok:
+                # The feed's last file failed, so its stale marking never ran.
+                note = (
+                    f"No host of source {feed!r} was marked stale, because {display_name}, "
+                    "the source's last file, failed. Import the feed again once it is fixed."
+                )
             elif feed in blocked and blocked[feed][0] != display_name:
                 note = (
                     f"No host of source {feed!r} was marked stale, because "

@@ -250,6 +250,25 @@ def test_last_part_without_hosts_marks_nothing(tmp_path):
     assert not Host.objects.get(pk=kept.pk).stale
 
 
+def test_failed_last_part_says_nothing_was_marked(tmp_path):
+    first, last = tmp_path / "a.txt", tmp_path / "b.csv"
+    first.write_text("192.0.2.1\n")
+    last.write_text("name,comment\nweb,no address column\n")
+    kept = old_host("192.0.2.99", "weekly")
+    out = io.StringIO()
+
+    with pytest.raises(CommandError, match="1 of 2 files failed: b.csv."):
+        call_command(
+            "import_hosts", str(first), str(last), "--source", "weekly", "--no-progress", stdout=out
+        )
+
+    assert not Host.objects.get(pk=kept.pk).stale
+    assert (
+        "warning: No host of source 'weekly' was marked stale, because b.csv, the source's last "
+        "file, failed. Import the feed again once it is fixed." in out.getvalue()
+    )
+
+
 def test_files_with_one_name_show_their_paths(tmp_path):
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
