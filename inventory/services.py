@@ -43,7 +43,7 @@ from .importers import (
     check_container,
     detect_format,
 )
-from .importers.base import CountingReader
+from .importers.base import CountingReader, plural
 from .importers.nmap import CHUNK_SIZE
 from .importers.parallel import parse_records
 from .models import Host, ImportRun
@@ -422,6 +422,15 @@ def import_stream(
                     # A dry run marks too, so that its report shows the count; the
                     # rollback below undoes it with everything else.
                     report.marked_stale = writer.mark_stale(timezone.now(), stale_cutoff)
+                    if report.marked_stale and state.rejected_count:
+                        # A rejected row may name a host that is still there.
+                        state.warn(
+                            f"{plural(report.marked_stale, 'host', 'hosts')} of source "
+                            f"{source!r} became stale while "
+                            f"{plural(state.rejected_count, 'row was', 'rows were')} rejected. "
+                            "If a rejected row names one of them, fix the row and import the "
+                            "file again: the host becomes current again."
+                        )
                 elif state.complete and mark_stale:
                     # A file of which nothing could be read, such as one in the
                     # wrong format, shows nothing about which hosts are gone.

@@ -62,6 +62,20 @@ def test_hosts_missing_from_next_import_become_stale(tmp_path):
     assert not Host.objects.get(address="198.51.100.1").stale
 
 
+def test_stale_marking_beside_rejected_rows_warns(tmp_path):
+    import_file(write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n192.0.2.3\n"), source="cmdb")
+
+    report = import_file(write(tmp_path, "b.txt", "192.0.2.1\n192.0.2.0002\n"), source="cmdb")
+
+    assert report.marked_stale == 2
+    assert report.rejected_count == 1
+    assert report.warnings == [
+        "2 hosts of source 'cmdb' became stale while 1 row was rejected. If a rejected row "
+        "names one of them, fix the row and import the file again: the host becomes current "
+        "again."
+    ]
+
+
 def test_stale_host_seen_again_is_current(tmp_path):
     path = write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n")
     import_file(path, source="s")

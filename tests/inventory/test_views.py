@@ -129,6 +129,7 @@ def test_upload_shows_report(importer_client, settings):
     assert run.started_by.username == "importer"
     page = response.content.decode()
     assert "Rejected rows" in page
+    assert '<span class="status-succeeded">Succeeded</span>, 3 rows rejected</h2>' in page
     assert "bad_rows.csv line 7: &quot;192.0.2.300&quot; is not a valid IP address" in page
     assert "No host could be imported" not in page
     assert Host.objects.filter(source="cmdb").count() == 6
