@@ -231,13 +231,14 @@ class ImportRunAdmin(admin.ModelAdmin):
         "file_name",
         "source",
         "status",
+        "dry_run",
         "added",
         "updated",
         "unchanged",
         "marked_stale",
         "rejected_count",
     ]
-    list_filter = ["status"]
+    list_filter = ["status", "dry_run"]
     search_fields = ["file_name", "source"]
 
     def has_add_permission(self, request) -> bool:

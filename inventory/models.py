@@ -105,6 +105,9 @@ class ImportRun(models.Model):
 
     source = models.CharField(max_length=255, db_index=True)
     file_name = models.CharField(max_length=255, blank=True)
+    dry_run = models.BooleanField(
+        "Preview", default=False, help_text="A preview (dry run), which writes no host."
+    )
     file_format = models.CharField(max_length=10, blank=True)
     started_by = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

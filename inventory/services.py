@@ -278,11 +278,30 @@ def import_files(
         yield report
 
 
-def create_run(file_name: str, source: str | None, fmt: str | None, user=None) -> ImportRun:
+def _warn_of_case_twin(source: str, state: ParseState) -> None:
+    """Warn when ``source`` differs from an earlier import's source only in letter case."""
+    twin = (
+        ImportRun.objects.filter(source__iexact=source)
+        .exclude(source=source)
+        .values_list("source", flat=True)
+        .first()
+    )
+    if twin is not None:
+        state.warn(
+            f"The source {source!r} differs only in letter case from the source {twin!r} of an "
+            "earlier import. They are two feeds, and neither marks the other's hosts stale. "
+            "Give one feed one spelling."
+        )
+
+
+def create_run(
+    file_name: str, source: str | None, fmt: str | None, user=None, *, dry_run: bool = False
+) -> ImportRun:
     """Create the ImportRun row of an import that is about to start in this process."""
     return ImportRun.objects.create(
         source=source or file_name,
         file_name=file_name,
+        dry_run=dry_run,
         file_format=fmt or "",
         started_by=user if user is not None and user.is_authenticated else None,
         owner=current_owner(),
@@ -362,11 +381,11 @@ def import_stream(
         if problem:
             raise ValueError(problem)
     if run is None:
-        run = create_run(file_name, source, fmt, user)
+        run = create_run(file_name, source, fmt, user, dry_run=dry_run)
     else:
         run.source = source
+    _warn_of_case_twin(source, state := ParseState(file_name))
     started_at = run.started_at
-    state = ParseState(file_name)
     report = ImportReport(
         run_id=run.pk,
         source=source,
@@ -532,6 +551,7 @@ def _save_run(run: ImportRun, report: ImportReport) -> None:
     run.rejected_count = report.rejected_count
     run.warnings = report.warnings
     run.error = report.error
+    run.dry_run = report.dry_run
     run.progress = {**(run.progress or {}), "done": True}
     run.save()
 

@@ -122,7 +122,7 @@ class ImportView(PermissionRequiredMixin, View):
         source = form.cleaned_data["source"].strip() or None
         dry_run = form.cleaned_data["dry_run"]
         path = save_upload(upload)
-        run = create_run(upload.name, source, fmt, request.user)
+        run = create_run(upload.name, source, fmt, request.user, dry_run=dry_run)
         logger.info("Import %s of %s started by %s", run.pk, upload.name, request.user)
         if getattr(settings, "INVENTORY_IMPORT_INLINE", False):
             background.run_import(run.pk, path, fmt, source, dry_run, upload.name)
@@ -137,6 +137,7 @@ class ImportView(PermissionRequiredMixin, View):
             "form": form,
             "runs": runs,
             "max_upload": filesizeformat(settings.IMPORT_MAX_UPLOAD_BYTES),
+            "recent_limit": RECENT_IMPORTS,
         }
         return render(request, self.template_name, context, status=status)
 

@@ -76,6 +76,21 @@ def test_stale_marking_beside_rejected_rows_warns(tmp_path):
     ]
 
 
+def test_source_differing_in_case_warns(tmp_path):
+    import_file(write(tmp_path, "a.txt", "192.0.2.1\n"), source="weekly-scan")
+
+    report = import_file(write(tmp_path, "b.txt", "192.0.2.2\n"), source="Weekly-Scan")
+    same = import_file(write(tmp_path, "c.txt", "192.0.2.3\n"), source="weekly-scan")
+
+    assert report.warnings == [
+        "The source 'Weekly-Scan' differs only in letter case from the source 'weekly-scan' of "
+        "an earlier import. They are two feeds, and neither marks the other's hosts stale. "
+        "Give one feed one spelling."
+    ]
+    assert any("differs only in letter case" in warning for warning in same.warnings)
+    assert ImportRun.objects.get(source="Weekly-Scan").dry_run is False
+
+
 def test_stale_host_seen_again_is_current(tmp_path):
     path = write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n")
     import_file(path, source="s")

@@ -291,6 +291,27 @@ def test_viewer_cannot_import_preview(importer, viewer, settings, tmp_path):
     assert Host.objects.count() == 0
 
 
+def test_failed_preview_is_marked_in_recent_imports(importer_client, settings, tmp_path):
+    settings.INVENTORY_IMPORT_INLINE = True
+    settings.DATA_DIR = tmp_path
+    _preview(importer_client, "hosts.csv.gz", b"\x1f\x8b\x08\x00" + bytes(16))
+
+    page = importer_client.get(reverse("inventory:import")).content.decode()
+
+    assert '<td class="status-failed">Failed (preview)</td>' in page
+    assert ImportRun.objects.get().dry_run is True
+
+
+def test_recent_imports_link_to_the_rest(admin_client_logged_in):
+    for number in range(12):
+        ImportRun.objects.create(source="feed", file_name=f"scan-{number}.xml")
+
+    page = admin_client_logged_in.get(reverse("inventory:import")).content.decode()
+
+    assert "Only the latest 10 imports are listed." in page
+    assert 'href="/admin/inventory/importrun/"' in page
+
+
 def test_upload_with_control_character_in_source_is_refused(importer_client):
     upload = SimpleUploadedFile("hosts.txt", b"192.0.2.1\n")
 
