@@ -11,6 +11,7 @@ SQLite, which lets one connection write at a time, a small JSON file in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -165,10 +166,16 @@ def run_import(
     """Run one import of an uploaded file, then delete the file.
 
     The file of a preview that found hosts is kept instead, so that the user
-    can import it from the report without sending it again.
+    can import it from the report without sending it again. A preview reads
+    the file from its kept path, so the file is there as soon as the report
+    is: the run page shows its button from then on.
     """
     writer = _ProgressWriter(run_id)
     keep = False
+    if dry_run and settings.IMPORT_PREVIEW_KEEP_HOURS > 0:
+        kept_path = kept_preview_path(run_id)
+        os.replace(path, kept_path)
+        path = str(kept_path)
     try:
         run = ImportRun.objects.get(pk=run_id)
         import_file(
@@ -192,10 +199,10 @@ def run_import(
     finally:
         writer.close()
         if keep:
-            kept_path = kept_preview_path(run_id)
-            os.replace(path, kept_path)
-            # The time kept counts from the end of the preview.
-            os.utime(kept_path)
+            # The time kept counts from the end of the preview. The user may
+            # have taken the file already.
+            with contextlib.suppress(FileNotFoundError):
+                os.utime(path)
         else:
             Path(path).unlink(missing_ok=True)
         with _registry_lock:
