@@ -111,12 +111,9 @@ def start_run(request: HttpRequest, *, dry_run: bool) -> SyncRun | None:
         messages.error(request, str(error))
         return run
     if running:
-        runs.record_skipped(run)
-        messages.warning(
-            request,
-            f"A sync is already running, so this {what} did not start. Wait until that sync "
-            "has finished, then start it again.",
-        )
+        # The reason names the running sync: "another sync (run 9) was running, ...".
+        reason = runs.record_skipped(run).error
+        messages.warning(request, reason[:1].upper() + reason[1:])
         return run
     try:
         send_sync(run)

@@ -10,13 +10,22 @@ from django.utils import timezone
 
 from lumeta_qualys.ipset import AddressError, address_key
 
-from .importers.base import clean_text, non_host_reason, normalise_mac, parse_host_address
+from .importers.base import (
+    CONTROL_CHARACTERS,
+    clean_text,
+    non_host_reason,
+    normalise_mac,
+    parse_host_address,
+    shown,
+)
 from .importers.csvfile import LIST_SEPARATORS, TAG_SEPARATORS
 from .models import Host, ImportRun
 from .services import delete_hosts
 
 # Hosts the bulk delete's confirmation page names before "and N more".
 SAMPLE_SIZE = 20
+# The longest host name or tag the form takes: a DNS name has at most 253.
+MAX_NAME_LENGTH = 255
 
 
 class NameListField(forms.CharField):
@@ -40,6 +49,25 @@ class NameListField(forms.CharField):
             names = [name.lower() for name in names]
         # dict.fromkeys drops repeats and keeps the first-seen order.
         return list(dict.fromkeys(name for name in names if name))
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        for name in value:
+            problem = _name_problem(name)
+            if problem:
+                raise forms.ValidationError(problem)
+
+
+def _name_problem(name: str) -> str | None:
+    """Return why ``name`` cannot be stored as one host name or tag, or None."""
+    if len(name) > MAX_NAME_LENGTH:
+        return (
+            f'"{shown(name[:40])}…" is {len(name)} characters long, more than '
+            f"{MAX_NAME_LENGTH}. Shorten it."
+        )
+    if CONTROL_CHARACTERS.search(name):
+        return f'"{shown(name)}" contains a control character. Remove it.'
+    return None
 
 
 class HostAdminForm(forms.ModelForm):
@@ -104,7 +132,16 @@ class HostAdminForm(forms.ModelForm):
         return canonical
 
     def clean_hostname(self) -> str:
-        return clean_text(self.cleaned_data["hostname"]).lower()
+        name = clean_text(self.cleaned_data["hostname"]).lower()
+        if LIST_SEPARATORS.search(name):
+            raise forms.ValidationError(
+                f'"{shown(name)}" is more than one name. Enter the primary host name here, and '
+                "every name in Host names."
+            )
+        problem = _name_problem(name)
+        if problem:
+            raise forms.ValidationError(problem)
+        return name
 
     def clean_mac(self) -> str:
         text = clean_text(self.cleaned_data["mac"])

@@ -321,6 +321,8 @@ class SyncService:
                         f"A sync would add none of the {plan.to_add.size:,} addresses: that is "
                         f"more than the Auto-Subscribe limit of {limit:,} per sync."
                     )
+                    # The sync would then set the group from the subscription as it is.
+                    self._describe_group(subscription.addresses - scanned)
                 return
             self.store(subscription, spool, scanned)
 

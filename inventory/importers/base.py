@@ -179,6 +179,11 @@ NON_HOST_BLOCKS = (
 )
 
 
+# The IPv4-mapped IPv6 block ::ffff:0:0/96.
+MAPPED_FIRST = 0xFFFF << 32
+MAPPED_LAST = MAPPED_FIRST | 0xFFFFFFFF
+
+
 def non_host_reason(version: int, first: int, last: int | None = None) -> str | None:
     """Return the NON_HOST_BLOCKS block that the address (or range to ``last``) meets, or None."""
     if last is None:
@@ -191,6 +196,12 @@ def non_host_reason(version: int, first: int, last: int | None = None) -> str | 
         # Most addresses: between 0.0.0.0/8 and loopback, or from loopback to
         # multicast but outside 169.254.0.0/16.
         return None
+    if version == 6 and first <= MAPPED_LAST and last >= MAPPED_FIRST:
+        # ::ffff:0:0/96 holds the IPv4-mapped form of every IPv4 address.
+        low, high = max(first, MAPPED_FIRST), min(last, MAPPED_LAST)
+        mapped = non_host_reason(4, low & 0xFFFFFFFF, high & 0xFFFFFFFF)
+        if mapped is not None:
+            return f"IPv4-mapped, and its IPv4 address is {mapped}"
     for block_version, low, high, block in NON_HOST_BLOCKS:
         if block_version == version and first <= high and last >= low:
             return block

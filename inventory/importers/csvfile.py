@@ -295,6 +295,11 @@ class CsvParser:
         """Return the message for a header row without a known address column."""
         where = f"{self.state.file_name} line {header_number}"
         columns = f"{', '.join(ADDRESS_COLUMNS)} (any case)"
+        if clean_text(header_line).startswith("<"):
+            return (
+                f"{where}: the file is XML, not CSV. If it is an nmap XML file, import it as "
+                "nmap (leave the format to be detected)."
+            )
         first_cell = ""
         for delimiter in DELIMITERS:
             cells = next(csv.reader([header_line], delimiter=delimiter), [])

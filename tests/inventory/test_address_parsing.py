@@ -72,6 +72,11 @@ def test_ipv6_goes_through_reference():
         ("febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "link-local"),
         ("fec0::", None),
         ("feff::", None),
+        ("::ffff:127.0.0.1", "its IPv4 address is a loopback address"),
+        ("::ffff:169.254.0.1", "its IPv4 address is a link-local address"),
+        ("::ffff:224.0.0.1", "its IPv4 address is a multicast group address"),
+        ("::ffff:192.0.2.1", None),
+        ("::fffe:ffff:ffff", None),
         ("ff00::", "multicast"),
         ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "multicast"),
     ],
@@ -85,3 +90,12 @@ def test_non_host_blocks_end_where_they_should(address, block):
         assert reason is None
     else:
         assert block in reason
+
+
+def test_range_into_mapped_block_meets_its_blocks():
+    # From the last address below ::ffff:0:0 into ::ffff:0.0.0.1, "this network".
+    first = (0xFFFF << 32) - 1
+
+    reason = non_host_reason(6, first, first + 2)
+
+    assert reason == 'IPv4-mapped, and its IPv4 address is in 0.0.0.0/8 ("this network")'

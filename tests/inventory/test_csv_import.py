@@ -269,3 +269,15 @@ def test_header_without_rows_says_so(tmp_path):
 
     assert report.imported == 0
     assert report.warnings[0] == "export.csv: the file has a header row (line 1) but no data rows."
+
+
+def test_xml_read_as_csv_says_so(tmp_path):
+    path = tmp_path / "scan.xml"
+    path.write_text('<?xml version="1.0"?>\n<nmaprun></nmaprun>\n')
+
+    report = import_file(path, fmt="csv")
+
+    assert report.error == (
+        "scan.xml line 1: the file is XML, not CSV. If it is an nmap XML file, import it as nmap "
+        "(leave the format to be detected)."
+    )

@@ -182,7 +182,7 @@ def test_expire_hosts_command_uses_days():
 
     call_command("expire_hosts", "--days", "7", stdout=out)
 
-    assert "Deleted 1 hosts" in out.getvalue()
+    assert "Deleted 1 host stale for more than 7 days." in out.getvalue()
     assert Host.objects.count() == 0
 
 
@@ -213,7 +213,7 @@ def test_expire_hosts_dry_run_deletes_nothing():
 
     call_command("expire_hosts", "--days", "7", "--dry-run", stdout=out)
 
-    assert "Would delete 1 hosts stale for more than 7 days" in out.getvalue()
+    assert "Would delete 1 host stale for more than 7 days" in out.getvalue()
     assert f"192.0.2.1 (source 'scan', stale since {old:%Y-%m-%d %H:%M})" in out.getvalue()
     assert "192.0.2.2" not in out.getvalue()
     assert Host.objects.count() == 2

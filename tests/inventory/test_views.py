@@ -496,6 +496,26 @@ def test_admin_form_applies_import_rules(admin_client_logged_in):
     assert host.stale_since is not None
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("hostname", "web01.example.test db01", "is more than one name. Enter the primary"),
+        ("hostname", "x" * 300, "Ensure this value has at most 255 characters"),
+        ("hostnames", "ok.example.test, " + "y" * 256, "is 256 characters long"),
+        ("tags", "dmz, bad\x07tag", "contains a control character"),
+    ],
+)
+def test_admin_form_rejects_bad_names(admin_client_logged_in, field, value, message):
+    form = admin_host_form("192.0.2.8")
+    form[field] = value
+
+    response = admin_client_logged_in.post("/admin/inventory/host/add/", form)
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert Host.objects.count() == 0
+
+
 def test_admin_form_rejects_bad_mac(admin_client_logged_in):
     form = admin_host_form("192.0.2.8")
     form["mac"] = "zz:zz"

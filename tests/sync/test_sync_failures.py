@@ -1,6 +1,7 @@
 """A failed sync keeps the previous data and records why; a failed write is finished next time."""
 
 import pytest
+from django.urls import reverse
 
 from integrations import constants
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange, SyncRun
@@ -175,7 +176,7 @@ def test_add_within_limit_goes_ahead(qualys, configure):
     assert run.ips_added == 2
 
 
-def test_preview_warns_of_add_over_limit(qualys, configure):
+def test_preview_warns_of_add_over_limit(qualys, configure, editor_client):
     configure(auto_subscribe=True, max_add_per_sync=1)
     scenario.load(qualys)
 
@@ -187,6 +188,12 @@ def test_preview_warns_of_add_over_limit(qualys, configure):
         "limit of 1 per sync." in run.details["warnings"]
     )
     assert run.details["add"]["held_back"] is True
+    # The group the held-back sync would set: S − M, as in the real run above.
+    assert run.group_size == 277
+    assert run.details["group"]["addresses"] == "277"
+    page = editor_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
+    assert "<td>0 (2 held back by the limit)</td>" in page
+    assert "Would not be added: more than the Auto-Subscribe limit" in page
 
 
 def test_next_sync_completes_a_failed_add(qualys, configure):

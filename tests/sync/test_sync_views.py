@@ -62,7 +62,7 @@ def test_sync_now_while_running_records_skipped(editor_client, configure, broker
     assert run.status == SyncRun.Status.SKIPPED
     assert run.error.startswith("another sync was running, so this one did not start.")
     assert queued_messages(broker) == 0
-    assert b"A sync is already running" in response.content
+    assert b"Another sync was running, so this one did not start." in response.content
 
 
 def test_sync_now_needs_configuration(editor_client, db, broker, sync_redis):

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from inventory.importers.base import plural
 from inventory.services import expire_stale_hosts, expired_hosts
 
 
@@ -50,14 +51,17 @@ class Command(BaseCommand):
             self._preview(days)
             return
         deleted = expire_stale_hosts(days)
-        self.stdout.write(f"Deleted {deleted:,} hosts stale for more than {days} days.")
+        self.stdout.write(
+            f"Deleted {plural(deleted, 'host', 'hosts')} stale for more than "
+            f"{plural(days, 'day', 'days')}."
+        )
 
     def _preview(self, days: int) -> None:
         hosts = expired_hosts(timezone.now() - timedelta(days=days)).order_by("key")
         count = hosts.count()
         self.stdout.write(
-            f"Would delete {count:,} hosts stale for more than {days} days (dry run: nothing "
-            "deleted)."
+            f"Would delete {plural(count, 'host', 'hosts')} stale for more than "
+            f"{plural(days, 'day', 'days')} (dry run: nothing deleted)."
         )
         for host in hosts.only("address", "source", "stale_since")[:SAMPLE_SIZE]:
             self.stdout.write(
