@@ -32,3 +32,39 @@ def test_env_and_venv_are_ignored():
     assert ".env" in ignored
     assert ".venv/" in ignored
     assert "/var/" in ignored
+
+
+def shell_function(script: str, name: str) -> str:
+    """Return the text of the top-level bash function ``name`` in ``script``."""
+    start = script.index(f"\n{name}() {{\n") + 1
+    end = script.index("\n}\n", start) + 3
+    return script[start:end]
+
+
+def test_run_stops_every_process_after_a_gap(tmp_path):
+    # The emulator's exit unsets its entry in PIDS, which leaves a gap in
+    # the indices; every other process must still be stopped.
+    script = (ROOT / "scripts/run").read_text()
+    program = "\n".join(
+        [
+            "say() { :; }",
+            f"VAR={tmp_path}",
+            shell_function(script, "stop_process"),
+            shell_function(script, "stop_all"),
+            "PIDS=() NAMES=()",
+            "for name in redis emulator worker beat web; do",
+            "    sleep 60 >/dev/null 2>&1 & PIDS+=($!) NAMES+=($name)",
+            "done",
+            'kill "${PIDS[1]}"; wait "${PIDS[1]}"',
+            "unset 'PIDS[1]' 'NAMES[1]'",
+            'echo "${PIDS[@]}"',
+            "stop_all",
+        ]
+    )
+
+    result = subprocess.run(["bash", "-c", program], capture_output=True, text=True, timeout=60)
+
+    pids = [int(pid) for pid in result.stdout.split()]
+    assert len(pids) == 4, result.stderr
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists(), f"process {pid} was left running"
