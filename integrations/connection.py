@@ -99,6 +99,8 @@ def _slot_or_unguarded(guard: QualysCallGuard) -> Callable[[], contextlib.Abstra
                 )
             yield
 
+    # The check's reply reports Qualys's concurrency limit like any other.
+    slot.learn_limit = guard.learn_limit
     return slot
 
 

@@ -339,6 +339,7 @@ class Transport:
             response = self._send(method, path, params)
             resources.callback(response.close)
             self._record_budget(response.headers)
+            self._share_concurrency_limit()
             return self._check(response, path, expect, tags, resources)
         except BaseException:
             resources.close()
@@ -435,6 +436,12 @@ class Transport:
         )
 
     # Limits ---------------------------------------------------------------
+
+    def _share_concurrency_limit(self) -> None:
+        """Pass the concurrency limit Qualys reported to a call guard that can use it."""
+        learn = getattr(self.call_guard, "learn_limit", None)
+        if learn is not None and self.budget.concurrency_limit:
+            learn(self.budget.concurrency_limit)
 
     def _record_budget(self, headers: Mapping[str, str]) -> None:
         budget = self.budget

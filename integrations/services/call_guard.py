@@ -26,11 +26,24 @@ from .lock import LockError, redis_connection
 logger = logging.getLogger(__name__)
 
 SLOTS_KEY = "lumeta-qualys:qualys-calls"
+# The concurrency limit Qualys last reported in X-Concurrency-Limit-Limit.
+REPORTED_LIMIT_KEY = "lumeta-qualys:qualys-concurrency-limit"
+# Seconds a reported limit is trusted without a newer reply to confirm it.
+REPORTED_LIMIT_SECONDS = 24 * 3600
 
-# Drop expired slots, then take one if fewer than the limit are held.
+# Drop expired slots, then take one if fewer than the limit are held. The
+# limit is the configured one, or the one Qualys reported when that is lower.
 _TAKE = """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+local limit = tonumber(ARGV[2])
+local reported = redis.call('GET', KEYS[2])
+if reported then
+  reported = tonumber(reported)
+  if reported and reported > 0 and reported < limit then
+    limit = reported
+  end
+end
+if redis.call('ZCARD', KEYS[1]) < limit then
   redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
   return 1
 end
@@ -43,7 +56,9 @@ class QualysCallGuard:
 
     A call that finds every slot taken waits, checking every ``poll_seconds``,
     for at most ``wait_seconds``, then raises ConcurrencyLimited (which the
-    client treats as transient).
+    client treats as transient). When Qualys reports a lower concurrency
+    limit (X-Concurrency-Limit-Limit, passed to ``learn_limit``), every
+    process uses that one instead of the configured one.
     """
 
     def __init__(
@@ -65,13 +80,22 @@ class QualysCallGuard:
         self.wait_seconds = wait_seconds
         self.poll_seconds = poll_seconds
         self.sleep = sleep
+        # The last limit this guard stored, so that each reply does not write it again.
+        self.reported_limit: int | None = None
 
     def _take(self, token: str) -> bool:
         now = time.time()
         try:
             return bool(
                 self.connection.eval(
-                    _TAKE, 1, SLOTS_KEY, now, self.limit, now + self.lease_seconds, token
+                    _TAKE,
+                    2,
+                    SLOTS_KEY,
+                    REPORTED_LIMIT_KEY,
+                    now,
+                    self.limit,
+                    now + self.lease_seconds,
+                    token,
                 )
             )
         except redis.RedisError as error:
@@ -88,11 +112,12 @@ class QualysCallGuard:
         while not self._take(token):
             if time.monotonic() >= deadline:
                 raise ConcurrencyLimited(
-                    f"{self.limit} Qualys calls of this product have been running for over "
-                    f"{self.wait_seconds:.0f} s, so this call was not sent. Try again later."
+                    f"{self.effective_limit()} Qualys calls of this product have been running "
+                    f"for over {self.wait_seconds:.0f} s, so this call was not sent. Try again "
+                    "later."
                 )
             if not waited:
-                logger.info("Waiting for one of %s Qualys call slots", self.limit)
+                logger.info("Waiting for one of %s Qualys call slots", self.effective_limit())
                 waited = True
             self.sleep(self.poll_seconds)
         try:
@@ -106,6 +131,34 @@ class QualysCallGuard:
                     error,
                     self.lease_seconds,
                 )
+
+    def learn_limit(self, reported: int) -> None:
+        """Store the concurrency limit that a Qualys reply reported, for every process."""
+        if reported <= 0 or reported == self.reported_limit:
+            return
+        try:
+            self.connection.set(REPORTED_LIMIT_KEY, reported, ex=REPORTED_LIMIT_SECONDS)
+        except redis.RedisError as error:
+            logger.warning("Could not store the Qualys concurrency limit %s: %s", reported, error)
+            return
+        if reported < self.limit and self.reported_limit is None:
+            logger.info(
+                "Qualys reports a concurrency limit of %s, below the configured %s: using %s",
+                reported,
+                self.limit,
+                reported,
+            )
+        self.reported_limit = reported
+
+    def effective_limit(self) -> int:
+        """Return the number of calls allowed at once: the configured or a lower reported limit."""
+        try:
+            reported = self.connection.get(REPORTED_LIMIT_KEY)
+        except redis.RedisError:
+            return self.limit
+        if reported is None or not reported.isdigit() or int(reported) <= 0:
+            return self.limit
+        return min(self.limit, int(reported))
 
     def in_flight(self) -> int:
         """Return the number of slots held now (expired ones excluded)."""

@@ -5,18 +5,18 @@ import pytest
 from integrations.models import SyncRun
 from integrations.qualys import ConcurrencyLimited
 from integrations.services import runs
-from integrations.services.call_guard import SLOTS_KEY, QualysCallGuard
+from integrations.services.call_guard import REPORTED_LIMIT_KEY, SLOTS_KEY, QualysCallGuard
 
-from . import scenario
+from . import conftest, scenario
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def slots(sync_redis):
-    sync_redis.delete(SLOTS_KEY)
+    sync_redis.delete(SLOTS_KEY, REPORTED_LIMIT_KEY)
     yield sync_redis
-    sync_redis.delete(SLOTS_KEY)
+    sync_redis.delete(SLOTS_KEY, REPORTED_LIMIT_KEY)
 
 
 def test_guard_holds_slot_during_call_and_frees_it(slots):
@@ -66,3 +66,44 @@ def test_sync_calls_qualys_through_guard(qualys, configure, slots):
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert held == [1] * len(qualys.calls)
     assert slots.zcard(SLOTS_KEY) == 0
+
+
+def test_lower_reported_limit_caps_every_guard(slots):
+    first = QualysCallGuard(limit=2, connection=slots)
+    other = QualysCallGuard(
+        limit=2, connection=slots, wait_seconds=0.2, poll_seconds=0.1, sleep=lambda s: None
+    )
+
+    first.learn_limit(1)
+
+    assert other.effective_limit() == 1
+    with first():
+        with pytest.raises(ConcurrencyLimited, match="^1 Qualys calls of this product"):
+            with other():
+                pass
+
+
+def test_higher_reported_limit_keeps_the_configured_one(slots):
+    guard = QualysCallGuard(
+        limit=2, connection=slots, wait_seconds=0.2, poll_seconds=0.1, sleep=lambda s: None
+    )
+
+    guard.learn_limit(5)
+
+    assert guard.effective_limit() == 2
+    with guard(), guard():
+        with pytest.raises(ConcurrencyLimited):
+            with guard():
+                pass
+
+
+def test_sync_stores_the_limit_qualys_reports(qualys, configure, slots, monkeypatch):
+    monkeypatch.setitem(conftest.LIMIT_HEADERS, "X-Concurrency-Limit-Limit", "1")
+    configure()
+    scenario.load(qualys)
+
+    run = runs.execute_run(runs.create_run(SyncRun.Trigger.COMMAND))
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert slots.get(REPORTED_LIMIT_KEY) == b"1"
+    assert 0 < slots.ttl(REPORTED_LIMIT_KEY) <= 24 * 3600
