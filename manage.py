@@ -7,9 +7,15 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lumeta_qualys.settings")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as error:
+        # The settings' messages name the variable and the fix; a traceback
+        # above them would only hide them.
+        sys.exit(f"Configuration error: {error}")
 
 
 if __name__ == "__main__":

@@ -94,10 +94,11 @@ def test_invalid_number_setting_named_at_start(name, value, minimum):
     result = run_manage("check", **{**PRODUCTION_ENV, name: value})
 
     assert result.returncode != 0
-    assert (
-        f"The environment variable {name}={value!r} is not a whole number of {minimum} or more."
-        in result.stderr
+    assert result.stderr.startswith(
+        f"Configuration error: The environment variable {name}={value!r} is not a whole number "
+        f"of {minimum} or more."
     )
+    assert "Traceback" not in result.stderr
 
 
 def test_visibility_timeout_must_exceed_time_limit():
