@@ -56,7 +56,8 @@ class DashboardView(TemplateView):
         return context
 
 
-# A filtered list counts its rows up to this number and shows "more than" past it.
+# A list filtered by address counts its rows up to this number and shows "more than" past
+# it. The count reads the key index, like the page.
 MATCH_COUNT_CAP = 10_000
 
 
@@ -85,8 +86,11 @@ class CoverageListView(TemplateView):
         }
         try:
             address_filter = AddressFilter.parse(query)
-            if address_filter is not None:
-                # Counted up to a cap, so that a broad filter stays as quick as a page.
+            if address_filter is not None and not address_filter.is_name:
+                # Counted up to a cap, so that a broad block stays as quick as a page. A
+                # name filter gets no count: on PostgreSQL it also reads the JSON of each
+                # host's other names, and counting host-99 took 224 ms of a 1,000,000-host
+                # table where its page takes 14 ms.
                 matching = address_filter.apply(coverage_set.queryset(), coverage_set.side)
                 found = matching.order_by()[: MATCH_COUNT_CAP + 1].count()
                 context["matching"] = min(found, MATCH_COUNT_CAP)

@@ -286,6 +286,13 @@ def test_filtered_list_counts_matches(viewer_client, coverage_data, query, count
     assert count in html
 
 
+def test_name_filter_shows_no_count(viewer_client, coverage_data):
+    response = viewer_client.get(list_url("managed-by-both"), {"q": "host-203"})
+
+    assert row_addresses(response) == ["203.0.113.5"]
+    assert "in this list match" not in response.content.decode()
+
+
 def test_filtered_count_stops_at_cap(viewer_client, coverage_data, monkeypatch):
     monkeypatch.setattr(dashboard_views, "MATCH_COUNT_CAP", 1)
 
