@@ -68,3 +68,30 @@ def test_run_stops_every_process_after_a_gap(tmp_path):
     assert len(pids) == 4, result.stderr
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists(), f"process {pid} was left running"
+
+
+def test_run_finishes_stopping_when_its_terminal_closes(tmp_path):
+    # tmux sends SIGHUP when its pane closes, which can be while the script
+    # is still stopping the processes after Ctrl-C.
+    script = (ROOT / "scripts/run").read_text()
+    program = "\n".join(
+        [
+            'say() { if [ "$1" = "Stopping web..." ]; then kill -HUP $$; fi; }',
+            f"VAR={tmp_path}",
+            shell_function(script, "stop_process"),
+            shell_function(script, "stop_all"),
+            "PIDS=() NAMES=()",
+            "for name in redis worker web; do",
+            "    sleep 60 >/dev/null 2>&1 & PIDS+=($!) NAMES+=($name)",
+            "done",
+            'echo "${PIDS[@]}"',
+            "stop_all",
+        ]
+    )
+
+    result = subprocess.run(["bash", "-c", program], capture_output=True, text=True, timeout=60)
+
+    pids = [int(pid) for pid in result.stdout.split()]
+    assert len(pids) == 3, result.stderr
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists(), f"process {pid} was left running"
