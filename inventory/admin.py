@@ -24,7 +24,7 @@ from .services import delete_hosts
 
 # Hosts the bulk delete's confirmation page names before "and N more".
 SAMPLE_SIZE = 20
-# The longest host name or tag the form takes: a DNS name has at most 253.
+# Maximum length of a host name or tag in the form. A DNS name has at most 253 characters.
 MAX_NAME_LENGTH = 255
 
 
@@ -212,9 +212,9 @@ class HostAdmin(admin.ModelAdmin):
     actions = ["delete_hosts"]
 
     def get_actions(self, request):
-        # Django's own bulk delete posts one form field per selected host and
-        # lists each one, which fails above DATA_UPLOAD_MAX_NUMBER_FIELDS
-        # (1,000) and would render a million lines; delete_hosts replaces it.
+        # Django's own bulk delete posts one form field per selected host, which fails
+        # above DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000), and its confirmation lists every
+        # host. delete_hosts replaces it.
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions

@@ -315,8 +315,7 @@ class SyncService:
             if self.run.dry_run:
                 self._count(indexed, subscription.addresses, scanned)
                 limit = qualys_settings.max_add_per_sync
-                if limit and plan.to_add.size > limit:
-                    self.details["add"]["held_back"] = True
+                if self._held_back(plan.to_add, limit):
                     self.warnings.append(
                         f"A sync would add none of the {plan.to_add.size:,} addresses: that is "
                         f"more than the Auto-Subscribe limit of {limit:,} per sync."
@@ -547,8 +546,7 @@ class SyncService:
         if not plan.to_add:
             self.run.ips_added = count(0)
             return subscription
-        if limit and plan.to_add.size > limit:
-            self.details["add"]["held_back"] = True
+        if self._held_back(plan.to_add, limit):
             self.run.ips_added = count(0)
             self.not_done.append(
                 f"{plan.to_add.size:,} addresses were not added to the subscription: that is "
@@ -647,6 +645,13 @@ class SyncService:
                 "The sync lock lapsed before Qualys was written to, so another sync may be "
                 "running; nothing was written. The next sync starts over."
             )
+
+    def _held_back(self, to_add: IPSet, limit: int) -> bool:
+        """Return whether a ``limit`` above 0 holds back the add of ``to_add``, and record it."""
+        if not limit or to_add.size <= limit:
+            return False
+        self.details["add"]["held_back"] = True
+        return True
 
     def _describe_add(self, to_add: IPSet) -> None:
         tokens = list(to_add.qualys_tokens())

@@ -197,7 +197,7 @@ def non_host_reason(version: int, first: int, last: int | None = None) -> str | 
         # multicast but outside 169.254.0.0/16.
         return None
     if version == 6 and first <= MAPPED_LAST and last >= MAPPED_FIRST:
-        # ::ffff:0:0/96 holds the IPv4-mapped form of every IPv4 address.
+        # ::ffff:0:0/96 contains the IPv4-mapped form of every IPv4 address.
         low, high = max(first, MAPPED_FIRST), min(last, MAPPED_LAST)
         mapped = non_host_reason(4, low & 0xFFFFFFFF, high & 0xFFFFFFFF)
         if mapped is not None:

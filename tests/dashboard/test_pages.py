@@ -170,7 +170,7 @@ def test_failed_sync_shows_error_and_last_success(viewer_client, db):
     assert reverse("integrations:sync-run", args=[failed.pk]) in html
 
 
-def test_failed_sync_after_store_says_counts_are_its_own(viewer_client, db):
+def test_failed_sync_after_store_counts(viewer_client, db):
     store_success_then_failure("Adding 2 addresses to the subscription failed.", subscribed=280)
 
     html = viewer_client.get(INDEX).content.decode()

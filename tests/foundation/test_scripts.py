@@ -41,31 +41,44 @@ def shell_function(script: str, name: str) -> str:
     return script[start:end]
 
 
-def test_run_stops_every_process_after_a_gap(tmp_path):
-    # The emulator's exit unsets its entry in PIDS, which leaves a gap in
-    # the indices; every other process must still be stopped.
+def run_stop_all(tmp_path, say: str, names: list[str], before_stop: list[str]) -> list[int]:
+    """Start a ``sleep`` per name as scripts/run would, run its stop_all, return the pids stopped.
+
+    ``say`` replaces the script's output function, and ``before_stop`` are
+    bash lines run between the start and stop_all. Only the pids still in
+    PIDS when stop_all runs are returned.
+    """
     script = (ROOT / "scripts/run").read_text()
     program = "\n".join(
         [
-            "say() { :; }",
+            say,
             f"VAR={tmp_path}",
             shell_function(script, "stop_process"),
             shell_function(script, "stop_all"),
             "PIDS=() NAMES=()",
-            "for name in redis emulator worker beat web; do",
+            f"for name in {' '.join(names)}; do",
             "    sleep 60 >/dev/null 2>&1 & PIDS+=($!) NAMES+=($name)",
             "done",
-            'kill "${PIDS[1]}"; wait "${PIDS[1]}"',
-            "unset 'PIDS[1]' 'NAMES[1]'",
+            *before_stop,
             'echo "${PIDS[@]}"',
             "stop_all",
         ]
     )
-
     result = subprocess.run(["bash", "-c", program], capture_output=True, text=True, timeout=60)
+    return [int(pid) for pid in result.stdout.split()]
 
-    pids = [int(pid) for pid in result.stdout.split()]
-    assert len(pids) == 4, result.stderr
+
+def test_run_stops_every_process_after_a_gap(tmp_path):
+    # The emulator's exit unsets its entry in PIDS, which leaves a gap in
+    # the indices; every other process must still be stopped.
+    pids = run_stop_all(
+        tmp_path,
+        "say() { :; }",
+        ["redis", "emulator", "worker", "beat", "web"],
+        ['kill "${PIDS[1]}"; wait "${PIDS[1]}"', "unset 'PIDS[1]' 'NAMES[1]'"],
+    )
+
+    assert len(pids) == 4
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists(), f"process {pid} was left running"
 
@@ -73,25 +86,13 @@ def test_run_stops_every_process_after_a_gap(tmp_path):
 def test_run_finishes_stopping_when_its_terminal_closes(tmp_path):
     # tmux sends SIGHUP when its pane closes, which can be while the script
     # is still stopping the processes after Ctrl-C.
-    script = (ROOT / "scripts/run").read_text()
-    program = "\n".join(
-        [
-            'say() { if [ "$1" = "Stopping web..." ]; then kill -HUP $$; fi; }',
-            f"VAR={tmp_path}",
-            shell_function(script, "stop_process"),
-            shell_function(script, "stop_all"),
-            "PIDS=() NAMES=()",
-            "for name in redis worker web; do",
-            "    sleep 60 >/dev/null 2>&1 & PIDS+=($!) NAMES+=($name)",
-            "done",
-            'echo "${PIDS[@]}"',
-            "stop_all",
-        ]
+    pids = run_stop_all(
+        tmp_path,
+        'say() { if [ "$1" = "Stopping web..." ]; then kill -HUP $$; fi; }',
+        ["redis", "worker", "web"],
+        [],
     )
 
-    result = subprocess.run(["bash", "-c", program], capture_output=True, text=True, timeout=60)
-
-    pids = [int(pid) for pid in result.stdout.split()]
-    assert len(pids) == 3, result.stderr
+    assert len(pids) == 3
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists(), f"process {pid} was left running"

@@ -254,7 +254,7 @@ def test_failed_last_part_says_nothing_was_marked(tmp_path):
     first, last = tmp_path / "a.txt", tmp_path / "b.csv"
     first.write_text("192.0.2.1\n")
     last.write_text("name,comment\nweb,no address column\n")
-    kept = old_host("192.0.2.99", "weekly")
+    unlisted = old_host("192.0.2.99", "weekly")
     out = io.StringIO()
 
     with pytest.raises(CommandError, match="1 of 2 files failed: b.csv."):
@@ -262,7 +262,7 @@ def test_failed_last_part_says_nothing_was_marked(tmp_path):
             "import_hosts", str(first), str(last), "--source", "weekly", "--no-progress", stdout=out
         )
 
-    assert not Host.objects.get(pk=kept.pk).stale
+    assert not Host.objects.get(pk=unlisted.pk).stale
     assert (
         "warning: No host of source 'weekly' was marked stale, because b.csv, the source's last "
         "file, failed. Import the feed again once it is fixed." in out.getvalue()

@@ -231,12 +231,12 @@ def test_preview_file_expires(importer_client, settings, tmp_path):
     settings.DATA_DIR = tmp_path
     settings.IMPORT_PREVIEW_KEEP_HOURS = 2
     preview = _preview(importer_client, "hosts.txt", b"192.0.2.1\n")
-    kept = background.kept_preview_path(preview.pk)
+    kept_file = background.kept_preview_path(preview.pk)
 
     assert background.prune_kept_previews(now=time.time() + 3600) == 0
-    assert kept.exists()
+    assert kept_file.exists()
     assert background.prune_kept_previews(now=time.time() + 2 * 3600 + 60) == 1
-    assert not kept.exists()
+    assert not kept_file.exists()
     page = importer_client.get(reverse("inventory:import-run", args=[preview.pk])).content
     assert b"Import this file" not in page
 
@@ -385,7 +385,7 @@ def test_admin_deletes_every_filtered_host(admin_client_logged_in, signals):
         for n in range(1500)
     )
     Host.objects.filter(key__lt="40a000200").update(stale=True)
-    kept = Host.objects.create(address="192.0.2.1", source="s", stale=True)
+    other_source_host = Host.objects.create(address="192.0.2.1", source="s", stale=True)
     changelist = "/admin/inventory/host/?stale__exact=1&source__exact=old"
     # "Select all" sends the checked hosts of the page beside select_across.
     page_hosts = list(
@@ -403,7 +403,7 @@ def test_admin_deletes_every_filtered_host(admin_client_logged_in, signals):
     assert page.count('name="_selected_action"') == 100
     assert "Deleted 512 hosts." in done.content.decode()
     assert Host.objects.count() == 1500 - 512 + 1
-    assert Host.objects.filter(pk=kept.pk).exists()
+    assert Host.objects.filter(pk=other_source_host.pk).exists()
     assert len(signals.deleted[0]["keys"]) == 512
 
 

@@ -75,10 +75,10 @@ def test_sync_now_needs_configuration(editor_client, db, broker, sync_redis):
 def test_sync_now_refused_while_integration_off(editor_client, configure, broker):
     configure(enabled=False)
 
-    refused = editor_client.post(SYNC_NOW_URL, follow=True)
+    sync_response = editor_client.post(SYNC_NOW_URL, follow=True)
     preview = editor_client.post(PREVIEW_URL)
 
-    assert b"Cannot start a sync: the Qualys integration is off." in refused.content
+    assert b"Cannot start a sync: the Qualys integration is off." in sync_response.content
     assert list(SyncRun.objects.values_list("dry_run", flat=True)) == [True]
     assert preview.status_code == 302
     assert queued_messages(broker) == 1
