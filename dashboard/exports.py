@@ -426,7 +426,9 @@ def _chunk_keys(
     """Yield the filtered set's keys in address order, CHUNK at a time, by keyset."""
     queryset = coverage_set.queryset()
     if address_filter is not None:
-        queryset = address_filter.apply(queryset, coverage_set.side)
+        queryset = address_filter.apply(
+            queryset, coverage_set.side, qualys_names=coverage_set.qualys_names
+        )
     last_key = None
     while True:
         page = queryset.order_by("key")

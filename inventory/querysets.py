@@ -63,7 +63,7 @@ class HostQuerySet(models.QuerySet):
             return self.in_cidr(text)
         except AddressError:
             pass
-        block = _typed_block(text)
+        block = typed_block(text)
         if block is not None:
             return self._between(*block)
         name = text.lower()
@@ -99,7 +99,7 @@ def address_search_error(query: str) -> str | None:
     says why, for example for ``192.0.2.7/33`` or ``192.0.2.300``.
     """
     text = query.strip()
-    if not ADDRESS_LIKE.fullmatch(text) or _typed_block(text) is not None:
+    if not ADDRESS_LIKE.fullmatch(text) or typed_block(text) is not None:
         return None
     try:
         parse_range(text)
@@ -108,7 +108,7 @@ def address_search_error(query: str) -> str | None:
     return None
 
 
-def _typed_block(text: str) -> tuple[int, int, int] | None:
+def typed_block(text: str) -> tuple[int, int, int] | None:
     """Return (version, start, end) of a block with host bits set or of a typed address start."""
     if "/" in text:
         try:

@@ -336,6 +336,63 @@ def test_qualys_only_list_filters_on_qualys_names(viewer_client, coverage_data):
     assert row_addresses(response) == ["192.0.2.50"]
 
 
+# A cap of 0 makes every name filter take the path for prefixes that many hosts share.
+@pytest.mark.parametrize("cap", [lists.NAME_MATCHES_CAP, 0])
+@pytest.mark.parametrize("sort", ["address", "-last_scan"])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("web-1", ["192.0.2.1"]),  # Qualys DNS name
+        ("db1", ["192.0.2.2", "2001:db8::1"]),  # Qualys NetBIOS name, any letter case
+        ("host-203", ["203.0.113.5"]),  # the inventory's host name
+        ("alias-0", []),  # the inventory's other names are not searched here
+    ],
+)
+def test_list_of_hosts_on_both_sides_filters_on_both_sides_names(
+    viewer_client, coverage_data, monkeypatch, cap, sort, query, expected
+):
+    monkeypatch.setattr(lists, "NAME_MATCHES_CAP", cap)
+
+    response = viewer_client.get(list_url("managed-by-both"), {"q": query, "sort": sort})
+
+    assert sorted(row_addresses(response)) == expected
+    exported = export_rows(viewer_client, "managed-by-both", query)
+    assert [row[0] for row in exported[1:]] == expected
+
+
+@pytest.mark.parametrize("cap", [lists.NAME_MATCHES_CAP, 0])
+@pytest.mark.parametrize("sort", ["address", "-last_scan"])
+def test_list_outside_subscription_filters_on_inventory_names_only(
+    viewer_client, coverage_data, monkeypatch, cap, sort
+):
+    monkeypatch.setattr(lists, "NAME_MATCHES_CAP", cap)
+
+    # 203.0.113.5 is outside S, and Qualys calls it vpn.example.test.
+    by_inventory_name = viewer_client.get(
+        list_url("unmanaged-by-qualys"), {"q": "host-203", "sort": sort}
+    )
+    by_qualys_name = viewer_client.get(list_url("unmanaged-by-qualys"), {"q": "vpn", "sort": sort})
+
+    assert row_addresses(by_inventory_name) == ["203.0.113.5"]
+    assert row_addresses(by_qualys_name) == []
+
+
+@pytest.mark.parametrize(
+    ("slug", "query", "expected"),
+    [
+        ("unmanaged-by-lumeta", "192.0.2.", ["192.0.2.50"]),
+        ("unmanaged-by-lumeta", "198.51.", ["198.51.100.99"]),
+        ("managed-by-both", "203.0.", ["203.0.113.5"]),
+    ],
+)
+def test_typed_start_of_an_address_filters_addresses_on_every_list(
+    viewer_client, coverage_data, slug, query, expected
+):
+    response = viewer_client.get(list_url(slug), {"q": query})
+
+    assert row_addresses(response) == expected
+
+
 @pytest.mark.parametrize(
     "query", ["192.0.2.7/24", "not a host!", "2001:db8::zz", "192.0.2.300", "192.0.2.7-3"]
 )
