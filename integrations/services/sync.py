@@ -182,15 +182,17 @@ def plan_push(
     Auto-Subscribe on: add the IPv4 part of I − S (IPv6 needs mapping records,
     which this product does not create, so it is reported as not pushable);
     the group is S′ − M with S′ = S plus what is added. Off: nothing is added
-    and the group is (I ∩ S) − M.
+    and the group is (I ∩ S) − M. The addresses that cannot be pushed are
+    reported in both modes, so that a user who keeps Auto-Subscribe off
+    still learns which indexed hosts it would never bring to Qualys.
     """
-    if not auto_subscribe:
-        return Plan(EMPTY, EMPTY, (indexed & subscription.addresses) - scanned)
     missing = indexed - subscription.addresses
     # An indexed address in the placeholder range would be read by Qualys as
     # an IPv6 stand-in, so it is never added.
-    to_add = missing.only(4) - IPV6_PLACEHOLDERS
     not_pushable = missing.only(6) | (missing & IPV6_PLACEHOLDERS)
+    if not auto_subscribe:
+        return Plan(EMPTY, not_pushable, (indexed & subscription.addresses) - scanned)
+    to_add = missing.only(4) - IPV6_PLACEHOLDERS
     return Plan(to_add, not_pushable, (subscription.addresses | to_add) - scanned)
 
 
@@ -511,10 +513,12 @@ class SyncService:
         self.details["not_pushable_sample"] = sample(plan.not_pushable)
         self.run.ipv6_not_pushable = count(plan.not_pushable.size)
         if plan.not_pushable:
+            size = plan.not_pushable.size
             logger.warning(
-                "Sync %s: %s indexed IPv6 addresses cannot be added to the subscription",
+                "Sync %s: %s indexed IPv6 %s outside the subscription cannot be added to it",
                 self.run.pk,
-                plan.not_pushable.size,
+                f"{size:,}",
+                "address" if size == 1 else "addresses",
             )
         if self.run.dry_run:
             self._describe_add(plan.to_add)

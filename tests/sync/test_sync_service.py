@@ -133,7 +133,9 @@ def test_auto_subscribe_off_sets_group_without_adding(qualys, configure):
     assert list(ips.qualys_tokens()) == ["0.0.0.8", "192.0.2.1", "192.0.2.12"]
     assert run.group_size == 3
     assert run.ips_added == 0
-    assert run.ipv6_not_pushable == 0
+    # Reported with Auto-Subscribe off too: turning it on would not bring it to Qualys.
+    assert run.ipv6_not_pushable == 1
+    assert run.details["not_pushable_sample"] == ["2001:db8::99"]
     assert run.group_ranges.splitlines() == ["192.0.2.1", "192.0.2.12", "2001:db8::8"]
     assert run.details["group_created"] is True
     assert run.details["group_id"] == group_id
