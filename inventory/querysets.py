@@ -11,6 +11,7 @@ import ipaddress
 import re
 
 from django.db import models
+from django.db.models.functions import Cast
 
 from lumeta_qualys.ipset import AddressError, address_key, parse_address, parse_range
 
@@ -70,10 +71,22 @@ class HostQuerySet(models.QuerySet):
         # Names are stored lower case, the first one also in the indexed
         # hostname column. The others are found in the JSON text of the
         # list, where each name follows a double quote: a scan of the table,
-        # 0.2 to 0.3 s for a million hosts on SQLite.
-        return self.filter(
-            models.Q(hostname__startswith=name) | models.Q(hostnames__icontains='"' + name)
+        # 0.1 to 0.2 s for a million hosts. The text is compared as stored,
+        # because PostgreSQL's case-insensitive match upper-cases every row.
+        return self.alias(names_text=Cast("hostnames", models.TextField())).filter(
+            models.Q(hostname__startswith=name) | models.Q(names_text__contains='"' + name)
         )
+
+    def is_name_search(self, query: str) -> bool:
+        """Return whether :meth:`matching` reads ``query`` as the start of a host name."""
+        text = query.strip()
+        if not text or typed_block(text) is not None:
+            return False
+        try:
+            parse_range(text)
+        except AddressError:
+            return True
+        return False
 
     def stale(self) -> HostQuerySet:
         """Hosts the latest complete import of their source no longer listed."""

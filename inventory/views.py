@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 IMPORT_PERMISSION = "inventory.add_host"
 PAGE_SIZE = 100
+# A host-name search counts its matches up to this many.
+NAME_COUNT_CAP = 10_000
 RECENT_IMPORTS = 10
 COPY_CHUNK = 1 << 20
 # Bytes of a request body looked at for a line break (see ImportApiView.post).
@@ -72,7 +74,23 @@ class HostListView(TemplateView):
         else:
             state = ""
         after = self.request.GET.get("after") or None
-        page = list(hosts.after_key(after)[: PAGE_SIZE + 1])
+        total_capped = False
+        if Host.objects.is_name_search(query):
+            # A name that few hosts have makes both the count and the page
+            # read every host's names, so one read of the matching keys, up
+            # to a cap, serves both.
+            keys = list(hosts.order_by("key").values_list("key", flat=True)[: NAME_COUNT_CAP + 1])
+            total_capped = len(keys) > NAME_COUNT_CAP
+            total = min(len(keys), NAME_COUNT_CAP)
+            following = [key for key in keys[:NAME_COUNT_CAP] if after is None or key > after]
+            if len(following) > PAGE_SIZE or not total_capped:
+                page_keys = following[: PAGE_SIZE + 1]
+                page = list(Host.objects.filter(key__in=page_keys).order_by("key"))
+            else:
+                page = list(hosts.after_key(after)[: PAGE_SIZE + 1])
+        else:
+            page = list(hosts.after_key(after)[: PAGE_SIZE + 1])
+            total = hosts.count()
         has_next = len(page) > PAGE_SIZE
         page = page[:PAGE_SIZE]
         context.update(
@@ -81,7 +99,8 @@ class HostListView(TemplateView):
             state=state,
             search_error=address_search_error(query) if query else None,
             hosts=page,
-            total=hosts.count(),
+            total=total,
+            total_capped=total_capped,
             next_key=page[-1].key if has_next else None,
             is_first_page=after is None,
             can_import=can_import(self.request.user),

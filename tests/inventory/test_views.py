@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory import background
+from inventory import views as inventory_views
 from inventory.models import Host, ImportRun
 from inventory.processes import current_owner
 from inventory.services import progress_file
@@ -63,6 +64,63 @@ def test_host_list_filters_by_cidr(viewer_client, many_hosts):
 
     assert [host.address for host in response.context["hosts"]][-1] == "10.0.0.15"
     assert response.context["total"] == 16
+
+
+@pytest.fixture
+def named_hosts():
+    """250 hosts: every third has a primary name web-N, every fifth an other name db-N."""
+    hosts = []
+    for n in range(250):
+        names = [f"web-{n}.example.test"] if n % 3 == 0 else [f"host-{n}.example.test"]
+        if n % 5 == 0:
+            names.append(f"db-{n}.example.test")
+        hosts.append(
+            Host(
+                address=f"10.0.{n // 256}.{n % 256}",
+                key=f"40a{n:06x}",
+                version=4,
+                hostname=names[0],
+                hostnames=names,
+                source="bulk",
+            )
+        )
+    Host.objects.bulk_create(hosts)
+
+
+@pytest.mark.parametrize("cap", [10_000, 60, 120])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("web-", [n for n in range(250) if n % 3 == 0]),
+        ("DB-", [n for n in range(250) if n % 5 == 0]),
+        ("web-12", [12, 120, 123, 126, 129]),
+        ("nothing-", []),
+    ],
+)
+def test_host_list_name_search_pages_and_counts(
+    viewer_client, named_hosts, monkeypatch, cap, query, expected
+):
+    monkeypatch.setattr(inventory_views, "NAME_COUNT_CAP", cap)
+    seen = []
+    after = None
+    while True:
+        response = viewer_client.get(reverse("inventory:hosts"), {"q": query, "after": after or ""})
+        seen += [int(host.address.rsplit(".", 1)[1]) for host in response.context["hosts"]]
+        after = response.context["next_key"]
+        if after is None:
+            break
+
+    assert seen == expected
+    assert response.context["total"] == min(len(expected), cap)
+    assert response.context["total_capped"] is (len(expected) > cap)
+
+
+def test_host_list_name_search_says_when_count_is_capped(viewer_client, named_hosts, monkeypatch):
+    monkeypatch.setattr(inventory_views, "NAME_COUNT_CAP", 10)
+
+    response = viewer_client.get(reverse("inventory:hosts"), {"q": "web-"})
+
+    assert b"More than 10 hosts matching" in response.content
 
 
 def test_host_list_filters_by_state(viewer_client, many_hosts):
