@@ -376,7 +376,8 @@ class ImportApiView(View):
             return _json_error(str(error), 400)
 
         try:
-            path, name = self._save_body(request, options["name"])
+            # A body without a name takes the source's, so that messages name the feed.
+            path, name = self._save_body(request, options["name"] or options["source"])
         except BadRequest as error:
             return _json_error(str(error), 400)
         # curl -d (not --data-binary) removes a file's line breaks.

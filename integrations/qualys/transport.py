@@ -536,9 +536,12 @@ class Transport:
                 "The request address was too long; this client sends long values as form "
                 "bodies, so report this as a bug."
             )
+        # An HTML page's parse error says nothing to a user; other text keeps
+        # it, because it shows what the reply began with.
+        reason = "" if kind == "HTML page" else f" ({error.reason})"
         return UnexpectedResponse(
-            f"Qualys returned HTTP {status} ({kind}) for {path} instead of an XML reply "
-            f"({error.reason}). {advice}",
+            f"Qualys returned HTTP {status} ({kind}) for {path} instead of an XML reply"
+            f"{reason}. {advice}",
             status=status,
         )
 
@@ -632,7 +635,8 @@ class Transport:
             )
         if 1900 <= code <= 1999:
             return InvalidRequest(
-                f"{said} Qualys rejected the request to {path}; check the value it names.",
+                f"{said} Qualys rejected the request to {path}: correct what its message names, "
+                "or ask your Qualys account manager when it names a licence limit.",
                 code=code,
                 status=status,
             )

@@ -392,12 +392,20 @@ class SyncService:
         outside: list[str] = []
         outside_count = 0
         s = subscription.addresses
+        # Placeholder to the IPv6 address its mapping record names.
+        mapped_to = {v4: v6 for v6, v4 in subscription.placeholder_of.items()}
 
         for record in self.client.iter_scanned_hosts(page_size=page_size, details="Basic"):
             ipv4_text, ipv4_key, v4_value = self._address(record.ip, 4, record.id)
             ipv6_text, ipv6_key, v6_value = self._address(record.ipv6, 6, record.id)
             if v4_value is not None and IPV6_PLACEHOLDERS.contains(4, v4_value):
-                # A placeholder stands for the host's IPv6 address, never for an IPv4 host.
+                # A placeholder stands for the host's IPv6 address, never for an
+                # IPv4 host. A host listed by its placeholder alone is the IPv6
+                # address that the placeholder's mapping record names.
+                if v6_value is None and v4_value in mapped_to:
+                    v6_value = mapped_to[v4_value]
+                    ipv6_text = format_address(6, v6_value)
+                    ipv6_key = address_key(6, v6_value)
                 ipv4_key, v4_value = "", None
             if v4_value is not None:
                 v4.append(v4_value)
@@ -405,12 +413,15 @@ class SyncService:
                 v6.append(v6_value)
             if v4_value is None and v6_value is None:
                 no_address.append(record.id)
-            elif (v4_value is not None and not s.contains(4, v4_value)) or (
-                v6_value is not None and not s.contains(6, v6_value)
-            ):
+            elif v4_value is not None and not s.contains(4, v4_value):
                 outside_count += 1
                 if len(outside) < SAMPLE_SIZE:
-                    outside.append(ipv4_text or ipv6_text)
+                    outside.append(ipv4_text)
+            elif v6_value is not None and not s.contains(6, v6_value):
+                # The host's IPv4 address may be subscribed: name the one that is not.
+                outside_count += 1
+                if len(outside) < SAMPLE_SIZE:
+                    outside.append(ipv6_text)
 
             spool.append(
                 (
@@ -469,16 +480,25 @@ class SyncService:
         self, no_address: list[int], outside_count: int, outside: list[str]
     ) -> None:
         if no_address:
+            hosts = (
+                "1 scanned host has"
+                if len(no_address) == 1
+                else f"{len(no_address):,} scanned hosts have"
+            )
+            ids = ", ".join(map(str, no_address[:SAMPLE_SIZE]))
             message = (
-                f"{len(no_address)} scanned hosts have no IP address and were left out of M "
-                f"(Qualys host IDs {', '.join(map(str, no_address[:SAMPLE_SIZE]))})."
+                f"{hosts} no IP address (or only an IPv6 placeholder without a mapping record) "
+                f"and {'was' if len(no_address) == 1 else 'were'} left out of M "
+                f"(Qualys host {'ID' if len(no_address) == 1 else 'IDs'} {ids})."
             )
             self.warnings.append(message)
             logger.warning("Sync %s: %s", self.run.pk, message)
         if outside_count:
+            one = outside_count == 1
+            hosts = "1 scanned host is" if one else f"{outside_count:,} scanned hosts are"
             message = (
-                f"{outside_count} scanned hosts are outside the subscription "
-                f"(for example {', '.join(outside[:5])}); they still count in M."
+                f"{hosts} outside the subscription (for example {', '.join(outside[:5])}); "
+                f"{'it still counts' if one else 'they still count'} in M."
             )
             self.warnings.append(message)
             logger.warning("Sync %s: %s", self.run.pk, message)
@@ -568,18 +588,21 @@ class SyncService:
         self.progress.step("add_to_subscription", adding=str(plan.to_add.size))
         self._check_lock()
 
+        failure: QualysError | None = None
         try:
             self.client.add_ips(plan.to_add, enable_vm=True)
         except QualysError as error:
             self.details["add"]["failed"] = True
-            self.not_done.append(
-                f"Adding {plan.to_add.size:,} addresses to the subscription failed: {error}"
-            )
+            failure = error
 
         self.progress.step("reread_subscription")
         try:
             updated = self._read_subscription()
         except QualysError as error:
+            if failure is not None:
+                self.not_done.append(
+                    f"Adding {plan.to_add.size:,} addresses to the subscription failed: {failure}"
+                )
             self.subscription_unknown = True
             self.not_done.append(
                 f"The subscription could not be read again after the add: {error} "
@@ -591,11 +614,27 @@ class SyncService:
         added = updated.addresses - subscription.addresses
         self.run.ips_added = count(added.size)
         if added:
-            self.done.append(f"Added {added.size} addresses to the subscription.")
+            self.done.append(f"Added {_addresses(added.size)} to the subscription.")
         missing = plan.to_add - updated.addresses
-        if missing and not self.not_done:
+        if failure is not None:
+            # The client adds a large set in several calls, and the calls before
+            # the failed one have landed: say how many, as the subscription shows.
+            landed = plan.to_add.size - missing.size
+            self.details["add"]["landed"] = str(landed)
+            if landed:
+                done = "1 of them was added" if landed == 1 else f"{landed:,} of them were added"
+                rest = "one was" if missing.size == 1 else f"{missing.size:,} were"
+                outcome = f"after {done}; the other {rest} not"
+            else:
+                outcome = "and none of them was added"
+            self.not_done.append(
+                f"Adding {plan.to_add.size:,} addresses to the subscription failed {outcome}: "
+                f"{failure}"
+            )
+        elif missing:
             self.warnings.append(
-                f"{missing.size} addresses sent to the subscription are not in it after the add "
+                f"{_addresses(missing.size)} sent to the subscription "
+                f"{'is' if missing.size == 1 else 'are'} not in it after the add "
                 f"(for example {', '.join(sample(missing, 5))})."
             )
         if updated.addresses != subscription.addresses:
@@ -613,12 +652,12 @@ class SyncService:
             found = self.client.find_asset_group_ids(title)
             if not found:
                 group_id = self.client.add_asset_group(title, ips)
-                self.done.append(f"Created the asset group {title} with {target.size} addresses.")
+                self.done.append(f"Created the asset group {title} with {_addresses(target.size)}.")
                 self.details["group_created"] = True
             else:
                 group_id = found[0]
                 self.client.edit_asset_group(group_id, set_ips=ips)
-                self.done.append(f"Set the asset group {title} to {target.size} addresses.")
+                self.done.append(f"Set the asset group {title} to {_addresses(target.size)}.")
             self.details["group_id"] = group_id
             self.run.group_size = count(target.size)
         except QualysError as error:
@@ -765,6 +804,11 @@ def summarize(run: SyncRun) -> str:
     if run.error:
         parts.append(f"error: {run.error}")
     return "; ".join(parts)
+
+
+def _addresses(size: int) -> str:
+    """Return "1 address" or "12,345 addresses"."""
+    return "1 address" if size == 1 else f"{size:,} addresses"
 
 
 def _n(value: Decimal | int | None) -> str:

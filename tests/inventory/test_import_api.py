@@ -62,6 +62,21 @@ def test_raw_body_imports_with_valid_token(client, token):
     }
 
 
+def test_raw_body_without_name_is_named_by_source(client, token):
+    _, raw = token
+
+    response = client.post(
+        f"{URL}?source=edge-feed&format=list",
+        data=b"192.0.2.1\n192.0.2.300\n",
+        content_type="text/plain",
+        **auth(raw),
+    )
+
+    data = response.json()
+    assert data["file_name"] == "edge-feed"
+    assert data["rejected"][0]["message"].startswith('edge-feed line 2: "192.0.2.300"')
+
+
 def test_multipart_file_with_dry_run(client, token):
     _, raw = token
     with fixture_path("bad_rows.csv").open("rb") as handle:

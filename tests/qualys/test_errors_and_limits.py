@@ -418,7 +418,11 @@ def test_html_414_page_is_not_retried(mocked, client, sleeps):
     with pytest.raises(UnexpectedResponse) as raised:
         client.list_subscription()
 
-    assert raised.value.message.startswith("Qualys returned HTTP 414 (HTML page)")
+    assert raised.value.message == (
+        "Qualys returned HTTP 414 (HTML page) for /api/2.0/fo/asset/ip/ instead of an XML reply. "
+        "The request address was too long; this client sends long values as form bodies, so "
+        "report this as a bug."
+    )
     assert raised.value.status == 414
     assert sleeps == []
 

@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from integrations import constants
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange, SyncRun
+from integrations.qualys.client import QualysClient
 from integrations.services import runs
 from inventory.models import Host
 
@@ -111,6 +112,36 @@ def test_sync_keeps_previous_data_when_qualys_fails(qualys, configure, name):
     assert snapshot() == before
     assert len(qualys.writes) == writes_before
     assert qualys.group_by_title(TITLE) == group_before
+
+
+def test_add_failing_after_a_landed_call_says_how_many_landed(
+    qualys, configure, monkeypatch, editor_client
+):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+
+    # One address per call: the first call lands, the second fails (as at a licence limit).
+    def one_per_call(self, base, field, ips):
+        yield from ips.qualys_tokens()
+
+    monkeypatch.setattr(QualysClient, "_chunks", one_per_call)
+    licence = xml.simple_return("IPs exceed the licence.", code=1905)
+    qualys.fail("ip_add", status=400, body=licence, nth=2)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert (
+        "Adding 2 addresses to the subscription failed after 1 of them was added; "
+        "the other one was not:"
+    ) in run.error
+    assert run.ips_added == 1
+    assert run.details["add"]["landed"] == "1"
+    assert run.details["done"][0] == "Added 1 address to the subscription."
+    assert run.subscribed == scenario.SUBSCRIBED_SIZE + 1
+    page = editor_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
+    assert "Planned for the subscription, partly added" in page
+    assert "1 of them was added before the failure" in page
 
 
 def test_failed_add_rereads_subscription_and_sets_group(qualys, configure):

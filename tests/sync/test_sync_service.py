@@ -121,6 +121,51 @@ def test_sync_warns_about_odd_scanned_hosts(qualys, configure):
     assert "106" in warnings
 
 
+def test_host_listed_by_placeholder_alone_is_its_ipv6_address(qualys, configure):
+    configure(auto_subscribe=False)
+    scenario.load(qualys)
+    # No IPV6 element: the placeholder's mapping record names 2001:db8::8.
+    qualys.scan(FakeHost(107, ip="0.0.0.8", dns="v6only.example.test"))
+
+    run = sync()
+
+    host = ScannedHost.objects.get(qualys_id=107)
+    assert (host.address_key, host.ipv6) == ("", "2001:db8::8")
+    assert run.scanned == scenario.SCANNED_SIZE + 1
+    assert Host.objects.get(address="2001:db8::8").scanned is True
+    # (I ∩ S) − M no longer holds 2001:db8::8, so its placeholder is not sent.
+    _group_id, ips = qualys.group_by_title(TITLE)
+    assert list(ips.qualys_tokens()) == ["192.0.2.1", "192.0.2.12"]
+    assert run.details["scanned_without_address"] == 1  # 106 only
+
+
+def test_host_listed_by_unmapped_placeholder_has_no_address(qualys, configure):
+    configure(auto_subscribe=False)
+    qualys.subscribe("192.0.2.1", "0.0.0.9")
+    qualys.scan(FakeHost(108, ip="0.0.0.9"))
+
+    run = sync()
+
+    assert run.scanned == 0
+    assert (
+        "1 scanned host has no IP address (or only an IPv6 placeholder without a mapping "
+        "record) and was left out of M (Qualys host ID 108)."
+    ) in run.details["warnings"]
+
+
+def test_outside_warning_names_the_address_outside(qualys, configure):
+    configure(auto_subscribe=False)
+    qualys.subscribe("192.0.2.1-192.0.2.5")
+    qualys.scan(FakeHost(109, ip="192.0.2.2", ipv6="2001:db8::12"))
+
+    run = sync()
+
+    assert (
+        "1 scanned host is outside the subscription (for example 2001:db8::12); "
+        "it still counts in M."
+    ) in run.details["warnings"]
+
+
 def test_auto_subscribe_off_sets_group_without_adding(qualys, configure):
     configure(auto_subscribe=False)
     scenario.load(qualys)
