@@ -252,6 +252,15 @@ class SyncRun(models.Model):
         return f"Sync {self.pk} ({self.get_status_display()})"
 
     @property
+    def trigger_label(self) -> str:
+        """The trigger as a user named it: the Preview button, or the trigger with "(preview)"."""
+        if not self.dry_run:
+            return self.get_trigger_display()
+        if self.trigger == self.Trigger.BUTTON:
+            return "Preview"
+        return f"{self.get_trigger_display()} (preview)"
+
+    @property
     def duration(self):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at

@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 EDIT_PERMISSION = "integrations.change_qualyssettings"
 RECENT_RUNS = 10
+# Skipped runs listed among the recent runs at most (see recent_runs).
+RECENT_SKIPPED = 5
 
 
 def can_edit_settings(user) -> bool:
@@ -133,6 +135,26 @@ def join_words(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+def recent_runs() -> dict:
+    """Return the last RECENT_RUNS runs that ran, with the skipped runs between them.
+
+    Skipped runs are counted apart, so that a double click cannot push real
+    runs out of the table. Those newer than the oldest run listed are shown
+    in place, up to RECENT_SKIPPED, so that a user finds the click that
+    another sync turned away; the count of the others is shown below.
+    """
+    ran = list(
+        SyncRun.objects.exclude(status=SyncRun.Status.SKIPPED).order_by("-created_at")[:RECENT_RUNS]
+    )
+    skipped = SyncRun.objects.filter(status=SyncRun.Status.SKIPPED)
+    shown: list[SyncRun] = []
+    if ran:
+        newer = skipped.filter(created_at__gte=ran[-1].created_at).order_by("-created_at")
+        shown = list(newer[:RECENT_SKIPPED])
+    runs = sorted(ran + shown, key=lambda run: (run.created_at, run.pk), reverse=True)
+    return {"recent_runs": runs, "skipped_runs": skipped.count() - len(shown)}
+
+
 def next_run_at(task: PeriodicTask | None):
     """Return when beat next starts the sync, or None when it is not scheduled."""
     if task is None or not task.enabled or task.interval is None or task.last_run_at is None:
@@ -175,10 +197,6 @@ def render_settings_page(
         "schedule_task": schedule_task,
         "next_run_at": next_run_at(schedule_task),
         "last_run": last_finished_run(),
-        # Skipped runs did nothing, and a double click would push real runs out.
-        "recent_runs": SyncRun.objects.exclude(status=SyncRun.Status.SKIPPED).order_by(
-            "-created_at"
-        )[:RECENT_RUNS],
-        "skipped_runs": SyncRun.objects.filter(status=SyncRun.Status.SKIPPED).count(),
+        **recent_runs(),
     }
     return render(request, "integrations/qualys.html", context, status=status)

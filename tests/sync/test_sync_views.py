@@ -194,11 +194,16 @@ def test_progress_json_reports_running_run_step_and_counts(viewer_client, db):
 def test_skipped_runs_give_way_to_real_runs(editor_client, configure):
     configure()
     now = timezone.now()
-    real = SyncRun.objects.create(
-        trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.SUCCEEDED,
-        created_at=now - timedelta(minutes=2), started_at=now - timedelta(minutes=2),
-        finished_at=now - timedelta(minutes=1),
-    )  # fmt: skip
+    real = [
+        SyncRun.objects.create(
+            trigger=SyncRun.Trigger.BUTTON,
+            status=SyncRun.Status.SUCCEEDED,
+            created_at=now - timedelta(minutes=20 - n),
+            started_at=now - timedelta(minutes=20 - n),
+            finished_at=now - timedelta(minutes=19 - n),
+        )  # fmt: skip
+        for n in range(10)
+    ]
     skipped = [
         SyncRun.objects.create(
             trigger=SyncRun.Trigger.BUTTON,
@@ -214,11 +219,33 @@ def test_skipped_runs_give_way_to_real_runs(editor_client, configure):
     latest = editor_client.get(PROGRESS_URL).json()["run"]
     page = editor_client.get(reverse("integrations:qualys")).content.decode()
 
-    assert latest["id"] == real.pk
-    assert f'href="{reverse("integrations:sync-run", args=[real.pk])}"' in page
-    assert f'href="{reverse("integrations:sync-run", args=[skipped[-1].pk])}"' not in page
-    assert "12 skipped runs (started while another sync was running) are not listed" in page
-    assert 'Last sync: <a href="' + reverse("integrations:sync-run", args=[real.pk]) in page
+    def listed(run: SyncRun) -> bool:
+        return f'href="{reverse("integrations:sync-run", args=[run.pk])}"' in page
+
+    assert latest["id"] == real[-1].pk
+    assert all(listed(run) for run in real)
+    # The newest skipped runs are listed in place, the others counted.
+    assert [listed(run) for run in skipped] == [False] * 7 + [True] * 5
+    assert "7 other skipped runs (started while another sync was running) are not listed" in page
+    assert 'Last sync: <a href="' + reverse("integrations:sync-run", args=[real[-1].pk]) in page
+
+
+def test_skipped_runs_older_than_the_listed_runs_are_counted(editor_client, configure):
+    configure()
+    now = timezone.now()
+    SyncRun.objects.create(
+        trigger=SyncRun.Trigger.SCHEDULE, status=SyncRun.Status.SKIPPED, error="busy",
+        created_at=now - timedelta(hours=2), started_at=now, finished_at=now,
+    )  # fmt: skip
+    SyncRun.objects.create(
+        trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.SUCCEEDED, dry_run=True,
+        created_at=now - timedelta(hours=1), started_at=now, finished_at=now,
+    )  # fmt: skip
+
+    page = editor_client.get(reverse("integrations:qualys")).content.decode()
+
+    assert "<td>Preview</td>" in page
+    assert "1 other skipped run (started while another sync was running) is not listed" in page
 
 
 def test_progress_json_for_one_run_and_bad_ids(viewer_client, db):
