@@ -354,6 +354,8 @@ class QualysSettingsForm(forms.ModelForm):
                 "Enter the password again: the server changed, and the stored password is "
                 "only sent to the server it was saved for.",
             )
+            # The help would say that a blank field keeps the stored password.
+            self.fields["password"].help_text = "The stored password is for the previous server."
         if cleaned.get("enabled"):
             if "server" in cleaned and not server:
                 self.add_error("server", "Enter the Qualys API server to enable the integration.")

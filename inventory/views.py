@@ -115,11 +115,15 @@ class HostDetailView(DetailView):
     context_object_name = "host"
 
     def get_object(self, queryset=None) -> Host:
+        address = self.kwargs["address"]
         try:
-            key = key_of(self.kwargs["address"])
+            key = key_of(address)
         except AddressError:
-            raise Http404("Not an IP address.") from None
-        return get_object_or_404(Host, key=key)
+            raise Http404(f"“{address}” is not an IP address.") from None
+        try:
+            return Host.objects.get(key=key)
+        except Host.DoesNotExist:
+            raise Http404(f"{address} is not in the inventory.") from None
 
 
 class ImportView(PermissionRequiredMixin, View):

@@ -254,6 +254,9 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
+    "filters": {
+        "forbidden_without_traceback": {"()": "lumeta_qualys.logs.ForbiddenWithoutTraceback"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
@@ -262,5 +265,6 @@ LOGGING = {
         # urllib3 logs request lines at DEBUG; keep it quiet so no URL with a
         # parameter ends up in a log by accident.
         "urllib3": {"level": "WARNING"},
+        "django.request": {"filters": ["forbidden_without_traceback"]},
     },
 }

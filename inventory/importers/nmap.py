@@ -438,6 +438,12 @@ class NmapParser:
         yield from document.close(lines_before + 1)
         up += document.hosts_up
         not_up += document.hosts_not_up
+        if up and not_up:
+            self.state.warn(
+                f"{self.state.file_name}: "
+                f"{plural(not_up, 'host that is not up was', 'hosts that are not up were')} "
+                "skipped; only hosts that are up are imported."
+            )
         if not up and not_up:
             self.state.warn(
                 f"{self.state.file_name}: the scan lists "

@@ -7,8 +7,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 
 pytestmark = pytest.mark.django_db
 
-# Open by design: the login page and the health check. The admin has its own login.
-OPEN_NAMES = {"login", "healthz"}
+# Open by design: the login page, the health check and the empty icon. The admin has its own login.
+OPEN_NAMES = {"login", "healthz", "favicon"}
 SKIPPED_NAMESPACES = {"admin"}
 METHODS = ["get", "post"]
 

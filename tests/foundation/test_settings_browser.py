@@ -47,6 +47,9 @@ def test_invalid_server_explained_in_page(page, log_in, live_server, editor):
     page.get_by_role("button", name="Submit").click()
     page.get_by_text("is not supported (Qualys needs https://)").wait_for()
     assert QualysSettings.load().server == ""
+    # The summary's link moves to the field.
+    page.get_by_role("link", name="Qualys API server").click()
+    assert page.evaluate("document.activeElement.id") == "id_server"
 
 
 def test_viewer_page_has_no_submit(page, log_in, live_server, viewer):

@@ -171,6 +171,7 @@ def test_new_server_requires_password_again():
     )
     assert not form.is_valid()
     assert "Enter the password again" in form.errors["password"][0]
+    assert "Leave this blank" not in form.fields["password"].help_text
     assert QualysSettings.load().server == "https://qualysapi.qualys.com"
 
 

@@ -126,6 +126,8 @@ def test_invalid_post_shows_errors_and_saves_nothing(editor):
     html = response.content.decode()
     assert response.status_code == 200
     assert "is not supported" in html
+    assert "The settings were not saved." in html
+    assert '<li><a href="#id_server">Qualys API server</a></li>' in html
     assert "page-password" not in html
     assert QualysSettings.load().server == ""
 

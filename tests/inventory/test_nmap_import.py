@@ -17,7 +17,10 @@ def test_real_scan_imports_only_hosts_that_are_up(real_nmap):
     assert addresses() == {"192.0.2.1", "192.0.2.3", "192.0.2.5"}
     assert report.added == 3
     assert report.rejected_count == 0
-    assert report.warnings == []
+    assert report.warnings == [
+        "os_scan_vv_253_down_3_up.xml: 253 hosts that are not up were skipped; only hosts that "
+        "are up are imported."
+    ]
 
 
 def test_real_scan_keeps_mac_and_vendor_as_details(real_nmap):
@@ -54,9 +57,12 @@ def test_real_appended_runs_all_import(real_nmap):
 
 
 def test_down_host_is_not_imported():
-    import_file(fixture_path("down_and_up.xml"))
+    report = import_file(fixture_path("down_and_up.xml"))
 
     assert addresses() == {"192.0.2.10"}
+    assert report.warnings == [
+        "down_and_up.xml: 1 host that is not up was skipped; only hosts that are up are imported."
+    ]
 
 
 def test_every_ip_address_element_becomes_a_host():
