@@ -41,7 +41,7 @@ class EncryptedTextField(models.TextField):
         if not value.startswith(PREFIX):
             return ""
         decrypted = decrypt_token(value)
-        return "" if decrypted is None else decrypted
+        return UnreadableSecret() if decrypted is None else decrypted
 
     def value_to_string(self, obj) -> str:
         # Serializers (dumpdata) write the ciphertext, never the plain value.
@@ -56,6 +56,24 @@ class EncryptedTextField(models.TextField):
             if decrypted is not None:
                 return decrypted
         return value
+
+
+class UnreadableSecret(str):
+    """An empty value that stands for a stored secret no configured key decrypts.
+
+    It is empty wherever a value is used, so nothing is sent with it, and
+    ``unreadable`` lets a message say why the secret is missing.
+    """
+
+    unreadable = True
+
+    def __new__(cls):
+        return super().__new__(cls, "")
+
+
+def is_unreadable(value: object) -> bool:
+    """Return whether ``value`` is a stored secret that no configured key decrypts."""
+    return getattr(value, "unreadable", False)
 
 
 def decrypt_token(value: str) -> str | None:

@@ -8,7 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from . import constants
-from .fields import credentials_cipher
+from .fields import credentials_cipher, is_unreadable
 from .models import QualysSettings
 
 SERVER_EXAMPLE = "qualysapi.qualys.com, 127.0.0.1:8443 or [::1]:8443"
@@ -296,6 +296,11 @@ class QualysSettingsForm(forms.ModelForm):
             password.help_text = (
                 "The password you entered is kept, encrypted, for this form for an hour. "
                 "Leave this blank to use it, or enter another one."
+            )
+        elif is_unreadable(self.stored_password):
+            password.help_text = (
+                "The stored password cannot be decrypted with CREDENTIALS_KEY (the key changed "
+                "or was lost): enter it again, or set CREDENTIALS_KEY to the key it was saved with."
             )
         elif self.stored_password:
             password.help_text = (

@@ -237,7 +237,9 @@ class SyncRun(models.Model):
     add_ranges = models.TextField(
         "Ranges added",
         blank=True,
-        help_text="Every range added to the subscription (or that a preview would add), one a line.",
+        help_text=(
+            "Every range added to the subscription (or that a preview would add), one a line."
+        ),
     )
     group_ranges = models.TextField(
         "Asset group ranges",

@@ -45,6 +45,7 @@ from lumeta_qualys.ipset import (
 )
 
 from .. import constants
+from ..fields import is_unreadable
 from ..models import QualysSettings, SyncRun
 from ..qualys import (
     AccountUnavailable,
@@ -85,6 +86,14 @@ class NotConfigured(SyncFailed):
     """The integration lacks a server, username or password."""
 
 
+UNREADABLE_PASSWORD = (
+    "The stored Qualys password cannot be decrypted with CREDENTIALS_KEY: the key changed or "
+    "was lost. Set CREDENTIALS_KEY to the key the password was saved with (several keys, "
+    "separated by commas, are tried in turn), or enter the password again on Settings > "
+    "Integrations > Qualys."
+)
+
+
 @dataclass
 class Subscription:
     """S as this product counts it, with what Qualys lists.
@@ -115,6 +124,8 @@ class Plan:
 
 def build_client(qualys_settings: QualysSettings, *, call_guard=None) -> QualysClient:
     """Return a Qualys client for the saved settings."""
+    if is_unreadable(qualys_settings.password):
+        raise NotConfigured(UNREADABLE_PASSWORD)
     if not qualys_settings.is_configured:
         raise NotConfigured(
             "The Qualys integration is not configured: enter the API server, username and "

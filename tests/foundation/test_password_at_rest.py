@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from integrations.forms import QualysSettingsForm
 from integrations.models import QualysSettings
+from integrations.services.sync import NotConfigured, build_client
 
 PASSWORD = "Plain-Qualys-Secret-4711"
 
@@ -94,6 +95,23 @@ def test_undecryptable_password_reads_as_empty():
     with connection.cursor() as cursor:
         cursor.execute("UPDATE integrations_qualyssettings SET password = 'fernet:garbage'")
     assert QualysSettings.load().password == ""
+
+
+@pytest.mark.django_db
+def test_undecryptable_password_is_named_by_sync_and_form():
+    save_password()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE integrations_qualyssettings SET password = 'fernet:garbage'")
+    settings = QualysSettings.load()
+
+    with pytest.raises(NotConfigured) as raised:
+        build_client(settings)
+
+    assert str(raised.value).startswith(
+        "The stored Qualys password cannot be decrypted with CREDENTIALS_KEY"
+    )
+    form = QualysSettingsForm(instance=settings)
+    assert "cannot be decrypted" in form.fields["password"].help_text
 
 
 @pytest.mark.django_db

@@ -76,3 +76,53 @@ def test_seed_demo_refuses_foreign_state_file(tmp_path, db):
         call_command(
             "seed_demo", "--state", str(state_path), "--emulator-url", "https://127.0.0.1:1"
         )
+
+
+def test_second_seed_keeps_the_users_inventory_and_settings(
+    tmp_path, qualys_emulator, sync_redis, capsys
+):
+    state_path = tmp_path / "state.json"
+    call_command("seed_demo", "--state", str(state_path), "--write-state-only")
+    emulator = qualys_emulator(json.loads(state_path.read_text()))
+    seed = ["seed_demo", "--state", str(state_path), "--emulator-url", emulator.url,
+            "--cert", str(emulator.cert_path)]  # fmt: skip
+    call_command(*seed)
+    # The user expires some demo hosts, moves one to a feed of their own and sets up Qualys.
+    first_key = Host.objects.order_by("key").values_list("key", flat=True)[0]
+    Host.objects.filter(key=first_key).update(source="weekly-scan")
+    expired = Host.objects.filter(source="demo-discovery").order_by("-key")[:3]
+    Host.objects.filter(pk__in=[host.pk for host in expired]).delete()
+    hosts_before = sorted(Host.objects.values_list("key", "source"))
+    own = QualysSettings.load()
+    own.server, own.username, own.password = "https://127.0.0.1:1", "ops-team", "secret"
+    own.save()
+    runs_before = SyncRun.objects.count()
+    capsys.readouterr()
+
+    call_command(*seed)
+
+    out = capsys.readouterr().out
+    assert "the inventory is kept as it is" in out
+    assert "The Qualys integration keeps its own settings (user 'ops-team'" in out
+    assert sorted(Host.objects.values_list("key", "source")) == hosts_before
+    kept = QualysSettings.load()
+    assert (kept.server, kept.username, kept.password) == (
+        "https://127.0.0.1:1", "ops-team", "secret"
+    )  # fmt: skip
+    assert SyncRun.objects.count() == runs_before  # no sync against the user's server
+
+
+def test_second_seed_follows_the_emulator_to_its_new_address(tmp_path, qualys_emulator, sync_redis):
+    state_path = tmp_path / "state.json"
+    call_command("seed_demo", "--state", str(state_path), "--write-state-only")
+    state = json.loads(state_path.read_text())
+    first = qualys_emulator(state)
+    call_command("seed_demo", "--state", str(state_path), "--emulator-url", first.url,
+                 "--cert", str(first.cert_path))  # fmt: skip
+    second = qualys_emulator(state)
+
+    call_command("seed_demo", "--state", str(state_path), "--emulator-url", second.url,
+                 "--cert", str(second.cert_path))  # fmt: skip
+
+    assert QualysSettings.load().server == second.url
+    assert SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).count() == 2

@@ -12,6 +12,7 @@ from integrations import demo
 from integrations.models import QualysSettings, SyncRun
 from integrations.services import runs
 from integrations.services.sync import summarize
+from inventory.models import ImportRun
 from inventory.services import import_file
 
 SOURCE = "demo-discovery"
@@ -91,7 +92,8 @@ class Command(BaseCommand):
             )
 
         self._import_hosts(data)
-        self._configure(options["url"], data)
+        if not self._configure(options["url"], data):
+            return
         if options["cert"]:
             settings.QUALYS_CA_BUNDLE = options["cert"]
         if not options["no_sync"]:
@@ -112,6 +114,16 @@ class Command(BaseCommand):
         return users[demo.DEMO_USER]
 
     def _import_hosts(self, data: demo.DemoData) -> None:
+        """Import the demo hosts, once: a later start keeps the inventory as the user left it."""
+        earlier = ImportRun.objects.filter(
+            source=SOURCE, dry_run=False, status=ImportRun.Status.SUCCEEDED
+        ).first()
+        if earlier is not None:
+            self.stdout.write(
+                f"The demo hosts were imported before (import {earlier.pk}); the inventory is "
+                "kept as it is."
+            )
+            return
         path = Path(settings.DATA_DIR) / "demo" / "demo-discovery.xml"
         demo.write_nmap(path, data.discovered)
         report = import_file(path, fmt="nmap", source=SOURCE)
@@ -122,11 +134,26 @@ class Command(BaseCommand):
             f"({report.added} new, {report.updated} updated)."
         )
 
-    def _configure(self, url: str, data: demo.DemoData) -> None:
+    def _configure(self, url: str, data: demo.DemoData) -> bool:
+        """Point the integration at the emulator, unless a user configured another server.
+
+        Return whether it now uses the emulator. Settings that name another
+        user than the demo's are a user's own: they are kept, and no sync
+        runs, because it would reach that server.
+        """
         qualys_settings = QualysSettings.load()
+        if qualys_settings.username not in ("", demo.DEMO_USER):
+            self.stdout.write(
+                f"The Qualys integration keeps its own settings (user "
+                f"{qualys_settings.username!r} on {qualys_settings.server or 'no server'}): the "
+                "demo changes them only while they are unset or the demo's. Start with "
+                "SKIP_DEMO=1 to run without the emulator."
+            )
+            return False
         qualys_settings.enabled = True
         qualys_settings.server = url.rstrip("/")
         qualys_settings.username = demo.DEMO_USER
         qualys_settings.password = data.state["users"][demo.DEMO_USER]
         qualys_settings.save()
         self.stdout.write(f"The Qualys integration now uses the emulator at {url}.")
+        return True
