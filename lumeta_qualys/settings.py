@@ -16,10 +16,39 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 ENV_FILE = Path(env.str("LUMETA_ENV_FILE", default=str(BASE_DIR / ".env")))
-if ENV_FILE.is_file():
+if ENV_FILE.exists() and not ENV_FILE.is_dir():
     env.read_env(ENV_FILE)
+elif "LUMETA_ENV_FILE" in env.ENVIRON:
+    raise ImproperlyConfigured(
+        f"The environment variable LUMETA_ENV_FILE={str(ENV_FILE)!r} names no file. Correct the "
+        "path, or remove the variable to read .env beside manage.py."
+    )
 
-DEBUG = env.bool("DEBUG", default=False)
+# The words django-environ reads as true and as false; anything else is a typing error.
+TRUE_WORDS = {"true", "on", "ok", "y", "yes", "1"}
+FALSE_WORDS = {"false", "off", "n", "no", "0", ""}
+
+
+def switch(name: str, default: bool) -> bool:
+    """Return the environment variable ``name`` as a yes/no setting.
+
+    A value that is neither, such as "maybe", stops start-up with a message
+    naming the variable: read as false, it would switch a protection off.
+    """
+    if name not in env.ENVIRON:
+        return default
+    text = env.ENVIRON[name].strip()
+    if text.lower() in TRUE_WORDS:
+        return True
+    if text.lower() in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"The environment variable {name}={text!r} is neither true nor false. Set it to 1 or 0 "
+        f"(true/false, yes/no, on/off), or remove it to use the default ({int(default)})."
+    )
+
+
+DEBUG = switch("DEBUG", False)
 
 
 def required_secret(name: str) -> str:
@@ -58,6 +87,21 @@ def whole_number(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
+def decimal_number(name: str, default: float) -> float:
+    """Return the environment variable ``name`` as a number above 0, such as 10 or 2.5."""
+    text = env.str(name, default=str(default)).strip()
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0 or value == float("inf"):
+        raise ImproperlyConfigured(
+            f"The environment variable {name}={text!r} is not a number above 0. Set it to such "
+            f"a number of seconds, or remove it to use the default ({default:g})."
+        )
+    return value
+
+
 # Development-only values, used only while DEBUG is on.
 DEBUG_SECRETS = {
     "SECRET_KEY": "django-insecure-development-only-key-never-used-with-debug-off",
@@ -78,7 +122,8 @@ for _key in CREDENTIALS_KEYS:
         raise ImproperlyConfigured(
             "The environment variable CREDENTIALS_KEY is not a valid Fernet key (32 url-safe "
             "base64-encoded bytes; several keys are separated by commas). Generate one with: "
-            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+            "python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'"
         ) from None
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
@@ -133,9 +178,23 @@ TEMPLATES = [
 
 # SQLite by default; DATABASE_URL (postgres://user:pass@host:port/name) for PostgreSQL.
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
-}
+DATABASE_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3"}
+try:
+    DATABASES = {
+        "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+    }
+    problem = None
+except (ImproperlyConfigured, KeyError, ValueError) as error:
+    problem = str(error)
+else:
+    engine = DATABASES["default"]["ENGINE"]
+    problem = None if engine in DATABASE_ENGINES else f"its scheme gives the engine {engine!r}"
+if problem is not None:
+    raise ImproperlyConfigured(
+        f"The environment variable DATABASE_URL is not a database address that this product "
+        f"reads ({problem}). Use postgres://USER:PASSWORD@HOST:PORT/NAME or sqlite:///PATH, or "
+        "remove it to use SQLite in DATA_DIR."
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets dashboard readers keep their snapshot while a sync replaces the
@@ -149,7 +208,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     # Seconds a connection is reused; health checks drop one the server closed.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+    DATABASES["default"]["CONN_MAX_AGE"] = whole_number("CONN_MAX_AGE", 0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -176,7 +235,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if env.bool("STATIC_MANIFEST", default=not DEBUG)
+            if switch("STATIC_MANIFEST", not DEBUG)
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
@@ -196,14 +255,14 @@ INVENTORY_STALE_EXPIRY_DAYS = whole_number("INVENTORY_STALE_EXPIRY_DAYS", 0)
 # Security settings that `manage.py check --deploy` asks for. HTTPS is
 # terminated in front of the app in production; a plain-HTTP development run
 # sets DEBUG=1 or SECURE_SSL_REDIRECT=0 and SESSION_COOKIE_SECURE=0.
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_SSL_REDIRECT = switch("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = switch("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = switch("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = whole_number("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = switch("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = switch("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_HTTPS_PROXY", default=False) else None
+    ("HTTP_X_FORWARDED_PROTO", "https") if switch("BEHIND_HTTPS_PROXY", False) else None
 )
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 X_FRAME_OPTIONS = "DENY"
@@ -217,13 +276,19 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-SYNC_SOFT_TIME_LIMIT = env.int("SYNC_SOFT_TIME_LIMIT", default=3 * 3600)
-SYNC_TIME_LIMIT = env.int("SYNC_TIME_LIMIT", default=SYNC_SOFT_TIME_LIMIT + 300)
+SYNC_SOFT_TIME_LIMIT = whole_number("SYNC_SOFT_TIME_LIMIT", 3 * 3600, 1)
+SYNC_TIME_LIMIT = whole_number("SYNC_TIME_LIMIT", SYNC_SOFT_TIME_LIMIT + 300, 1)
+if SYNC_TIME_LIMIT <= SYNC_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"SYNC_TIME_LIMIT ({SYNC_TIME_LIMIT} s) must be greater than SYNC_SOFT_TIME_LIMIT "
+        f"({SYNC_SOFT_TIME_LIMIT} s): the soft limit lets a sync record why it stopped before the "
+        "hard limit ends it. Raise SYNC_TIME_LIMIT, or remove it to use the soft limit + 300."
+    )
 # The sync lock is a Redis lease renewed by the running sync; it lapses this
 # many seconds after its holder dies (a killed worker), so the next sync runs.
 SYNC_LOCK_LEASE_SECONDS = whole_number("SYNC_LOCK_LEASE_SECONDS", 120, 1)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=SYNC_TIME_LIMIT + 3600),
+    "visibility_timeout": whole_number("CELERY_VISIBILITY_TIMEOUT", SYNC_TIME_LIMIT + 3600, 1),
 }
 if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= SYNC_TIME_LIMIT:
     raise ImproperlyConfigured(
@@ -238,15 +303,24 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Qualys client. QUALYS_CA_BUNDLE names extra trusted certificates (a
 # corporate CA, the emulator's self-signed certificate) added to the system
 # trust store for Qualys calls only.
-QUALYS_CA_BUNDLE = env.str("QUALYS_CA_BUNDLE", default="") or None
-QUALYS_CONNECT_TIMEOUT = env.float("QUALYS_CONNECT_TIMEOUT", default=10.0)
-QUALYS_READ_TIMEOUT = env.float("QUALYS_READ_TIMEOUT", default=300.0)
+# The file is checked when a client is built: scripts/run names the emulator's
+# certificate before the emulator has written it.
+QUALYS_CA_BUNDLE = env.str("QUALYS_CA_BUNDLE", default="").strip() or None
+QUALYS_CONNECT_TIMEOUT = decimal_number("QUALYS_CONNECT_TIMEOUT", 10.0)
+QUALYS_READ_TIMEOUT = decimal_number("QUALYS_READ_TIMEOUT", 300.0)
 # A rate-limit wait longer than this fails the call with the time to retry
 # instead of holding a worker.
 QUALYS_MAX_WAIT_SECONDS = whole_number("QUALYS_MAX_WAIT_SECONDS", 300)
 # Qualys calls the sync keeps in flight at once across every worker (a Redis
 # semaphore); Qualys's standard subscription allows 2 concurrent calls per API.
 QUALYS_MAX_CONCURRENT_CALLS = whole_number("QUALYS_MAX_CONCURRENT_CALLS", 2, 1)
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").strip().upper()
+if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+    raise ImproperlyConfigured(
+        f"The environment variable LOG_LEVEL={LOG_LEVEL!r} is not a log level. Set it to DEBUG, "
+        "INFO, WARNING, ERROR or CRITICAL, or remove it to use INFO."
+    )
 
 LOGGING = {
     "version": 1,
@@ -260,7 +334,7 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # urllib3 logs request lines at DEBUG; keep it quiet so no URL with a
         # parameter ends up in a log by accident.

@@ -125,8 +125,8 @@ def build_ca_bundle(extra: str) -> str:
         extra_pem = path.read_bytes()
     except OSError as error:
         raise TLSFailure(
-            f"The CA bundle {extra} cannot be read ({error.strerror}). Point the CA bundle "
-            "setting at a readable PEM file, or clear it to use the system trust store."
+            f"The CA bundle {extra} cannot be read ({error.strerror}). Point QUALYS_CA_BUNDLE "
+            "at a readable PEM file, or remove it to use the system trust store."
         ) from None
     try:
         ssl.create_default_context(cafile=str(path))

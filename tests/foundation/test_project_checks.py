@@ -88,6 +88,8 @@ def test_invalid_credentials_key_named_at_start():
         ("INVENTORY_STALE_EXPIRY_DAYS", "-3", 0),
         ("QUALYS_MAX_CONCURRENT_CALLS", "0", 1),
         ("IMPORT_PREVIEW_KEEP_HOURS", "1.5", 0),
+        ("SYNC_TIME_LIMIT", "3h", 1),
+        ("SECURE_HSTS_SECONDS", "1y", 0),
     ],
 )
 def test_invalid_number_setting_named_at_start(name, value, minimum):
@@ -101,11 +103,50 @@ def test_invalid_number_setting_named_at_start(name, value, minimum):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"DEBUG": "maybe"}, "The environment variable DEBUG='maybe' is neither true nor false."),
+        (
+            {"BEHIND_HTTPS_PROXY": "sometimes"},
+            "The environment variable BEHIND_HTTPS_PROXY='sometimes' is neither true nor false.",
+        ),
+        (
+            {"QUALYS_READ_TIMEOUT": "abc"},
+            "The environment variable QUALYS_READ_TIMEOUT='abc' is not a number above 0.",
+        ),
+        ({"LOG_LEVEL": "LOUD"}, "The environment variable LOG_LEVEL='LOUD' is not a log level."),
+        (
+            {"DATABASE_URL": "postgress://db.example.test/lumeta"},
+            "The environment variable DATABASE_URL is not a database address",
+        ),
+        (
+            {"LUMETA_ENV_FILE": "/nonexistent/lumeta.env"},
+            "The environment variable LUMETA_ENV_FILE='/nonexistent/lumeta.env' names no file.",
+        ),
+        (
+            {"SYNC_SOFT_TIME_LIMIT": "7200", "SYNC_TIME_LIMIT": "3600"},
+            "SYNC_TIME_LIMIT (3600 s) must be greater than SYNC_SOFT_TIME_LIMIT (7200 s)",
+        ),
+    ],
+)
+def test_invalid_setting_named_at_start(values, message):
+    result = run_manage("check", **{**PRODUCTION_ENV, **values})
+
+    assert result.returncode != 0
+    assert result.stderr.startswith(f"Configuration error: {message}")
+    assert "Traceback" not in result.stderr
+
+
 def test_visibility_timeout_must_exceed_time_limit():
     # Redis hands an unacknowledged task to another worker after the visibility
     # timeout, so a sync that may run longer than it would run twice.
     result = run_manage(
-        "check", **PRODUCTION_ENV, SYNC_TIME_LIMIT="3600", CELERY_VISIBILITY_TIMEOUT="3600"
+        "check",
+        **PRODUCTION_ENV,
+        SYNC_SOFT_TIME_LIMIT="3000",
+        SYNC_TIME_LIMIT="3600",
+        CELERY_VISIBILITY_TIMEOUT="3600",
     )
     assert result.returncode != 0
     assert (
