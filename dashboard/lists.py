@@ -36,6 +36,12 @@ NAME_MATCHES_CAP = 20_000
 
 # Host names: letters, digits, dots, hyphens and underscores (NetBIOS names use them).
 HOST_NAME_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+$")
+# Text with a slash that is meant as a block: address characters, a slash, digits.
+CIDR_LIKE = re.compile(r"[0-9A-Fa-f.:]+/[0-9]*")
+NOT_A_FILTER = (
+    "“{value}” is not an IP address, a CIDR block or the start of a host name. "
+    "Enter for example 192.0.2.7, 192.0.2.0/24, 2001:db8::/64 or web-."
+)
 
 
 class FilterError(ValueError):
@@ -57,6 +63,8 @@ class AddressFilter:
         value = text.strip()
         if not value:
             return None
+        if "/" in value and not CIDR_LIKE.fullmatch(value):
+            raise FilterError(NOT_A_FILTER.format(value=value))
         if "/" in value:
             try:
                 version, start, end = parse_range(value)
@@ -93,10 +101,7 @@ class AddressFilter:
             # name search would only report that nothing matches.
             raise FilterError(problem)
         if ":" in value or not HOST_NAME_PREFIX.match(value):
-            raise FilterError(
-                f"“{value}” is not an IP address, a CIDR block or the start of a host name. "
-                "Enter for example 192.0.2.7, 192.0.2.0/24, 2001:db8::/64 or web-."
-            )
+            raise FilterError(NOT_A_FILTER.format(value=value))
         return cls(value, name_prefix=value.lower())
 
     @property

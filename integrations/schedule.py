@@ -73,10 +73,12 @@ def apply_schedule(
             task.save()
 
     if changed:
+        # IntervalSchedule periods are plural nouns ("hours"): "every 1 hours" reads as a slip.
+        unit = period[:-1] if every == 1 else period
         logger.info(
             "Sync schedule set: every %s %s, %s",
             every,
-            period,
+            unit,
             "enabled" if enabled else "disabled",
         )
     return task

@@ -68,7 +68,8 @@ def run_json(run: SyncRun) -> dict:
         "dry_run": run.dry_run,
         "step": run.step,
         "step_label": STEP_LABELS.get(run.step, run.step),
-        "progress": run.progress,
+        # Before the host list is read, its count is 0 rather than a dash.
+        "progress": {"hosts_read": 0, **(run.progress or {})},
         "created_at": run.created_at.isoformat(),
         "started_at": run.started_at.isoformat() if run.started_at else None,
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,

@@ -18,8 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def env_file_value(name: str) -> str | None:
-    path = ROOT / ".env"
+def env_file_value(name: str, path: Path = ROOT / ".env") -> str | None:
     if not path.is_file():
         return None
     for line in path.read_text().splitlines():
@@ -31,7 +30,14 @@ def env_file_value(name: str) -> str | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="base URL of the product")
+    port = (
+        os.environ.get("WEB_PORT") or env_file_value("WEB_PORT", ROOT / "var" / "run.env") or "8000"
+    )
+    parser.add_argument(
+        "--url",
+        default=f"http://127.0.0.1:{port}",
+        help="base URL of the product; default: the port scripts/run uses (WEB_PORT), else 8000",
+    )
     parser.add_argument("--user", default="admin")
     parser.add_argument(
         "--password",
@@ -51,8 +57,19 @@ def main() -> int:
         )
         return 1
 
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Error, sync_playwright
 
+    try:
+        take_screenshot(sync_playwright, chromium, args)
+    except Error as error:
+        first_line = str(error).strip().splitlines()[0]
+        print(f"error: {first_line} (is the product running at {args.url}?)", file=sys.stderr)
+        return 1
+    print(f"Wrote {args.output}")
+    return 0
+
+
+def take_screenshot(sync_playwright, chromium: str, args: argparse.Namespace) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"]
@@ -68,8 +85,6 @@ def main() -> int:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(args.output), full_page=True)
         browser.close()
-    print(f"Wrote {args.output}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def check_container(sample: bytes, file_name: str) -> None:
     """
     for magic, kind, remedy in CONTAINERS:
         if sample.startswith(magic):
-            raise ImportFileError(f"{file_name}: the file is {kind}, not text. {remedy}")
+            raise ImportFileError(f"{file_name}: the file is {kind}, not UTF-8 text. {remedy}")
 
 
 def detect_format(sample: bytes) -> str:

@@ -394,13 +394,23 @@ def test_typed_start_of_an_address_filters_addresses_on_every_list(
 
 
 @pytest.mark.parametrize(
-    "query", ["192.0.2.7/24", "not a host!", "2001:db8::zz", "192.0.2.300", "192.0.2.7-3"]
+    "query",
+    ["192.0.2.7/24", "not a host!", "2001:db8::zz", "192.0.2.300", "192.0.2.7-3"],
 )
 def test_invalid_filter_is_rejected_with_message(viewer_client, coverage_data, query):
     response = viewer_client.get(list_url("managed-by-both"), {"q": query})
 
     assert response.status_code == 400
     assert f"“{query}” is not" in response.content.decode()
+
+
+def test_text_with_slash_gets_the_plain_message(viewer_client, coverage_data):
+    response = viewer_client.get(list_url("managed-by-both"), {"q": "web/db"})
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "“web/db” is not an IP address, a CIDR block or the start of a host name." in html
+    assert "does not appear" not in html
 
 
 def test_unknown_list_is_not_found(viewer_client, db):

@@ -363,9 +363,15 @@ def test_collector_resumes_after_failed_import(tmp_path, failing_receiver):
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (gzip.compress(b"192.0.2.1\n"), "the file is gzip-compressed, not text. Decompress it"),
+        (
+            gzip.compress(b"192.0.2.1\n"),
+            "the file is gzip-compressed, not UTF-8 text. Decompress it",
+        ),
         (b"PK\x03\x04\x14\x00\x06\x00rest", "a ZIP archive, such as an Excel workbook (.xlsx)"),
-        ("ip\n192.0.2.1\n".encode("utf-16"), "UTF-16 text, as Excel's Unicode Text export"),
+        (
+            "ip\n192.0.2.1\n".encode("utf-16"),
+            "the file is UTF-16 text, as Excel's Unicode Text export writes, not UTF-8 text.",
+        ),
     ],
 )
 @pytest.mark.parametrize("fmt", [None, "list"])
