@@ -87,17 +87,18 @@ class Command(BaseCommand):
             ),
         ):
             described = run.details.get(key) or {}
-            addresses = described.get("addresses", 0)
+            # Sizes are stored as text, exact for IPv6.
+            addresses = int(described.get("addresses", 0))
+            ranges = int(described.get("ranges", 0))
             self.stdout.write(
-                f"{label}: {addresses} addresses in {described.get('ranges', 0)} ranges"
+                f"{label}: {addresses:,} address{'' if addresses == 1 else 'es'} in "
+                f"{ranges:,} range{'' if ranges == 1 else 's'}"
             )
             tokens = text.splitlines() if show_all else described.get("sample", [])
             for token in tokens:
                 self.stdout.write(f"  {token}")
-            if not show_all and described.get("ranges", 0) > len(tokens):
-                self.stdout.write(
-                    f"  … {described['ranges'] - len(tokens)} more (use --show-ranges)"
-                )
+            if not show_all and ranges > len(tokens):
+                self.stdout.write(f"  … {ranges - len(tokens):,} more (use --show-ranges)")
 
 
 class ProgressBar:
@@ -106,9 +107,12 @@ class ProgressBar:
     def __init__(self) -> None:
         # disable=None: no bar when standard error is no terminal (a log file or a
         # pipe), where each redraw would be one more line.
+        # The format names no rate: hosts are read in one step of several, so a
+        # rate over the whole run would understate the reading.
         self.bar = tqdm(
             total=None,
-            unit=" hosts",
+            # tqdm ends the description with ": " itself.
+            bar_format="{desc}{n:,} scanned hosts read [{elapsed}]",
             file=sys.stderr,
             dynamic_ncols=True,
             leave=True,
@@ -124,4 +128,6 @@ class ProgressBar:
             self.bar.refresh()
 
     def close(self) -> None:
+        # tqdm redraws at most every 0.1 s: draw the last count before the bar stays.
+        self.bar.refresh()
         self.bar.close()
