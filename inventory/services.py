@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .importers import (
@@ -59,6 +59,8 @@ ProgressCallback = Callable[[int, "int | None", int], None]
 
 # Host.source, ImportRun.source and ImportRun.file_name hold up to this many characters.
 NAME_MAX_LENGTH = 255
+# Hosts deleted per statement: well under SQLite's limit of bound parameters.
+DELETE_CHUNK = 500
 
 
 def name_problem(label: str, value: str, typed: bool = True) -> str | None:
@@ -611,12 +613,24 @@ def expire_stale_hosts(days: int | None = None, now=None) -> int:
 
 
 def delete_hosts(queryset) -> int:
-    """Delete the hosts of ``queryset`` and send ``hosts_deleted`` in one transaction."""
+    """Delete the hosts of ``queryset`` and send ``hosts_deleted`` in one transaction.
+
+    The rows are deleted with plain DELETE statements. A queryset's
+    delete() would load every host and send post_delete for each, and the
+    receivers of that signal update the coverage flags one host at a time
+    (17 s for 12,468 hosts), where ``hosts_deleted`` updates them once.
+    """
+    table = connection.ops.quote_name(Host._meta.db_table)
+    column = connection.ops.quote_name("key")
     with transaction.atomic():
         keys = list(queryset.values_list("key", flat=True))
         deleted = 0
-        for start in range(0, len(keys), 500):
-            deleted += Host.objects.filter(key__in=keys[start : start + 500]).delete()[0]
+        with connection.cursor() as cursor:
+            for start in range(0, len(keys), DELETE_CHUNK):
+                chunk = keys[start : start + DELETE_CHUNK]
+                placeholders = ", ".join(["%s"] * len(chunk))
+                cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({placeholders})", chunk)
+                deleted += cursor.rowcount
         if keys:
             hosts_deleted.send(sender=Host, keys=keys)
     return deleted

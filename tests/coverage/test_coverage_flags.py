@@ -4,6 +4,7 @@ import ipaddress
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +12,7 @@ from dashboard.querysets import compute_qualys_totals
 from integrations import coverage
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange
 from inventory.models import Host
+from inventory.services import delete_hosts
 from inventory.signals import hosts_deleted, hosts_imported
 from lumeta_qualys.ipset import IPSet, format_address, key_of
 
@@ -120,6 +122,24 @@ def test_deleted_host_unindexes_address():
     hosts_deleted.send(sender=Host, keys=[host.key])
 
     assert ScannedAddress.objects.get(address="192.0.2.9").indexed is False
+
+
+@pytest.mark.django_db
+def test_bulk_delete_unindexes_addresses_in_few_queries():
+    scan("192.0.2.9", "192.0.2.10")
+    Host.objects.bulk_create(
+        Host(address=f"192.0.2.{n}", key=key_of(f"192.0.2.{n}"), version=4, source="test")
+        for n in range(1, 255)
+    )
+    hosts_imported.send(sender=Host, new_since_pk=0, import_run=None)
+
+    with CaptureQueriesContext(connection) as queries:
+        deleted = delete_hosts(Host.objects.all())
+
+    assert deleted == 254
+    assert ScannedAddress.objects.filter(indexed=True).count() == 0
+    # One statement per 500 hosts and one flag update, never one per host.
+    assert len(queries) < 30
 
 
 @pytest.mark.django_db
