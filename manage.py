@@ -16,6 +16,11 @@ def main() -> None:
         # The settings' messages name the variable and the fix; a traceback
         # above them would only hide them.
         sys.exit(f"Configuration error: {error}")
+    except BrokenPipeError:
+        # The output's reader (such as head) stopped reading. Python would
+        # report the failed flush at exit, so standard output goes nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":
