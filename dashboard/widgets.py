@@ -96,6 +96,9 @@ class TrendWidget:
     def svg(self) -> SafeString:
         rows = self.rows
         labels = [f"{row['when']:%Y-%m-%d}" for row in rows]
+        if len(set(labels)) < len(labels):
+            # Several syncs on one day: the axis names each run's time as well.
+            labels = [f"{row['when']:%Y-%m-%d %H:%M}" for row in rows]
         counts = [
             svg.Series(
                 "Unmanaged by Qualys", svg.RED, "none", [r["unmanaged_by_qualys"] for r in rows]

@@ -106,6 +106,24 @@ def test_trend_draws_successful_syncs_only(viewer_client, db):
     assert trend.count('<tr><th scope="row"><time') == 3
     assert "30.0%" in trend
     assert "10.0%" in trend
+    assert ">2026-11-01</text>" in trend
+
+
+def test_trend_axis_names_times_of_syncs_on_one_day(viewer_client, db):
+    start = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
+    for hour in range(3):
+        SyncRun.objects.create(
+            status=SyncRun.Status.SUCCEEDED, trigger=SyncRun.Trigger.BUTTON,
+            created_at=start + timedelta(hours=hour), finished_at=start + timedelta(hours=hour),
+            indexed=100, subscribed=500, scanned=60, unmanaged_by_qualys=50,
+            unmanaged_by_lumeta=5, managed_by_both=10,
+        )  # fmt: skip
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    trend = html[html.index('id="trend-heading"') :]
+    for label in ("2026-11-01 06:00", "2026-11-01 07:00", "2026-11-01 08:00"):
+        assert f">{label}</text>" in trend
 
 
 def test_not_configured_state_links_to_settings(viewer_client, db):
