@@ -71,7 +71,7 @@ class HostQuerySet(models.QuerySet):
         # Names are stored lower case, the first one also in the indexed
         # hostname column. The others are found in the JSON text of the
         # list, where each name follows a double quote: a scan of the table,
-        # 0.1 to 0.2 s for a million hosts. The text is compared as stored,
+        # about 0.2 s for a million hosts. The text is compared as stored,
         # because PostgreSQL's case-insensitive match upper-cases every row.
         return self.alias(names_text=Cast("hostnames", models.TextField())).filter(
             models.Q(hostname__startswith=name) | models.Q(names_text__contains='"' + name)
