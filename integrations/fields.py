@@ -62,7 +62,7 @@ class UnreadableSecret(str):
     """An empty value that stands for a stored secret no configured key decrypts.
 
     It is empty wherever a value is used, so nothing is sent with it, and
-    ``unreadable`` lets a message say why the secret is missing.
+    ``unreadable`` lets a message name the cause of the missing secret.
     """
 
     unreadable = True

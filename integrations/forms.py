@@ -359,7 +359,7 @@ class QualysSettingsForm(forms.ModelForm):
                 "Enter the password again: the server changed, and the stored password is "
                 "only sent to the server it was saved for.",
             )
-            # The help would say that a blank field keeps the stored password.
+            # The usual help text, to leave the field blank, contradicts this error.
             self.fields["password"].help_text = "The stored password is for the previous server."
         if cleaned.get("enabled"):
             if "server" in cleaned and not server:

@@ -140,8 +140,8 @@ def recent_runs() -> dict:
 
     Skipped runs are counted apart, so that a double click cannot push real
     runs out of the table. Those newer than the oldest run listed are shown
-    in place, up to RECENT_SKIPPED, so that a user finds the click that
-    another sync turned away; the count of the others is shown below.
+    in place, up to RECENT_SKIPPED: a user then finds the click that another
+    sync turned away. The others are counted below the table.
     """
     ran = list(
         SyncRun.objects.exclude(status=SyncRun.Status.SKIPPED).order_by("-created_at")[:RECENT_RUNS]

@@ -24,7 +24,7 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 @login_not_required
 def favicon(request: HttpRequest) -> HttpResponse:
-    """Answer browsers' icon request with no content: the product has no icon.
+    """Return no content for browsers' icon request: the product has no icon.
 
     The product's pages name an empty icon, but the administration and the
     JSON replies do not, and a 404 there only fills the log.

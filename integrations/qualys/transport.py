@@ -536,7 +536,7 @@ class Transport:
                 "The request address was too long; this client sends long values as form "
                 "bodies, so report this as a bug."
             )
-        # An HTML page's parse error says nothing to a user; other text keeps
+        # An HTML page's parse error means nothing to a user; other text keeps
         # it, because it shows what the reply began with.
         reason = "" if kind == "HTML page" else f" ({error.reason})"
         return UnexpectedResponse(

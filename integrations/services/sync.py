@@ -629,7 +629,7 @@ class SyncService:
         missing = plan.to_add - updated.addresses
         if failure is not None:
             # The client adds a large set in several calls, and the calls before
-            # the failed one have landed: say how many, as the subscription shows.
+            # the failed one have landed: report how many, as the subscription shows.
             landed = plan.to_add.size - missing.size
             self.details["add"]["landed"] = str(landed)
             if landed:

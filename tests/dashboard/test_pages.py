@@ -109,7 +109,7 @@ def test_trend_draws_successful_syncs_only(viewer_client, db):
     assert ">2026-11-01</text>" in trend
 
 
-def test_trend_axis_names_times_of_syncs_on_one_day(viewer_client, db):
+def test_trend_axis_shows_times_same_day(viewer_client, db):
     start = datetime(2026, 11, 1, 6, 0, tzinfo=UTC)
     for hour in range(3):
         SyncRun.objects.create(
@@ -366,7 +366,7 @@ def test_qualys_only_list_filters_on_qualys_names(viewer_client, coverage_data):
         ("alias-0", []),  # the inventory's other names are not searched here
     ],
 )
-def test_list_of_hosts_on_both_sides_filters_on_both_sides_names(
+def test_managed_list_matches_both_names(
     viewer_client, coverage_data, monkeypatch, cap, sort, query, expected
 ):
     monkeypatch.setattr(lists, "NAME_MATCHES_CAP", cap)

@@ -115,7 +115,7 @@ def test_host_list_name_search_pages_and_counts(
     assert response.context["total_capped"] is (len(expected) > cap)
 
 
-def test_host_list_name_search_says_when_count_is_capped(viewer_client, named_hosts, monkeypatch):
+def test_host_list_name_count_capped(viewer_client, named_hosts, monkeypatch):
     monkeypatch.setattr(inventory_views, "NAME_COUNT_CAP", 10)
 
     response = viewer_client.get(reverse("inventory:hosts"), {"q": "web-"})
