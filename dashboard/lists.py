@@ -151,11 +151,12 @@ class AddressFilter:
         if matches <= NAME_MATCHES_CAP:
             # Few matches: the database reads them from the name indexes and
             # sorts them, so a rare prefix costs what its matches cost.
-            if not qualys_names:
+            if not qualys_names and side == "host":
                 return queryset.filter(self.host_names())
-            inventory_keys = Host.objects.filter(self.host_names()).order_by().values("key")
-            named = ScannedAddress.objects.filter(self.qualys_names()).order_by()
-            keys = inventory_keys.union(named.values("key"), all=True)
+            keys = Host.objects.filter(self.host_names()).order_by().values("key")
+            if qualys_names:
+                named = ScannedAddress.objects.filter(self.qualys_names()).order_by()
+                keys = keys.union(named.values("key"), all=True)
             return queryset.filter(key__in=keys)
         # Many matches: the database walks the list in its own order and
         # looks up each row's names, and the common matches end a page early.

@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from dashboard import lists
+from dashboard import lists, querysets
 from dashboard import views as dashboard_views
 from integrations import constants
 from integrations.models import QualysSettings, SyncRun
@@ -393,6 +393,16 @@ def test_list_outside_subscription_filters_on_inventory_names_only(
 
     assert row_addresses(by_inventory_name) == ["203.0.113.5"]
     assert row_addresses(by_qualys_name) == []
+
+
+@pytest.mark.parametrize("cap", [lists.NAME_MATCHES_CAP, 0])
+def test_scan_order_segment_filters_on_inventory_names_alone(coverage_data, monkeypatch, cap):
+    monkeypatch.setattr(lists, "NAME_MATCHES_CAP", cap)
+    address_filter = lists.AddressFilter.parse("host-203")
+
+    rows = address_filter.apply(querysets.scanned_indexed(), "scanned-indexed")
+
+    assert list(rows.values_list("address", flat=True)) == ["203.0.113.5"]
 
 
 @pytest.mark.parametrize(
