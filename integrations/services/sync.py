@@ -627,7 +627,15 @@ class SyncService:
         if added:
             self.done.append(f"Added {_addresses(added.size)} to the subscription.")
         missing = plan.to_add - updated.addresses
-        if failure is not None:
+        if failure is not None and not missing:
+            # The reply failed (a timeout, a dropped connection) after Qualys
+            # had stored every address: the add is done.
+            self.details["add"]["failed"] = False
+            self.warnings.append(
+                f"Adding {_addresses(plan.to_add.size)} to the subscription reported an error, "
+                f"but the subscription read again holds every one of them: {failure}"
+            )
+        elif failure is not None:
             # The client adds a large set in several calls, and the calls before
             # the failed one have landed: report how many, as the subscription shows.
             landed = plan.to_add.size - missing.size

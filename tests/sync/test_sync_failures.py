@@ -6,6 +6,7 @@ from django.urls import reverse
 from integrations import constants
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange, SyncRun
 from integrations.qualys.client import QualysClient
+from integrations.qualys.errors import QualysTimeout
 from integrations.services import runs
 from inventory.models import Host
 
@@ -142,6 +143,30 @@ def test_add_failing_after_a_landed_call_says_how_many_landed(
     page = editor_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
     assert "Planned for the subscription, partly added" in page
     assert "1 of them was added before the failure" in page
+
+
+def test_add_whose_reply_failed_after_it_landed_succeeds(qualys, configure, monkeypatch):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    add_ips = QualysClient.add_ips
+
+    def add_then_time_out(self, *args, **kwargs):
+        add_ips(self, *args, **kwargs)
+        raise QualysTimeout("The reply did not arrive in time.")
+
+    monkeypatch.setattr(QualysClient, "add_ips", add_then_time_out)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.ips_added == 2
+    assert run.details["add"]["failed"] is False
+    assert (
+        "Adding 2 addresses to the subscription reported an error, but the subscription read "
+        "again holds every one of them: The reply did not arrive in time."
+    ) in run.details["warnings"]
+    # S′ − M: the 277 addresses of S − M and the added 192.0.2.40 (203.0.113.5 is scanned).
+    assert run.group_size == 278
 
 
 def test_failed_add_rereads_subscription_and_sets_group(qualys, configure):
