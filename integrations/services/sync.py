@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from socket import AF_INET, inet_pton
@@ -102,7 +103,8 @@ class Subscription:
     mapping record names. Placeholders with no mapping are in ``unmapped``
     and in no count. ``placeholder_of`` maps an IPv6 address (as an int) to
     its placeholder, so an asset group can be given the placeholder Qualys
-    scans.
+    scans. ``address_of`` maps every mapped placeholder in S to its IPv6
+    address.
     """
 
     listed: IPSet
@@ -111,6 +113,7 @@ class Subscription:
     placeholder_of: dict[int, int]
     rejected: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    address_of: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -156,6 +159,7 @@ def resolve_subscription(listing, mappings) -> Subscription:
     """
     placeholders = listing.ips & IPV6_PLACEHOLDERS
     placeholder_of: dict[int, int] = {}
+    address_of: dict[int, int] = {}
     warnings: list[str] = []
     for mapping in mappings:
         try:
@@ -171,9 +175,20 @@ def resolve_subscription(listing, mappings) -> Subscription:
             )
             continue
         if placeholders.contains(4, v4):
-            placeholder_of[v6] = v4
+            address_of[v4] = v6
+            # The first placeholder of an address is the one an asset group is sent.
+            placeholder_of.setdefault(v6, v4)
 
-    mapped_v4 = IPSet.from_intervals(v4=[(v4, v4) for v4 in placeholder_of.values()])
+    uses = Counter(address_of.values())
+    shared = [v6 for v6, number in uses.items() if number > 1]
+    for v6 in shared[:SAMPLE_SIZE]:
+        others = sorted(v4 for v4, address in address_of.items() if address == v6)
+        warnings.append(
+            f"{format_address(6, v6)} has {len(others)} placeholders in the subscription "
+            f"({', '.join(format_address(4, v4) for v4 in others)}); it counts once, and an "
+            f"asset group is sent {format_address(4, placeholder_of[v6])}."
+        )
+    mapped_v4 = IPSet.from_intervals(v4=[(v4, v4) for v4 in address_of])
     mapped_v6 = IPSet.from_intervals(v6=[(v6, v6) for v6 in placeholder_of])
     return Subscription(
         listed=listing.ips,
@@ -182,6 +197,7 @@ def resolve_subscription(listing, mappings) -> Subscription:
         placeholder_of=placeholder_of,
         rejected=list(listing.rejected),
         warnings=warnings,
+        address_of=address_of,
     )
 
 
@@ -403,8 +419,7 @@ class SyncService:
         outside: list[str] = []
         outside_count = 0
         s = subscription.addresses
-        # Placeholder to the IPv6 address its mapping record names.
-        mapped_to = {v4: v6 for v6, v4 in subscription.placeholder_of.items()}
+        mapped_to = subscription.address_of
 
         for record in self.client.iter_scanned_hosts(page_size=page_size, details="Basic"):
             ipv4_text, ipv4_key, v4_value = self._address(record.ip, 4, record.id)

@@ -369,6 +369,25 @@ def test_preview_writes_nothing_and_keeps_stored_tables(qualys, configure):
     assert run.ipv6_not_pushable == 1
 
 
+def test_address_with_two_placeholders_counts_once_and_names_both(qualys, configure):
+    configure(auto_subscribe=False)
+    qualys.subscribe("192.0.2.1", "0.0.0.7", "0.0.0.9")
+    qualys.mappings = [(1, "0.0.0.7", "2001:db8::10"), (2, "0.0.0.9", "2001:db8::10")]
+    # Scanned through its second placeholder, with no IPV6 element.
+    qualys.scan(FakeHost(110, ip="0.0.0.9"))
+
+    run = sync()
+
+    assert run.subscribed == 2  # 192.0.2.1 and 2001:db8::10
+    assert run.details["unmapped_placeholders"] == 0
+    assert run.scanned == 1
+    assert ScannedHost.objects.get(qualys_id=110).ipv6 == "2001:db8::10"
+    assert (
+        "2001:db8::10 has 2 placeholders in the subscription (0.0.0.7, 0.0.0.9); it counts "
+        "once, and an asset group is sent 0.0.0.7."
+    ) in run.details["warnings"]
+
+
 def test_group_sends_ipv6_as_placeholders():
     from integrations.services.sync import Subscription
 
