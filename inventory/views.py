@@ -212,6 +212,9 @@ class ImportPreviewApplyView(PermissionRequiredMixin, View):
             return redirect("inventory:import-run", pk=preview.pk)
         fmt = preview.file_format or None
         run = create_run(preview.file_name, preview.source, fmt, request.user)
+        # The preview's page then links to the import of its file.
+        preview.progress = {**(preview.progress or {}), "imported_as": run.pk}
+        preview.save(update_fields=["progress"])
         logger.info(
             "Import %s of %s started by %s from preview %s",
             run.pk,

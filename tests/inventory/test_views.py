@@ -266,6 +266,9 @@ def test_preview_report_imports_kept_file(importer_client, settings, tmp_path):
     ]
     assert not background.kept_preview_path(preview.pk).exists()
     assert list((tmp_path / "uploads").iterdir()) == []
+    preview_page = importer_client.get(reverse("inventory:import-run", args=[preview.pk]))
+    run_url = reverse("inventory:import-run", args=[run.pk])
+    assert f'see <a href="{run_url}">import {run.pk}</a>' in preview_page.content.decode()
 
 
 def test_preview_file_imports_only_once(importer_client, settings, tmp_path):
