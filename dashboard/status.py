@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -46,6 +47,19 @@ def last_successful_sync() -> SyncRun | None:
         .order_by("-created_at", "-pk")
         .first()
     )
+
+
+def last_stored_sync() -> SyncRun | None:
+    """Return the latest sync that stored what it read from Qualys: the dashboard's data.
+
+    A run records its counts once it has stored the Qualys tables, so a run
+    that failed at the add or the asset group counts here, and one that
+    failed before storing does not.
+    """
+    stored = Q(status=SyncRun.Status.SUCCEEDED) | Q(
+        status=SyncRun.Status.FAILED, subscribed__isnull=False
+    )
+    return SyncRun.objects.filter(stored, dry_run=False).order_by("-created_at", "-pk").first()
 
 
 def running_sync() -> SyncRun | None:

@@ -43,6 +43,7 @@ class DashboardView(TemplateView):
             last_sync=status.last_sync(),
             last_success=status.last_successful_sync(),
             running=status.running_sync(),
+            data_from=status.last_stored_sync(),
             next_run=status.next_run(),
             can_sync=self.request.user.has_perm(PERMISSION_SYNC),
         )

@@ -122,6 +122,8 @@ class SyncStatusWidget:
     last_sync: SyncRun | None
     last_success: SyncRun | None
     running: SyncRun | None
+    # The run whose stored Qualys data the counts use (see status.last_stored_sync).
+    data_from: SyncRun | None
     next_run: NextRun
     can_sync: bool
     template_name: str = "dashboard/widgets/sync_status.html"

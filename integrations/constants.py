@@ -28,3 +28,17 @@ PLATFORMS = [
     ("KSA1", "qualysapi.qg1.apps.qualysksa.com"),
     ("GOV1", "qualysapi.gov1.qualys.us"),
 ]
+
+# What each step of a sync is called on the pages.
+STEP_LABELS = {
+    "connect": "Connecting to Qualys",
+    "fetch_subscription": "Reading the subscription",
+    "fetch_scanned_hosts": "Reading scanned hosts",
+    "load_inventory": "Loading the inventory",
+    "compute": "Computing the sets",
+    "store": "Storing the Qualys tables",
+    "add_to_subscription": "Adding IPs to the subscription",
+    "reread_subscription": "Reading the subscription again",
+    "update_asset_group": "Updating the asset group",
+    "record": "Recording the result",
+}

@@ -254,6 +254,11 @@ class SyncRun(models.Model):
         return f"Sync {self.pk} ({self.get_status_display()})"
 
     @property
+    def step_label(self) -> str:
+        """The current step as the pages name it, such as "Reading the subscription"."""
+        return constants.STEP_LABELS.get(self.step, self.step)
+
+    @property
     def trigger_label(self) -> str:
         """The trigger as a user named it: the Preview button, or the trigger with "(preview)"."""
         if not self.dry_run:

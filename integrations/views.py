@@ -30,9 +30,9 @@ def can_edit_settings(user) -> bool:
 
 
 def last_finished_run() -> SyncRun | None:
-    """Return the run that finished last, skipped runs left out because they did nothing."""
+    """Return the sync that finished last; skipped runs and previews wrote nothing to Qualys."""
     return (
-        SyncRun.objects.filter(finished_at__isnull=False)
+        SyncRun.objects.filter(finished_at__isnull=False, dry_run=False)
         .exclude(status=SyncRun.Status.SKIPPED)
         .order_by("-finished_at")
         .first()

@@ -22,18 +22,6 @@ from .views import can_edit_settings
 
 logger = logging.getLogger(__name__)
 
-STEP_LABELS = {
-    "connect": "Connecting to Qualys",
-    "fetch_subscription": "Reading the subscription",
-    "fetch_scanned_hosts": "Reading scanned hosts",
-    "load_inventory": "Loading the inventory",
-    "compute": "Computing the sets",
-    "store": "Storing the Qualys tables",
-    "add_to_subscription": "Adding IPs to the subscription",
-    "reread_subscription": "Reading the subscription again",
-    "update_asset_group": "Updating the asset group",
-    "record": "Recording the result",
-}
 COUNTS = (
     "indexed",
     "subscribed",
@@ -67,7 +55,7 @@ def run_json(run: SyncRun) -> dict:
         "trigger": run.get_trigger_display(),
         "dry_run": run.dry_run,
         "step": run.step,
-        "step_label": STEP_LABELS.get(run.step, run.step),
+        "step_label": run.step_label,
         # Before the host list is read, its count is 0 rather than a dash.
         "progress": {"hosts_read": 0, **(run.progress or {})},
         "created_at": run.created_at.isoformat(),
@@ -204,7 +192,7 @@ class SyncRunDetailView(View):
         context = {
             "run": run,
             "counts": counts,
-            "step_label": STEP_LABELS.get(run.step, run.step),
+            "step_label": run.step_label,
             "add": run.details.get("add") or {},
             "group": run.details.get("group") or {},
             "can_edit": can_edit_settings(request.user),

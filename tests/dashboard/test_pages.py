@@ -188,6 +188,24 @@ def test_failed_sync_shows_error_and_last_success(viewer_client, db):
     assert reverse("integrations:sync-run", args=[failed.pk]) in html
 
 
+def test_failed_sync_names_the_failed_run_whose_data_is_shown(viewer_client, db):
+    stored = store_success_then_failure("Updating the asset group failed.", subscribed=280)
+    later = stored.finished_at + timedelta(hours=1)
+    SyncRun.objects.create(
+        status=SyncRun.Status.FAILED, trigger=SyncRun.Trigger.SCHEDULE, created_at=later,
+        started_at=later, finished_at=later, error="Could not connect to 127.0.0.1:1.",
+    )  # fmt: skip
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    run_url = reverse("integrations:sync-run", args=[stored.pk])
+    assert (
+        "It failed before it stored anything, so the dashboard keeps showing the data of "
+        f'<a href="{run_url}">run {stored.pk}</a>, which failed after it stored what it read.'
+    ) in html
+    assert "the counts use the data it stored" not in html
+
+
 def test_failed_sync_after_store_counts(viewer_client, db):
     store_success_then_failure("Adding 2 addresses to the subscription failed.", subscribed=280)
 
@@ -234,14 +252,15 @@ def test_editor_sees_sync_now_button(editor_client, db):
 def test_running_sync_shows_live_progress(viewer_client, db):
     configure()
     SyncRun.objects.create(
-        status=SyncRun.Status.RUNNING, trigger=SyncRun.Trigger.BUTTON, step="fetch_hosts",
-        progress={"hosts_read": 12000},
+        status=SyncRun.Status.RUNNING, trigger=SyncRun.Trigger.BUTTON,
+        step="fetch_scanned_hosts", progress={"hosts_read": 12000},
     )  # fmt: skip
 
     html = viewer_client.get(INDEX).content.decode()
 
     assert f'data-url="{reverse("integrations:sync-progress")}"' in html
     assert re.search(r"<p data-when-active>\s*<strong[^>]*>Running</strong>", html)
+    assert '<span data-field="step_label">Reading scanned hosts</span>' in html
     assert "12000</span> scanned hosts read" in html
     assert "integrations/sync_progress.js" in html
 

@@ -100,7 +100,11 @@ class Command(BaseCommand):
             run = runs.execute_run(runs.create_run(SyncRun.Trigger.COMMAND))
             self.stdout.write(summarize(run))
             if run.status != SyncRun.Status.SUCCEEDED:
-                raise CommandError(f"The first sync did not succeed: {run.error}")
+                # The demo data is in place all the same; the run's page says what failed.
+                self.stderr.write(
+                    f"warning: sync {run.pk} at start did not succeed: {run.error} The demo data "
+                    "is loaded; see the run on Settings > Integrations > Qualys."
+                )
 
     def _existing_password(self, path: Path) -> str:
         if not demo.is_demo_state(path):
