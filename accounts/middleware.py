@@ -23,12 +23,30 @@ def user_for_token(header: str):
     if scheme.lower() != "bearer" or not raw.strip():
         return None
     token = (
-        ApiToken.objects.active().select_related("user").filter(key_hash=hash_token(raw.strip())).first()
+        ApiToken.objects.active()
+        .select_related("user")
+        .filter(key_hash=hash_token(raw.strip()))
+        .first()
     )
     if token is None:
         return None
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     return token.user
+
+
+def token_failure(header: str) -> str:
+    """Return why a request's ``Authorization`` header did not authenticate it."""
+    scheme, _, raw = header.partition(" ")
+    if not header:
+        return "the request has no Authorization header"
+    if scheme.lower() != "bearer" or not raw.strip():
+        return "the Authorization header is not 'Bearer <token>'"
+    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw.strip())).first()
+    if token is None:
+        return "no API token has this value"
+    if token.revoked_at is not None:
+        return f"the API token {token.name!r} was revoked on {token.revoked_at:%Y-%m-%d %H:%M} UTC"
+    return f"the account {token.user.get_username()!r} that owns this API token is inactive"
 
 
 class ApiTokenMiddleware:

@@ -31,7 +31,9 @@ class ApiToken(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
     )
-    name = models.CharField(max_length=100, help_text="What the token is for, such as a script name.")
+    name = models.CharField(
+        max_length=100, help_text="What the token is for, such as a script name."
+    )
     prefix = models.CharField(
         max_length=12, help_text="The first characters of the token, to recognise it in lists."
     )
@@ -56,9 +58,7 @@ class ApiToken(models.Model):
         The raw value is shown once; only its hash is stored.
         """
         raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token = cls.objects.create(
-            user=user, name=name, prefix=raw[:10], key_hash=hash_token(raw)
-        )
+        token = cls.objects.create(user=user, name=name, prefix=raw[:10], key_hash=hash_token(raw))
         return token, raw
 
     def revoke(self) -> None:

@@ -22,7 +22,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import DetailView, TemplateView
 
-from accounts.middleware import accepts_api_token
+from accounts.middleware import accepts_api_token, token_failure
 from lumeta_qualys.ipset import AddressError, key_of
 
 from . import background
@@ -358,9 +358,10 @@ class ImportApiView(View):
 
     def post(self, request: HttpRequest) -> JsonResponse:
         if not getattr(request, "api_token_auth", False):
+            problem = token_failure(request.headers.get("Authorization", ""))
             return _json_error(
-                "Authentication failed: send a valid API token as 'Authorization: Bearer <token>'. "
-                "Create one at /accounts/tokens/.",
+                f"Authentication failed: {problem}. Send a valid API token as 'Authorization: "
+                "Bearer <token>'; create one at /accounts/tokens/.",
                 401,
             )
         if not can_import(request.user):

@@ -40,6 +40,9 @@ class AddressError(ValueError):
 
 
 # Four groups of ASCII digits: an IPv4 address, or meant as one.
+# Two address-like parts joined by a hyphen: meant as an a-b range. A host name
+# such as not-an-ip also has hyphens and gets ipaddress's own reason.
+RANGE_LIKE = re.compile(r"[0-9A-Fa-f.:]+\s*-\s*[0-9A-Fa-f.:]+")
 DOTTED_QUAD = re.compile(r"[0-9]+(?:\.[0-9]+){3}")
 # The end of a range in short form: the last group of the start address only.
 SHORT_IPV4_END = re.compile(r"[0-9]{1,3}")
@@ -69,7 +72,7 @@ def parse_address(text: str) -> tuple[int, int]:
         raise AddressError(text, "IPv6 zone ids are not supported")
     if "/" in value:
         raise AddressError(text, "a CIDR block or prefix is not one address")
-    if "-" in value:
+    if "-" in value and RANGE_LIKE.fullmatch(value):
         raise AddressError(text, "a range is not one address")
     try:
         address = ipaddress.ip_address(value)

@@ -32,7 +32,7 @@ def skipped_reason() -> str:
     running = f"another sync (run {holder})" if holder and holder.isdigit() else "another sync"
     return (
         f"{running} was running, so this one did not start. Wait until it has finished, then "
-        "start this one again."
+        "start a new sync if you still need one."
     )
 
 

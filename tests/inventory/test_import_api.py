@@ -113,6 +113,9 @@ def test_revoked_token_is_401_json(client, token):
     response = client.post(URL, data=b"192.0.2.1\n", content_type="text/plain", **auth(raw))
 
     assert response.status_code == 401
+    assert response.json()["error"].startswith(
+        "Authentication failed: the API token 'nightly scan' was revoked on "
+    )
     assert Host.objects.count() == 0
 
 

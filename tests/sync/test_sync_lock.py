@@ -80,7 +80,7 @@ def test_sync_skipped_while_another_holds_lock(qualys, configure, sync_redis, ow
     assert run.status == SyncRun.Status.SKIPPED
     assert run.error == (
         f"{running} was running, so this one did not start. Wait until it has finished, "
-        "then start this one again."
+        "then start a new sync if you still need one."
     )
     assert run.finished_at is not None
     assert qualys.calls == []
