@@ -87,6 +87,7 @@ class CoverageListView(TemplateView):
         }
         try:
             address_filter = AddressFilter.parse(query)
+            context["name_filter"] = address_filter is not None and address_filter.is_name
             if address_filter is not None and not address_filter.is_name:
                 # Counted up to a cap, so that a broad block stays as quick as a page. A
                 # name filter gets no count: counting a prefix that many hosts share walks

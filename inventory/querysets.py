@@ -17,6 +17,8 @@ from lumeta_qualys.ipset import AddressError, address_key, parse_address, parse_
 
 # The start of a dotted IPv4 address, ending with a dot: "10.", "192.0.2.".
 IPV4_START = re.compile(r"(?:[0-9]{1,3}\.){1,3}")
+# Two or three groups of an IPv4 address without the final dot: "192.0.2".
+IPV4_PART = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,3}){1,2}")
 # The start of an IPv6 address in whole groups, ending with a colon: "2001:db8:".
 IPV6_START = re.compile(r"(?:[0-9A-Fa-f]{1,4}:){1,7}")
 # Digits with dots, or hexadecimal with colons, possibly with "/" or "-": meant as an
@@ -114,6 +116,12 @@ def address_search_error(query: str) -> str | None:
     text = query.strip()
     if not ADDRESS_LIKE.fullmatch(text) or typed_block(text) is not None:
         return None
+    if IPV4_PART.fullmatch(text):
+        return (
+            f"“{text}” is not a complete IPv4 address. Enter {text}. (with the final dot) for "
+            f"the addresses that start so, or a block such as "
+            f"{'.'.join((text.split('.') + ['0', '0', '0'])[:4])}/{8 * len(text.split('.'))}."
+        )
     try:
         parse_range(text)
     except AddressError as error:

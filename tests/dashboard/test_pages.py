@@ -442,13 +442,27 @@ def test_typed_start_of_an_address_filters_addresses_on_every_list(
 
 @pytest.mark.parametrize(
     "query",
-    ["192.0.2.7/24", "not a host!", "2001:db8::zz", "192.0.2.300", "192.0.2.7-3"],
+    ["192.0.2.7/24", "not a host!", "2001:db8::zz", "192.0.2.300", "192.0.2.7-3", "192.0.2"],
 )
 def test_invalid_filter_is_rejected_with_message(viewer_client, coverage_data, query):
     response = viewer_client.get(list_url("managed-by-both"), {"q": query})
 
     assert response.status_code == 400
     assert f"“{query}” is not" in response.content.decode()
+
+
+def test_name_filter_points_to_inventory_search(viewer_client, coverage_data):
+    response = viewer_client.get(list_url("unmanaged-by-qualys"), {"q": "alias-3"})
+
+    html = response.content.decode()
+    assert row_addresses(response) == []
+    assert f'<a href="{reverse("inventory:hosts")}?q=alias-3">search the indexed hosts</a>' in html
+
+
+def test_invalid_filter_offers_no_export(viewer_client, coverage_data):
+    html = viewer_client.get(list_url("managed-by-both"), {"q": "192.0.2.300"}).content.decode()
+
+    assert "as CSV</a>" not in html
 
 
 def test_text_with_slash_gets_the_plain_message(viewer_client, coverage_data):

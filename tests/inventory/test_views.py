@@ -673,3 +673,12 @@ def test_host_list_explains_invalid_address_search(importer_client):
 
     assert response.status_code == 200
     assert "“192.0.2.7/33” is not a valid address, block or range" in response.content.decode()
+
+
+def test_host_list_explains_incomplete_address(importer_client):
+    response = importer_client.get(reverse("inventory:hosts"), {"q": "192.0.2"})
+
+    html = response.content.decode()
+    assert "“192.0.2” is not a complete IPv4 address. Enter 192.0.2. (with the final dot)" in html
+    assert "a block such as 192.0.2.0/24." in html
+    assert "No search made." in html
