@@ -127,7 +127,7 @@ class QualysConnectionTestView(View):
         else:
             guard = QualysCallGuard(wait_seconds=SLOT_WAIT_SECONDS)
             result = test_connection(server, username, password, call_guard=guard)
-        return render_settings_page(request, form, connection_result=result)
+        return render_settings_page(request, form, connection_result=result, testing=True)
 
 
 def join_words(words: list[str]) -> str:
@@ -176,6 +176,7 @@ def render_settings_page(
     *,
     connection_result=None,
     status: int = 200,
+    testing: bool = False,
 ) -> HttpResponse:
     schedule_task = (
         PeriodicTask.objects.filter(name=constants.SYNC_TASK_NAME)
@@ -194,6 +195,8 @@ def render_settings_page(
         "can_edit": can_edit_settings(request.user),
         "platforms": constants.PLATFORMS,
         "connection_result": connection_result,
+        # Test connection saves nothing, so its error summary must not speak of a save.
+        "testing": testing,
         "schedule_task": schedule_task,
         "next_run_at": next_run_at(schedule_task),
         "last_run": last_finished_run(),

@@ -123,6 +123,9 @@ class HostDetailView(DetailView):
         try:
             return Host.objects.get(key=key)
         except Host.DoesNotExist:
+            # The 404 page links to the dashboard's page of the address, where
+            # Qualys's view of it is.
+            self.request.missing_address = address
             raise Http404(f"{address} is not in the inventory.") from None
 
 

@@ -404,6 +404,8 @@ def test_view_keeps_stored_password_from_new_server(editor, fake_client):
     assert fake_client.instances == []
     assert "Enter the password again" in response.content.decode()
     assert "correct the password below first" in response.content.decode()
+    assert "The connection was not tested, and nothing was saved." in response.content.decode()
+    assert "The settings were not saved." not in response.content.decode()
 
 
 @pytest.mark.django_db

@@ -14,6 +14,7 @@ def test_unknown_address_shows_page_with_navigation(viewer_client):
     html = response.content.decode()
     assert response.status_code == 404
     assert "No page has this address." in html
+    assert "what Qualys reports" not in html
     assert f'href="{reverse("inventory:hosts")}"' in html
     assert "Log out" in html
 
@@ -21,8 +22,10 @@ def test_unknown_address_shows_page_with_navigation(viewer_client):
 def test_host_missing_from_inventory_is_named(viewer_client):
     response = viewer_client.get(reverse("inventory:host", args=["192.0.2.77"]))
 
+    html = response.content.decode()
     assert response.status_code == 404
-    assert "192.0.2.77 is not in the inventory." in response.content.decode()
+    assert "192.0.2.77 is not in the inventory." in html
+    assert f'href="{reverse("dashboard:host", args=["192.0.2.77"])}"' in html
 
 
 def test_icon_request_gets_no_content_without_login(client):

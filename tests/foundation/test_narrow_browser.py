@@ -1,0 +1,37 @@
+"""Pages at a phone's width (360 CSS pixels): nothing makes the page scroll sideways."""
+
+import pytest
+
+from inventory.models import Host
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PAGES = [
+    "/dashboard/",
+    "/dashboard/managed-by-both/",
+    "/inventory/",
+    "/inventory/hosts/192.0.2.10/",
+    "/inventory/import/",
+    "/accounts/tokens/",
+    "/settings/integrations/qualys/",
+]
+
+
+def test_pages_fit_a_narrow_window(page, log_in, live_server, admin_user):
+    Host.objects.create(
+        address="192.0.2.10",
+        source="a-long-source-name-from-a-nightly-discovery-feed.xml",
+        hostname="a-rather-long-host-name.branch-office.example.test",
+        hostnames=["a-rather-long-host-name.branch-office.example.test"],
+        os_name="Microsoft Windows Server 2022 Datacenter Edition",
+        mac="02:00:00:00:00:0a",
+    )
+    page.set_viewport_size({"width": 360, "height": 740})
+    log_in(page, admin_user)
+
+    widths = {}
+    for path in PAGES:
+        page.goto(f"{live_server.url}{path}")
+        widths[path] = page.evaluate("document.documentElement.scrollWidth")
+
+    assert widths == {path: 360 for path in PAGES}
