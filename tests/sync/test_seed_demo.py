@@ -4,7 +4,7 @@ import ipaddress
 import json
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 
 from integrations import constants, demo
 from integrations.models import QualysSettings, ScannedHost, SyncRun
@@ -68,14 +68,18 @@ def test_seed_demo_writes_state_then_syncs_against_emulator(
     assert groups == {"Data center servers", constants.ASSET_GROUP_TITLE}
 
 
-def test_seed_demo_refuses_foreign_state_file(tmp_path, db):
+def test_seed_demo_keeps_foreign_state_file(tmp_path, db, capsys):
     state_path = tmp_path / "state.json"
-    state_path.write_text(json.dumps({"users": {"apiuser": "x"}}))
+    state_path.write_text(json.dumps({"users": {"ops": "x"}}))
 
-    with pytest.raises(CommandError, match="is not a demo state file"):
-        call_command(
-            "seed_demo", "--state", str(state_path), "--emulator-url", "https://127.0.0.1:1"
-        )
+    call_command("seed_demo", "--state", str(state_path), "--emulator-url", "https://127.0.0.1:1")
+
+    out = capsys.readouterr().out
+    assert "it is not the demo's, so the demo hosts are not imported" in out
+    assert json.loads(state_path.read_text()) == {"users": {"ops": "x"}}
+    assert Host.objects.count() == 0
+    assert QualysSettings.load().server == ""
+    assert SyncRun.objects.count() == 0
 
 
 def test_second_seed_keeps_the_users_inventory_and_settings(
@@ -126,3 +130,35 @@ def test_second_seed_follows_the_emulator_to_its_new_address(tmp_path, qualys_em
 
     assert QualysSettings.load().server == second.url
     assert SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).count() == 2
+
+
+def test_seed_keeps_a_state_the_user_loaded_and_follows_its_emulator(
+    tmp_path, qualys_emulator, sync_redis, capsys
+):
+    state_path = tmp_path / "state.json"
+    call_command("seed_demo", "--state", str(state_path), "--write-state-only")
+    first = qualys_emulator(json.loads(state_path.read_text()))
+    call_command("seed_demo", "--state", str(state_path), "--emulator-url", first.url,
+                 "--cert", str(first.cert_path))  # fmt: skip
+    # The user loads a state of their own, with the demo's user, into the emulator.
+    own = json.loads(state_path.read_text())
+    del own["demo"]
+    own["hosts"] = own["hosts"][:5]
+    state_path.write_text(json.dumps(own))
+    hosts_before = Host.objects.count()
+    capsys.readouterr()
+
+    call_command("seed_demo", "--state", str(state_path), "--write-state-only")
+    second = qualys_emulator(own)
+    call_command("seed_demo", "--state", str(state_path), "--emulator-url", second.url,
+                 "--cert", str(second.cert_path))  # fmt: skip
+
+    out = capsys.readouterr().out
+    assert "it is not the demo's, so the demo hosts are not imported" in out
+    assert f"keeps user 'apiuser' and now reaches the emulator at {second.url}" in out
+    assert json.loads(state_path.read_text()) == own
+    assert Host.objects.count() == hosts_before
+    assert QualysSettings.load().server == second.url
+    latest = SyncRun.objects.order_by("-pk").first()
+    assert latest.status == SyncRun.Status.SUCCEEDED, latest.error
+    assert latest.details["scanned_hosts"] == 5

@@ -67,7 +67,17 @@ class Command(BaseCommand):
         if options["scanned"] < 100:
             raise CommandError(f"--scanned must be at least 100, not {options['scanned']}.")
 
-        if state_path.exists() and not options["force"]:
+        data: demo.DemoData | None
+        if state_path.exists() and not options["force"] and not demo.is_demo_state(state_path):
+            # A state a user loaded into the emulator (POST /_emulator/state) is theirs:
+            # it is kept, and the demo's hosts, which match only the demo state, are not
+            # imported.
+            data = None
+            self.stdout.write(
+                f"Keeping the emulator state in {state_path}: it is not the demo's, so the demo "
+                "hosts are not imported (pass --force to write the demo state again)."
+            )
+        elif state_path.exists() and not options["force"]:
             password = self._existing_password(state_path)
             data = demo.generate(scanned=options["scanned"], password=password)
             self.stdout.write(f"Keeping the existing emulator state in {state_path}.")
@@ -91,8 +101,9 @@ class Command(BaseCommand):
                 "(or pass --write-state-only)."
             )
 
-        self._import_hosts(data)
-        if not self._configure(options["url"], data):
+        if data is not None:
+            self._import_hosts(data)
+        if not self._configure(options["url"], state_path, data):
             return
         if options["cert"]:
             settings.QUALYS_CA_BUNDLE = options["cert"]
@@ -107,11 +118,7 @@ class Command(BaseCommand):
                 )
 
     def _existing_password(self, path: Path) -> str:
-        if not demo.is_demo_state(path):
-            raise CommandError(
-                f"{path} exists and is not a demo state file; pass --force to replace it, or "
-                "another --state path."
-            )
+        """Return the demo user's password in the demo state file at ``path``."""
         users = demo.read_state(path).get("users") or {}
         if demo.DEMO_USER not in users:
             raise CommandError(f"{path} has no user {demo.DEMO_USER!r}; pass --force.")
@@ -138,19 +145,31 @@ class Command(BaseCommand):
             f"({report.added} new, {report.updated} updated)."
         )
 
-    def _configure(self, url: str, data: demo.DemoData) -> bool:
+    def _configure(self, url: str, state_path: Path, data: demo.DemoData | None) -> bool:
         """Point the integration at the emulator, unless a user configured another server.
 
-        Return whether it now uses the emulator. Settings that name another
-        user than the demo's are a user's own: they are kept, and no sync
-        runs, because it would reach that server.
+        Return whether it now uses the emulator. Unset settings get the
+        demo's. Settings whose user name and password are a user of the
+        emulator's state follow the emulator to its new address. Any other
+        settings are a user's own: they are kept, and no sync runs, because
+        it would reach their server.
         """
         qualys_settings = QualysSettings.load()
-        if qualys_settings.username not in ("", demo.DEMO_USER):
+        users = demo.read_state(state_path).get("users") or {}
+        username, password = qualys_settings.username, qualys_settings.password
+        if username and password and users.get(username) == password:
+            qualys_settings.server = url.rstrip("/")
+            qualys_settings.save()
             self.stdout.write(
-                f"The Qualys integration keeps its own settings (user "
-                f"{qualys_settings.username!r} on {qualys_settings.server or 'no server'}): the "
-                "demo changes them only while they are unset or the demo's. Start with "
+                f"The Qualys integration keeps user {username!r} and now reaches the emulator at "
+                f"{url}."
+            )
+            return True
+        if username not in ("", demo.DEMO_USER) or data is None:
+            self.stdout.write(
+                f"The Qualys integration keeps its own settings (user {username!r} on "
+                f"{qualys_settings.server or 'no server'}): the demo changes them only while "
+                "they are unset, the demo's, or a user of the emulator's state. Start with "
                 "SKIP_DEMO=1 to run without the emulator."
             )
             return False
