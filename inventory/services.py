@@ -599,16 +599,8 @@ def expire_stale_hosts(days: int | None = None, now=None) -> int:
     if not days:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    deleted = 0
-    with transaction.atomic():
-        keys = list(expired_hosts(cutoff).values_list("key", flat=True))
-        # Delete in chunks so that the IN lists stay small on SQLite.
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            deleted += Host.objects.filter(key__in=chunk).delete()[0]
-        if keys:
-            hosts_deleted.send(sender=Host, keys=keys)
-    logger.info("Expired %s hosts stale for more than %s days", deleted, days)
+    deleted = delete_hosts(expired_hosts(cutoff))
+    logger.info("Expired %s hosts stale for more than %s days", f"{deleted:,}", days)
     return deleted
 
 

@@ -1,10 +1,12 @@
 """Coverage flags follow the stored Qualys tables and the inventory."""
 
 import ipaddress
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +14,7 @@ from dashboard.querysets import compute_qualys_totals
 from integrations import coverage
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange
 from inventory.models import Host
-from inventory.services import delete_hosts
+from inventory.services import delete_hosts, expire_stale_hosts
 from inventory.signals import hosts_deleted, hosts_imported
 from lumeta_qualys.ipset import IPSet, format_address, key_of
 
@@ -139,6 +141,25 @@ def test_bulk_delete_unindexes_addresses_in_few_queries():
     assert deleted == 254
     assert ScannedAddress.objects.filter(indexed=True).count() == 0
     # One statement per 500 hosts and one flag update, never one per host.
+    assert len(queries) < 30
+
+
+@pytest.mark.django_db
+def test_expiry_unindexes_addresses_in_few_queries():
+    scan("192.0.2.9")
+    long_ago = timezone.now() - timedelta(days=40)
+    Host.objects.bulk_create(
+        Host(address=f"192.0.2.{n}", key=key_of(f"192.0.2.{n}"), version=4, source="test",
+             stale=True, stale_since=long_ago)
+        for n in range(1, 255)
+    )  # fmt: skip
+    hosts_imported.send(sender=Host, new_since_pk=0, import_run=None)
+
+    with CaptureQueriesContext(connection) as queries:
+        deleted = expire_stale_hosts(days=30)
+
+    assert deleted == 254
+    assert ScannedAddress.objects.get(address="192.0.2.9").indexed is False
     assert len(queries) < 30
 
 
