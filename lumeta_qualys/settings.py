@@ -270,7 +270,13 @@ X_FRAME_OPTIONS = "DENY"
 # Celery: Redis is the broker. The sync's hard time limit must stay below the
 # broker's visibility timeout, or Redis hands a still-running sync to a second
 # worker; the sync lock's lease covers the gap (see integrations.services.lock).
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0").strip()
+if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(
+        f"The environment variable REDIS_URL={REDIS_URL!r} is not a Redis address. Use "
+        "redis://HOST:PORT/DB (rediss:// with TLS, or unix:///PATH for a socket), or remove it "
+        "to use redis://127.0.0.1:6379/0."
+    )
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True

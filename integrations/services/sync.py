@@ -103,8 +103,8 @@ class Subscription:
     mapping record names. Placeholders with no mapping are in ``unmapped``
     and in no count. ``placeholder_of`` maps an IPv6 address (as an int) to
     its placeholder, so an asset group can be given the placeholder Qualys
-    scans. ``address_of`` maps every mapped placeholder in S to its IPv6
-    address.
+    scans. ``address_of`` maps the placeholder of every mapping record, in S
+    or not, to its IPv6 address.
     """
 
     listed: IPSet
@@ -159,7 +159,9 @@ def resolve_subscription(listing, mappings) -> Subscription:
     """
     placeholders = listing.ips & IPV6_PLACEHOLDERS
     placeholder_of: dict[int, int] = {}
+    # Placeholder to IPv6 address: of every mapping record, and of those in S.
     address_of: dict[int, int] = {}
+    subscribed: dict[int, int] = {}
     warnings: list[str] = []
     for mapping in mappings:
         try:
@@ -174,21 +176,24 @@ def resolve_subscription(listing, mappings) -> Subscription:
                 "is not an IPv4 placeholder mapped to an IPv6 address"
             )
             continue
+        # A scanned host may be listed by a placeholder outside S (M ⊆ S does not
+        # hold), so every record names an address for the host list.
+        address_of[v4] = v6
         if placeholders.contains(4, v4):
-            address_of[v4] = v6
+            subscribed[v4] = v6
             # The first placeholder of an address is the one an asset group is sent.
             placeholder_of.setdefault(v6, v4)
 
-    uses = Counter(address_of.values())
+    uses = Counter(subscribed.values())
     shared = [v6 for v6, number in uses.items() if number > 1]
     for v6 in shared[:SAMPLE_SIZE]:
-        others = sorted(v4 for v4, address in address_of.items() if address == v6)
+        others = sorted(v4 for v4, address in subscribed.items() if address == v6)
         warnings.append(
             f"{format_address(6, v6)} has {len(others)} placeholders in the subscription "
             f"({', '.join(format_address(4, v4) for v4 in others)}); it counts once, and an "
             f"asset group is sent {format_address(4, placeholder_of[v6])}."
         )
-    mapped_v4 = IPSet.from_intervals(v4=[(v4, v4) for v4 in address_of])
+    mapped_v4 = IPSet.from_intervals(v4=[(v4, v4) for v4 in subscribed])
     mapped_v6 = IPSet.from_intervals(v6=[(v6, v6) for v6 in placeholder_of])
     return Subscription(
         listed=listing.ips,
@@ -550,10 +555,12 @@ class SyncService:
                 else f"{unmapped:,} IPv6 placeholders in the subscription have no mapping record "
                 "and count"
             )
-            self.warnings.append(
+            message = (
                 f"{placeholders} as no address (for example "
                 f"{', '.join(sample(subscription.unmapped, 5))})."
             )
+            self.warnings.append(message)
+            logger.warning("Sync %s: %s", self.run.pk, message)
         self.details["unmapped_placeholders"] = subscription.unmapped.size
         self.details["unmapped_placeholders_sample"] = sample(subscription.unmapped)
         self.details["not_pushable_sample"] = sample(plan.not_pushable)

@@ -117,6 +117,10 @@ def test_invalid_number_setting_named_at_start(name, value, minimum):
         ),
         ({"LOG_LEVEL": "LOUD"}, "The environment variable LOG_LEVEL='LOUD' is not a log level."),
         (
+            {"REDIS_URL": "http://127.0.0.1:6379/0"},
+            "The environment variable REDIS_URL='http://127.0.0.1:6379/0' is not a Redis address.",
+        ),
+        (
             {"DATABASE_URL": "postgress://db.example.test/lumeta"},
             "The environment variable DATABASE_URL is not a database address",
         ),

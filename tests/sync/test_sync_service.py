@@ -139,6 +139,21 @@ def test_host_listed_by_placeholder_alone_is_its_ipv6_address(qualys, configure)
     assert run.details["scanned_without_address"] == 1  # 106 only
 
 
+def test_host_listed_by_placeholder_outside_subscription_is_its_ipv6_address(qualys, configure):
+    configure(auto_subscribe=False)
+    scenario.load(qualys)
+    # 0.0.0.20 has a mapping record to 2001:db8::20 but is not subscribed.
+    qualys.scan(FakeHost(111, ip="0.0.0.20"))
+
+    run = sync()
+
+    assert ScannedHost.objects.get(qualys_id=111).ipv6 == "2001:db8::20"
+    assert run.scanned == scenario.SCANNED_SIZE + 1
+    assert run.subscribed == scenario.SUBSCRIBED_SIZE
+    assert ScannedAddress.objects.get(address="2001:db8::20").indexed is False
+    assert run.details["scanned_outside_subscription"] == 2  # 203.0.113.5 and this one
+
+
 def test_host_listed_by_unmapped_placeholder_has_no_address(qualys, configure):
     configure(auto_subscribe=False)
     qualys.subscribe("192.0.2.1", "0.0.0.9")
