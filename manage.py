@@ -9,6 +9,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lumeta_qualys.settings")
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
+    from django.db.utils import OperationalError
 
     try:
         execute_from_command_line(sys.argv)
@@ -16,6 +17,15 @@ def main() -> None:
         # The settings' messages name the variable and the fix; a traceback
         # above them would only hide them.
         sys.exit(f"Configuration error: {error}")
+    except OperationalError as error:
+        # A database that is down, unreachable or not migrated; the driver's
+        # text names which.
+        reason = " ".join(str(error).split())
+        end = " " if reason.endswith((".", "?")) else ". "
+        sys.exit(
+            f"Database error: {reason}{end}Check DATABASE_URL, that the database server runs, "
+            "and that 'python manage.py migrate' has run."
+        )
     except BrokenPipeError:
         # The output's reader (such as head) stopped reading. Python would
         # report the failed flush at exit, so standard output goes nowhere.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,9 +31,11 @@ def skipped_reason() -> str:
         holder = None
     # The lease of a sync run is named after the run; any other owner stays unnamed.
     running = f"another sync (run {holder})" if holder and holder.isdigit() else "another sync"
+    lease = django_settings.SYNC_LOCK_LEASE_SECONDS
     return (
         f"{running} was running, so this one did not start. Wait until it has finished, then "
-        "start a new sync if you still need one."
+        "start a new sync if you still need one. A sync whose worker was stopped holds the "
+        f"lock until its lease lapses, within {lease} seconds."
     )
 
 

@@ -446,12 +446,13 @@ class SyncService:
                 no_address.append(record.id)
             elif v4_value is not None and not s.contains(4, v4_value):
                 outside_count += 1
-                if len(outside) < SAMPLE_SIZE:
+                # A host listed in several networks is one example.
+                if len(outside) < SAMPLE_SIZE and ipv4_text not in outside:
                     outside.append(ipv4_text)
             elif v6_value is not None and not s.contains(6, v6_value):
                 # The host's IPv4 address may be subscribed: name the one that is not.
                 outside_count += 1
-                if len(outside) < SAMPLE_SIZE:
+                if len(outside) < SAMPLE_SIZE and ipv6_text not in outside:
                     outside.append(ipv6_text)
 
             spool.append(
@@ -808,15 +809,16 @@ class SyncService:
             run.pk,
             run.status,
             seconds,
-            run.indexed,
-            run.subscribed,
-            run.scanned,
-            run.unmanaged_by_qualys,
-            run.unmanaged_by_lumeta,
-            run.managed_by_both,
-            run.ips_added,
-            run.group_size,
-            run.ipv6_not_pushable,
+            # "-" for a count the run did not reach, as in the summary.
+            _n(run.indexed),
+            _n(run.subscribed),
+            _n(run.scanned),
+            _n(run.unmanaged_by_qualys),
+            _n(run.unmanaged_by_lumeta),
+            _n(run.managed_by_both),
+            _n(run.ips_added),
+            _n(run.group_size),
+            _n(run.ipv6_not_pushable),
             run.qualys_calls,
             len(self.warnings),
         )

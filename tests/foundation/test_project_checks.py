@@ -194,3 +194,12 @@ def test_schedule_and_user_models_have_an_admin():
 
     for model in (User, Group, PeriodicTask, IntervalSchedule):
         assert admin.site.is_registered(model), model._meta.label
+
+
+def test_unmigrated_database_named_in_one_line(tmp_path):
+    result = run_manage("qualys_sync", DEBUG="1", DATA_DIR=str(tmp_path))
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("Database error: no such table: ")
+    assert "'python manage.py migrate' has run." in result.stderr
+    assert "Traceback" not in result.stderr

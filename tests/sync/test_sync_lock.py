@@ -80,7 +80,8 @@ def test_sync_skipped_while_another_holds_lock(qualys, configure, sync_redis, ow
     assert run.status == SyncRun.Status.SKIPPED
     assert run.error == (
         f"{running} was running, so this one did not start. Wait until it has finished, "
-        "then start a new sync if you still need one."
+        "then start a new sync if you still need one. A sync whose worker was stopped holds the "
+        "lock until its lease lapses, within 120 seconds."
     )
     assert run.finished_at is not None
     assert qualys.calls == []
