@@ -9,7 +9,8 @@
 //   [data-when-active] is shown only while a run is queued or running;
 //   [data-when-idle] is shown only while none is.
 // The element's `data-status` attribute follows the run's status. With
-// `data-reload-on-finish`, the page reloads when a run it saw active ends.
+// `data-reload-on-finish`, the page reloads when a run it saw active ends, unless a
+// form on it holds unsaved edits: then a button offers the reload.
 // Every poll also sends a `sync-progress` event on document with the JSON,
 // so other pages (the dashboard) can react without copying this file.
 (function () {
@@ -17,6 +18,7 @@
 
   var ACTIVE = { queued: true, running: true };
   var FAST_MS = 2000;
+  var LONG_RUN_MS = 10000;
   var SLOW_MS = 15000;
 
   function lookup(data, path) {
@@ -50,7 +52,12 @@
     var active = Boolean(run && ACTIVE[run.status]);
     container.dataset.status = run ? run.status : "none";
     container.querySelectorAll("[data-field]").forEach(function (element) {
-      element.textContent = run ? format(lookup(run, element.dataset.field)) : "–";
+      var text = run ? format(lookup(run, element.dataset.field)) : "–";
+      // Only a changed value is written: the region is live, and a screen
+      // reader would read every rewrite.
+      if (element.textContent !== text) {
+        element.textContent = text;
+      }
     });
     container.querySelectorAll("a[data-run-link]").forEach(function (link) {
       if (run) {
@@ -62,9 +69,47 @@
     return active;
   }
 
+  // Whether a form on the page holds values the user typed and has not submitted.
+  function unsavedEdits() {
+    return Array.prototype.some.call(document.querySelectorAll("form"), function (form) {
+      return Array.prototype.some.call(form.elements, function (field) {
+        if (field.type === "checkbox" || field.type === "radio") {
+          return field.checked !== field.defaultChecked;
+        }
+        if (field.tagName === "SELECT") {
+          return Array.prototype.some.call(field.options, function (option) {
+            return option.selected !== option.defaultSelected;
+          });
+        }
+        if (field.type === "hidden" || field.type === "file" || field.type === "submit") {
+          return false;
+        }
+        return "defaultValue" in field && field.value !== field.defaultValue;
+      });
+    });
+  }
+
+  // Instead of a reload that would discard the edits: a notice with a button.
+  function offerReload(container) {
+    var notice = document.createElement("p");
+    notice.setAttribute("role", "status");
+    notice.textContent = "The sync has finished. ";
+    var button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "Show its result";
+    button.addEventListener("click", function () {
+      window.location.reload();
+    });
+    var kept = document.createElement("span");
+    kept.textContent = " (this reloads the page; submit the form first to keep your changes).";
+    notice.append(button, kept);
+    container.append(notice);
+  }
+
   function watch(container) {
     var url = container.dataset.url;
     var sawActive = false;
+    var polls = 0;
 
     function poll() {
       fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
@@ -78,11 +123,17 @@
           var active = render(container, data);
           document.dispatchEvent(new CustomEvent("sync-progress", { detail: data }));
           if (sawActive && !active && container.hasAttribute("data-reload-on-finish")) {
-            window.location.reload();
+            if (unsavedEdits()) {
+              offerReload(container);
+            } else {
+              window.location.reload();
+            }
             return;
           }
           sawActive = sawActive || active;
-          window.setTimeout(poll, active ? FAST_MS : SLOW_MS);
+          polls = active ? polls + 1 : 0;
+          // A long sync is polled less often after its first minute.
+          window.setTimeout(poll, !active ? SLOW_MS : polls > 30 ? LONG_RUN_MS : FAST_MS);
         })
         .catch(function () {
           // A failed poll (server restarting, network) is retried later.

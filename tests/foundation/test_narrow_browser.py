@@ -1,7 +1,9 @@
-"""Pages at a phone's width (360 CSS pixels): nothing makes the page scroll sideways."""
+"""Pages at 320 CSS pixels (WCAG reflow): nothing makes the page scroll sideways."""
 
 import pytest
 
+from accounts.models import ApiToken
+from integrations.models import SyncRun
 from inventory.models import Host
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -26,12 +28,17 @@ def test_pages_fit_a_narrow_window(page, log_in, live_server, admin_user):
         os_name="Microsoft Windows Server 2022 Datacenter Edition",
         mac="02:00:00:00:00:0a",
     )
-    page.set_viewport_size({"width": 360, "height": 740})
+    ApiToken.issue(admin_user, "a nightly discovery feed with a long name")
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.SUCCEEDED, dry_run=True
+    )
+    paths = [*PAGES, f"/settings/integrations/qualys/sync/runs/{run.pk}/"]
+    page.set_viewport_size({"width": 320, "height": 640})
     log_in(page, admin_user)
 
     widths = {}
-    for path in PAGES:
+    for path in paths:
         page.goto(f"{live_server.url}{path}")
         widths[path] = page.evaluate("document.documentElement.scrollWidth")
 
-    assert widths == {path: 360 for path in PAGES}
+    assert widths == {path: 320 for path in paths}

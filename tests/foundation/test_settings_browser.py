@@ -47,7 +47,9 @@ def test_invalid_server_explained_in_page(page, log_in, live_server, editor):
     page.get_by_role("button", name="Submit").click()
     page.get_by_text("is not supported (Qualys needs https://)").wait_for()
     assert QualysSettings.load().server == ""
-    # The summary's link moves to the field.
+    # The summary takes the focus and names the error in the title; its link moves to the field.
+    page.wait_for_function("document.activeElement.classList.contains('error-summary')")
+    assert page.title().startswith("Error: Qualys settings")
     page.get_by_role("link", name="Qualys API server").click()
     assert page.evaluate("document.activeElement.id") == "id_server"
 

@@ -53,8 +53,12 @@ def test_upload_runs_in_background_and_shows_report(
     page.get_by_role("button", name="Import").click()
 
     # The import is held after its last batch: the page shows it running.
-    page.get_by_text("20,000 hosts so far").wait_for()
+    page.locator("#progress-text", has_text="20,000 hosts so far").wait_for()
     assert page.locator("#import-report").count() == 0
+    # Screen readers hear the progress through a status region.
+    status = page.locator("#progress-announcement")
+    assert status.get_attribute("role") == "status"
+    assert status.inner_text().startswith("Importing: ")
     held_import.set()
 
     report = page.locator("#import-report")
@@ -64,6 +68,8 @@ def test_upload_runs_in_background_and_shows_report(
     assert "Succeeded" in report.inner_text()
     assert "Added\t20,000" in report.inner_text()
     assert 'scan.txt line 20001: "bogus" is not a valid IP address' in report.inner_text()
+    # The report's heading takes the focus once the import ends.
+    page.wait_for_function("document.activeElement.id === 'report-heading'")
     run = ImportRun.objects.get()
     assert run.added == 20_000
     assert Host.objects.filter(source="browser-test").count() == 20_000

@@ -37,6 +37,29 @@ def test_panel_shows_live_progress_then_result(page, log_in, live_server, editor
     assert page.locator("#sync table.sync-runs").inner_text().count("Succeeded") == 1
 
 
+def test_finished_sync_keeps_unsaved_settings(page, log_in, live_server, editor):
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.SCHEDULE,
+        status=SyncRun.Status.RUNNING,
+        started_at=timezone.now(),
+        step="fetch_subscription",
+    )
+    log_in(page, editor)
+    page.goto(f"{live_server.url}/settings/integrations/qualys/")
+    page.locator("#sync [data-sync-progress] [data-when-active]").wait_for(state="visible")
+    page.get_by_label("Username").fill("typed-but-not-saved")
+
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now(), step=""
+    )
+
+    # No reload over the edit: a button offers it instead.
+    page.get_by_role("button", name="Show its result").wait_for(timeout=15000)
+    assert page.get_by_label("Username").input_value() == "typed-but-not-saved"
+    page.get_by_role("button", name="Show its result").click()
+    page.locator("#sync [data-when-idle] .status-succeeded").wait_for()
+
+
 def test_run_page_shows_preview_result(page, log_in, live_server, viewer):
     run = SyncRun.objects.create(
         trigger=SyncRun.Trigger.BUTTON,
