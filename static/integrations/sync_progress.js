@@ -10,7 +10,7 @@
 //   [data-when-idle] is shown only while none is.
 // The element's `data-status` attribute follows the run's status. With
 // `data-reload-on-finish`, the page reloads when a run it saw active ends, unless a
-// form on it holds unsaved edits: then a button offers the reload.
+// form on it contains unsaved edits: then a button offers the reload.
 // Every poll also sends a `sync-progress` event on document with the JSON,
 // so other pages (the dashboard) can react without copying this file.
 (function () {
@@ -69,7 +69,7 @@
     return active;
   }
 
-  // Whether a form on the page holds values the user typed and has not submitted.
+  // Whether a form on the page contains values the user typed and has not submitted.
   function unsavedEdits() {
     return Array.prototype.some.call(document.querySelectorAll("form"), function (form) {
       return Array.prototype.some.call(form.elements, function (field) {
@@ -133,7 +133,13 @@
           sawActive = sawActive || active;
           polls = active ? polls + 1 : 0;
           // A long sync is polled less often after its first minute.
-          window.setTimeout(poll, !active ? SLOW_MS : polls > 30 ? LONG_RUN_MS : FAST_MS);
+          var delay = FAST_MS;
+          if (!active) {
+            delay = SLOW_MS;
+          } else if (polls > 30) {
+            delay = LONG_RUN_MS;
+          }
+          window.setTimeout(poll, delay);
         })
         .catch(function () {
           // A failed poll (server restarting, network) is retried later.
