@@ -130,6 +130,8 @@ class CsvParser:
         # Where the rows start and their reader, for the line of a decoding error.
         self.header_number = 0
         self.reader = None
+        # The line, counted from the header, where the record being read starts.
+        self.record_start = 1
 
     def _lines(self, text: io.TextIOBase) -> Iterator[str]:
         for line in text:
@@ -148,14 +150,31 @@ class CsvParser:
             lines_before = self.header_number + (self.reader.line_num if self.reader else 0)
             raise ImportFileError(not_utf8_message(state.file_name, error, lines_before)) from None
         except csv.Error as error:
-            raise ImportFileError(
-                f"{state.file_name}: the CSV file cannot be read ({error})."
-            ) from None
+            raise ImportFileError(self._csv_error_message(error)) from None
         if self.nul_lines:
             state.warn(
                 f"{state.file_name}: NUL characters were removed from "
                 f"{plural(self.nul_lines, 'line', 'lines')}."
             )
+
+    def _csv_error_message(self, error: csv.Error) -> str:
+        """Return the message of a row the csv module cannot read, with its lines."""
+        name = self.state.file_name
+        if self.reader is None:
+            return f"{name}: the CSV file cannot be read ({error})."
+        start = self.header_number + self.record_start
+        end = self.header_number + self.reader.line_num
+        if "unexpected end of data" in str(error):
+            return (
+                f"{name} line {start}: a quoted cell opens in this row and is not closed, so "
+                f'lines {start} to {end} would read as one cell. Add the closing quote (") or '
+                "remove the opening one, and import again."
+            )
+        return (
+            f"{name} line {end}: the row cannot be read as CSV ({error}). A cell that "
+            'contains a quote must be quoted whole, with the quote doubled (""), as spreadsheet '
+            "exports write it. Correct the row and import again."
+        )
 
     def _read(self, lines: Iterator[str]) -> Iterator[HostRecord]:
         state = self.state
@@ -207,9 +226,14 @@ class CsvParser:
         crossed = 0
         first_crossed: tuple[str, int, str] | None = None
 
-        reader = self.reader = csv.reader(lines, delimiter=delimiter)
+        # strict: a quoted cell that is never closed, or text after a closing
+        # quote, is an error with its line. Without it the csv module would take
+        # every line after an unclosed quote as one cell, and lose those rows.
+        reader = self.reader = csv.reader(lines, delimiter=delimiter, strict=True)
         self.header_number = header_number
         for row in reader:
+            # The next record starts after this one, which may span lines.
+            self.record_start = reader.line_num + 1
             width = len(row)
             values = [clean_text(row[index]) if index < width else "" for index in address_columns]
             if not any(values):

@@ -123,6 +123,41 @@ def test_quoted_fields_with_crlf(tmp_path):
     assert Host.objects.get().hostnames == ["web", "primary"]
 
 
+@pytest.mark.parametrize("last_line_end", ["\n", ""])
+def test_unclosed_quote_fails_and_marks_nothing_stale(tmp_path, last_line_end):
+    good = tmp_path / "good.csv"
+    good.write_text("ip,hostname,note\n192.0.2.1,a,x\n192.0.2.2,b,y\n192.0.2.3,c,z\n")
+    import_file(good, source="cmdb")
+    bad = tmp_path / "bad.csv"
+    # A quoted cell across two lines is fine; the quote on line 5 is never closed.
+    bad.write_text(
+        'ip,hostname,note\n192.0.2.1,a,"two\nlines"\n192.0.2.2,b,y\n192.0.2.3,c,"open\n'
+        "192.0.2.4,d,\n192.0.2.5,e," + last_line_end
+    )
+
+    report = import_file(bad, source="cmdb")
+
+    assert report.status == ImportRun.Status.FAILED
+    assert report.error == (
+        "bad.csv line 5: a quoted cell opens in this row and is not closed, so lines 5 to 7 "
+        'would read as one cell. Add the closing quote (") or remove the opening one, and '
+        "import again."
+    )
+    assert Host.objects.filter(stale=True).count() == 0
+    assert addresses() == {"192.0.2.1", "192.0.2.2", "192.0.2.3"}
+
+
+def test_text_after_closing_quote_fails_with_its_line(tmp_path):
+    path = tmp_path / "odd.csv"
+    path.write_text('ip,hostname\n192.0.2.1,a\n192.0.2.2,"b"c\n')
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.FAILED
+    assert report.error.startswith("odd.csv line 3: the row cannot be read as CSV (")
+    assert Host.objects.count() == 0
+
+
 @given(st.text(alphabet=" \t\r\n\u00a0\u3000\ufeff\u200b\u2060ab1.", max_size=12))
 def test_clean_text_matches_three_strips(value):
     assert clean_text(value) == value.strip().strip(EXTRA_STRIP).strip()

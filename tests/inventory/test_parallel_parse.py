@@ -112,6 +112,17 @@ def test_child_parse_error_lands_nothing(in_child):
     assert Host.objects.count() == 0
 
 
+def test_child_csv_error_lands_nothing(in_child, tmp_path):
+    path = tmp_path / "open.csv"
+    path.write_text('ip,note\n192.0.2.1,a\n192.0.2.2,"open\n192.0.2.3,b\n')
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.FAILED
+    assert report.error.startswith("open.csv line 3: a quoted cell opens in this row")
+    assert Host.objects.count() == 0
+
+
 def test_child_rejects_entity_declarations(in_child):
     report = import_file(fixture_path("entity_bomb.xml"))
 
