@@ -62,6 +62,8 @@ ADDRESS_LEFT_OUT = (
 
 
 ADDRESS_NOT_HOST = "The address was left out."
+# Port states that need a reply from the host: it exists.
+ANSWERING_PORT_STATES = {"open", "closed", "unfiltered"}
 
 
 class _EntityDeclared(Exception):
@@ -107,6 +109,8 @@ class _Document:
         self.hosts_up = 0
         # Complete hosts whose status is not up; counted, never imported.
         self.hosts_not_up = 0
+        # Hosts marked up only by -Pn that no port answered for; counted, never imported.
+        self.hosts_assumed_up = 0
         # Complete hosts that are up, collected by the callbacks during one
         # feed and taken after it.
         self.finished: list[RawHost] = []
@@ -157,10 +161,12 @@ class _Document:
         hosts = self._take()
         if hosts:
             yield hosts
-        if self.reported_up is not None and self.reported_up != self.hosts_up:
+        # Hosts skipped as up only by -Pn count as read here: nmap counts them up.
+        read_up = self.hosts_up + self.hosts_assumed_up
+        if self.reported_up is not None and self.reported_up != read_up:
             state.warn(
                 f"{state.file_name}: runstats reports {plural(self.reported_up, 'host', 'hosts')} "
-                f"up, but {plural(self.hosts_up, 'host up was', 'hosts up were')} read."
+                f"up, but {plural(read_up, 'host up was', 'hosts up were')} read."
             )
 
     def _take(self) -> list[RawHost]:
@@ -217,15 +223,22 @@ class _Document:
         names: list[str] = []
         os_name = ""
         os_accuracy = -1
+        # "Up" only because the scan skipped host discovery (-Pn): nmap then
+        # marks every target up, with the reason "user-set", whether or not
+        # anything answered. Such a host counts once a port answered.
+        assumed_up = False
+        answered = False
 
         def start_outside(tag: str, attributes: dict[str, str]) -> None:
             nonlocal depth, in_runstats, level, host_line, up, addresses, names
-            nonlocal os_name, os_accuracy
+            nonlocal os_name, os_accuracy, assumed_up, answered
             depth += 1
             if tag == "host":
                 level = 0
                 host_line = parser.CurrentLineNumber
                 up = False
+                assumed_up = False
+                answered = False
                 addresses = []
                 names = []
                 os_name = ""
@@ -251,21 +264,26 @@ class _Document:
             depth -= 1
 
         def start_inside(tag: str, attributes: dict[str, str]) -> None:
-            nonlocal level, section, up, os_name, os_accuracy
+            nonlocal level, section, up, os_name, os_accuracy, assumed_up, answered
             level += 1
             if level == 1:
                 section = tag
                 if tag == "address":
+                    kind = attributes.get("addrtype", "ipv4")
                     addresses.append(
                         (
-                            attributes.get("addrtype", "ipv4"),
+                            kind,
                             attributes.get("addr", ""),
                             attributes.get("vendor", ""),
                             parser.CurrentLineNumber,
                         )
                     )
+                    if kind == "mac":
+                        # A MAC address comes from the host's own reply on the link.
+                        answered = True
                 elif tag == "status":
                     up = attributes.get("state") == "up"
+                    assumed_up = up and attributes.get("reason") == "user-set"
             elif level == 2:
                 if tag == "hostname":
                     if section == "hostnames":
@@ -277,6 +295,11 @@ class _Document:
                     if accuracy > os_accuracy:
                         os_accuracy = accuracy
                         os_name = clean_text(attributes.get("name", ""))
+            elif level == 3 and tag == "state" and section == "ports":
+                # <ports><port><state state="open"/>: a port that answered. A
+                # filtered one is no sign of a host.
+                if attributes.get("state") in ANSWERING_PORT_STATES:
+                    answered = True
 
         def end_inside(tag: str) -> None:
             nonlocal level, depth
@@ -284,7 +307,9 @@ class _Document:
                 level -= 1
                 return
             # The host's own end tag.
-            if up:
+            if assumed_up and not answered and not os_name:
+                self.hosts_assumed_up += 1
+            elif up:
                 finished.append((offset, host_line, addresses, names, os_name))
             else:
                 self.hosts_not_up += 1
@@ -390,8 +415,9 @@ class NmapParser:
         pending = b""
         end_of_file = False
         documents = 0
-        # Complete hosts that are up and that are not, over every document.
-        up = not_up = 0
+        # Complete hosts that are up and that are not, over every document, and
+        # those marked up only by -Pn.
+        up = not_up = assumed = 0
 
         while not end_of_file:
             chunk = self.stream.read(CHUNK_SIZE)
@@ -414,6 +440,7 @@ class NmapParser:
                     yield from document.close(lines_before + 1, last=False)
                     up += document.hosts_up
                     not_up += document.hosts_not_up
+                    assumed += document.hosts_assumed_up
                 else:
                     self._check_blank(before, lines_before)
                     lines_before += before.count(b"\n")
@@ -438,6 +465,15 @@ class NmapParser:
         yield from document.close(lines_before + 1)
         up += document.hosts_up
         not_up += document.hosts_not_up
+        assumed += document.hosts_assumed_up
+        if assumed:
+            self.state.warn(
+                f"{self.state.file_name}: "
+                f"{plural(assumed, 'host was', 'hosts were')} skipped: nmap marked "
+                f"{'it' if assumed == 1 else 'them'} up only because host discovery was off "
+                "(-Pn, reason user-set), and no port answered. "
+                "Hosts with an open or closed port, a MAC address or an OS match are imported."
+            )
         if up and not_up:
             self.state.warn(
                 f"{self.state.file_name}: "

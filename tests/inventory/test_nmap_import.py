@@ -65,6 +65,19 @@ def test_down_host_is_not_imported():
     ]
 
 
+def test_host_up_only_by_pn_needs_an_answer():
+    report = import_file(fixture_path("pn_user_set.xml"))
+
+    # .1 had only filtered ports; .2 an open port, .3 a closed one, .4 a MAC address,
+    # and .5 answered a ping.
+    assert addresses() == {"192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"}
+    assert report.warnings == [
+        "pn_user_set.xml: 1 host was skipped: nmap marked it up only because host discovery "
+        "was off (-Pn, reason user-set), and no port answered. Hosts with an open or closed "
+        "port, a MAC address or an OS match are imported."
+    ]
+
+
 def test_every_ip_address_element_becomes_a_host():
     report = import_file(fixture_path("dual_stack_with_mac.xml"))
 
