@@ -55,6 +55,14 @@ CONTAINERS = (
 )
 
 
+# The byte order marks of UTF-16 and their codecs.
+UTF16_MARKS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+XML_REMEDY = (
+    "Let nmap write the file itself (-oX scan.xml writes UTF-8), or convert it to UTF-8, and "
+    "import it again."
+)
+
+
 def check_container(sample: bytes, file_name: str) -> None:
     """Raise ImportFileError when the file starts like a compressed file, an archive or UTF-16.
 
@@ -62,8 +70,13 @@ def check_container(sample: bytes, file_name: str) -> None:
     UTF-8, or a list parser would reject its bytes line by line.
     """
     for magic, kind, remedy in CONTAINERS:
-        if sample.startswith(magic):
-            raise ImportFileError(f"{file_name}: the file is {kind}, not UTF-8 text. {remedy}")
+        if not sample.startswith(magic):
+            continue
+        if magic in UTF16_MARKS:
+            text = sample[2:].decode(UTF16_MARKS[magic], "ignore").lstrip()
+            if text.startswith(("<?xml", "<nmaprun")):
+                kind, remedy = "UTF-16 XML, as Windows PowerShell 5 writes with >", XML_REMEDY
+        raise ImportFileError(f"{file_name}: the file is {kind}, not UTF-8 text. {remedy}")
 
 
 def detect_format(sample: bytes) -> str:

@@ -419,10 +419,16 @@ class NmapParser:
         # those marked up only by -Pn.
         up = not_up = assumed = 0
 
+        start_of_file = True
         while not end_of_file:
             chunk = self.stream.read(CHUNK_SIZE)
             end_of_file = not chunk
             data = pending + chunk
+            if start_of_file:
+                # A UTF-8 byte order mark, as PowerShell and Notepad write it, is
+                # no text before the XML declaration.
+                start_of_file = False
+                data = data.removeprefix(b"\xef\xbb\xbf")
             if end_of_file:
                 usable, pending = data, b""
             else:

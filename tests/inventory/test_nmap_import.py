@@ -65,6 +65,30 @@ def test_down_host_is_not_imported():
     ]
 
 
+def test_byte_order_mark_before_declaration_is_accepted(tmp_path):
+    path = tmp_path / "scan.xml"
+    path.write_bytes(b"\xef\xbb\xbf" + fixture_path("down_and_up.xml").read_bytes())
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.SUCCEEDED, report.error
+    assert addresses() == {"192.0.2.10"}
+
+
+def test_utf16_xml_gets_advice_for_xml(tmp_path):
+    path = tmp_path / "scan.xml"
+    path.write_bytes(fixture_path("down_and_up.xml").read_text().encode("utf-16"))
+
+    report = import_file(path, fmt="nmap")
+
+    assert report.status == ImportRun.Status.FAILED
+    assert report.error == (
+        "scan.xml: the file is UTF-16 XML, as Windows PowerShell 5 writes with >, not UTF-8 "
+        "text. Let nmap write the file itself (-oX scan.xml writes UTF-8), or convert it to "
+        "UTF-8, and import it again."
+    )
+
+
 def test_host_up_only_by_pn_needs_an_answer():
     report = import_file(fixture_path("pn_user_set.xml"))
 
