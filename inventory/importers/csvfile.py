@@ -68,7 +68,8 @@ def header_address_columns(cells: list[str]) -> list[int]:
 
     ``ipv4`` and ``ipv6`` columns are read together. Otherwise the first
     known name in :data:`ADDRESS_COLUMNS` order wins, so that a ``host``
-    column next to an ``ip`` column is not read as an address.
+    column next to an ``ip`` column is not read as an address, with an
+    ``ipv6`` column beside it.
     """
     names = [normalise_header(cell) for cell in cells]
     pair = [index for index, name in enumerate(names) if name in VERSIONED_ADDRESS_COLUMNS]
@@ -76,7 +77,15 @@ def header_address_columns(cells: list[str]) -> list[int]:
         return pair
     for candidate in ADDRESS_COLUMNS:
         if candidate in names:
-            return [names.index(candidate)]
+            first = names.index(candidate)
+            # A general column beside an IPv6 one, as in "IP Address" and "IPv6
+            # Address" exports: the IPv6 column is read too.
+            ipv6 = [
+                index
+                for index, name in enumerate(names)
+                if name in ("ipv6", "ipv6 address") and index != first
+            ]
+            return [first, *ipv6[:1]]
     return []
 
 

@@ -123,6 +123,22 @@ def test_quoted_fields_with_crlf(tmp_path):
     assert Host.objects.get().hostnames == ["web", "primary"]
 
 
+def test_general_address_column_reads_the_ipv6_column_beside_it(tmp_path):
+    path = tmp_path / "cmdb.csv"
+    path.write_text(
+        "IP Address,IPv6 Address,Hostname\n"
+        "192.0.2.20,2001:db8::10,a\n"
+        ",2001:db8::11,b\n"
+        "192.0.2.21,,c\n"
+    )
+
+    report = import_file(path)
+
+    assert report.rejected_count == 0
+    assert addresses() == {"192.0.2.20", "2001:db8::10", "2001:db8::11", "192.0.2.21"}
+    assert Host.objects.get(address="2001:db8::10").hostname == "a"
+
+
 @pytest.mark.parametrize("last_line_end", ["\n", ""])
 def test_unclosed_quote_fails_and_marks_nothing_stale(tmp_path, last_line_end):
     good = tmp_path / "good.csv"
