@@ -500,11 +500,12 @@ def import_stream(
                 listings = "1 more listing of an address listed earlier in the file was"
             else:
                 listings = (
-                    f"{counts.repeated} more listings of addresses listed earlier in the file were"
+                    f"{counts.repeated:,} more listings of addresses listed earlier in the file "
+                    "were"
                 )
             report.warnings.append(
-                f"{listings} merged into the first listing, for example {address}, listed again "
-                f"on line {line}."
+                f"{state.file_name}: {listings} merged into the first listing, for example "
+                f"{address}, listed again on line {line}."
             )
         if dry_run and not state.complete:
             report.warnings.append("A real import of this file would not mark any host stale.")

@@ -227,7 +227,7 @@ def test_repeated_address_is_counted_once(tmp_path):
     assert report.added == 1
     assert Host.objects.get().hostname == "b"
     assert report.warnings == [
-        "1 more listing of an address listed earlier in the file was merged into the first "
+        "a.csv: 1 more listing of an address listed earlier in the file was merged into the first "
         "listing, for example 192.0.2.1, listed again on line 3."
     ]
 
@@ -239,7 +239,8 @@ def test_address_listed_three_times_names_the_address(tmp_path):
 
     assert report.repeated == 2
     assert report.warnings == [
-        "2 more listings of addresses listed earlier in the file were merged into the first "
+        "a.csv: 2 more listings of addresses listed earlier in the file were merged into the "
+        "first "
         "listing, for example 192.0.2.7, listed again on line 4."
     ]
 
