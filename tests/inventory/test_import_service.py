@@ -240,8 +240,7 @@ def test_address_listed_three_times_names_the_address(tmp_path):
     assert report.repeated == 2
     assert report.warnings == [
         "a.csv: 2 more listings of addresses listed earlier in the file were merged into the "
-        "first "
-        "listing, for example 192.0.2.7, listed again on line 4."
+        "first listing, for example 192.0.2.7, listed again on line 4."
     ]
 
 
