@@ -14,6 +14,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from itertools import islice
 from typing import BinaryIO
 
 from lumeta_qualys.ipset import AddressError
@@ -52,6 +53,8 @@ VENDOR_COLUMNS = ("vendor", "mac vendor")
 OS_COLUMNS = ("os", "os name", "operating system")
 TAG_COLUMNS = ("tags", "tag")
 DELIMITERS = (",", ";", "\t", "|")
+# Lines above the header that a report export may have: a title, a date, "#TYPE ...".
+MAX_TITLE_ROWS = 10
 # The first line of some spreadsheet exports, naming the delimiter: "sep=;".
 SEPARATOR_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
 LIST_SEPARATORS = re.compile(r"[;,|\s]+")
@@ -185,6 +188,33 @@ class CsvParser:
             "exports write it. Correct the row and import again."
         )
 
+    def _header_below_titles(
+        self, lines: Iterator[str], first_line: str, first_number: int
+    ) -> tuple[str, int, str]:
+        """Return the header line, its number and delimiter, found below title rows.
+
+        Report exports put a title, a date or "#TYPE ..." above the header. Up
+        to MAX_TITLE_ROWS such lines are skipped with a warning; otherwise the
+        first line is taken for the header and the error names its columns.
+        """
+        number = first_number
+        for _ in range(MAX_TITLE_ROWS):
+            line, number = _next_content_line(lines, number)
+            if line is None:
+                break
+            delimiter = find_delimiter(line)
+            if delimiter is not None:
+                titles = (
+                    f"line {first_number} above the header (line {number}) was skipped as a "
+                    "title row"
+                    if number - first_number == 1
+                    else f"lines {first_number} to {number - 1} above the header (line {number}) "
+                    "were skipped as title rows"
+                )
+                self.state.warn(f"{self.state.file_name}: {titles}.")
+                return line, number, delimiter
+        raise ImportFileError(self._no_address_column(first_line, first_number))
+
     def _read(self, lines: Iterator[str]) -> Iterator[HostRecord]:
         state = self.state
         header_line, header_number = _next_content_line(lines, 0)
@@ -203,7 +233,9 @@ class CsvParser:
         else:
             delimiter = find_delimiter(header_line)
         if delimiter is None:
-            raise ImportFileError(self._no_address_column(header_line, header_number))
+            header_line, header_number, delimiter = self._header_below_titles(
+                lines, header_line, header_number
+            )
         header = next(csv.reader([header_line], delimiter=delimiter))
         names = [normalise_header(cell) for cell in header]
         address_columns = header_address_columns(header)
@@ -383,12 +415,14 @@ def split_tags(text: str) -> list[str]:
 
 
 def starts_like_csv(sample: bytes) -> bool:
-    """Return True if the first non-blank line of ``sample`` is a header with an address column."""
+    """Return True if a header with an address column starts ``sample``.
+
+    The header may follow up to MAX_TITLE_ROWS title rows, as the CSV parser
+    reads it.
+    """
     text = codecs.decode(sample, "utf-8-sig", errors="replace")
-    for line in text.splitlines():
-        if clean_text(line):
-            return find_delimiter(line) is not None
-    return False
+    content = (line for line in text.splitlines() if clean_text(line))
+    return any(find_delimiter(line) is not None for line in islice(content, MAX_TITLE_ROWS + 1))
 
 
 def looks_tabular(sample: bytes) -> bool:

@@ -123,6 +123,41 @@ def test_quoted_fields_with_crlf(tmp_path):
     assert Host.objects.get().hostnames == ["web", "primary"]
 
 
+@pytest.mark.parametrize(
+    ("text", "warning"),
+    [
+        (
+            "Asset report\nGenerated 2026-12-01\n\nIP Address,Hostname\n192.0.2.30,a\n",
+            "report.csv: lines 1 to 3 above the header (line 4) were skipped as title rows.",
+        ),
+        (
+            '#TYPE System.Management.Automation.PSCustomObject\n"IPAddress","Name"\n'
+            '"192.0.2.30","a"\n',
+            "report.csv: line 1 above the header (line 2) was skipped as a title row.",
+        ),
+    ],
+)
+def test_title_rows_above_header_are_skipped(tmp_path, text, warning):
+    path = tmp_path / "report.csv"
+    path.write_text(text)
+
+    report = import_file(path)
+
+    assert report.format == "csv"
+    assert addresses() == {"192.0.2.30"}
+    assert report.warnings == [warning]
+
+
+def test_no_header_in_first_lines_names_the_first_line(tmp_path):
+    path = tmp_path / "report.csv"
+    path.write_text("Name,Owner\n" + "x,y\n" * 12 + "ip\n192.0.2.30\n")
+
+    report = import_file(path, fmt="csv")
+
+    assert report.status == ImportRun.Status.FAILED
+    assert report.error.startswith("report.csv line 1: ")
+
+
 def test_general_address_column_reads_the_ipv6_column_beside_it(tmp_path):
     path = tmp_path / "cmdb.csv"
     path.write_text(
