@@ -104,6 +104,10 @@ class ListParser:
             )
 
 
+# What separates the values of a line that holds several: delimiters and spaces.
+LIST_SPLIT = re.compile(r"[,;|\s]+")
+# Text made of the characters of IP addresses, blocks and ranges.
+ADDRESS_LIKE = re.compile(r"[0-9A-Fa-f.:/-]+")
 # A DNS host name: labels of letters, digits and hyphens separated by dots.
 HOST_NAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?")
 
@@ -121,6 +125,13 @@ def _rejection(value: str, error: AddressError) -> str:
             f"{invalid}: the line is XML. If the file is an nmap XML file, import it as nmap "
             "(leave the format to be detected)."
         )
+    cells = [cell.strip() for cell in LIST_SPLIT.split(value) if cell.strip()]
+    if len(cells) > 1 and all(ADDRESS_LIKE.fullmatch(cell) for cell in cells):
+        # Several addresses on one line, such as "192.0.2.2, 192.0.2.3".
+        return (
+            f"{invalid}: the line contains {len(cells)} addresses. Put one address, CIDR block "
+            "or range on each line and import again."
+        )
     if any(delimiter in value for delimiter in DELIMITERS):
         # A CSV file read as a list, through --format list or the page's format choice.
         return (
@@ -128,6 +139,12 @@ def _rejection(value: str, error: AddressError) -> str:
             "format to be detected), or fix the line and import again."
         )
     words = value.split()
+    if "\u2013" in value or "\u2014" in value:
+        return (
+            f"{invalid}: it has a dash (– or —) where a range takes a hyphen (-). Write it as "
+            f'"{shown(value.replace(chr(0x2013), "-").replace(chr(0x2014), "-"))}" and import '
+            "again."
+        )
     if len(words) > 1:
         return (
             f"{invalid}: the line holds {len(words)} values separated by spaces. Put one "

@@ -101,7 +101,10 @@ def test_csv_read_as_list_hints_csv(tmp_path):
     [
         ("web-01.example.test", "it is a host name, and a list takes only IP addresses"),
         ("cafe", "it is a host name"),
-        ("192.0.2.32 192.0.2.33", "the line holds 2 values separated by spaces. Put one"),
+        ("192.0.2.32 192.0.2.33", "the line contains 2 addresses. Put one address"),
+        ("192.0.2.32, 192.0.2.33", "the line contains 2 addresses. Put one address"),
+        ("web-01 192.0.2.33", "the line holds 2 values separated by spaces. Put one"),
+        ("192.0.2.1–192.0.2.9", "it has a dash (– or —) where a range takes a hyphen (-)."),
         ('<host><address addr="192.0.2.1"/></host>', "the line is XML. If the file is an nmap"),
         ("192.0.2.300", "the octet '300' is more than 255. Fix or remove the line"),
     ],
