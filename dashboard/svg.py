@@ -16,6 +16,7 @@ from django.utils.safestring import SafeString, mark_safe
 BLUE = "#1f6fd1"
 RED = "#d64541"
 YELLOW = "#e5b21a"
+DARK_YELLOW = "#a07800"
 INK = "#1d232a"
 MUTED = "#5b6570"
 
@@ -80,9 +81,11 @@ def venn(regions: dict[str, int]) -> SafeString:
         + "</desc>",
     ]
     for cx, cy, colour, _, _, _ in circles:
+        # The yellow outline alone is 2:1 on white; a darker yellow draws it at 3:1 or more.
+        outline = DARK_YELLOW if colour == YELLOW else colour
         parts.append(
             f'<circle cx="{cx}" cy="{cy}" r="125" fill="{colour}" fill-opacity="0.18" '
-            f'stroke="{colour}" stroke-width="3"/>'
+            f'stroke="{outline}" stroke-width="3"/>'
         )
     for _, _, _, label, (x, y), anchor in circles:
         parts.append(
@@ -94,8 +97,9 @@ def venn(regions: dict[str, int]) -> SafeString:
             f'<text x="{x}" y="{y}" text-anchor="middle" font-size="16" font-weight="700" '
             f'fill="{INK}" data-region="{key}">{escape(short_number(regions[key]))}'
             f"<title>{number(regions[key])}</title></text>"
+            # Ink, not the muted grey: the small label sits on up to three tinted fills.
             f'<text x="{x}" y="{y + 15}" text-anchor="middle" font-size="11" '
-            f'fill="{MUTED}">{escape(label)}</text>'
+            f'fill="{INK}">{escape(label)}</text>'
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped or a number

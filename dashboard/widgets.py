@@ -104,7 +104,10 @@ class TrendWidget:
                 "Unmanaged by Qualys", svg.RED, "none", [r["unmanaged_by_qualys"] for r in rows]
             ),
             svg.Series(
-                "Unmanaged by Lumeta", "#a07800", "6 3", [r["unmanaged_by_lumeta"] for r in rows]
+                "Unmanaged by Lumeta",
+                svg.DARK_YELLOW,
+                "6 3",
+                [r["unmanaged_by_lumeta"] for r in rows],
             ),
             svg.Series("Managed by both", svg.BLUE, "2 3", [r["managed_by_both"] for r in rows]),
         ]

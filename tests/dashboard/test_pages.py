@@ -83,6 +83,9 @@ def test_venn_labels_every_region_with_its_count(viewer_client, coverage_data):
     assert '<table class="venn-table">' in html
     for colour in ("#1f6fd1", "#d64541", "#e5b21a"):
         assert colour in html
+    # Contrast: M's outline is the darker yellow, and region labels are in ink.
+    assert 'fill="#e5b21a" fill-opacity="0.18" stroke="#a07800"' in html
+    assert 'font-size="11" fill="#1d232a">all three</text>' in html
 
 
 def test_trend_draws_successful_syncs_only(viewer_client, db):
