@@ -29,7 +29,7 @@ PLATFORMS = [
     ("GOV1", "qualysapi.gov1.qualys.us"),
 ]
 
-# What each step of a sync is called on the pages.
+# Page names of the steps of a sync.
 STEP_LABELS = {
     "connect": "Connecting to Qualys",
     "fetch_subscription": "Reading the subscription",

@@ -104,7 +104,7 @@ class ListParser:
             )
 
 
-# What separates the values of a line that holds several: delimiters and spaces.
+# Separators between the values of a line with several: delimiters and spaces.
 LIST_SPLIT = re.compile(r"[,;|\s]+")
 # Text made of the characters of IP addresses, blocks and ranges.
 ADDRESS_LIKE = re.compile(r"[0-9A-Fa-f.:/-]+")

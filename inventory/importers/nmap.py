@@ -109,7 +109,7 @@ class _Document:
         self.hosts_up = 0
         # Complete hosts whose status is not up; counted, never imported.
         self.hosts_not_up = 0
-        # Hosts marked up only by -Pn that no port answered for; counted, never imported.
+        # Hosts marked up only by -Pn without any reply; counted, never imported.
         self.hosts_assumed_up = 0
         # Complete hosts that are up, collected by the callbacks during one
         # feed and taken after it.
@@ -225,20 +225,20 @@ class _Document:
         os_accuracy = -1
         # "Up" only because the scan skipped host discovery (-Pn): nmap then
         # marks every target up, with the reason "user-set", whether or not
-        # anything answered. Such a host counts once a port answered.
+        # anything replied. Such a host counts once a port replies.
         assumed_up = False
-        answered = False
+        replied = False
 
         def start_outside(tag: str, attributes: dict[str, str]) -> None:
             nonlocal depth, in_runstats, level, host_line, up, addresses, names
-            nonlocal os_name, os_accuracy, assumed_up, answered
+            nonlocal os_name, os_accuracy, assumed_up, replied
             depth += 1
             if tag == "host":
                 level = 0
                 host_line = parser.CurrentLineNumber
                 up = False
                 assumed_up = False
-                answered = False
+                replied = False
                 addresses = []
                 names = []
                 os_name = ""
@@ -264,7 +264,7 @@ class _Document:
             depth -= 1
 
         def start_inside(tag: str, attributes: dict[str, str]) -> None:
-            nonlocal level, section, up, os_name, os_accuracy, assumed_up, answered
+            nonlocal level, section, up, os_name, os_accuracy, assumed_up, replied
             level += 1
             if level == 1:
                 section = tag
@@ -280,7 +280,7 @@ class _Document:
                     )
                     if kind == "mac":
                         # A MAC address comes from the host's own reply on the link.
-                        answered = True
+                        replied = True
                 elif tag == "status":
                     up = attributes.get("state") == "up"
                     assumed_up = up and attributes.get("reason") == "user-set"
@@ -296,10 +296,10 @@ class _Document:
                         os_accuracy = accuracy
                         os_name = clean_text(attributes.get("name", ""))
             elif level == 3 and tag == "state" and section == "ports":
-                # <ports><port><state state="open"/>: a port that answered. A
+                # <ports><port><state state="open"/>: a port that replied. A
                 # filtered one is no sign of a host.
                 if attributes.get("state") in ANSWERING_PORT_STATES:
-                    answered = True
+                    replied = True
 
         def end_inside(tag: str) -> None:
             nonlocal level, depth
@@ -307,7 +307,7 @@ class _Document:
                 level -= 1
                 return
             # The host's own end tag.
-            if assumed_up and not answered and not os_name:
+            if assumed_up and not replied and not os_name:
                 self.hosts_assumed_up += 1
             elif up:
                 finished.append((offset, host_line, addresses, names, os_name))

@@ -191,7 +191,7 @@ def test_failed_sync_shows_error_and_last_success(viewer_client, db):
     assert reverse("integrations:sync-run", args=[failed.pk]) in html
 
 
-def test_failed_sync_names_the_failed_run_whose_data_is_shown(viewer_client, db):
+def test_failed_sync_names_data_run(viewer_client, db):
     stored = store_success_then_failure("Updating the asset group failed.", subscribed=280)
     later = stored.finished_at + timedelta(hours=1)
     SyncRun.objects.create(
@@ -435,9 +435,7 @@ def test_scan_order_segment_filters_on_inventory_names_alone(coverage_data, monk
         ("managed-by-both", "203.0.", ["203.0.113.5"]),
     ],
 )
-def test_typed_start_of_an_address_filters_addresses_on_every_list(
-    viewer_client, coverage_data, slug, query, expected
-):
+def test_typed_address_start_filters_lists(viewer_client, coverage_data, slug, query, expected):
     response = viewer_client.get(list_url(slug), {"q": query})
 
     assert row_addresses(response) == expected

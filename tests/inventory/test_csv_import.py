@@ -148,7 +148,7 @@ def test_title_rows_above_header_are_skipped(tmp_path, text, warning):
     assert report.warnings == [warning]
 
 
-def test_no_header_in_first_lines_names_the_first_line(tmp_path):
+def test_missing_header_names_first_line(tmp_path):
     path = tmp_path / "report.csv"
     path.write_text("Name,Owner\n" + "x,y\n" * 12 + "ip\n192.0.2.30\n")
 
@@ -158,7 +158,7 @@ def test_no_header_in_first_lines_names_the_first_line(tmp_path):
     assert report.error.startswith("report.csv line 1: ")
 
 
-def test_general_address_column_reads_the_ipv6_column_beside_it(tmp_path):
+def test_ip_column_reads_ipv6_beside_it(tmp_path):
     path = tmp_path / "cmdb.csv"
     path.write_text(
         "IP Address,IPv6 Address,Hostname\n"

@@ -93,7 +93,7 @@ def test_host_up_only_by_pn_needs_an_answer():
     report = import_file(fixture_path("pn_user_set.xml"))
 
     # .1 had only filtered ports; .2 an open port, .3 a closed one, .4 a MAC address,
-    # and .5 answered a ping.
+    # and .5 replied to a ping.
     assert addresses() == {"192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"}
     assert report.warnings == [
         "pn_user_set.xml: 1 host was skipped: nmap marked it up only because host discovery "

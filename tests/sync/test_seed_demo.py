@@ -116,7 +116,7 @@ def test_second_seed_keeps_the_users_inventory_and_settings(
     assert SyncRun.objects.count() == runs_before  # no sync against the user's server
 
 
-def test_second_seed_follows_the_emulator_to_its_new_address(tmp_path, qualys_emulator, sync_redis):
+def test_second_seed_follows_new_emulator(tmp_path, qualys_emulator, sync_redis):
     state_path = tmp_path / "state.json"
     call_command("seed_demo", "--state", str(state_path), "--write-state-only")
     state = json.loads(state_path.read_text())
@@ -132,9 +132,7 @@ def test_second_seed_follows_the_emulator_to_its_new_address(tmp_path, qualys_em
     assert SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).count() == 2
 
 
-def test_seed_keeps_a_state_the_user_loaded_and_follows_its_emulator(
-    tmp_path, qualys_emulator, sync_redis, capsys
-):
+def test_seed_keeps_user_loaded_state(tmp_path, qualys_emulator, sync_redis, capsys):
     state_path = tmp_path / "state.json"
     call_command("seed_demo", "--state", str(state_path), "--write-state-only")
     first = qualys_emulator(json.loads(state_path.read_text()))

@@ -115,9 +115,7 @@ def test_sync_keeps_previous_data_when_qualys_fails(qualys, configure, name):
     assert qualys.group_by_title(TITLE) == group_before
 
 
-def test_add_failing_after_a_landed_call_says_how_many_landed(
-    qualys, configure, monkeypatch, editor_client
-):
+def test_partial_add_counts_landed_addresses(qualys, configure, monkeypatch, editor_client):
     configure(auto_subscribe=True)
     scenario.load(qualys)
 

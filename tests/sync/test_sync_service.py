@@ -121,7 +121,7 @@ def test_sync_warns_about_odd_scanned_hosts(qualys, configure):
     assert "106" in warnings
 
 
-def test_host_listed_by_placeholder_alone_is_its_ipv6_address(qualys, configure):
+def test_placeholder_only_host_is_ipv6(qualys, configure):
     configure(auto_subscribe=False)
     scenario.load(qualys)
     # No IPV6 element: the placeholder's mapping record names 2001:db8::8.
@@ -133,13 +133,13 @@ def test_host_listed_by_placeholder_alone_is_its_ipv6_address(qualys, configure)
     assert (host.address_key, host.ipv6) == ("", "2001:db8::8")
     assert run.scanned == scenario.SCANNED_SIZE + 1
     assert Host.objects.get(address="2001:db8::8").scanned is True
-    # (I ∩ S) − M no longer holds 2001:db8::8, so its placeholder is not sent.
+    # (I ∩ S) − M no longer contains 2001:db8::8, so its placeholder is not sent.
     _group_id, ips = qualys.group_by_title(TITLE)
     assert list(ips.qualys_tokens()) == ["192.0.2.1", "192.0.2.12"]
     assert run.details["scanned_without_address"] == 1  # 106 only
 
 
-def test_host_listed_by_placeholder_outside_subscription_is_its_ipv6_address(qualys, configure):
+def test_unsubscribed_placeholder_host_is_ipv6(qualys, configure):
     configure(auto_subscribe=False)
     scenario.load(qualys)
     # 0.0.0.20 has a mapping record to 2001:db8::20 but is not subscribed.
@@ -384,7 +384,7 @@ def test_preview_writes_nothing_and_keeps_stored_tables(qualys, configure):
     assert run.ipv6_not_pushable == 1
 
 
-def test_address_with_two_placeholders_counts_once_and_names_both(qualys, configure):
+def test_two_placeholders_count_once(qualys, configure):
     configure(auto_subscribe=False)
     qualys.subscribe("192.0.2.1", "0.0.0.7", "0.0.0.9")
     qualys.mappings = [(1, "0.0.0.7", "2001:db8::10"), (2, "0.0.0.9", "2001:db8::10")]

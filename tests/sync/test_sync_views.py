@@ -230,7 +230,7 @@ def test_skipped_runs_give_way_to_real_runs(editor_client, configure):
     assert 'Last sync: <a href="' + reverse("integrations:sync-run", args=[real[-1].pk]) in page
 
 
-def test_skipped_runs_older_than_the_listed_runs_are_counted(editor_client, configure):
+def test_older_skipped_runs_are_counted(editor_client, configure):
     configure()
     now = timezone.now()
     SyncRun.objects.create(

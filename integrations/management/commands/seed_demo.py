@@ -111,7 +111,7 @@ class Command(BaseCommand):
             run = runs.execute_run(runs.create_run(SyncRun.Trigger.COMMAND))
             self.stdout.write(summarize(run))
             if run.status != SyncRun.Status.SUCCEEDED:
-                # The demo data is in place all the same; the run's page says what failed.
+                # The demo data is in place all the same, and the run's page names the failure.
                 self.stderr.write(
                     f"warning: sync {run.pk} at start did not succeed: {run.error} The demo data "
                     "is loaded; see the run on Settings > Integrations > Qualys."
