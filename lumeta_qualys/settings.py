@@ -25,7 +25,7 @@ elif "LUMETA_ENV_FILE" in env.ENVIRON:
     )
 
 # The words django-environ reads as true and as false; anything else is a typing error.
-TRUE_WORDS = {"true", "on", "ok", "y", "yes", "1"}
+TRUE_WORDS = set(environ.Env.BOOLEAN_TRUE_STRINGS)
 FALSE_WORDS = {"false", "off", "n", "no", "0", ""}
 
 
