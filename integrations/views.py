@@ -147,12 +147,12 @@ def recent_runs() -> dict:
         SyncRun.objects.exclude(status=SyncRun.Status.SKIPPED).order_by("-created_at")[:RECENT_RUNS]
     )
     skipped = SyncRun.objects.filter(status=SyncRun.Status.SKIPPED)
-    shown: list[SyncRun] = []
+    skipped_listed: list[SyncRun] = []
     if ran:
         newer = skipped.filter(created_at__gte=ran[-1].created_at).order_by("-created_at")
-        shown = list(newer[:RECENT_SKIPPED])
-    runs = sorted(ran + shown, key=lambda run: (run.created_at, run.pk), reverse=True)
-    return {"recent_runs": runs, "skipped_runs": skipped.count() - len(shown)}
+        skipped_listed = list(newer[:RECENT_SKIPPED])
+    runs = sorted(ran + skipped_listed, key=lambda run: (run.created_at, run.pk), reverse=True)
+    return {"recent_runs": runs, "skipped_runs": skipped.count() - len(skipped_listed)}
 
 
 def next_run_at(task: PeriodicTask | None):

@@ -526,11 +526,11 @@ class SyncService:
             self.warnings.append(message)
             logger.warning("Sync %s: %s", self.run.pk, message)
         if outside_count:
-            one = outside_count == 1
-            hosts = "1 scanned host is" if one else f"{outside_count:,} scanned hosts are"
+            single = outside_count == 1
+            hosts = "1 scanned host is" if single else f"{outside_count:,} scanned hosts are"
             message = (
                 f"{hosts} outside the subscription (for example {', '.join(outside[:5])}); "
-                f"{'it still counts' if one else 'they still count'} in M."
+                f"{'it still counts' if single else 'they still count'} in M."
             )
             self.warnings.append(message)
             logger.warning("Sync %s: %s", self.run.pk, message)

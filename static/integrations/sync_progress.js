@@ -100,9 +100,9 @@
     button.addEventListener("click", function () {
       window.location.reload();
     });
-    var kept = document.createElement("span");
-    kept.textContent = " (this reloads the page; submit the form first to keep your changes).";
-    notice.append(button, kept);
+    var hint = document.createElement("span");
+    hint.textContent = " (this reloads the page; submit the form first to keep your changes).";
+    notice.append(button, hint);
     container.append(notice);
   }
 
