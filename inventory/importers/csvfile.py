@@ -266,6 +266,10 @@ class CsvParser:
         # the first one's value, line and column header.
         crossed = 0
         first_crossed: tuple[str, int, str] | None = None
+        # Address cells written as spreadsheet formulas (="192.0.2.1"): how
+        # many, and the first one's value and line.
+        formula_cells = 0
+        first_formula: tuple[str, int] | None = None
 
         # strict: a quoted cell that is never closed, or text after a closing
         # quote, is an error with its line. Without it the csv module would take
@@ -300,8 +304,27 @@ class CsvParser:
                 try:
                     version, number, canonical = parse_host_address(value)
                 except AddressError as error:
-                    state.reject_address(line, value, error)
-                    continue
+                    inner = formula_text(value)
+                    if inner is None:
+                        state.reject_address(line, value, error)
+                        continue
+                    try:
+                        version, number, canonical = parse_host_address(inner)
+                    except AddressError as inner_error:
+                        state.reject_address(line, value, inner_error)
+                        continue
+                    formula_cells += 1
+                    if first_formula is None:
+                        first_formula = (value, line)
+                    if mac is None:
+                        # The export wrote the row's other text cells as formulas too.
+                        cells = [
+                            unwrap_formula(clean_text(row[index])) if index < width else ""
+                            for index in optional
+                        ]
+                        hostnames = split_names(cells[0])
+                        raw_mac, mac_vendor, os_name = cells[1:4]
+                        tags = split_tags(cells[4])
                 block = non_host_reason(version, number)
                 if block is not None:
                     state.reject_non_host(
@@ -336,6 +359,18 @@ class CsvParser:
             state.warn(
                 f"{state.file_name}: the file has a header row (line {header_number}) but no "
                 "data rows."
+            )
+        if first_formula is not None:
+            value, line = first_formula
+            state.warn(
+                f"{state.file_name}: "
+                + plural(
+                    formula_cells,
+                    "address cell is written as a spreadsheet formula",
+                    "address cells are written as spreadsheet formulas",
+                )
+                + f', for example "{shown(value)}" on line {line}. The text between the quotes '
+                "was read as the address, and the other cells of those rows the same way."
             )
         if first_crossed is not None:
             value, line, column = first_crossed
@@ -395,6 +430,24 @@ def _promised_version(name: str) -> int | None:
     if name in ("ipv6", "ipv6 address"):
         return 6
     return None
+
+
+def formula_text(text: str) -> str | None:
+    """Return the text of a spreadsheet formula cell such as ``="192.0.2.1"``, or None.
+
+    Some tools write ``="..."`` so that a spreadsheet shows the text as it is
+    instead of reading it as a number or a date. The text is the part
+    between the quotes, with doubled quotes made single.
+    """
+    if len(text) >= 3 and text.startswith('="') and text.endswith('"'):
+        return clean_text(text[2:-1].replace('""', '"'))
+    return None
+
+
+def unwrap_formula(text: str) -> str:
+    """Return the text of a formula cell, or ``text`` itself when it is no formula."""
+    inner = formula_text(text)
+    return text if inner is None else inner
 
 
 def split_names(text: str) -> list[str]:

@@ -367,3 +367,34 @@ def test_xml_read_as_csv_says_so(tmp_path):
         "scan.xml line 1: the file is XML, not CSV. If it is an nmap XML file, import it as nmap "
         "(leave the format to be detected)."
     )
+
+
+def test_formula_cells_are_read_as_their_text(tmp_path):
+    # ="..." keeps a spreadsheet from reading the text as a number or date.
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "IP,Hostname,MAC,OS,Tags\n"
+        '"=""192.0.2.10""","=""Web-10, www""","=""00:00:5e:00:53:0a""",'
+        '"=""Linux """"5""""""","=""dmz;web"""\n'
+        "192.0.2.11,=b,,,\n"
+        '="198.51.100.7",c,,,\n'
+        '="not-an-ip",d,,,\n'
+    )
+
+    report = import_file(path)
+
+    assert addresses() == {"192.0.2.10", "192.0.2.11", "198.51.100.7"}
+    host = Host.objects.get(address="192.0.2.10")
+    assert host.hostnames == ["web-10", "www"]
+    assert host.mac == "00:00:5E:00:53:0A"
+    assert host.os_name == 'Linux "5"'
+    assert host.tags == ["dmz", "web"]
+    # A cell that is no formula keeps its text, equals sign included.
+    assert Host.objects.get(address="192.0.2.11").hostnames == ["=b"]
+    assert report.warnings == [
+        "export.csv: 2 address cells are written as spreadsheet formulas, for example "
+        '"="192.0.2.10"" on line 2. The text between the quotes was read as the address, and '
+        "the other cells of those rows the same way."
+    ]
+    assert [row["line"] for row in report.rejected] == [5]
+    assert "'not-an-ip' does not appear" in report.rejected[0]["message"]
