@@ -9,16 +9,18 @@ and its lease lapses after ``SYNC_LOCK_LEASE_SECONDS``.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import secrets
 import threading
 
 import redis
 from django.conf import settings
+from django.db import connection as database
 
 logger = logging.getLogger(__name__)
 
-LOCK_KEY = "lumeta-qualys:sync-lock"
+LOCK_KEY_PREFIX = "lumeta-qualys:sync-lock"
 
 # Renew only while the key still contains this holder's token.
 _RENEW = """
@@ -34,6 +36,21 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+
+def lock_key() -> str:
+    """Return the lock's Redis key, which names the database that the syncs write.
+
+    Deployments that share one Redis (staging and production, or two
+    products on one host) then never turn away each other's syncs, and a
+    skipped run names a run of its own database. Every process of one
+    deployment reaches the same database, so they share the key.
+    """
+    settings_dict = database.settings_dict
+    identity = "\n".join(
+        str(settings_dict.get(part) or "") for part in ("ENGINE", "HOST", "PORT", "NAME")
+    )
+    return f"{LOCK_KEY_PREFIX}:{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
 
 
 class LockError(Exception):
@@ -69,10 +86,10 @@ class SyncLock:
         *,
         connection: redis.Redis | None = None,
         lease_seconds: int | None = None,
-        key: str = LOCK_KEY,
+        key: str | None = None,
     ):
         self.owner = owner
-        self.key = key
+        self.key = key or lock_key()
         self.lease_ms = int((lease_seconds or settings.SYNC_LOCK_LEASE_SECONDS) * 1000)
         self.connection = connection or redis_connection()
         self.token = f"{owner}:{secrets.token_hex(16)}"
@@ -144,7 +161,7 @@ class SyncLock:
 def current_holder(connection: redis.Redis | None = None) -> str | None:
     """Return the owner (a sync run id) of the lease, or None when no sync holds it."""
     try:
-        value = (connection or redis_connection()).get(LOCK_KEY)
+        value = (connection or redis_connection()).get(lock_key())
     except redis.RedisError as error:
         raise _unreachable(error) from error
     if value is None:

@@ -234,9 +234,9 @@ def sync_redis(redis_url, settings):
     """Point the sync lock at the test Redis and clear any lease left by an earlier test."""
     settings.REDIS_URL = redis_url
     connection = lock_module.redis_connection(redis_url)
-    connection.delete(lock_module.LOCK_KEY)
+    connection.delete(lock_module.lock_key())
     yield connection
-    connection.delete(lock_module.LOCK_KEY)
+    connection.delete(lock_module.lock_key())
 
 
 @pytest.fixture

@@ -6,10 +6,11 @@ import time
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from integrations.models import SyncRun
 from integrations.services import runs
-from integrations.services.lock import SyncLock, current_holder
+from integrations.services.lock import LOCK_KEY_PREFIX, SyncLock, current_holder, lock_key
 
 from . import scenario
 
@@ -20,6 +21,29 @@ def kill(lock: SyncLock) -> None:
     """Stop a lock's heartbeat without releasing it, as a killed worker would."""
     lock._stop.set()
     lock._thread.join()
+
+
+def test_lock_key_names_the_database(monkeypatch):
+    key = lock_key()
+    monkeypatch.setitem(connection.settings_dict, "NAME", "another-database")
+
+    assert key.startswith(f"{LOCK_KEY_PREFIX}:")
+    assert lock_key() != key
+
+
+def test_sync_of_another_database_on_the_same_redis_is_no_obstacle(sync_redis, monkeypatch):
+    with monkeypatch.context() as patched:
+        patched.setitem(connection.settings_dict, "NAME", "another-database")
+        other = SyncLock("other", connection=sync_redis)
+        assert other.acquire() is True
+    own = SyncLock("1", connection=sync_redis)
+
+    try:
+        assert own.acquire() is True
+        assert current_holder(sync_redis) == "1"
+    finally:
+        own.release()
+        other.release()
 
 
 def test_lock_is_exclusive_until_released(sync_redis):
