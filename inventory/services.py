@@ -168,6 +168,7 @@ def import_file(
     file_name: str | None = None,
     mark_stale: bool = True,
     stale_cutoff: datetime | None = None,
+    source_from_name: bool | None = None,
 ) -> ImportReport:
     """Import one discovery file from disk and return its report.
 
@@ -201,6 +202,7 @@ def import_file(
             total_bytes=file_path.stat().st_size,
             mark_stale=mark_stale,
             stale_cutoff=stale_cutoff,
+            source_from_name=source_from_name,
         )
 
 
@@ -251,6 +253,7 @@ def import_files(
             file_name=display_name,
             mark_stale=not shared or (last and not dry_run and feed not in blocked),
             stale_cutoff=cutoff if shared else None,
+            source_from_name=not (source or "").strip(),
         )
         if feed not in blocked:
             if report.status == ImportRun.Status.EMPTY or (report.ok and report.imported == 0):
@@ -373,8 +376,15 @@ def import_stream(
     total_bytes: int | None = None,
     mark_stale: bool = True,
     stale_cutoff: datetime | None = None,
+    source_from_name: bool | None = None,
 ) -> ImportReport:
-    """Import a discovery file from an open binary stream; see :func:`import_file`."""
+    """Import a discovery file from an open binary stream; see :func:`import_file`.
+
+    ``source_from_name`` is true when no source was given and the source is
+    the file's name; by default it is true when ``source`` is empty.
+    """
+    if source_from_name is None:
+        source_from_name = not (source or "").strip()
     source = (source or "").strip() or file_name
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.")
@@ -443,6 +453,16 @@ def import_stream(
                     # A dry run marks too, so that its report shows the count; the
                     # rollback below undoes it with everything else.
                     report.marked_stale = writer.mark_stale(timezone.now(), stale_cutoff)
+                    if report.marked_stale and source_from_name:
+                        # Two feeds that send files of one name, hosts.csv, would
+                        # otherwise mark each other's hosts stale unawares.
+                        state.warn(
+                            f"No source was given, so the source is the file's name, {source!r}: "
+                            f"{plural(report.marked_stale, 'host', 'hosts')} that earlier "
+                            "imports of a file of that name listed became stale. If another "
+                            "feed sends files of the same name, give each feed a source of its "
+                            "own."
+                        )
                     if report.marked_stale and state.rejected_count:
                         # A rejected row may name a host that is still there.
                         state.warn(

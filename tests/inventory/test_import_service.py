@@ -62,6 +62,26 @@ def test_hosts_missing_from_next_import_become_stale(tmp_path):
     assert not Host.objects.get(address="198.51.100.1").stale
 
 
+def test_stale_marking_by_a_source_taken_from_the_file_name_warns(tmp_path):
+    (tmp_path / "team-a").mkdir()
+    (tmp_path / "team-b").mkdir()
+    import_file(write(tmp_path, "team-a/hosts.csv", "ip\n192.0.2.1\n192.0.2.2\n"))
+
+    report = import_file(write(tmp_path, "team-b/hosts.csv", "ip\n198.51.100.1\n"))
+    named = import_file(write(tmp_path, "team-b/hosts.csv", "ip\n198.51.100.2\n"), source="b")
+    named_again = import_file(write(tmp_path, "team-b/hosts.csv", "ip\n198.51.100.3\n"), source="b")
+
+    assert report.marked_stale == 2
+    assert report.warnings == [
+        "No source was given, so the source is the file's name, 'hosts.csv': 2 hosts that "
+        "earlier imports of a file of that name listed became stale. If another feed sends "
+        "files of the same name, give each feed a source of its own."
+    ]
+    assert named.warnings == []
+    assert named_again.marked_stale == 1
+    assert named_again.warnings == []
+
+
 def test_stale_marking_beside_rejected_rows_warns(tmp_path):
     import_file(write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n192.0.2.3\n"), source="cmdb")
 
