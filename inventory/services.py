@@ -621,7 +621,11 @@ def expire_stale_hosts(days: int | None = None, now=None) -> int:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
     deleted = delete_hosts(expired_hosts(cutoff))
-    logger.info("Expired %s hosts stale for more than %s days", f"{deleted:,}", days)
+    logger.info(
+        "Expired %s stale for more than %s",
+        plural(deleted, "host", "hosts"),
+        plural(days, "day", "days"),
+    )
     return deleted
 
 

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
@@ -27,7 +28,7 @@ from lumeta_qualys.ipset import AddressError, key_of
 
 from . import background
 from .forms import HostSearchForm, ImportForm
-from .importers import FORMATS
+from .importers import FORMATS, ImportFileError, check_container
 from .models import Host, ImportRun
 from .querysets import address_search_error
 from .services import create_run, import_file, name_problem, settle_abandoned_runs
@@ -275,6 +276,29 @@ FALSE_WORDS = ("0", "false", "no", "off")
 class BadRequest(ValueError):
     """A request that the endpoint cannot act on unambiguously; the message names the fix."""
 
+    status = 400
+
+
+class BodyTooLarge(BadRequest):
+    """A body larger than IMPORT_MAX_UPLOAD_BYTES, found while it is read."""
+
+    status = 413
+
+
+class LengthRequired(BadRequest):
+    """A chunked body that the web server does not hand over whole."""
+
+    status = 411
+
+
+def _too_large(limit: int, size: int | None = None) -> BodyTooLarge:
+    """Return the error for a body above ``limit``, of ``size`` bytes when the length is known."""
+    body = "The request body is" if size is None else f"The request body is {size} bytes,"
+    return BodyTooLarge(
+        f"{body} more than the limit of {limit} bytes (IMPORT_MAX_UPLOAD_BYTES). Raise the "
+        "limit, or import the file on the server with manage.py import_hosts."
+    )
+
 
 def _flag(name: str, value: str | None, default: bool = False) -> bool:
     """Read a yes/no parameter, ``default`` when absent; raise BadRequest for any other value."""
@@ -335,6 +359,10 @@ def _stale_before(value: str | None) -> datetime | None:
     return moment
 
 
+def _chunked(request: HttpRequest) -> bool:
+    return "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
 @method_decorator(login_not_required, name="dispatch")
 @method_decorator(accepts_api_token, name="dispatch")
 class ImportApiView(View):
@@ -375,25 +403,23 @@ class ImportApiView(View):
         except ValueError:
             return _json_error("The Content-Length header is not a number.", 400)
         if length > limit:
-            return _json_error(
-                f"The request body is {length} bytes, more than the limit of {limit} bytes "
-                "(IMPORT_MAX_UPLOAD_BYTES). Raise the limit, or import the file on the server "
-                "with manage.py import_hosts.",
-                413,
-            )
+            return _json_error(str(_too_large(limit, length)), 413)
         try:
             options = self._options(request)
-        except BadRequest as error:
-            return _json_error(str(error), 400)
-
-        try:
             # A body without a name takes the source's, so that messages name the feed.
-            path, name = self._save_body(request, options["name"] or options["source"])
+            path, name = self._save_body(request, options["name"] or options["source"], limit)
         except BadRequest as error:
-            return _json_error(str(error), 400)
-        # curl -d (not --data-binary) removes a file's line breaks.
+            return _json_error(str(error), error.status)
+        # curl -d (not --data-binary) removes a file's line breaks. A compressed
+        # file has none to remove, and its own message says what to do.
         with open(path, "rb") as body:
-            one_line = b"\n" not in body.read(FLATTENED_CHECK_BYTES)
+            sample = body.read(FLATTENED_CHECK_BYTES)
+        try:
+            check_container(sample, name)
+        except ImportFileError:
+            one_line = False
+        else:
+            one_line = b"\n" not in sample
         try:
             report = import_file(
                 path,
@@ -432,7 +458,19 @@ class ImportApiView(View):
     def _options(self, request: HttpRequest) -> dict:
         """Return the import's options from the query string and form fields; raise BadRequest."""
         multipart = request.content_type == "multipart/form-data"
-        groups = [request.GET, request.POST] if multipart else [request.GET]
+        if multipart and _chunked(request):
+            raise LengthRequired(
+                "The multipart body was sent in chunks (Transfer-Encoding: chunked), which this "
+                "endpoint cannot read. Send it with a Content-Length, as curl -F file=@FILE does."
+            )
+        try:
+            groups = [request.GET, request.POST] if multipart else [request.GET]
+        except MultiPartParserError as error:
+            raise BadRequest(
+                f"The multipart body cannot be read: {error}. Send the file with curl -F "
+                "file=@FILE, which writes the boundary into the Content-Type header, or send "
+                "the file itself as the body with --data-binary @FILE."
+            ) from None
         values = _collect_parameters(*groups)
         fmt = values.get("format") or None
         if fmt is not None and fmt not in FORMATS:
@@ -463,8 +501,15 @@ class ImportApiView(View):
             "stale_before": stale_before,
         }
 
-    def _save_body(self, request: HttpRequest, raw_name: str) -> tuple[str, str]:
-        """Store the file sent and return its path and name; raise BadRequest when there is none."""
+    def _save_body(self, request: HttpRequest, raw_name: str, limit: int) -> tuple[str, str]:
+        """Store the file sent and return its path and name; raise BadRequest when there is none.
+
+        A raw body sent in chunks (``curl -T -`` or a pipe) has no
+        Content-Length, and Django reads no byte of it. gunicorn decodes the
+        chunks and sets ``wsgi.input_terminated``; the body is then
+        read from the server's stream up to ``limit`` bytes. A server that
+        does not decode them gets 411 with the remedy.
+        """
         if request.content_type == "multipart/form-data":
             uploads = [upload for field in request.FILES for upload in request.FILES.getlist(field)]
             if not uploads:
@@ -478,12 +523,27 @@ class ImportApiView(View):
                 raise BadRequest(f"The file {upload.name!r} is empty.")
             return save_upload(upload), upload.name
         name = raw_name or "upload"
+        stream = request
+        if _chunked(request) and not request.META.get("CONTENT_LENGTH"):
+            if not request.META.get("wsgi.input_terminated"):
+                raise LengthRequired(
+                    "The body was sent in chunks (Transfer-Encoding: chunked), which this web "
+                    "server does not read. Send it with a Content-Length: curl --data-binary "
+                    "@FILE, or --data-binary @- to read standard input."
+                )
+            stream = request.META["wsgi.input"]
         handle, path = tempfile.mkstemp(prefix="import-", dir=background.upload_directory())
         size = 0
-        with os.fdopen(handle, "wb") as target:
-            while chunk := request.read(COPY_CHUNK):
-                size += len(chunk)
-                target.write(chunk)
+        try:
+            with os.fdopen(handle, "wb") as target:
+                while chunk := stream.read(COPY_CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise _too_large(limit)
+                    target.write(chunk)
+        except BodyTooLarge:
+            Path(path).unlink(missing_ok=True)
+            raise
         if size == 0:
             Path(path).unlink(missing_ok=True)
             raise BadRequest("The request body is empty: send the file as the body or as 'file'.")

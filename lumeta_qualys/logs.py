@@ -1,6 +1,8 @@
 """Logging filters of the project's LOGGING setting."""
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class ForbiddenWithoutTraceback(logging.Filter):
@@ -15,3 +17,29 @@ class ForbiddenWithoutTraceback(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         return True
+
+
+@contextmanager
+def quiet_for_cron(verbosity: int) -> Iterator[None]:
+    """Log only warnings and errors while a command runs with ``-v 0``.
+
+    cron mails every line a job writes, and the commands log a line at INFO
+    when an import or a sync starts and ends. The root logger's level is
+    restored afterwards, for a command called from other code.
+    """
+    root = logging.getLogger()
+    level = root.level
+    if verbosity == 0:
+        root.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+class QuietForCron:
+    """A management command mixin: ``-v 0`` logs only warnings and errors."""
+
+    def execute(self, *args, **options):
+        with quiet_for_cron(options.get("verbosity", 1)):
+            return super().execute(*args, **options)

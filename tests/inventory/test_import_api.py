@@ -1,17 +1,23 @@
 """The import endpoint for scripts, authenticated by API tokens."""
 
+import gzip
+import io
+import sys
 from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+import requests
 from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ApiToken
+from inventory import background
 from inventory.models import Host
 from tests.support.personas import PASSWORD
+from tests.support.services import free_port, subprocess_env, wait_for_port
 
 from .conftest import fixture_path
 
@@ -30,6 +36,28 @@ def script_user(db):
 @pytest.fixture
 def token(script_user):
     return ApiToken.issue(script_user, "nightly scan")
+
+
+@pytest.fixture
+def live_gunicorn(transactional_db, start_process):
+    """The product under gunicorn, as in production, on the test database."""
+    port = free_port()
+    server = start_process(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "lumeta_qualys.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+        ],
+        subprocess_env(DJANGO_SETTINGS_MODULE="tests.settings"),
+        name="gunicorn",
+    )
+    wait_for_port(port, timeout=60, process=server.process)
+    return f"http://127.0.0.1:{port}"
 
 
 def auth(raw: str) -> dict:
@@ -420,3 +448,100 @@ def test_get_is_405_with_json(client, token):
     assert response.json() == {
         "error": "The method GET is not allowed here. Send the file with POST."
     }
+
+
+def post_chunked(client, raw: str, body: bytes, terminated: bool = True):
+    """POST ``body`` as a web server hands over a body sent in chunks, with no Content-Length.
+
+    gunicorn decodes the chunks, hands the body over as ``wsgi.input`` and
+    sets ``wsgi.input_terminated``; Django's own development server does not.
+    """
+    environ = {
+        **auth(raw),
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "CONTENT_LENGTH": "",
+        "wsgi.input": io.BytesIO(body),
+    }
+    if terminated:
+        environ["wsgi.input_terminated"] = True
+    return client.generic("POST", f"{URL}?source=pipe", content_type="text/plain", **environ)
+
+
+def test_chunked_body_is_read_whole(client, token):
+    _, raw = token
+
+    response = post_chunked(client, raw, b"192.0.2.1\n192.0.2.2\n")
+
+    assert response.status_code == 200
+    assert response.json()["added"] == 2
+
+
+def test_chunked_body_that_the_server_does_not_decode_is_411(client, token):
+    _, raw = token
+
+    response = post_chunked(client, raw, b"192.0.2.1\n", terminated=False)
+
+    assert response.status_code == 411
+    assert response.json()["error"].endswith(
+        "Send it with a Content-Length: curl --data-binary @FILE, or --data-binary @- to read "
+        "standard input."
+    )
+    assert Host.objects.count() == 0
+
+
+def test_chunked_body_over_limit_is_413_and_leaves_no_file(client, token, settings):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 5
+    _, raw = token
+    uploads = background.upload_directory()
+    before = set(uploads.iterdir())
+
+    response = post_chunked(client, raw, b"192.0.2.1\n")
+
+    assert response.status_code == 413
+    assert response.json()["error"].startswith(
+        "The request body is more than the limit of 5 bytes (IMPORT_MAX_UPLOAD_BYTES)."
+    )
+    assert set(uploads.iterdir()) == before
+
+
+def test_multipart_body_without_boundary_gets_json(client, token):
+    _, raw = token
+
+    response = client.post(
+        URL, data=b"192.0.2.1\n", content_type="multipart/form-data", **auth(raw)
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"].startswith("The multipart body cannot be read: ")
+    assert "curl -F file=@FILE" in response.json()["error"]
+
+
+def test_compressed_body_gets_no_curl_d_hint(client, token):
+    _, raw = token
+
+    response = client.post(
+        f"{URL}?name=hosts.csv.gz",
+        data=gzip.compress(b"192.0.2.1"),
+        content_type="application/gzip",
+        **auth(raw),
+    )
+
+    assert response.status_code == 400
+    assert "gzip" in response.json()["error"]
+    assert not any("line break" in warning for warning in response.json()["warnings"])
+
+
+def test_chunked_body_through_gunicorn(live_gunicorn, token):
+    # requests sends a generator as a chunked body with no Content-Length.
+    _, raw = token
+
+    response = requests.post(
+        f"{live_gunicorn}{URL}?source=pipe",
+        data=iter([b"192.0.2.1\n", b"192.0.2.2\n"]),
+        headers={"Authorization": f"Bearer {raw}", "Content-Type": "text/plain"},
+        timeout=60,
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["added"] == 2

@@ -1,6 +1,7 @@
 """The import_hosts and expire_hosts commands."""
 
 import io
+import logging
 import subprocess
 import sys
 from datetime import timedelta
@@ -328,3 +329,44 @@ def test_progress_bar_writes_host_count_in_full(monkeypatch, tmp_path):
 
     assert "hosts=30,000" in stderr.getvalue().rsplit("\r", 1)[-1]
     assert "added 30,000, updated 0" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_commands_in_cron_write_only_what_needs_a_look(tmp_path):
+    # -v 0, as in a crontab: cron mails every line a job writes.
+    good = tmp_path / "good.txt"
+    good.write_text("192.0.2.1\n")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("not-an-address\n")
+
+    def command(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args, "-v", "0"],
+            cwd=ROOT,
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    imported = command("import_hosts", str(good))
+    expired = command("expire_hosts", "--days", "7")
+    failed = command("import_hosts", str(bad))
+
+    assert (imported.returncode, imported.stdout, imported.stderr) == (0, "", "")
+    assert (expired.returncode, expired.stdout, expired.stderr) == (0, "", "")
+    assert addresses() == {"192.0.2.1"}
+    assert failed.returncode == 1
+    assert 'rejected: bad.txt line 1: "not-an-address"' in failed.stdout
+    assert "bad.txt listed no host" in failed.stderr
+    assert " INFO " not in failed.stderr
+
+
+def test_quiet_command_restores_the_log_level():
+    root = logging.getLogger()
+    level = root.level
+    assert level < logging.WARNING
+
+    run(str(fixture_path("hosts.csv")), "-v", "0")
+
+    assert root.level == level

@@ -194,6 +194,19 @@ def test_command_exit_codes(qualys, configure, sync_redis, capsys):
     assert "failed" in capsys.readouterr().out
 
 
+def test_command_in_cron_writes_only_a_run_that_did_not_succeed(qualys, configure, capsys):
+    configure()
+    scenario.load(qualys)
+
+    call_command("qualys_sync", "--no-progress", verbosity=0)
+    assert capsys.readouterr().out == ""
+
+    qualys.fail("ip_list", status=401, body=b"", repeat=True)
+    with pytest.raises(SystemExit):
+        call_command("qualys_sync", "--no-progress", verbosity=0)
+    assert "failed" in capsys.readouterr().out
+
+
 def test_command_dry_run_prints_what_would_change(qualys, configure, capsys):
     configure(auto_subscribe=True)
     scenario.load(qualys)

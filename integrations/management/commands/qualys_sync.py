@@ -11,6 +11,7 @@ from tqdm import tqdm
 from integrations.models import SyncRun
 from integrations.services import runs
 from integrations.services.sync import summarize
+from lumeta_qualys.logs import QuietForCron
 
 EXIT_SUCCEEDED = 0
 EXIT_FAILED = 2
@@ -30,7 +31,7 @@ STEP_LABELS = {
 }
 
 
-class Command(BaseCommand):
+class Command(QuietForCron, BaseCommand):
     help = (
         "Fetch the Qualys subscription and scanned hosts, store them and push the gap, as the "
         "scheduled sync does, in this process. Needs Redis (REDIS_URL) for the sync lock. "
@@ -63,9 +64,11 @@ class Command(BaseCommand):
             if bar is not None:
                 bar.close()
 
-        self.stdout.write(summarize(run))
-        for warning in run.details.get("warnings", []):
-            self.stdout.write(f"warning: {warning}")
+        # -v 0, as in cron: a sync that succeeded writes nothing.
+        if options["verbosity"] > 0 or run.status != SyncRun.Status.SUCCEEDED:
+            self.stdout.write(summarize(run))
+            for warning in run.details.get("warnings", []):
+                self.stdout.write(f"warning: {warning}")
         if options["dry_run"] or options["show_ranges"]:
             self._print_ranges(run, show_all=options["show_ranges"])
 

@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from inventory.importers.base import plural
 from inventory.services import expire_stale_hosts, expired_hosts
+from lumeta_qualys.logs import QuietForCron
 
 
-class Command(BaseCommand):
+class Command(QuietForCron, BaseCommand):
     help = (
         "Delete hosts stale for more than N days (default: INVENTORY_STALE_EXPIRY_DAYS; "
         "0 turns expiry off)."
@@ -51,10 +52,11 @@ class Command(BaseCommand):
             self._preview(days)
             return
         deleted = expire_stale_hosts(days)
-        self.stdout.write(
-            f"Deleted {plural(deleted, 'host', 'hosts')} stale for more than "
-            f"{plural(days, 'day', 'days')}."
-        )
+        if options["verbosity"] > 0:
+            self.stdout.write(
+                f"Deleted {plural(deleted, 'host', 'hosts')} stale for more than "
+                f"{plural(days, 'day', 'days')}."
+            )
 
     def _preview(self, days: int) -> None:
         hosts = expired_hosts(timezone.now() - timedelta(days=days)).order_by("key")

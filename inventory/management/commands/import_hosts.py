@@ -10,9 +10,10 @@ from tqdm import tqdm
 
 from inventory.importers import FORMATS
 from inventory.services import import_files, name_problem
+from lumeta_qualys.logs import QuietForCron
 
 
-class Command(BaseCommand):
+class Command(QuietForCron, BaseCommand):
     help = (
         "Import nmap XML, CSV or plain address lists into the inventory. Each file is one "
         "import in one transaction; the report is printed at the end. Files with the same "
@@ -76,8 +77,10 @@ class Command(BaseCommand):
         try:
             for report in reports:
                 self._close_bar()
-                for line in report.summary_lines():
-                    self.stdout.write(line)
+                # -v 0, as in cron: only the reports of files that need a look.
+                if options["verbosity"] > 0 or not report.ok or report.imported == 0:
+                    for line in report.summary_lines():
+                        self.stdout.write(line)
                 if not report.ok:
                     failed.append(report.file_name)
                 elif report.imported == 0:
