@@ -1,9 +1,16 @@
 """Bearer-token authentication for the views meant for scripts."""
 
+from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
 from .models import ApiToken, hash_token
+
+# The views that take an API token, as a refused request names them.
+SCRIPT_ENDPOINTS = (
+    "POST /inventory/api/import/, GET /dashboard/summary.json, GET /dashboard/LIST.csv (the "
+    "three dashboard lists) and GET /settings/integrations/qualys/sync/progress.json"
+)
 
 
 def accepts_api_token(view):
@@ -49,12 +56,21 @@ def token_failure(header: str) -> str:
     return f"the account {token.user.get_username()!r} that owns this API token is inactive"
 
 
+def token_refused(message: str) -> JsonResponse:
+    """Return the 401 JSON reply to a script, with the header that names the scheme."""
+    response = JsonResponse({"error": message}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="lumeta-qualys"'
+    return response
+
+
 class ApiTokenMiddleware:
     """Authenticate token requests to views marked with :func:`accepts_api_token`.
 
     Runs before Django's LoginRequiredMiddleware, so a valid token counts as a
-    login there; an invalid token leaves the request anonymous and the login
-    check answers it.
+    login there. A request with an ``Authorization`` header comes from a
+    script, which cannot follow a redirect to the login page: when its token
+    fails, or the page takes no token, it gets a 401 JSON reply with the reason.
+    Views exempt from the login (the import endpoint) answer for themselves.
     """
 
     def __init__(self, get_response):
@@ -65,10 +81,23 @@ class ApiTokenMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         header = request.headers.get("Authorization", "")
-        if not header or not getattr(view_func, "accepts_api_token", False):
+        if not header:
             return None
-        user = user_for_token(header)
-        if user is not None:
-            request.user = SimpleLazyObject(lambda: user)
-            request.api_token_auth = True
+        login_required = getattr(view_func, "login_required", True)
+        if getattr(view_func, "accepts_api_token", False):
+            user = user_for_token(header)
+            if user is not None:
+                request.user = SimpleLazyObject(lambda: user)
+                request.api_token_auth = True
+            elif login_required:
+                return token_refused(
+                    f"Authentication failed: {token_failure(header)}. Send a valid API token as "
+                    "'Authorization: Bearer <token>'; create one at /accounts/tokens/."
+                )
+            return None
+        if login_required and not request.user.is_authenticated:
+            return token_refused(
+                "This page is for people and takes a login, not an API token. The endpoints "
+                f"for scripts are {SCRIPT_ENDPOINTS}."
+            )
         return None

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django.views.generic import TemplateView
 
@@ -117,6 +115,7 @@ class CoverageListView(TemplateView):
         return self.render_to_response(context)
 
 
+@accepts_api_token
 def coverage_export(request: HttpRequest, slug: str) -> HttpResponse:
     """Stream the whole filtered list as CSV, in address order."""
     coverage_set = COVERAGE_SETS.get(slug)
@@ -188,26 +187,12 @@ def summary_payload() -> dict:
     }
 
 
-@login_not_required
 @accepts_api_token
 def summary_json(request: HttpRequest) -> HttpResponse:
     """The counts for scripts and monitoring; a session or an API token is required.
 
-    A request with an ``Authorization`` header gets a 401 JSON response when
-    the token is missing or invalid, because a script cannot follow a login page.
+    A request whose token fails gets a 401 JSON reply from ApiTokenMiddleware.
     """
-    if not request.user.is_authenticated:
-        if "Authorization" in request.headers:
-            response = JsonResponse(
-                {
-                    "error": "The API token is missing, invalid or revoked. Send "
-                    "'Authorization: Bearer <token>' with an active token from the API tokens page."
-                },
-                status=401,
-            )
-            response["WWW-Authenticate"] = 'Bearer realm="lumeta-qualys"'
-            return response
-        return redirect_to_login(request.get_full_path())
     # json.dumps writes Python integers exactly, however large: IPv6 counts
     # pass 2**53 and must not become floats.
     body = json.dumps(summary_payload(), indent=2)

@@ -9,9 +9,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from kombu.exceptions import OperationalError
+
+from accounts.middleware import accepts_api_token
 
 from . import constants
 from .models import QualysSettings, SyncRun
@@ -155,6 +158,7 @@ class SyncPreviewView(View):
         return redirect("integrations:sync-run", pk=run.pk)
 
 
+@method_decorator(accepts_api_token, name="dispatch")
 class SyncProgressView(View):
     """JSON for the progress poller: a run (``?run=ID``) or the latest, and whether one runs."""
 

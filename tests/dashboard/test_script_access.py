@@ -1,0 +1,70 @@
+"""API tokens on the endpoints for scripts, and a 401 for scripts that call pages for people."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from accounts.models import ApiToken
+
+EXPORT = reverse("dashboard:export", args=["unmanaged-by-qualys"])
+PROGRESS = reverse("integrations:sync-progress")
+
+
+@pytest.fixture
+def raw_token(viewer):
+    return ApiToken.issue(viewer, "cron export")[1]
+
+
+def test_list_export_takes_a_token(client, raw_token, coverage_data):
+    response = client.get(EXPORT, HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    body = b"".join(response.streaming_content).decode()
+    assert body.splitlines()[0].startswith("Address,Host name,")
+    assert len(body.splitlines()) > 1
+
+
+def test_sync_progress_takes_a_token(client, raw_token, db):
+    response = client.get(PROGRESS, HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+
+    assert response.status_code == 200
+    assert response.json() == {"running": False, "run": None}
+
+
+@pytest.mark.parametrize("url", [EXPORT, PROGRESS])
+def test_revoked_token_gets_401_json_that_says_so(client, viewer, url, db):
+    token, raw = ApiToken.issue(viewer, "cron export")
+    token.revoke()
+
+    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="lumeta-qualys"'
+    assert json.loads(response.content)["error"].startswith(
+        "Authentication failed: the API token 'cron export' was revoked on "
+    )
+
+
+@pytest.mark.parametrize("url", ["/", reverse("inventory:hosts")])
+def test_page_for_people_answers_a_script_with_401_json(client, raw_token, url):
+    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+
+    assert response.status_code == 401
+    message = json.loads(response.content)["error"]
+    assert message.startswith("This page is for people and takes a login, not an API token.")
+    assert "GET /dashboard/summary.json" in message
+
+
+def test_logged_in_browser_is_not_bothered_by_a_header(viewer_client, db):
+    response = viewer_client.get("/dashboard/", HTTP_AUTHORIZATION="Bearer lq_not_a_token")
+
+    assert response.status_code == 200
+
+
+def test_export_without_header_still_sends_browser_to_login(client, db):
+    response = client.get(EXPORT)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
