@@ -165,6 +165,7 @@ def summary_payload() -> dict:
     """Return the figures of ``/dashboard/summary.json``: exact integers and the last sync."""
     coverage = coverage_counts()
     last = status.last_sync()
+    stored = status.last_stored_sync()
     return {
         "indexed": coverage.indexed,
         "subscribed": coverage.subscribed,
@@ -182,6 +183,15 @@ def summary_payload() -> dict:
             "started_at": iso_utc(last.started_at),
             "finished_at": iso_utc(last.finished_at),
             "error": last.error,
+        },
+        # The Qualys sets above come from this run: after a failed sync, a
+        # monitoring script sees how old they are.
+        "qualys_data_from": None
+        if stored is None
+        else {
+            "id": stored.pk,
+            "status": stored.status,
+            "finished_at": iso_utc(stored.finished_at),
         },
         "generated_at": iso_utc(timezone.now()),
     }

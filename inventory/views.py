@@ -396,7 +396,12 @@ class ImportApiView(View):
                 401,
             )
         if not can_import(request.user):
-            return _json_error("Importing hosts needs the permission inventory.add_host.", 403)
+            return _json_error(
+                "Importing hosts needs the permission inventory.add_host, which the token's "
+                f"user {request.user.get_username()!r} lacks. Ask an administrator to grant it "
+                "(in the administration's user page), or use a token of a user who has it.",
+                403,
+            )
         limit = settings.IMPORT_MAX_UPLOAD_BYTES
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)

@@ -64,6 +64,31 @@ def test_summary_reports_last_sync_in_utc(viewer_client, db):
     }
 
 
+def test_summary_names_the_run_its_qualys_data_comes_from(viewer_client, db):
+    stored = SyncRun.objects.create(
+        status=SyncRun.Status.SUCCEEDED,
+        trigger=SyncRun.Trigger.SCHEDULE,
+        created_at=datetime(2026, 12, 2, 10, 0, tzinfo=UTC),
+        finished_at=datetime(2026, 12, 2, 10, 5, tzinfo=UTC),
+    )
+    SyncRun.objects.create(
+        status=SyncRun.Status.FAILED,
+        trigger=SyncRun.Trigger.SCHEDULE,
+        created_at=datetime(2026, 12, 3, 10, 0, tzinfo=UTC),
+        finished_at=datetime(2026, 12, 3, 10, 1, tzinfo=UTC),
+        error=ERROR,
+    )
+
+    data = json.loads(viewer_client.get(URL).content)
+
+    assert data["last_sync"]["status"] == "failed"
+    assert data["qualys_data_from"] == {
+        "id": stored.pk,
+        "status": "succeeded",
+        "finished_at": "2026-12-02T10:05:00Z",
+    }
+
+
 def test_summary_of_empty_inventory_has_full_coverage(viewer_client, db):
     data = json.loads(viewer_client.get(URL).content)
 

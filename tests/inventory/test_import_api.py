@@ -162,6 +162,10 @@ def test_token_without_permission_is_403(client, viewer):
     response = client.post(URL, data=b"192.0.2.1\n", content_type="text/plain", **auth(raw))
 
     assert response.status_code == 403
+    assert response.json()["error"].startswith(
+        "Importing hosts needs the permission inventory.add_host, which the token's user "
+        "'viewer' lacks. Ask an administrator to grant it"
+    )
     assert Host.objects.count() == 0
 
 
