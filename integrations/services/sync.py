@@ -684,43 +684,92 @@ class SyncService:
         return updated
 
     def update_asset_group(self, target: IPSet, subscription: Subscription) -> None:
-        """Create or find the asset group and set its contents to ``target``."""
+        """Create or find the asset group and bring its contents to ``target``.
+
+        An existing group is read, and only the difference is sent: first
+        ``add_ips`` with what it lacks, then ``remove_ips`` with what it has
+        beyond the target. A large ``set_ips`` takes several calls, the first
+        of which replaces the contents, so a failure after it would leave part
+        of the target and none of the earlier contents. In this order a failed
+        call leaves the earlier contents, or the whole target beside some of
+        them: never fewer of the hosts to scan. A group that already holds
+        the target is not written at all.
+        """
         self.progress.step("update_asset_group", group_size=str(target.size))
         self._describe_group(target)
         self._check_lock()
         ips = group_ips_for_qualys(target, subscription)
         title = constants.ASSET_GROUP_TITLE
         try:
-            found = self.client.find_asset_group_ids(title)
-            if not found:
+            group = self._find_group()
+            if group is None:
                 group_id = self.client.add_asset_group(title, ips)
                 self.done.append(f"Created the asset group {title} with {_addresses(target.size)}.")
                 self.details["group_created"] = True
             else:
-                group_id = found[0]
-                self.client.edit_asset_group(group_id, set_ips=ips)
-                self.done.append(f"Set the asset group {title} to {_addresses(target.size)}.")
+                group_id = group.id
+                to_add, to_remove = ips - group.ips, group.ips - ips
+                if to_add or to_remove:
+                    self.client.edit_asset_group(
+                        group_id, add_ips=to_add or None, remove_ips=to_remove or None
+                    )
+                    self.done.append(
+                        f"Set the asset group {title} to {_addresses(target.size)}: "
+                        f"{_addresses(to_add.size)} added to it, {_addresses(to_remove.size)} "
+                        "removed."
+                    )
+                else:
+                    self.done.append(
+                        f"The asset group {title} already held the {_addresses(target.size)}; "
+                        "it was left as it was."
+                    )
+                self.details["group_changes"] = {
+                    "added": str(to_add.size),
+                    "removed": str(to_remove.size),
+                }
             self.details["group_id"] = group_id
             self.run.group_size = count(target.size)
         except QualysError as error:
             self.not_done.append(f"Updating the asset group {title} failed: {error}")
-            self._record_group_as_held()
+            self._record_group_as_held(ips, error)
 
     def _find_group(self):
         title = constants.ASSET_GROUP_TITLE
         groups = [g for g in self.client.list_asset_groups(title=title) if g.title == title]
         return groups[0] if groups else None
 
-    def _record_group_as_held(self) -> None:
+    def _record_group_as_held(self, ips: IPSet, update_error: QualysError) -> None:
+        """Read the group after a failed update, and say how far it is from ``ips``."""
         try:
             group = self._find_group()
         except QualysError as error:
-            self.not_done.append(f"The asset group could not be read again: {error}")
+            if str(error) == str(update_error):
+                self.not_done.append(
+                    "The asset group could not be read again, for the same reason."
+                )
+            else:
+                self.not_done.append(f"The asset group could not be read again: {error}")
             return
         if group is None:
             self.details["group_held"] = None
+            self.not_done.append("Read again, the asset group does not exist.")
+            return
+        self.details["group_held"] = group.ips.size
+        lacking, beyond = ips - group.ips, group.ips - ips
+        if lacking or beyond:
+            parts = []
+            if lacking:
+                verb = "is" if lacking.size == 1 else "are"
+                parts.append(f"{_addresses(lacking.size)} of the target {verb} missing")
+            if beyond:
+                verb = "is" if beyond.size == 1 else "are"
+                parts.append(f"{_addresses(beyond.size)} beyond the target {verb} still in it")
+            self.not_done.append(
+                f"Read again, the asset group holds {_addresses(group.ips.size)}: "
+                f"{' and '.join(parts)}. The next sync completes the change."
+            )
         else:
-            self.details["group_held"] = group.ips.size
+            self.not_done.append("Read again, the asset group holds the target all the same.")
 
     # Helpers -----------------------------------------------------------------
 

@@ -263,11 +263,62 @@ def test_group_found_by_exact_title_is_replaced(qualys, configure):
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     edits = qualys.calls_of("group_edit")
-    assert [call.params["id"] for call in edits] == [str(ours)]
-    assert edits[0].params["set_ips"] == "0.0.0.8,192.0.2.1,192.0.2.12"
+    assert [call.params["id"] for call in edits] == [str(ours), str(ours)]
+    # What the group lacks goes first, then what it holds beyond the target.
+    assert edits[0].params["add_ips"] == "0.0.0.8,192.0.2.1,192.0.2.12"
+    assert edits[1].params["remove_ips"] == "192.0.2.25-192.0.2.30,198.51.100.1"
     assert qualys.calls_of("group_add") == []
     assert list(qualys.groups[ours][1].qualys_tokens()) == ["0.0.0.8", "192.0.2.1", "192.0.2.12"]
     assert {number: qualys.groups[number] for number in other_ids} == before
+    assert run.details["group_changes"] == {"added": "3", "removed": "7"}
+
+
+def test_group_that_holds_the_target_is_not_written(qualys, configure):
+    configure(auto_subscribe=False)
+    scenario.load(qualys)
+    ours = qualys.add_group(TITLE, "0.0.0.8", "192.0.2.1", "192.0.2.12")
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert qualys.calls_of("group_edit") == []
+    assert list(qualys.groups[ours][1].qualys_tokens()) == ["0.0.0.8", "192.0.2.1", "192.0.2.12"]
+    assert (
+        f"The asset group {TITLE} already held the 3 addresses; it was left as it was."
+        in run.details["done"]
+    )
+
+
+@pytest.mark.parametrize("failing", [1, 2], ids=["add", "remove"])
+def test_failed_group_edit_never_drops_a_host_to_scan(qualys, configure, failing):
+    configure(auto_subscribe=False)
+    scenario.load(qualys)
+    ours = qualys.add_group(TITLE, "192.0.2.1", "192.0.2.25-192.0.2.30")
+    qualys.fail(
+        "group_edit", status=400, body=xml.simple_return("Bad request", code=1905), nth=failing
+    )
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    held = qualys.groups[ours][1]
+    if failing == 1:
+        # The add failed: the group holds what it held.
+        assert list(held.qualys_tokens()) == ["192.0.2.1", "192.0.2.25-192.0.2.30"]
+        state = (
+            "Read again, the asset group holds 7 addresses: 2 addresses of the target are "
+            "missing and 6 addresses beyond the target are still in it."
+        )
+    else:
+        # The remove failed: the whole target is in, beside what was to go.
+        target = IPSet.from_strings(["0.0.0.8", "192.0.2.1", "192.0.2.12"])
+        assert not target - held
+        state = (
+            "Read again, the asset group holds 9 addresses: 6 addresses beyond the target are "
+            "still in it."
+        )
+    assert run.details["group_held"] == held.size
+    assert f"{state} The next sync completes the change." in run.details["not_done"]
 
 
 def test_group_created_again_after_deletion(qualys, configure):
