@@ -251,6 +251,9 @@ def child_env(database_url: str, redis_url: str, cert: Path) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
+            # tests.settings takes Redis from this variable only, so that tests
+            # never reach a developer's Redis.
+            "LUMETA_TEST_REDIS_URL": redis_url,
             "QUALYS_CA_BUNDLE": str(cert),
             "PYTHONPATH": str(ROOT),
             "LOG_LEVEL": "INFO",
@@ -569,11 +572,12 @@ def main() -> int:
             baseline = subprocess.run(
                 [sys.executable, str(ROOT / "manage.py"), "qualys_sync", "--no-progress"],
                 env=child_env(database_url, redis_url, cert),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
             )
             if baseline.returncode != 0:
-                print(f"The baseline sync failed with exit status {baseline.returncode}.")
+                print(f"The baseline sync failed with exit status {baseline.returncode}:")
+                print(baseline.stdout[-2000:], baseline.stderr[-2000:], sep="\n")
                 return 1
             settle_database()
             print(
@@ -630,7 +634,9 @@ def main() -> int:
             "\n".join(
                 line
                 for line in (workdir / "sync.out").read_text().splitlines()
-                if "integrations.services" in line or not line.startswith("20")
+                if "integrations.services" in line
+                or "integrations.qualys.transport" in line
+                or not line.startswith("20")
             )
         )
 

@@ -74,6 +74,7 @@ IP_LIST = ListShape(
     "IP_LIST_OUTPUT", "IP_SET", frozenset({"IP", "IP_RANGE"}), paged=False, texts=True
 )
 IP_MAP_LIST = ListShape("IP_MAP_LIST_OUTPUT", "IP_MAP_LIST", frozenset({"IP_MAP"}))
+IP_RECORDS = frozenset({"IP", "IP_RANGE"})
 ASSET_GROUP_LIST = ListShape(
     "ASSET_GROUP_LIST_OUTPUT", "ASSET_GROUP_LIST", frozenset({"ASSET_GROUP"})
 )
@@ -344,7 +345,7 @@ class QualysClient:
 
         if set_ips is not None:
             if not set_ips:
-                current = self._group_ips(group_id)
+                current = self.asset_group_ips(group_id)
                 for chunk in self._chunks(base, "remove_ips", current):
                     self._write(GROUP_PATH, {**base, "remove_ips": chunk})
                 return
@@ -400,15 +401,69 @@ class QualysClient:
             network_id=parse_int(network_text) if network_text else None,
         )
 
-    def _group_ips(self, group_id: int) -> IPSet:
-        groups = self._list_groups({"action": "list", "ids": str(int(group_id))})
-        for group in groups:
-            if group.id == group_id:
-                return group.ips
-        raise InvalidRequest(
-            f"Asset group {group_id} was not found in Qualys. It may have been deleted; "
-            "run the sync again to recreate it."
-        )
+    def asset_group_ips(self, group_id: int) -> IPSet:
+        """Return the IPs of one asset group, read as a stream.
+
+        The group's IP and IP_RANGE elements are taken from its IP_SET a
+        chunk at a time, as the subscription's IP list is, so a group of
+        hundreds of thousands of ranges never sits in memory as one tree.
+        The reply must hold that group and no other: a server that ignored
+        ``ids`` would otherwise mix in the addresses of other groups.
+        """
+        path = GROUP_PATH
+        params = {"action": "list", "ids": str(int(group_id))}
+        builder = IPSetBuilder()
+        found = False
+        container: etree._Element | None = None
+
+        def take(count: int) -> None:
+            texts = _record_texts(container, count, IP_RECORDS)
+            for error in builder.add_texts(texts):
+                self._warn(
+                    f"Asset group {group_id}: {error.value.strip()!r} was skipped because it "
+                    f"is not a valid address or range ({error.reason})."
+                )
+            del container[:count]
+
+        with self._transport.open(
+            "GET", path, params, expect=(ASSET_GROUP_LIST.root,), tags=("ASSET_GROUP", "IP_SET")
+        ) as response:
+            for batch in response.stream.batches():
+                for _, element in batch:
+                    if element.tag == "ASSET_GROUP":
+                        if found:
+                            raise UnexpectedResponse(
+                                f"Qualys listed more than one asset group for ids={group_id}, "
+                                "so the group's addresses are unknown. Try again, and report "
+                                "it to Qualys Support if it repeats."
+                            )
+                        found = True
+                        continue
+                    if element.tag != "IP_SET":
+                        # The stream reports the root element too.
+                        continue
+                    if container is not None:
+                        take(len(container))
+                    # ID comes before IP_SET in each ASSET_GROUP, so it is parsed here.
+                    listed_id = parse_int(text_of(element.getparent().find("ID")))
+                    if listed_id != group_id:
+                        raise UnexpectedResponse(
+                            f"Qualys listed asset group {listed_id} when asked for group "
+                            f"{group_id}, so the group's addresses are unknown. Try again."
+                        )
+                    container = element
+                if container is not None and len(container) > 1:
+                    take(len(container) - 1)
+            if container is not None:
+                take(len(container))
+            self._note_cleaning(response, path)
+        self._finish_warnings()
+        if not found:
+            raise InvalidRequest(
+                f"Asset group {group_id} was not found in Qualys. It may have been deleted; "
+                "run the sync again to recreate it."
+            )
+        return builder.build()
 
     def _group_id_by_title(self, title: str) -> int:
         ids = self.find_asset_group_ids(title)

@@ -86,3 +86,14 @@ class ApiBudget:
     concurrency_limit: int | None = None
     concurrency_running: int | None = None
     updated_at: datetime | None = None
+    # Qualys counts calls per API. Per API path: the calls left in its window
+    # and its limit, as its last reply gave them.
+    by_api: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+
+    def lowest(self) -> tuple[str, int, int | None] | None:
+        """Return the API with the fewest calls left, its calls left and its limit, or None."""
+        if not self.by_api:
+            return None
+        path = min(self.by_api, key=lambda name: self.by_api[name][0])
+        remaining, limit = self.by_api[path]
+        return path, remaining, limit

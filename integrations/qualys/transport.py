@@ -338,7 +338,7 @@ class Transport:
                 resources.enter_context(self.call_guard())
             response = self._send(method, path, params)
             resources.callback(response.close)
-            self._record_budget(response.headers)
+            self._record_budget(response.headers, path)
             self._share_concurrency_limit()
             return self._check(response, path, expect, tags, resources)
         except BaseException:
@@ -443,7 +443,7 @@ class Transport:
         if learn is not None and self.budget.concurrency_limit:
             learn(self.budget.concurrency_limit)
 
-    def _record_budget(self, headers: Mapping[str, str]) -> None:
+    def _record_budget(self, headers: Mapping[str, str], path: str) -> None:
         budget = self.budget
         budget.updated_at = self.clock()
         limit = _header_int(headers, "X-RateLimit-Limit")
@@ -462,6 +462,9 @@ class Transport:
             value = _header_int(headers, name)
             if value is not None:
                 setattr(budget, attribute, value)
+        remaining = _header_int(headers, "X-RateLimit-Remaining")
+        if remaining is not None:
+            budget.by_api[path] = (remaining, limit if limit else None)
 
     # Error mapping -------------------------------------------------------
 

@@ -707,8 +707,8 @@ class SyncService:
                 self.done.append(f"Created the asset group {title} with {_addresses(target.size)}.")
                 self.details["group_created"] = True
             else:
-                group_id = group.id
-                to_add, to_remove = ips - group.ips, group.ips - ips
+                group_id, held = group
+                to_add, to_remove = ips - held, held - ips
                 if to_add or to_remove:
                     self.client.edit_asset_group(
                         group_id, add_ips=to_add or None, remove_ips=to_remove or None
@@ -733,10 +733,16 @@ class SyncService:
             self.not_done.append(f"Updating the asset group {title} failed: {error}")
             self._record_group_as_held(ips, error)
 
-    def _find_group(self):
-        title = constants.ASSET_GROUP_TITLE
-        groups = [g for g in self.client.list_asset_groups(title=title) if g.title == title]
-        return groups[0] if groups else None
+    def _find_group(self) -> tuple[int, IPSet] | None:
+        """Return the asset group's ID and addresses, or None when it does not exist.
+
+        The lookup asks for IDs and titles only, and the addresses are then
+        read as a stream: a group of a million addresses costs no tree.
+        """
+        found = self.client.find_asset_group_ids(constants.ASSET_GROUP_TITLE)
+        if not found:
+            return None
+        return found[0], self.client.asset_group_ips(found[0])
 
     def _record_group_as_held(self, ips: IPSet, update_error: QualysError) -> None:
         """Read the group after a failed update, and say how far it is from ``ips``."""
@@ -754,8 +760,9 @@ class SyncService:
             self.details["group_held"] = None
             self.not_done.append("Read again, the asset group does not exist.")
             return
-        self.details["group_held"] = group.ips.size
-        lacking, beyond = ips - group.ips, group.ips - ips
+        held = group[1]
+        self.details["group_held"] = held.size
+        lacking, beyond = ips - held, held - ips
         if lacking or beyond:
             parts = []
             if lacking:
@@ -765,7 +772,7 @@ class SyncService:
                 verb = "is" if beyond.size == 1 else "are"
                 parts.append(f"{_addresses(beyond.size)} beyond the target {verb} still in it")
             self.not_done.append(
-                f"Read again, the asset group holds {_addresses(group.ips.size)}: "
+                f"Read again, the asset group holds {_addresses(held.size)}: "
                 f"{' and '.join(parts)}. The next sync completes the change."
             )
         else:
@@ -832,8 +839,11 @@ class SyncService:
         if self.client is not None:
             budget = self.client.budget
             run.qualys_calls = budget.calls
-            run.rate_limit_remaining = budget.rate_remaining
-            run.rate_limit_limit = budget.rate_limit
+            # The API closest to its limit is the one that holds up the next sync.
+            lowest = budget.lowest()
+            if lowest is not None:
+                self.details["rate_limit_api"], remaining, limit = lowest
+                run.rate_limit_remaining, run.rate_limit_limit = remaining, limit
             self.warnings = list(getattr(self.client, "warnings", [])) + self.warnings
         self.details.update(
             {

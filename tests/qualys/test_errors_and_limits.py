@@ -24,7 +24,15 @@ from integrations.qualys import (
 )
 from lumeta_qualys.ipset import IPSet
 
-from .conftest import HOST_URL, IP_URL, REAL_INPUTS, SAMPLES, fixture_bytes, shared_bytes
+from .conftest import (
+    GROUP_URL,
+    HOST_URL,
+    IP_URL,
+    REAL_INPUTS,
+    SAMPLES,
+    fixture_bytes,
+    shared_bytes,
+)
 
 LIMIT_HEADERS = {
     "X-RateLimit-Limit": "300",
@@ -494,6 +502,22 @@ def test_budget_treats_zero_rate_limit_as_unknown(mocked, client):
 
     assert client.budget.rate_limit is None
     assert client.budget.concurrency_limit == 2
+
+
+def test_budget_keeps_each_api_apart(mocked, client):
+    # Qualys counts calls per API: the last reply's figure may hide the API
+    # that runs out first, such as the host list after many pages.
+    def limits(remaining: int) -> dict[str, str]:
+        return {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": str(remaining)}
+
+    mocked.get(IP_URL, body=fixture_bytes("ip_list_one_ip.xml"), headers=limits(40))
+    mocked.get(GROUP_URL, body=fixture_bytes("asset_group_list_lumeta.xml"), headers=limits(290))
+
+    client.list_subscription()
+    client.list_asset_groups()
+
+    assert client.budget.rate_remaining == 290
+    assert client.budget.lowest() == ("/api/2.0/fo/asset/ip/", 40, 300)
 
 
 def test_budget_keeps_last_values_when_headers_absent(mocked, client):

@@ -297,10 +297,71 @@ def test_set_empty_on_empty_group_makes_no_write(mocked, client):
 
 
 def test_set_empty_on_missing_group_raises(mocked, client):
-    mocked.get(GROUP_URL, body=fixture_bytes("asset_group_list_lumeta.xml"))
+    mocked.get(GROUP_URL, body=group_list(""))
 
     with pytest.raises(InvalidRequest, match="Asset group 77 was not found"):
         client.edit_asset_group(77, set_ips=IPSet())
+
+
+def group_list(groups: str) -> bytes:
+    return (
+        "<?xml version='1.0' encoding='UTF-8' ?>\n<ASSET_GROUP_LIST_OUTPUT><RESPONSE>"
+        f"<DATETIME>2026-11-30T08:00:00Z</DATETIME><ASSET_GROUP_LIST>{groups}"
+        "</ASSET_GROUP_LIST></RESPONSE></ASSET_GROUP_LIST_OUTPUT>"
+    ).encode()
+
+
+def group(group_id: int, entries: str) -> str:
+    ip_set = f"<IP_SET>{entries}</IP_SET>" if entries else ""
+    return f"<ASSET_GROUP><ID>{group_id}</ID><TITLE>T</TITLE>{ip_set}</ASSET_GROUP>"
+
+
+def test_asset_group_ips_of_one_group(mocked, client):
+    mocked.get(GROUP_URL, body=fixture_bytes("asset_group_list_lumeta.xml"))
+
+    ips = client.asset_group_ips(4242)
+
+    assert sent_params(mocked.calls[0]) == {"action": "list", "ids": "4242"}
+    assert ips == IPSet.from_strings(["192.0.2.10-192.0.2.30", "198.51.100.81"])
+
+
+def test_asset_group_ips_of_a_large_group_read_in_chunks(mocked, client):
+    # Far more than one chunk of the stream: the IP_SET is taken part by part.
+    expected = many_ranges(60_000)
+    entries = "".join(f"<IP_RANGE>{token}</IP_RANGE>" for token in expected.qualys_tokens())
+    mocked.get(GROUP_URL, body=group_list(group(7, entries + "<IP>11.0.0.1</IP>")))
+
+    ips = client.asset_group_ips(7)
+
+    assert ips == expected | IPSet.from_strings(["11.0.0.1"])
+
+
+def test_asset_group_ips_of_an_empty_group(mocked, client):
+    mocked.get(GROUP_URL, body=group_list(group(7, "")))
+
+    assert client.asset_group_ips(7) == IPSet()
+
+
+@pytest.mark.parametrize(
+    ("groups", "match"),
+    [
+        (group(7, "<IP>192.0.2.1</IP>") + group(8, "<IP>192.0.2.2</IP>"), "more than one"),
+        (group(8, "<IP>192.0.2.2</IP>"), "listed asset group 8 when asked for group 7"),
+    ],
+    ids=["two groups", "another group"],
+)
+def test_asset_group_ips_refuse_a_reply_about_other_groups(mocked, client, groups, match):
+    mocked.get(GROUP_URL, body=group_list(groups))
+
+    with pytest.raises(UnexpectedResponse, match=match):
+        client.asset_group_ips(7)
+
+
+def test_asset_group_ips_skip_a_bad_entry_with_a_warning(mocked, client):
+    mocked.get(GROUP_URL, body=group_list(group(7, "<IP>192.0.2.1</IP><IP>192.0.2.300</IP>")))
+
+    assert client.asset_group_ips(7) == IPSet.from_strings(["192.0.2.1"])
+    assert any("'192.0.2.300' was skipped" in warning for warning in client.warnings)
 
 
 def test_add_and_remove_ips(mocked, client):

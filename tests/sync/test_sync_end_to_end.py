@@ -183,6 +183,9 @@ def test_sync_now_through_worker_pushes_to_emulator(stack):
         "198.51.100.0-198.51.100.255",
     ]
     assert run.group_size == 1 + 19 + 1 + 256
+    # The IP API took three calls (list, add, list again), more than any other API.
+    assert run.details["rate_limit_api"] == "/api/2.0/fo/asset/ip/"
+    assert run.rate_limit_remaining == run.rate_limit_limit - 3
 
     log = emulator.write_log()
     assert [entry["action"] for entry in log] == ["asset/ip add", "asset/group add"]

@@ -292,3 +292,22 @@ def test_sync_now_from_dashboard_returns_there(editor_client, configure, broker)
     assert response.status_code == 302
     assert response["Location"] == "/dashboard/?tab=1"
     assert elsewhere["Location"].endswith("#sync")
+
+
+def test_run_page_names_the_api_closest_to_its_limit(viewer_client, db):
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.SCHEDULE,
+        status=SyncRun.Status.SUCCEEDED,
+        qualys_calls=1046,
+        rate_limit_remaining=40,
+        rate_limit_limit=300,
+        details={"rate_limit_api": "/api/2.0/fo/asset/host/", "scanned_hosts": "214911"},
+    )
+
+    page = viewer_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
+
+    assert (
+        "1,046 (40 of 300 left in the rate-limit window of /api/2.0/fo/asset/host/, the API "
+        "closest to its limit: Qualys counts calls per API)"
+    ) in page
+    assert "(214,911 scanned hosts)" in page
