@@ -256,6 +256,9 @@ class SyncRun(models.Model):
     @property
     def step_label(self) -> str:
         """The current step as the pages name it, such as "Reading the subscription"."""
+        if not self.step:
+            # A run has no step while it waits in the queue and until its first step starts.
+            return "Waiting for a worker" if self.status == self.Status.QUEUED else "Starting"
         return constants.STEP_LABELS.get(self.step, self.step)
 
     @property

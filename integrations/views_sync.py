@@ -55,7 +55,8 @@ def run_json(run: SyncRun) -> dict:
         "id": run.pk,
         "status": run.status,
         "status_label": run.get_status_display(),
-        "trigger": run.get_trigger_display(),
+        # As the pages name it: a preview started with the button is "Preview".
+        "trigger": run.trigger_label,
         "dry_run": run.dry_run,
         "step": run.step,
         "step_label": run.step_label,

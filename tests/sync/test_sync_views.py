@@ -191,6 +191,17 @@ def test_progress_json_reports_running_run_step_and_counts(viewer_client, db):
     assert data["run"]["url"] == reverse("integrations:sync-run", args=[running.pk])
 
 
+def test_progress_json_names_a_preview_and_a_run_without_step(viewer_client, db):
+    queued = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, dry_run=True)
+    starting = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.RUNNING)
+
+    first = viewer_client.get(f"{PROGRESS_URL}?run={queued.pk}").json()["run"]
+    second = viewer_client.get(f"{PROGRESS_URL}?run={starting.pk}").json()["run"]
+
+    assert (first["trigger"], first["step_label"]) == ("Preview", "Waiting for a worker")
+    assert (second["trigger"], second["step_label"]) == ("Sync now", "Starting")
+
+
 def test_skipped_runs_give_way_to_real_runs(editor_client, configure):
     configure()
     now = timezone.now()
