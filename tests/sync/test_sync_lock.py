@@ -1,5 +1,6 @@
 """Two syncs never run at once: the Redis lease, skipped runs and redelivered tasks."""
 
+import logging
 import re
 import sys
 import time
@@ -194,12 +195,16 @@ def test_command_exit_codes(qualys, configure, sync_redis, capsys):
     assert "failed" in capsys.readouterr().out
 
 
-def test_command_in_cron_writes_only_a_run_that_did_not_succeed(qualys, configure, capsys):
+def test_command_in_cron_writes_only_a_run_that_did_not_succeed(qualys, configure, capsys, caplog):
     configure()
     scenario.load(qualys)
+    caplog.clear()
 
     call_command("qualys_sync", "--no-progress", verbosity=0)
     assert capsys.readouterr().out == ""
+    # The scenario's data warnings are on the run, not in cron's mail.
+    assert SyncRun.objects.latest("pk").details["warnings"]
+    assert [record for record in caplog.records if record.levelno < logging.ERROR] == []
 
     qualys.fail("ip_list", status=401, body=b"", repeat=True)
     with pytest.raises(SystemExit):
