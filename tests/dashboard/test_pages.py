@@ -141,7 +141,11 @@ def test_not_configured_state_links_to_settings(viewer_client, db):
     ("auto_subscribe", "hint"),
     [
         (True, "Auto-Subscribe is on: the next sync adds"),
-        (False, "Auto-Subscribe is off: the sync adds nothing"),
+        (
+            False,
+            "Auto-Subscribe is off: the sync adds nothing to the subscription. Turn it on in the "
+            "Qualys settings to add the IPv4 addresses among these; IPv6 addresses need mapping",
+        ),
     ],
 )
 def test_unmanaged_card_hint_follows_auto_subscribe(viewer_client, db, auto_subscribe, hint):
