@@ -88,6 +88,10 @@ class ParseState:
     # False when the file ends early (an interrupted scan): its complete
     # hosts are imported but nothing is marked stale.
     complete: bool = True
+    # IPv4-mapped IPv6 addresses read as IPv4: how many, and the first one's
+    # value, line and IPv4 address.
+    mapped_count: int = 0
+    first_mapped: tuple[str, int, str] | None = None
 
     def reject(self, line: int, value: str, reason: str) -> None:
         self.rejected_count += 1
@@ -111,6 +115,27 @@ class ParseState:
     ) -> None:
         self.reject(
             line, value, f'"{shown(value)}" is not a valid IP address: {error.reason}. {remedy}'
+        )
+
+    def count_mapped(self, line: int, value: str, address: str) -> None:
+        """Count an IPv4-mapped IPv6 address that was imported as its IPv4 address."""
+        self.mapped_count += 1
+        if self.first_mapped is None:
+            self.first_mapped = (value, line, address)
+
+    def warn_of_mapped(self) -> None:
+        """Warn once, after the parse, of the IPv4-mapped addresses read as IPv4."""
+        if self.first_mapped is None:
+            return
+        value, line, address = self.first_mapped
+        self.warn(
+            f"{self.file_name}: "
+            + plural(
+                self.mapped_count,
+                "IPv4-mapped IPv6 value was imported as the IPv4 address it names",
+                "IPv4-mapped IPv6 values were imported as the IPv4 addresses they name",
+            )
+            + f', for example "{shown(value)}" on line {line} as {address}.'
         )
 
     def warn(self, message: str) -> None:
@@ -208,6 +233,20 @@ def non_host_reason(version: int, first: int, last: int | None = None) -> str | 
     return None
 
 
+def ipv4_of_mapped(version: int, first: int, last: int) -> tuple[int, int] | None:
+    """Return the IPv4 addresses that an IPv4-mapped IPv6 address or range names, or None.
+
+    ``::ffff:192.0.2.1`` is how IPv6 software writes the IPv4 host 192.0.2.1
+    (RFC 4291, section 2.5.5.2). The inventory keeps that host once, by its
+    IPv4 address, so that it neither counts twice nor waits in I − S as an
+    IPv6 address that Qualys cannot take. None for anything else, a range
+    that reaches outside ``::ffff:0:0/96`` included.
+    """
+    if version == 6 and MAPPED_FIRST <= first and last <= MAPPED_LAST:
+        return first & 0xFFFFFFFF, last & 0xFFFFFFFF
+    return None
+
+
 def parse_host_address(text: str) -> tuple[int, int, str]:
     """Parse one address (never a range) into ``(version, int, canonical text)``.
 
@@ -216,7 +255,8 @@ def parse_host_address(text: str) -> tuple[int, int, str]:
     decimal parts up to 255 without leading zeros, so an accepted text is
     already canonical. Anything else (IPv6, surrounding whitespace, leading
     zeros, non-ASCII digits) goes through ``lumeta_qualys.ipset.parse_address``,
-    so both paths accept exactly the same texts.
+    so both paths accept exactly the same texts. An IPv4-mapped IPv6 address
+    comes back as its IPv4 address (see :func:`ipv4_of_mapped`).
     """
     if ":" not in text:
         try:
@@ -227,6 +267,9 @@ def parse_host_address(text: str) -> tuple[int, int, str]:
         else:
             return 4, int.from_bytes(packed, "big"), text
     version, value = parse_address(text)
+    mapped = ipv4_of_mapped(version, value, value)
+    if mapped is not None:
+        return 4, mapped[0], format_host_address(4, mapped[0])
     return version, value, format_address(version, value)
 
 

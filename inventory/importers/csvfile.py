@@ -325,6 +325,8 @@ class CsvParser:
                         hostnames = split_names(cells[0])
                         raw_mac, mac_vendor, os_name = cells[1:4]
                         tags = split_tags(cells[4])
+                if canonical is not value and version == 4 and ":" in value:
+                    state.count_mapped(line, value, canonical)
                 block = non_host_reason(version, number)
                 if block is not None:
                     state.reject_non_host(
@@ -360,6 +362,7 @@ class CsvParser:
                 f"{state.file_name}: the file has a header row (line {header_number}) but no "
                 "data rows."
             )
+        state.warn_of_mapped()
         if first_formula is not None:
             value, line = first_formula
             state.warn(

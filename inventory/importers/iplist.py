@@ -21,6 +21,7 @@ from .base import (
     ParseState,
     clean_text,
     format_host_address,
+    ipv4_of_mapped,
     non_host_reason,
     not_utf8_message,
     plural,
@@ -64,6 +65,7 @@ class ListParser:
                 f"{state.file_name}: the file lists no address: it is empty, or has only blank "
                 "lines and # comments."
             )
+        state.warn_of_mapped()
         if nul_lines:
             state.warn(
                 f"{state.file_name}: NUL characters were removed from "
@@ -77,6 +79,10 @@ class ListParser:
         except AddressError as error:
             state.reject(line_number, value, _rejection(value, error))
             return
+        mapped = ipv4_of_mapped(version, start, end)
+        if mapped is not None:
+            version, (start, end) = 4, mapped
+            state.count_mapped(line_number, value, format_host_address(4, start))
         block = non_host_reason(version, start, end)
         if block is not None:
             if start != end:

@@ -99,3 +99,15 @@ def test_range_into_mapped_block_meets_its_blocks():
     reason = non_host_reason(6, first, first + 2)
 
     assert reason == 'IPv4-mapped, and its IPv4 address is in 0.0.0.0/8 ("this network")'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("::ffff:192.0.2.1", (4, 0xC0000201, "192.0.2.1")),
+        ("::FFFF:c000:201", (4, 0xC0000201, "192.0.2.1")),
+        ("::fffe:c000:201", (6, 0xFFFEC0000201, "::fffe:c000:201")),
+    ],
+)
+def test_mapped_address_is_its_ipv4_address(text, expected):
+    assert parse_host_address(text) == expected

@@ -398,3 +398,20 @@ def test_formula_cells_are_read_as_their_text(tmp_path):
     ]
     assert [row["line"] for row in report.rejected] == [5]
     assert "'not-an-ip' does not appear" in report.rejected[0]["message"]
+
+
+def test_mapped_address_is_imported_once_as_ipv4(tmp_path):
+    path = tmp_path / "hosts.csv"
+    path.write_text("ip,hostname\n::ffff:192.0.2.77,web\n192.0.2.77,web\n::ffff:127.0.0.1,lo\n")
+
+    report = import_file(path)
+
+    assert addresses() == {"192.0.2.77"}
+    assert report.repeated == 1
+    assert report.rejected[0]["message"].startswith(
+        'hosts.csv line 4: "::ffff:127.0.0.1" is a loopback address (127.0.0.0/8)'
+    )
+    assert report.warnings[0] == (
+        "hosts.csv: 2 IPv4-mapped IPv6 values were imported as the IPv4 addresses they "
+        'name, for example "::ffff:192.0.2.77" on line 2 as 192.0.2.77.'
+    )

@@ -171,3 +171,16 @@ def test_list_without_entries_says_so(tmp_path, content):
     assert report.warnings[0] == (
         "hosts.txt: the file lists no address: it is empty, or has only blank lines and # comments."
     )
+
+
+def test_mapped_block_is_imported_as_ipv4(tmp_path):
+    path = tmp_path / "hosts.txt"
+    path.write_text("::ffff:192.0.2.0/126\n::ffff:192.0.2.9\n")
+
+    report = import_file(path)
+
+    assert addresses() == {"192.0.2.0", "192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.9"}
+    assert report.warnings == [
+        "hosts.txt: 2 IPv4-mapped IPv6 values were imported as the IPv4 addresses they "
+        'name, for example "::ffff:192.0.2.0/126" on line 1 as 192.0.2.0.'
+    ]
