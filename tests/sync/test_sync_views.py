@@ -118,6 +118,10 @@ def test_editor_sees_buttons_and_run_counts(editor_client, qualys, configure):
     assert 'id="sync-preview"' in content
     assert reverse("integrations:sync-run", args=[run.pk]) in content
     assert "<td>282</td>" in content  # S after the add
+    assert (
+        "so it uses about as many of the API's calls: one per page of the host list, "
+        f"{run.qualys_calls} in the last run."
+    ) in content
 
 
 def test_preview_button_queues_dry_run(editor_client, configure, broker):
