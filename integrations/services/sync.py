@@ -840,10 +840,14 @@ class SyncService:
             budget = self.client.budget
             run.qualys_calls = budget.calls
             # The API closest to its limit is the one that holds up the next sync.
+            # Without a calls-left figure from any API, the last limit seen is kept.
             lowest = budget.lowest()
             if lowest is not None:
                 self.details["rate_limit_api"], remaining, limit = lowest
                 run.rate_limit_remaining, run.rate_limit_limit = remaining, limit
+            else:
+                run.rate_limit_remaining = budget.rate_remaining
+                run.rate_limit_limit = budget.rate_limit
             self.warnings = list(getattr(self.client, "warnings", [])) + self.warnings
         self.details.update(
             {
