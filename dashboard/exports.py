@@ -67,12 +67,31 @@ SET_FLAGS = {
 }
 
 
+# Characters with which a spreadsheet starts a formula. A text field that begins
+# with one gets a leading apostrophe, which spreadsheets show as text and do not
+# evaluate: an OS name or host name read from a discovery file, or a DNS name from
+# Qualys, must not run as a formula in the spreadsheet of whoever opens the export.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formula_guard(value: str) -> str:
+    """Return SQL for ``value`` with an apostrophe before a leading formula character."""
+    tab, cr = ("char(9)", "char(13)") if connection.vendor == "sqlite" else ("chr(9)", "chr(13)")
+    starts = f"'=', '+', '-', '@', {tab}, {cr}"
+    apostrophe = "''''"
+    return (
+        f"CASE WHEN substr({value}, 1, 1) IN ({starts}) "
+        f"THEN {apostrophe} || {value} ELSE {value} END"
+    )
+
+
 # --- CSV fields written by the database ---------------------------------------------
 
 
 def _text(column: str) -> str:
     """Return SQL for a text column as a quoted CSV field (RFC 4180: quotes doubled)."""
-    return f"""'"' || replace(coalesce({column}, ''), '"', '""') || '"'"""
+    value = _formula_guard(f"coalesce({column}, '')")
+    return f"""'"' || replace({value}, '"', '""') || '"'"""
 
 
 def _number(column: str) -> str:
@@ -106,7 +125,10 @@ def _names(value) -> str:
             names = json.loads(value)
     else:
         names = value
-    return '"' + " ".join(names).replace('"', '""') + '"'
+    text = " ".join(names)
+    if text.startswith(FORMULA_STARTS):
+        text = "'" + text
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _fields(*expressions: str) -> str:
@@ -281,7 +303,7 @@ def _joined_host_sql(flag_column: str, lower: str) -> str:
         f"(instr({names}, '\\') = 0 AND substr({names}, 1, 2) = '[\"' "
         f"AND substr({names}, -2) = '\"]')"
     )
-    inner = f"substr({names}, 3, length({names}) - 4)"
+    inner = _formula_guard(f"substr({names}, 3, length({names}) - 4)")
     cut = (
         f"CASE WHEN {empty} THEN '\"\"' WHEN {plain} THEN "
         f"'\"' || replace(replace({inner}, '\", \"', ' '), '\",\"', ' ') || '\"' END"
@@ -386,8 +408,13 @@ def _copy_sql(side: str, flag_column: str) -> tuple[str, list[int]]:
             f"WHERE h.key >= %(start)s AND h.key <= %(end)s AND h.{flag_column} = %(flag)s "
             "ORDER BY h.key"
         )
-    select = ", ".join(f"{column} AS c{index}" for index, column in enumerate(columns))
     text_columns = [0, 1, 2, 3, 4, 5, 8, 12, 13, 14, 15]
+    # Addresses (column 0) never start with a formula character.
+    columns = [
+        _formula_guard(column) if index in text_columns[1:] else column
+        for index, column in enumerate(columns)
+    ]
+    select = ", ".join(f"{column} AS c{index}" for index, column in enumerate(columns))
     return f"SELECT {select} {source}", text_columns
 
 

@@ -779,3 +779,18 @@ def test_host_page_of_unknown_address(viewer_client, coverage_data):
 
 def test_host_page_rejects_invalid_address(viewer_client, db):
     assert viewer_client.get(reverse("dashboard:host", args=["192.0.2.300"])).status_code == 404
+
+
+def test_export_writes_formula_text_as_text(viewer_client, coverage_data):
+    # A spreadsheet evaluates a cell that starts with =, +, - or @.
+    Host.objects.filter(address="192.0.2.200").update(
+        hostname="=cmd", hostnames=["+a", "b"], os_name="=SUM(1,2)", mac_vendor="@x"
+    )
+    Host.objects.filter(address="203.0.113.5").update(hostnames=['-vpn "edge"'])
+
+    rows = export_rows(viewer_client, "unmanaged-by-qualys")
+
+    assert rows[1][:6] == [
+        "192.0.2.200", "'=cmd", "'+a b", "02:00:00:00:00:03", "'@x", "'=SUM(1,2)",
+    ]  # fmt: skip
+    assert rows[2][2] == "'-vpn \"edge\""
