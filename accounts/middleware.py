@@ -81,9 +81,23 @@ class ApiTokenMiddleware:
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         header = request.headers.get("Authorization", "")
-        if not header:
-            return None
         login_required = getattr(view_func, "login_required", True)
+        if not header:
+            if (
+                getattr(view_func, "accepts_api_token", False)
+                and login_required
+                and not request.user.is_authenticated
+                and "text/html" not in request.headers.get("Accept", "")
+            ):
+                # A script whose token variable is empty sends no header, and a
+                # redirect to the login page would pass unnoticed by it. Browsers
+                # accept text/html, so they still get the login page.
+                return token_refused(
+                    "Authentication failed: the request has no Authorization header. Send a "
+                    "valid API token as 'Authorization: Bearer <token>'; create one at "
+                    "/accounts/tokens/."
+                )
+            return None
         if getattr(view_func, "accepts_api_token", False):
             user = user_for_token(header)
             if user is not None:

@@ -70,7 +70,7 @@ SET_FLAGS = {
 # Characters with which a spreadsheet starts a formula. A text field that begins
 # with one gets a leading apostrophe, which spreadsheets show as text and do not
 # evaluate: an OS name or host name read from a discovery file, or a DNS name from
-# Qualys, must not run as a formula in the spreadsheet of whoever opens the export.
+# Qualys, must not run as a formula in the spreadsheet of the user who opens the export.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 

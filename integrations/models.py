@@ -257,8 +257,11 @@ class SyncRun(models.Model):
     def step_label(self) -> str:
         """The current step as the pages name it, such as "Reading the subscription"."""
         if not self.step:
-            # A run has no step while it waits in the queue and until its first step starts.
-            return "Waiting for a worker" if self.status == self.Status.QUEUED else "Starting"
+            # A run has no step while it waits in the queue, until its first step
+            # starts, and once it has ended.
+            if self.status == self.Status.QUEUED:
+                return "Waiting for a worker"
+            return "Starting" if self.status == self.Status.RUNNING else ""
         return constants.STEP_LABELS.get(self.step, self.step)
 
     @property

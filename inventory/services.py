@@ -453,13 +453,14 @@ def import_stream(
                     # A dry run marks too, so that its report shows the count; the
                     # rollback below undoes it with everything else.
                     report.marked_stale = writer.mark_stale(timezone.now(), stale_cutoff)
+                    became = "would become" if dry_run else "became"
                     if report.marked_stale and source_from_name:
                         # Two feeds that send files of one name, hosts.csv, would
                         # otherwise mark each other's hosts stale unawares.
                         state.warn(
                             f"No source was given, so the source is the file's name, {source!r}: "
                             f"{plural(report.marked_stale, 'host', 'hosts')} that earlier "
-                            "imports of a file of that name listed became stale. If another "
+                            f"imports of a file of that name listed {became} stale. If another "
                             "feed sends files of the same name, give each feed a source of its "
                             "own."
                         )
@@ -467,7 +468,7 @@ def import_stream(
                         # A rejected row may name a host that is still there.
                         state.warn(
                             f"{plural(report.marked_stale, 'host', 'hosts')} of source "
-                            f"{source!r} became stale while "
+                            f"{source!r} {became} stale while "
                             f"{plural(state.rejected_count, 'row was', 'rows were')} rejected. "
                             "If a rejected row names one of them, fix the row and import the "
                             "file again: the host becomes current again."

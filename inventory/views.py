@@ -381,8 +381,10 @@ class ImportApiView(View):
     http_method_names = ["post"]
 
     def http_method_not_allowed(self, request: HttpRequest, *args, **kwargs) -> JsonResponse:
+        hint = " (curl -T sends PUT: add -X POST)" if request.method == "PUT" else ""
         response = _json_error(
-            f"The method {request.method} is not allowed here. Send the file with POST.", 405
+            f"The method {request.method} is not allowed here. Send the file with POST{hint}.",
+            405,
         )
         response["Allow"] = "POST"
         return response

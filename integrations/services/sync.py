@@ -745,7 +745,7 @@ class SyncService:
         return found[0], self.client.asset_group_ips(found[0])
 
     def _record_group_as_held(self, ips: IPSet, update_error: QualysError) -> None:
-        """Read the group after a failed update, and say how far it is from ``ips``."""
+        """Read the group after a failed update, and record how far it is from ``ips``."""
         try:
             group = self._find_group()
         except QualysError as error:

@@ -177,9 +177,10 @@ class CsvParser:
         start = self.header_number + self.record_start
         end = self.header_number + self.reader.line_num
         if "unexpected end of data" in str(error):
+            covered = f"line {start}" if start >= end else f"lines {start} to {end}"
             return (
                 f"{name} line {start}: a quoted cell opens in this row and is not closed, so "
-                f'lines {start} to {end} would read as one cell. Add the closing quote (") or '
+                f'{covered} would read as one cell. Add the closing quote (") or '
                 "remove the opening one, and import again."
             )
         return (

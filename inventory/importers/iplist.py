@@ -82,7 +82,10 @@ class ListParser:
         mapped = ipv4_of_mapped(version, start, end)
         if mapped is not None:
             version, (start, end) = 4, mapped
-            state.count_mapped(line_number, value, format_host_address(4, start))
+            named = format_host_address(4, start)
+            if end != start:
+                named += f"-{format_host_address(4, end)}"
+            state.count_mapped(line_number, value, named)
         block = non_host_reason(version, start, end)
         if block is not None:
             if start != end:

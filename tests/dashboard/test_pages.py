@@ -278,7 +278,7 @@ def test_anonymous_user_is_sent_to_login(client, db):
         list_url("managed-by-both"),
         reverse("dashboard:export", args=["managed-by-both"]),
     ]:
-        response = client.get(url)
+        response = client.get(url, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))
 
@@ -793,4 +793,4 @@ def test_export_writes_formula_text_as_text(viewer_client, coverage_data):
     assert rows[1][:6] == [
         "192.0.2.200", "'=cmd", "'+a b", "02:00:00:00:00:03", "'@x", "'=SUM(1,2)",
     ]  # fmt: skip
-    assert rows[2][2] == "'-vpn \"edge\""
+    assert rows[2][2] == '\'-vpn "edge"'

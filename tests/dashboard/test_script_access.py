@@ -64,7 +64,17 @@ def test_logged_in_browser_is_not_bothered_by_a_header(viewer_client, db):
 
 
 def test_export_without_header_still_sends_browser_to_login(client, db):
-    response = client.get(EXPORT)
+    response = client.get(EXPORT, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_script_without_header_gets_401_json(client, db):
+    # What curl sends when the token variable is empty: no header, Accept */*.
+    response = client.get(EXPORT, HTTP_ACCEPT="*/*")
+
+    assert response.status_code == 401
+    assert json.loads(response.content)["error"].startswith(
+        "Authentication failed: the request has no Authorization header."
+    )

@@ -116,7 +116,7 @@ def test_summary_answers_401_json_for_bad_token(client, viewer, db):
 
 
 def test_summary_redirects_anonymous_browser_to_login(client, db):
-    response = client.get(URL)
+    response = client.get(URL, HTTP_ACCEPT="text/html,application/xhtml+xml,*/*;q=0.8")
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))

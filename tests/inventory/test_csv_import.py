@@ -415,3 +415,15 @@ def test_mapped_address_is_imported_once_as_ipv4(tmp_path):
         "hosts.csv: 2 IPv4-mapped IPv6 values were imported as the IPv4 addresses they "
         'name, for example "::ffff:192.0.2.77" on line 2 as 192.0.2.77.'
     )
+
+
+def test_unclosed_quote_on_the_last_line_names_one_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text('ip,hostname\n192.0.2.1,"open\n')
+
+    report = import_file(path)
+
+    assert report.error.startswith(
+        "bad.csv line 2: a quoted cell opens in this row and is not closed, so line 2 would "
+        "read as one cell."
+    )

@@ -454,6 +454,18 @@ def test_get_is_405_with_json(client, token):
     }
 
 
+def test_put_of_curl_upload_is_405_naming_the_fix(client, token):
+    _, raw = token
+
+    response = client.put(f"{URL}?source=pipe", data=b"192.0.2.1\n", **auth(raw))
+
+    assert response.status_code == 405
+    assert response.json()["error"] == (
+        "The method PUT is not allowed here. Send the file with POST (curl -T sends PUT: add "
+        "-X POST)."
+    )
+
+
 def post_chunked(client, raw: str, body: bytes, terminated: bool = True):
     """POST ``body`` as a web server hands over a body sent in chunks, with no Content-Length.
 

@@ -349,13 +349,22 @@ def test_commands_in_cron_write_only_what_needs_a_look(tmp_path):
             timeout=60,
         )
 
+    partial = tmp_path / "partial.txt"
+    partial.write_text("192.0.2.2\nbogus\n")
+
     imported = command("import_hosts", str(good))
     expired = command("expire_hosts", "--days", "7")
+    expiry_off = command("expire_hosts")
     failed = command("import_hosts", str(bad))
+    with_rejections = command("import_hosts", str(partial))
 
     assert (imported.returncode, imported.stdout, imported.stderr) == (0, "", "")
     assert (expired.returncode, expired.stdout, expired.stderr) == (0, "", "")
-    assert addresses() == {"192.0.2.1"}
+    assert (expiry_off.returncode, expiry_off.stdout, expiry_off.stderr) == (0, "", "")
+    # A file with rejected rows lands, and its report is printed for a look.
+    assert with_rejections.returncode == 0
+    assert 'rejected: partial.txt line 2: "bogus"' in with_rejections.stdout
+    assert addresses() == {"192.0.2.1", "192.0.2.2"}
     assert failed.returncode == 1
     assert 'rejected: bad.txt line 1: "not-an-address"' in failed.stdout
     assert "bad.txt listed no host" in failed.stderr

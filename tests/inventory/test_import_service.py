@@ -82,6 +82,19 @@ def test_stale_marking_by_a_source_taken_from_the_file_name_warns(tmp_path):
     assert named_again.warnings == []
 
 
+def test_preview_says_hosts_would_become_stale(tmp_path):
+    import_file(write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n"), source="cmdb")
+
+    report = import_file(
+        write(tmp_path, "b.txt", "192.0.2.1\nbogus\n"), source="cmdb", dry_run=True
+    )
+
+    assert report.marked_stale == 1
+    assert report.warnings[0].startswith(
+        "1 host of source 'cmdb' would become stale while 1 row was rejected."
+    )
+
+
 def test_stale_marking_beside_rejected_rows_warns(tmp_path):
     import_file(write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n192.0.2.3\n"), source="cmdb")
 

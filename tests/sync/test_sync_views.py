@@ -198,12 +198,15 @@ def test_progress_json_reports_running_run_step_and_counts(viewer_client, db):
 def test_progress_json_names_a_preview_and_a_run_without_step(viewer_client, db):
     queued = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, dry_run=True)
     starting = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.RUNNING)
+    ended = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.SUCCEEDED)
 
     first = viewer_client.get(f"{PROGRESS_URL}?run={queued.pk}").json()["run"]
     second = viewer_client.get(f"{PROGRESS_URL}?run={starting.pk}").json()["run"]
+    third = viewer_client.get(f"{PROGRESS_URL}?run={ended.pk}").json()["run"]
 
     assert (first["trigger"], first["step_label"]) == ("Preview", "Waiting for a worker")
     assert (second["trigger"], second["step_label"]) == ("Sync now", "Starting")
+    assert third["step_label"] == ""
 
 
 def test_skipped_runs_give_way_to_real_runs(editor_client, configure):
@@ -277,9 +280,11 @@ def test_progress_json_for_one_run_and_bad_ids(viewer_client, db):
 
 
 def test_progress_json_requires_login(client, db):
-    response = client.get(PROGRESS_URL)
+    browser = client.get(PROGRESS_URL, HTTP_ACCEPT="text/html,*/*;q=0.8")
+    script = client.get(PROGRESS_URL)
 
-    assert response.status_code == 302
+    assert browser.status_code == 302
+    assert script.status_code == 401
 
 
 def test_admin_lists_sync_runs_read_only(admin_client_logged_in, qualys, configure):

@@ -43,6 +43,9 @@ class Command(QuietForCron, BaseCommand):
         if days is None:
             days = settings.INVENTORY_STALE_EXPIRY_DAYS
             if not days:
+                if options["verbosity"] == 0:
+                    # Expiry off is the default: cron gets no mail for it.
+                    return
                 self.stdout.write(
                     "Expiry is off (INVENTORY_STALE_EXPIRY_DAYS is 0); nothing deleted. "
                     "Give --days N to delete hosts stale for more than N days."

@@ -78,7 +78,9 @@ class Command(QuietForCron, BaseCommand):
             for report in reports:
                 self._close_bar()
                 # -v 0, as in cron: only the reports of files that need a look.
-                if options["verbosity"] > 0 or not report.ok or report.imported == 0:
+                needs_look = not report.ok or report.imported == 0
+                needs_look = needs_look or report.rejected_count > 0 or bool(report.warnings)
+                if options["verbosity"] > 0 or needs_look:
                     for line in report.summary_lines():
                         self.stdout.write(line)
                 if not report.ok:
