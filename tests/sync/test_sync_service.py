@@ -290,7 +290,7 @@ def test_group_that_holds_the_target_is_not_written(qualys, configure):
 
 
 @pytest.mark.parametrize("failing", [1, 2], ids=["add", "remove"])
-def test_failed_group_edit_never_drops_a_host_to_scan(qualys, configure, failing):
+def test_failed_group_edit_never_drops_a_host_to_scan(qualys, configure, viewer_client, failing):
     configure(auto_subscribe=False)
     scenario.load(qualys)
     ours = qualys.add_group(TITLE, "192.0.2.1", "192.0.2.25-192.0.2.30")
@@ -319,6 +319,9 @@ def test_failed_group_edit_never_drops_a_host_to_scan(qualys, configure, failing
         )
     assert run.details["group_held"] == held.size
     assert f"{state} The next sync completes the change." in run.details["not_done"]
+    page = viewer_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
+    assert f"Asset group {TITLE}: its target</h2>" in page
+    assert f"Read again, it holds {held.size} addresses; the run's error says how" in page
 
 
 def test_group_created_again_after_deletion(qualys, configure):
