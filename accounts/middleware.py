@@ -56,7 +56,7 @@ def token_failure(header: str) -> str:
     return f"the account {token.user.get_username()!r} that owns this API token is inactive"
 
 
-def token_refused(message: str) -> JsonResponse:
+def unauthorized_reply(message: str) -> JsonResponse:
     """Return the 401 JSON reply to a script, with the header that names the scheme."""
     response = JsonResponse({"error": message}, status=401)
     response["WWW-Authenticate"] = 'Bearer realm="lumeta-qualys"'
@@ -92,7 +92,7 @@ class ApiTokenMiddleware:
                 # A script whose token variable is empty sends no header, and a
                 # redirect to the login page would pass unnoticed by it. Browsers
                 # accept text/html, so they still get the login page.
-                return token_refused(
+                return unauthorized_reply(
                     "Authentication failed: the request has no Authorization header. Send a "
                     "valid API token as 'Authorization: Bearer <token>'; create one at "
                     "/accounts/tokens/."
@@ -104,13 +104,13 @@ class ApiTokenMiddleware:
                 request.user = SimpleLazyObject(lambda: user)
                 request.api_token_auth = True
             elif login_required:
-                return token_refused(
+                return unauthorized_reply(
                     f"Authentication failed: {token_failure(header)}. Send a valid API token as "
                     "'Authorization: Bearer <token>'; create one at /accounts/tokens/."
                 )
             return None
         if login_required and not request.user.is_authenticated:
-            return token_refused(
+            return unauthorized_reply(
                 "This page is for people and takes a login, not an API token. The endpoints "
                 f"for scripts are {SCRIPT_ENDPOINTS}."
             )

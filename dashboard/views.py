@@ -161,6 +161,19 @@ class HostDetailView(TemplateView):
         return context
 
 
+def _run_facts(run, *, started_and_error: bool) -> dict | None:
+    """Return a sync run's ID, status and times as summary.json writes them, or None."""
+    if run is None:
+        return None
+    facts = {"id": run.pk, "status": run.status}
+    if started_and_error:
+        facts["started_at"] = iso_utc(run.started_at)
+    facts["finished_at"] = iso_utc(run.finished_at)
+    if started_and_error:
+        facts["error"] = run.error
+    return facts
+
+
 def summary_payload() -> dict:
     """Return the figures of ``/dashboard/summary.json``: exact integers and the last sync."""
     coverage = coverage_counts()
@@ -175,24 +188,10 @@ def summary_payload() -> dict:
         "managed_by_both": coverage.managed_by_both,
         "coverage": coverage.coverage,
         "regions": coverage.regions(),
-        "last_sync": None
-        if last is None
-        else {
-            "id": last.pk,
-            "status": last.status,
-            "started_at": iso_utc(last.started_at),
-            "finished_at": iso_utc(last.finished_at),
-            "error": last.error,
-        },
-        # The Qualys sets above come from this run: after a failed sync, a
-        # monitoring script sees how old they are.
-        "qualys_data_from": None
-        if stored is None
-        else {
-            "id": stored.pk,
-            "status": stored.status,
-            "finished_at": iso_utc(stored.finished_at),
-        },
+        "last_sync": _run_facts(last, started_and_error=True),
+        # The Qualys sets above come from this run, so after a failed sync a
+        # monitoring script can tell how old they are.
+        "qualys_data_from": _run_facts(stored, started_and_error=False),
         "generated_at": iso_utc(timezone.now()),
     }
 

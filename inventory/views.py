@@ -418,7 +418,7 @@ class ImportApiView(View):
         except BadRequest as error:
             return _json_error(str(error), error.status)
         # curl -d (not --data-binary) removes a file's line breaks. A compressed
-        # file has none to remove, and its own message says what to do.
+        # file has none to remove, and its own error gives the remedy.
         with open(path, "rb") as body:
             sample = body.read(FLATTENED_CHECK_BYTES)
         try:

@@ -24,9 +24,9 @@ def quiet_for_cron(verbosity: int) -> Iterator[None]:
     """Log only errors while a command runs with ``-v 0``.
 
     cron mails every line a job writes. The commands log INFO lines when an
-    import or a sync starts and ends, and a sync logs its data warnings
-    (scanned hosts outside the subscription, say) on every run; the run
-    and the command's report keep those. The root logger's level is
+    import or a sync starts and ends. A sync also logs its data warnings
+    (scanned hosts outside the subscription, for example) on every run, and
+    the run and the command's report keep them. The root logger's level is
     restored afterwards, for a command called from other code.
     """
     root = logging.getLogger()

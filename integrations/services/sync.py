@@ -692,7 +692,7 @@ class SyncService:
         of which replaces the contents, so a failure after it would leave part
         of the target and none of the earlier contents. In this order a failed
         call leaves the earlier contents, or the whole target beside some of
-        them: never fewer of the hosts to scan. A group that already holds
+        them: never fewer of the hosts to scan. A group that already contains
         the target is not written at all.
         """
         self.progress.step("update_asset_group", group_size=str(target.size))
@@ -707,8 +707,8 @@ class SyncService:
                 self.done.append(f"Created the asset group {title} with {_addresses(target.size)}.")
                 self.details["group_created"] = True
             else:
-                group_id, held = group
-                to_add, to_remove = ips - held, held - ips
+                group_id, current = group
+                to_add, to_remove = ips - current, current - ips
                 if to_add or to_remove:
                     self.client.edit_asset_group(
                         group_id, add_ips=to_add or None, remove_ips=to_remove or None
@@ -736,8 +736,8 @@ class SyncService:
     def _find_group(self) -> tuple[int, IPSet] | None:
         """Return the asset group's ID and addresses, or None when it does not exist.
 
-        The lookup asks for IDs and titles only, and the addresses are then
-        read as a stream: a group of a million addresses costs no tree.
+        The lookup requests IDs and titles only, and the addresses are then
+        read as a stream, so a group of a million addresses builds no tree.
         """
         found = self.client.find_asset_group_ids(constants.ASSET_GROUP_TITLE)
         if not found:
@@ -760,9 +760,9 @@ class SyncService:
             self.details["group_held"] = None
             self.not_done.append("Read again, the asset group does not exist.")
             return
-        held = group[1]
-        self.details["group_held"] = held.size
-        lacking, beyond = ips - held, held - ips
+        current = group[1]
+        self.details["group_held"] = current.size
+        lacking, beyond = ips - current, current - ips
         if lacking or beyond:
             parts = []
             if lacking:
@@ -772,7 +772,7 @@ class SyncService:
                 verb = "is" if beyond.size == 1 else "are"
                 parts.append(f"{_addresses(beyond.size)} beyond the target {verb} still in it")
             self.not_done.append(
-                f"Read again, the asset group holds {_addresses(held.size)}: "
+                f"Read again, the asset group holds {_addresses(current.size)}: "
                 f"{' and '.join(parts)}. The next sync completes the change."
             )
         else:

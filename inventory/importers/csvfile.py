@@ -326,6 +326,8 @@ class CsvParser:
                         hostnames = split_names(cells[0])
                         raw_mac, mac_vendor, os_name = cells[1:4]
                         tags = split_tags(cells[4])
+                # parse_host_address returns plain IPv4 text itself, so a new IPv4
+                # text from a value with a colon comes from an IPv4-mapped address.
                 if canonical is not value and version == 4 and ":" in value:
                     state.count_mapped(line, value, canonical)
                 block = non_host_reason(version, number)

@@ -48,7 +48,7 @@ def test_revoked_token_gets_401_json_that_says_so(client, viewer, url, db):
 
 
 @pytest.mark.parametrize("url", ["/", reverse("inventory:hosts")])
-def test_page_for_people_answers_a_script_with_401_json(client, raw_token, url):
+def test_people_page_gives_script_401(client, raw_token, url):
     response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {raw_token}")
 
     assert response.status_code == 401
@@ -57,7 +57,7 @@ def test_page_for_people_answers_a_script_with_401_json(client, raw_token, url):
     assert "GET /dashboard/summary.json" in message
 
 
-def test_logged_in_browser_is_not_bothered_by_a_header(viewer_client, db):
+def test_logged_in_browser_ignores_header(viewer_client, db):
     response = viewer_client.get("/dashboard/", HTTP_AUTHORIZATION="Bearer lq_not_a_token")
 
     assert response.status_code == 200

@@ -64,7 +64,7 @@ def test_summary_reports_last_sync_in_utc(viewer_client, db):
     }
 
 
-def test_summary_names_the_run_its_qualys_data_comes_from(viewer_client, db):
+def test_summary_names_qualys_data_run(viewer_client, db):
     stored = SyncRun.objects.create(
         status=SyncRun.Status.SUCCEEDED,
         trigger=SyncRun.Trigger.SCHEDULE,

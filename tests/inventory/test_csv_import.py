@@ -417,7 +417,7 @@ def test_mapped_address_is_imported_once_as_ipv4(tmp_path):
     )
 
 
-def test_unclosed_quote_on_the_last_line_names_one_line(tmp_path):
+def test_unclosed_quote_on_last_line(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text('ip,hostname\n192.0.2.1,"open\n')
 

@@ -454,7 +454,7 @@ def test_get_is_405_with_json(client, token):
     }
 
 
-def test_put_of_curl_upload_is_405_naming_the_fix(client, token):
+def test_put_upload_gets_405_with_fix(client, token):
     _, raw = token
 
     response = client.put(f"{URL}?source=pipe", data=b"192.0.2.1\n", **auth(raw))
@@ -492,7 +492,7 @@ def test_chunked_body_is_read_whole(client, token):
     assert response.json()["added"] == 2
 
 
-def test_chunked_body_that_the_server_does_not_decode_is_411(client, token):
+def test_undecoded_chunked_body_gets_411(client, token):
     _, raw = token
 
     response = post_chunked(client, raw, b"192.0.2.1\n", terminated=False)
@@ -505,7 +505,7 @@ def test_chunked_body_that_the_server_does_not_decode_is_411(client, token):
     assert Host.objects.count() == 0
 
 
-def test_chunked_body_over_limit_is_413_and_leaves_no_file(client, token, settings):
+def test_chunked_body_over_limit_gets_413(client, token, settings):
     settings.IMPORT_MAX_UPLOAD_BYTES = 5
     _, raw = token
     uploads = background.upload_directory()

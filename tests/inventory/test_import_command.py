@@ -332,7 +332,7 @@ def test_progress_bar_writes_host_count_in_full(monkeypatch, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_commands_in_cron_write_only_what_needs_a_look(tmp_path):
+def test_quiet_commands_print_only_problems(tmp_path):
     # -v 0, as in a crontab: cron mails every line a job writes.
     good = tmp_path / "good.txt"
     good.write_text("192.0.2.1\n")

@@ -62,7 +62,7 @@ def test_hosts_missing_from_next_import_become_stale(tmp_path):
     assert not Host.objects.get(address="198.51.100.1").stale
 
 
-def test_stale_marking_by_a_source_taken_from_the_file_name_warns(tmp_path):
+def test_file_name_source_stale_warning(tmp_path):
     (tmp_path / "team-a").mkdir()
     (tmp_path / "team-b").mkdir()
     import_file(write(tmp_path, "team-a/hosts.csv", "ip\n192.0.2.1\n192.0.2.2\n"))

@@ -325,7 +325,7 @@ def test_asset_group_ips_of_one_group(mocked, client):
     assert ips == IPSet.from_strings(["192.0.2.10-192.0.2.30", "198.51.100.81"])
 
 
-def test_asset_group_ips_of_a_large_group_read_in_chunks(mocked, client):
+def test_large_group_ips_read_in_chunks(mocked, client):
     # Far more than one chunk of the stream: the IP_SET is taken part by part.
     expected = many_ranges(60_000)
     entries = "".join(f"<IP_RANGE>{token}</IP_RANGE>" for token in expected.qualys_tokens())
@@ -350,14 +350,14 @@ def test_asset_group_ips_of_an_empty_group(mocked, client):
     ],
     ids=["two groups", "another group"],
 )
-def test_asset_group_ips_refuse_a_reply_about_other_groups(mocked, client, groups, match):
+def test_group_ips_reject_other_groups(mocked, client, groups, match):
     mocked.get(GROUP_URL, body=group_list(groups))
 
     with pytest.raises(UnexpectedResponse, match=match):
         client.asset_group_ips(7)
 
 
-def test_asset_group_ips_skip_a_bad_entry_with_a_warning(mocked, client):
+def test_group_ips_skip_bad_entry(mocked, client):
     mocked.get(GROUP_URL, body=group_list(group(7, "<IP>192.0.2.1</IP><IP>192.0.2.300</IP>")))
 
     assert client.asset_group_ips(7) == IPSet.from_strings(["192.0.2.1"])

@@ -32,7 +32,7 @@ def test_lock_key_names_the_database(monkeypatch):
     assert lock_key() != key
 
 
-def test_sync_of_another_database_on_the_same_redis_is_no_obstacle(sync_redis, monkeypatch):
+def test_other_database_lock_does_not_block(sync_redis, monkeypatch):
     with monkeypatch.context() as patched:
         patched.setitem(connection.settings_dict, "NAME", "another-database")
         other = SyncLock("other", connection=sync_redis)
@@ -195,7 +195,7 @@ def test_command_exit_codes(qualys, configure, sync_redis, capsys):
     assert "failed" in capsys.readouterr().out
 
 
-def test_command_in_cron_writes_only_a_run_that_did_not_succeed(qualys, configure, capsys, caplog):
+def test_quiet_sync_prints_only_failures(qualys, configure, capsys, caplog):
     configure()
     scenario.load(qualys)
     caplog.clear()

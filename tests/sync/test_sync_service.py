@@ -264,7 +264,7 @@ def test_group_found_by_exact_title_is_replaced(qualys, configure):
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     edits = qualys.calls_of("group_edit")
     assert [call.params["id"] for call in edits] == [str(ours), str(ours)]
-    # What the group lacks goes first, then what it holds beyond the target.
+    # What the group lacks goes first, then what it contains beyond the target.
     assert edits[0].params["add_ips"] == "0.0.0.8,192.0.2.1,192.0.2.12"
     assert edits[1].params["remove_ips"] == "192.0.2.25-192.0.2.30,198.51.100.1"
     assert qualys.calls_of("group_add") == []
@@ -290,7 +290,7 @@ def test_group_that_holds_the_target_is_not_written(qualys, configure):
 
 
 @pytest.mark.parametrize("failing", [1, 2], ids=["add", "remove"])
-def test_failed_group_edit_never_drops_a_host_to_scan(qualys, configure, viewer_client, failing):
+def test_failed_group_edit_keeps_hosts_to_scan(qualys, configure, viewer_client, failing):
     configure(auto_subscribe=False)
     scenario.load(qualys)
     ours = qualys.add_group(TITLE, "192.0.2.1", "192.0.2.25-192.0.2.30")
@@ -303,7 +303,7 @@ def test_failed_group_edit_never_drops_a_host_to_scan(qualys, configure, viewer_
     assert run.status == SyncRun.Status.FAILED
     held = qualys.groups[ours][1]
     if failing == 1:
-        # The add failed: the group holds what it held.
+        # The add failed, so the group keeps its earlier contents.
         assert list(held.qualys_tokens()) == ["192.0.2.1", "192.0.2.25-192.0.2.30"]
         state = (
             "Read again, the asset group holds 7 addresses: 2 addresses of the target are "

@@ -195,7 +195,7 @@ def test_progress_json_reports_running_run_step_and_counts(viewer_client, db):
     assert data["run"]["url"] == reverse("integrations:sync-run", args=[running.pk])
 
 
-def test_progress_json_names_a_preview_and_a_run_without_step(viewer_client, db):
+def test_progress_json_trigger_and_step_labels(viewer_client, db):
     queued = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, dry_run=True)
     starting = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.RUNNING)
     ended = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.SUCCEEDED)
@@ -314,7 +314,7 @@ def test_sync_now_from_dashboard_returns_there(editor_client, configure, broker)
     assert elsewhere["Location"].endswith("#sync")
 
 
-def test_run_page_names_the_api_closest_to_its_limit(viewer_client, db):
+def test_run_page_names_lowest_api(viewer_client, db):
     run = SyncRun.objects.create(
         trigger=SyncRun.Trigger.SCHEDULE,
         status=SyncRun.Status.SUCCEEDED,
