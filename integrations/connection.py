@@ -150,6 +150,9 @@ def describe_error(error: Exception, *, server: str, username: str) -> Connectio
             f"{server} answered with a server error. Qualys may be under maintenance: try "
             f"again later{detail}.",
         )
+    if isinstance(error, qualys.MessageInsteadOfData):
+        # Qualys's own message, which names no error: shown as the client words it.
+        return ConnectionResult(False, "error", str(error))
     if isinstance(error, (qualys.UnexpectedResponse, qualys.MalformedResponse)):
         return ConnectionResult(
             False,

@@ -37,6 +37,7 @@ from integrations.qualys.errors import (
     GatewayError,
     InvalidRequest,
     MalformedResponse,
+    MessageInsteadOfData,
     QualysError,
     QualysTimeout,
     QualysUnreachable,
@@ -78,6 +79,7 @@ __all__ = [
     "SimpleReturn",
     "SubscriptionList",
     "TLSFailure",
+    "MessageInsteadOfData",
     "UnexpectedResponse",
     "is_transient",
 ]

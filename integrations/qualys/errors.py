@@ -83,6 +83,13 @@ class UnexpectedResponse(QualysError):
     """
 
 
+class MessageInsteadOfData(UnexpectedResponse):
+    """A SIMPLE_RETURN without an error code where the call returns data.
+
+    Qualys answers write calls so. Read as a list, it would be an empty one.
+    """
+
+
 class MalformedResponse(QualysError):
     """The XML body is not well-formed, is cut short, or breaks the paging rules."""
 

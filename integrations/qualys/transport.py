@@ -34,6 +34,7 @@ from integrations.qualys.errors import (
     ConcurrencyLimited,
     GatewayError,
     InvalidRequest,
+    MessageInsteadOfData,
     QualysError,
     QualysTimeout,
     QualysUnreachable,
@@ -283,8 +284,9 @@ class Transport:
     ) -> OpenResponse:
         """Send a call, retrying transient failures, and return the checked response.
 
-        ``expect`` names the root elements that count as data for this call;
-        SIMPLE_RETURN without a CODE is always accepted. The body's stream
+        ``expect`` names the root elements that count as data for this call:
+        any other root, a SIMPLE_RETURN without a CODE included, raises
+        UnexpectedResponse. The body's stream
         reports events only for the roots and for ``tags``. With
         ``idempotent=False`` only failures where Qualys did not run the call
         (rate and concurrency limits, no connection) are retried.
@@ -415,6 +417,17 @@ class Transport:
                 raise self._body_error(body_error, status, response.headers, path)
             if status >= 400:
                 raise self._status_error(status, response.headers, path)
+            if local not in expect:
+                # A list call returns its own document. A SIMPLE_RETURN without
+                # a CODE there carries no data, and reading it as an empty
+                # list would empty the stored subscription or scanned hosts.
+                quoted = f': "{simple.text}"' if simple.text else ""
+                raise MessageInsteadOfData(
+                    f"Qualys returned a message without an error code for {path} instead of "
+                    f"<{expect[0]}> (HTTP {status}){quoted}. No data was read from it. Try again "
+                    "later; if it persists, ask Qualys support what the message means.",
+                    status=status,
+                )
             return OpenResponse(
                 status=status, root_tag=local, stream=stream, simple=simple, resources=resources
             )

@@ -131,6 +131,11 @@ ERRORS = [
     ),
     (qualys.ServerError("503", status=503), "server_error", "server error"),
     (
+        qualys.MessageInsteadOfData("Qualys returned a message without an error code"),
+        "error",
+        "Qualys returned a message without an error code",
+    ),
+    (
         qualys.UnexpectedResponse("HTML page"),
         "not_qualys",
         "did not answer like a Qualys API server",

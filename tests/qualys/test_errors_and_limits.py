@@ -14,6 +14,7 @@ from integrations.qualys import (
     ConcurrencyLimited,
     GatewayError,
     InvalidRequest,
+    MessageInsteadOfData,
     QualysTimeout,
     QualysUnreachable,
     RateLimited,
@@ -27,6 +28,7 @@ from lumeta_qualys.ipset import IPSet
 from .conftest import (
     GROUP_URL,
     HOST_URL,
+    IP_MAP_URL,
     IP_URL,
     REAL_INPUTS,
     SAMPLES,
@@ -85,6 +87,37 @@ def test_expired_account_body_fails_call(mocked, client, sleeps, call):
     assert not is_transient(raised.value)
     assert len(mocked.calls) == 1
     assert sleeps == []
+
+
+# Every call that reads data, as (HTTP method, URL, call on the client).
+LIST_CALLS = {
+    "subscription list": CALLS["subscription list"],
+    "host list": CALLS["host list"],
+    "credential check": CALLS["credential check"],
+    "host IDs": ("GET", HOST_URL, lambda client: list(client.iter_host_ids())),
+    "IPv6 mappings": ("GET", IP_MAP_URL, lambda client: client.list_ipv6_mappings()),
+    "asset groups": ("GET", GROUP_URL, lambda client: client.list_asset_groups()),
+    "asset group IDs": ("GET", GROUP_URL, lambda client: client.find_asset_group_ids("Lumeta")),
+    "asset group IPs": ("GET", GROUP_URL, lambda client: client.asset_group_ips(7)),
+}
+
+
+@pytest.mark.parametrize("call", list(LIST_CALLS))
+def test_message_without_code_fails_list_call(mocked, client, sleeps, call):
+    method, url, make_call = LIST_CALLS[call]
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8" ?><SIMPLE_RETURN><RESPONSE>'
+        b"<DATETIME>2026-12-01T00:00:00Z</DATETIME><TEXT>Service temporarily unavailable</TEXT>"
+        b"</RESPONSE></SIMPLE_RETURN>"
+    )
+    mocked.add(method, url, body=body, status=200, content_type="text/xml;charset=UTF-8")
+
+    with pytest.raises(MessageInsteadOfData) as raised:
+        make_call(client)
+
+    assert "message without an error code" in raised.value.message
+    assert '(HTTP 200): "Service temporarily unavailable". No data was read' in raised.value.message
+    assert len(mocked.calls) == 1
 
 
 @pytest.mark.parametrize("call", list(CALLS))

@@ -74,6 +74,18 @@ FAILURES = {
         dict(status=200, body=cut_host_list(), nth=2),
         "",
     ),
+    # A SIMPLE_RETURN without a code has the shape of a write's success; read
+    # as a list, it would empty the stored subscription or scanned hosts.
+    "message without a code for the IP list": (
+        "ip_list",
+        dict(status=200, body=xml.simple_return("Service temporarily unavailable")),
+        "message without an error code",
+    ),
+    "message without a code for the host list": (
+        "host_list",
+        dict(status=200, body=xml.simple_return("Service temporarily unavailable")),
+        "message without an error code",
+    ),
     "HTML page instead of XML": (
         "ip_map",
         dict(
