@@ -6,7 +6,8 @@ lxml pull parser it replaced used about 17 s (docs/benchmarks.md).
 Choices, each tested:
 
 - Only hosts whose ``<status state="up">`` count; nmap lists every probed
-  address, and down hosts are not discovered hosts.
+  address, and down hosts are not discovered hosts. masscan writes nmap's
+  format without status elements: such a host counts when a port replied.
 - Every ``ipv4`` and ``ipv6`` address element of a host becomes its own
   record (one Host row per address), each carrying the host's names, MAC
   address and OS guess. A ``mac`` address element is a detail, never an
@@ -21,6 +22,10 @@ Choices, each tested:
 - No DTD is loaded, nothing is fetched and entities are never expanded: a
   DTD that declares any entity, general or parameter, is rejected. A bare
   ``<!DOCTYPE nmaprun>``, which nmap writes, is accepted.
+- nmap copies control characters from what hosts send into attributes as
+  character references such as ``&#x1b;``, which XML 1.0 does not allow and
+  expat rejects. Such references are removed before the parse, with a
+  warning.
 """
 
 from __future__ import annotations
@@ -47,9 +52,15 @@ from .base import (
 CHUNK_SIZE = 1 << 20
 # The start of an XML declaration; ``<?xml-stylesheet`` does not match.
 XML_DECLARATION = re.compile(rb"<\?xml[\s?]")
-# Bytes kept back at the end of a chunk so that a declaration split across
-# two chunks is still found.
-DECLARATION_OVERLAP = 6
+# A character reference to a control character that XML 1.0 does not allow:
+# U+0000 to U+0008, U+000B, U+000C and U+000E to U+001F, in hexadecimal or
+# decimal, with up to four leading zeros.
+CONTROL_REFERENCE = re.compile(
+    rb"&#(?:[xX]0{0,4}(?:[0-8bBcCeEfF]|1[0-9a-fA-F])|0{0,4}(?:[0-8]|1[124-9]|2[0-9]|3[01]));"
+)
+# Bytes kept back at the end of a chunk so that a declaration or a control
+# character reference split across two chunks is still found.
+CHUNK_OVERLAP = 16
 ENTITY_MESSAGE = (
     "DTD entity declarations are not allowed, and nmap writes none. Import the XML file that "
     "nmap wrote (-oX), unchanged"
@@ -62,6 +73,10 @@ ADDRESS_LEFT_OUT = (
 
 
 ADDRESS_NOT_HOST = "The address was left out."
+# expat's error codes for "reference to invalid character number" and "not
+# well-formed (invalid token)".
+BAD_CHARACTER_REFERENCE = expat.errors.codes[expat.errors.XML_ERROR_BAD_CHAR_REF]
+INVALID_TOKEN = expat.errors.codes[expat.errors.XML_ERROR_INVALID_TOKEN]
 # Port states that need a reply from the host: it exists.
 ANSWERING_PORT_STATES = {"open", "closed", "unfiltered"}
 
@@ -105,7 +120,12 @@ class _Document:
         # Never read an external DTD or parameter entity.
         self.expat.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
         self.expat.EntityDeclHandler = self._entity_declared
+        # Bytes parsed before the current feed, to find the byte of an error.
+        self.bytes_fed = 0
         self.reported_up: int | None = None
+        # masscan writes nmap's format, but the figure in its runstats does
+        # not count hosts.
+        self.masscan = False
         self.hosts_up = 0
         # Complete hosts whose status is not up; counted, never imported.
         self.hosts_not_up = 0
@@ -163,7 +183,7 @@ class _Document:
             yield hosts
         # Hosts skipped as up only by -Pn count as read here: nmap counts them up.
         read_up = self.hosts_up + self.hosts_assumed_up
-        if self.reported_up is not None and self.reported_up != read_up:
+        if self.reported_up is not None and self.reported_up != read_up and not self.masscan:
             state.warn(
                 f"{state.file_name}: runstats reports {plural(self.reported_up, 'host', 'hosts')} "
                 f"up, but {plural(read_up, 'host up was', 'hosts up were')} read."
@@ -179,15 +199,37 @@ class _Document:
         state = self.owner.state
         try:
             self.expat.Parse(data, final)
+            self.bytes_fed += len(data)
         except _EntityDeclared as declared:
             raise self._entity_error(declared) from None
         except expat.ExpatError as error:
             line = self.first_line + (error.lineno or 1) - 1
+            character = self._control_character(data, error.code)
+            if character is not None:
+                raise ImportFileError(
+                    f"{state.file_name} line {line}: the file contains {character}, which XML "
+                    "does not allow. nmap does not write it so, which suggests that the file was "
+                    "changed after the scan: remove that character and import the file again."
+                ) from None
             reason = expat.ErrorString(error.code)
             raise ImportFileError(
                 f"{state.file_name} line {line}: the file is not well-formed XML "
                 f"({reason}). Check that it is nmap XML output (-oX) and import it again."
             ) from None
+
+    def _control_character(self, data: bytes, code: int | None) -> str | None:
+        """Return the control character that failed the parse, as a message names it, or None.
+
+        ``data`` is the text just fed, ``code`` the expat error's code.
+        """
+        if code == BAD_CHARACTER_REFERENCE:
+            return "a reference to a character that XML does not allow"
+        if code != INVALID_TOKEN:
+            return None
+        index = self.expat.ErrorByteIndex - self.bytes_fed
+        if 0 <= index < len(data) and data[index] < 0x20 and data[index] not in b"\t\n\r":
+            return f"the control character U+{data[index]:04X}"
+        return None
 
     # expat callbacks ----------------------------------------------------------
 
@@ -223,6 +265,9 @@ class _Document:
         names: list[str] = []
         os_name = ""
         os_accuracy = -1
+        # Whether the host has a <status> element. masscan writes none: its
+        # hosts are the ones that replied on a port.
+        has_status = False
         # "Up" only because the scan skipped host discovery (-Pn): nmap then
         # marks every target up, with the reason "user-set", whether or not
         # anything replied. Such a host counts once a port replies.
@@ -231,12 +276,13 @@ class _Document:
 
         def start_outside(tag: str, attributes: dict[str, str]) -> None:
             nonlocal depth, in_runstats, level, host_line, up, addresses, names
-            nonlocal os_name, os_accuracy, assumed_up, replied
+            nonlocal os_name, os_accuracy, assumed_up, replied, has_status
             depth += 1
             if tag == "host":
                 level = 0
                 host_line = parser.CurrentLineNumber
                 up = False
+                has_status = False
                 assumed_up = False
                 replied = False
                 addresses = []
@@ -250,6 +296,8 @@ class _Document:
                     f"{file_name} line {first_line}: the root element is <{tag}>, "
                     "not <nmaprun>. Import nmap XML output (-oX), or choose another format."
                 )
+            elif depth == 1:
+                self.masscan = attributes.get("scanner") == "masscan"
             elif tag == "runstats":
                 in_runstats = True
             elif tag == "hosts" and in_runstats:
@@ -264,7 +312,7 @@ class _Document:
             depth -= 1
 
         def start_inside(tag: str, attributes: dict[str, str]) -> None:
-            nonlocal level, section, up, os_name, os_accuracy, assumed_up, replied
+            nonlocal level, section, up, os_name, os_accuracy, assumed_up, replied, has_status
             level += 1
             if level == 1:
                 section = tag
@@ -282,6 +330,7 @@ class _Document:
                         # A MAC address comes from the host's own reply on the link.
                         replied = True
                 elif tag == "status":
+                    has_status = True
                     up = attributes.get("state") == "up"
                     assumed_up = up and attributes.get("reason") == "user-set"
             elif level == 2:
@@ -309,7 +358,7 @@ class _Document:
             # The host's own end tag.
             if assumed_up and not replied and not os_name:
                 self.hosts_assumed_up += 1
-            elif up:
+            elif up or (replied and not has_status):
                 finished.append((offset, host_line, addresses, names, os_name))
             else:
                 self.hosts_not_up += 1
@@ -393,6 +442,9 @@ class NmapParser:
     def __init__(self, stream: BinaryIO, state: ParseState):
         self.stream = stream
         self.state = state
+        # Control character references removed, and the line and text of the first.
+        self.removed_references = 0
+        self.first_reference: tuple[int, str] = (0, "")
 
     # The second stage, for the parser process's reader: see raw_batches().
     records_from_raw = staticmethod(host_records)
@@ -429,11 +481,13 @@ class NmapParser:
                 # no text before the XML declaration.
                 start_of_file = False
                 data = data.removeprefix(b"\xef\xbb\xbf")
+            if CONTROL_REFERENCE.search(data) is not None:
+                data = self._remove_control_references(data, lines_before)
             if end_of_file:
                 usable, pending = data, b""
             else:
-                usable = data[:-DECLARATION_OVERLAP]
-                pending = data[-DECLARATION_OVERLAP:]
+                usable = data[:-CHUNK_OVERLAP]
+                pending = data[-CHUNK_OVERLAP:]
 
             position = 0
             for match in XML_DECLARATION.finditer(usable):
@@ -497,6 +551,26 @@ class NmapParser:
             self.state.warn(
                 f"{self.state.file_name}: {documents} nmap runs were read from one file."
             )
+        if self.removed_references:
+            line, reference = self.first_reference
+            count = self.removed_references
+            self.state.warn(
+                f"{self.state.file_name} line {line}: "
+                f"{plural(count, 'reference', 'references')} to a control character, such as "
+                f"{reference}, {'was' if count == 1 else 'were'} removed. XML does not allow "
+                "control characters, and nmap copies them from what hosts send. The hosts that "
+                "had them are imported."
+            )
+
+    def _remove_control_references(self, data: bytes, lines_before: int) -> bytes:
+        """Return ``data`` without its control character references, and count them."""
+        found = list(CONTROL_REFERENCE.finditer(data))
+        if not self.removed_references:
+            first = found[0]
+            line = lines_before + data.count(b"\n", 0, first.start()) + 1
+            self.first_reference = (line, first[0].decode("ascii"))
+        self.removed_references += len(found)
+        return CONTROL_REFERENCE.sub(b"", data)
 
     def _check_blank(self, data: bytes, lines_before: int) -> None:
         if data.strip():

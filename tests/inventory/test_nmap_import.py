@@ -397,3 +397,128 @@ def test_loopback_host_is_rejected(tmp_path):
         "of a discovered host. The address was left out."
     )
     assert report.warnings == []
+
+
+MASSCAN_HOST = (
+    '<host endtime="1764576000"><address addr="{}" addrtype="ipv4"/><ports>'
+    '<port protocol="tcp" portid="{}"><state state="{}" reason="syn-ack" reason_ttl="64"/>'
+    "</port></ports></host>\n"
+)
+
+
+def test_masscan_hosts_without_status_import(tmp_path):
+    # masscan writes nmap's format with no status element, one host element
+    # per open port, and a runstats figure that counts those elements.
+    path = write(
+        tmp_path,
+        "masscan.xml",
+        '<?xml version="1.0"?>\n<nmaprun scanner="masscan" start="1764576000">\n'
+        + MASSCAN_HOST.format("192.0.2.80", 443, "open")
+        + MASSCAN_HOST.format("192.0.2.80", 22, "open")
+        + MASSCAN_HOST.format("192.0.2.81", 80, "open")
+        + MASSCAN_HOST.format("192.0.2.82", 80, "filtered")
+        + '<runstats><finished time="1764576060"/><hosts up="4" down="0" total="4"/></runstats>'
+        "</nmaprun>\n",
+    )
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.SUCCEEDED, report.error
+    assert addresses() == {"192.0.2.80", "192.0.2.81"}
+    assert report.added == 2
+    assert not any("runstats" in warning for warning in report.warnings)
+    assert "masscan.xml: 1 more listing of an address listed earlier" in report.warnings[-1]
+
+
+def test_nmap_host_without_status_needs_an_answer(tmp_path):
+    path = scan_of(
+        tmp_path,
+        "no_status.xml",
+        MASSCAN_HOST.format("192.0.2.90", 80, "closed"),
+        MASSCAN_HOST.format("192.0.2.91", 80, "filtered"),
+        '<host><address addr="192.0.2.92" addrtype="ipv4"/>'
+        '<address addr="00:00:5E:00:53:92" addrtype="mac"/></host>\n',
+    )
+
+    report = import_file(path)
+
+    assert addresses() == {"192.0.2.90", "192.0.2.92"}
+    assert "1 host that is not up was skipped" in report.warnings[0]
+
+
+def test_control_character_references_are_removed(tmp_path):
+    # nmap copies what a service sends into attributes, as references that
+    # XML 1.0 does not allow.
+    path = scan_of(
+        tmp_path,
+        "control.xml",
+        HOST.format("192.0.2.120"),
+        '<host><status state="up"/><address addr="192.0.2.121" addrtype="ipv4"/><ports>'
+        '<port protocol="tcp" portid="445"><state state="open"/>'
+        '<service name="ife-biteP&#x1b;" product="Samba&#27;&#X0001F;"/></port></ports>'
+        '<hostnames><hostname name="smb&#x1B;.example.test"/></hostnames></host>\n',
+        '<host><status state="up"/><address addr="192.0.2.122" addrtype="ipv4"/>'
+        '<hostnames><hostname name="line&#xa;feed&#9;ok"/></hostnames></host>\n',
+    )
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.SUCCEEDED, report.error
+    assert addresses() == {"192.0.2.120", "192.0.2.121", "192.0.2.122"}
+    assert Host.objects.get(address="192.0.2.121").hostname == "smb.example.test"
+    assert report.warnings == [
+        "control.xml line 4: 4 references to a control character, such as &#x1b;, were "
+        "removed. XML does not allow control characters, and nmap copies them from what hosts "
+        "send. The hosts that had them are imported."
+    ]
+
+
+def test_control_reference_split_across_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr("inventory.importers.nmap.CHUNK_SIZE", 3)
+    hosts = [
+        f'<host><status state="up"/><address addr="192.0.2.{index}" addrtype="ipv4"/>'
+        f'<hostnames><hostname name="h{index}&#x0001b;"/></hostnames></host>\n'
+        for index in range(1, 12)
+    ]
+    path = scan_of(tmp_path, "split.xml", *hosts)
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.SUCCEEDED, report.error
+    assert report.added == 11
+    assert Host.objects.get(address="192.0.2.11").hostname == "h11"
+    assert "split.xml line 3: 11 references to a control character" in report.warnings[0]
+
+
+def test_raw_control_character_is_named(tmp_path):
+    path = tmp_path / "nul.xml"
+    path.write_bytes(
+        b'<?xml version="1.0"?>\n<nmaprun>\n'
+        + HOST.format("192.0.2.1").encode()
+        + b'<host><status state="up"/><address addr="192.0.2.2" addrtype="ipv4"/>'
+        b'<hostnames><hostname name="a\x00b"/></hostnames></host>\n</nmaprun>\n'
+    )
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.FAILED
+    assert report.error == (
+        "nul.xml line 4: the file contains the control character U+0000, which XML does not "
+        "allow. nmap does not write it so, which suggests that the file was changed after the "
+        "scan: remove that character and import the file again."
+    )
+    assert Host.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("masscan.xml", {"192.0.2.80", "192.0.2.81"}),
+        ("control_references.xml", {"192.0.2.120", "192.0.2.121"}),
+    ],
+)
+def test_fixture_scans_import_every_host(name, expected):
+    report = import_file(fixture_path(name))
+
+    assert report.status == ImportRun.Status.SUCCEEDED, report.error
+    assert addresses() == expected

@@ -21,6 +21,8 @@ FIXTURES = [
     ("dual_stack_with_mac.xml", "nmap"),
     ("interrupted.xml", "nmap"),
     ("down_and_up.xml", "nmap"),
+    ("masscan.xml", "nmap"),
+    ("control_references.xml", "nmap"),
     ("bad_rows.csv", "csv"),
     ("bom.csv", "csv"),
     ("whitespace.csv", "csv"),
