@@ -21,6 +21,7 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 os.environ.setdefault("DATA_DIR", str(Path(__file__).resolve().parents[1] / "var"))
@@ -120,7 +121,7 @@ def host_rows():
             _date(NOW - timedelta(minutes=index % 10_000)),
             False,
             None,
-            "[]",
+            '["pci"]' if index % 100 == 0 else "[]",
             False,
             False,
         )
@@ -492,6 +493,19 @@ def measure(repeat: int = 5) -> None:
         )
     )
     urls.append(("host page", "/dashboard/host/10.0.0.4/", None))
+    # The inventory's host list: searches that no index serves read every row.
+    for query in (
+        "host-999999",
+        "zzz",
+        "02:00:00:0f:42:3f",
+        "mac:02:00:00:0f",
+        "os:windows",
+        "os:zzz",
+        "vendor:zzz",
+        "tag:pci",
+        "10.1.0.0/16",
+    ):
+        urls.append((f"inventory, q={query}", f"/inventory/?q={quote(query)}", None))
     for label, url, before in urls:
         first, times, cpu = _timed_get(client, url, repeat, before)
         median = statistics.median(times)

@@ -20,6 +20,7 @@ from .importers.base import (
 )
 from .importers.csvfile import LIST_SEPARATORS, TAG_SEPARATORS
 from .models import Host, ImportRun
+from .querysets import SEARCH_HELP
 from .services import delete_hosts
 
 # Hosts the bulk delete's confirmation page names before "and N more".
@@ -172,7 +173,7 @@ class HostAdminForm(forms.ModelForm):
 
 @admin.register(Host)
 class HostAdmin(admin.ModelAdmin):
-    """Hosts by address; the search box takes an address, a CIDR block, a range or a name."""
+    """Hosts by address; the search box works as the host list's (HostQuerySet.matching)."""
 
     form = HostAdminForm
     list_display = ["address", "hostname", "mac", "os_name", "source", "last_seen", "stale"]
@@ -180,10 +181,7 @@ class HostAdmin(admin.ModelAdmin):
     # The search goes through HostQuerySet.matching (see get_search_results);
     # search_fields only makes the admin show the search box.
     search_fields = ["hostname"]
-    search_help_text = (
-        "An address, a CIDR block (192.0.2.0/28), a range (a-b), the start of an address "
-        "(192.0.2. or 2001:db8:) or the start of any of a host's names."
-    )
+    search_help_text = SEARCH_HELP
     readonly_fields = ["key", "version", "subscribed", "scanned", "first_seen"]
     ordering = ["key"]
     show_full_result_count = False

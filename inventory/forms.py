@@ -7,6 +7,7 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 
 from .importers import FORMATS
+from .querysets import SEARCH_HELP
 from .services import name_problem
 
 FORMAT_CHOICES = [("", "Detect from the content")] + [
@@ -67,10 +68,7 @@ class HostSearchForm(forms.Form):
     q = forms.CharField(
         label="Search",
         required=False,
-        help_text=(
-            "An address, a CIDR block (192.0.2.0/28), a range (a-b), the start of an address "
-            "(192.0.2. or 2001:db8:) or the start of any of a host's names."
-        ),
+        help_text=SEARCH_HELP,
     )
     state = forms.ChoiceField(
         label="State",

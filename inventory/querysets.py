@@ -8,6 +8,7 @@ Address queries run on ``Host.key`` (fixed-width sortable text, see
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 
 from django.db import models
@@ -24,6 +25,22 @@ IPV6_START = re.compile(r"(?:[0-9A-Fa-f]{1,4}:){1,7}")
 # Digits with dots, or hexadecimal with colons, possibly with "/" or "-": meant as an
 # address, a block or a range, never as a host name.
 ADDRESS_LIKE = re.compile(r"[0-9]+(?:\.[0-9]*)+(?:[/-].*)?|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(?:[/-].*)?")
+# A search that names a field: "os:windows". Each field's name contains a
+# letter beyond "f", so no IPv6 address reads as a field search.
+FIELD_SEARCH = re.compile(r"([A-Za-z]+):(.*)", re.DOTALL)
+SEARCH_FIELDS = ("mac", "os", "vendor", "tag", "source", "name")
+# A whole MAC address as people write it: colons, hyphens, or Cisco's dotted groups.
+MAC_SEARCH = re.compile(
+    r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}|[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){2}"
+)
+MAC_SEPARATORS = re.compile(r"[\s:.-]")
+HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{1,12}")
+SEARCH_HELP = (
+    "An address, a CIDR block (192.0.2.0/28), a range (a-b), the start of an address "
+    "(192.0.2. or 2001:db8:), a MAC address or the start of any of a host's names. To search "
+    "another field, name it: os:windows, vendor:cisco, tag:pci, source:scan.xml, or mac:00:1A:2B "
+    "for a MAC address's start."
+)
 
 
 class HostQuerySet(models.QuerySet):
@@ -52,16 +69,25 @@ class HostQuerySet(models.QuerySet):
         """Hosts matching a search box entry.
 
         An address matches that host, a CIDR block or ``a-b`` range matches
-        the hosts inside it, and any other text matches hosts with a host
-        name that starts with it (case-insensitive). An empty query matches
-        every host. A search is no import, so it reads what a user means
-        where an import would reject: ``192.0.2.7/24`` is the block
-        ``192.0.2.0/24``, and ``192.0.2.`` or ``2001:db8:`` the addresses
-        that start so.
+        the hosts inside it, a MAC address the hosts with that MAC, and any
+        other text matches hosts with a host name that starts with it
+        (case-insensitive). A field named before a colon searches that
+        field (see :func:`field_search`). An empty query matches every host.
+        A search is no import, so it reads what a user means where an import
+        would reject: ``192.0.2.7/24`` is the block ``192.0.2.0/24``, and
+        ``192.0.2.`` or ``2001:db8:`` the addresses that start so.
         """
         text = query.strip()
         if not text:
             return self.all()
+        field = field_search(text)
+        if field is not None:
+            return self._field_matching(*field)
+        if MAC_SEARCH.fullmatch(text):
+            # A hyphenated MAC address can also be the start of a host name.
+            return self.alias(names_text=NAMES_TEXT).filter(
+                models.Q(mac=mac_prefix(text)) | _name_condition(text)
+            )
         try:
             return self.in_cidr(text)
         except AddressError:
@@ -69,21 +95,55 @@ class HostQuerySet(models.QuerySet):
         block = typed_block(text)
         if block is not None:
             return self._between(*block)
-        name = text.lower()
-        # Names are stored lower case, the first one also in the indexed
-        # hostname column. The others are found in the JSON text of the
-        # list, where each name follows a double quote: a scan of the table,
-        # about 0.2 s for a million hosts. The text is compared as stored,
-        # because PostgreSQL's case-insensitive match upper-cases every row.
-        return self.alias(names_text=Cast("hostnames", models.TextField())).filter(
-            models.Q(hostname__startswith=name) | models.Q(names_text__contains='"' + name)
-        )
+        return self._name_matching(text)
 
-    def is_name_search(self, query: str) -> bool:
-        """Return whether :meth:`matching` reads ``query`` as the start of a host name."""
+    def _field_matching(self, field: str, value: str) -> HostQuerySet:
+        """Hosts whose ``field`` (one of SEARCH_FIELDS) matches ``value``; none for an empty value.
+
+        Text fields match case-insensitively anywhere in the text, a tag
+        matches whole, a source by its start and a MAC address by its start
+        in any notation.
+        """
+        if not value:
+            return self.none()
+        if field == "name":
+            return self._name_matching(value)
+        if field == "os":
+            return self.filter(os_name__icontains=value)
+        if field == "vendor":
+            return self.filter(mac_vendor__icontains=value)
+        if field == "source":
+            return self.filter(source__istartswith=value)
+        if field == "tag":
+            # Tags are stored as a JSON list. SQLite keeps the text that
+            # json.dumps wrote, with non-ASCII letters escaped, and PostgreSQL
+            # writes jsonb out unescaped: either form is looked for.
+            forms = {json.dumps(value), '"' + value + '"'}
+            condition = models.Q()
+            for form in forms:
+                condition |= models.Q(tags_text__icontains=form)
+            return self.alias(tags_text=Cast("tags", models.TextField())).filter(condition)
+        prefix = mac_prefix(value)
+        if prefix is None:
+            return self.none()
+        if len(prefix) == 17:
+            return self.filter(mac=prefix)
+        return self.filter(mac__startswith=prefix)
+
+    def _name_matching(self, text: str) -> HostQuerySet:
+        return self.alias(names_text=NAMES_TEXT).filter(_name_condition(text))
+
+    def reads_every_row(self, query: str) -> bool:
+        """Return whether :meth:`matching` reads ``query`` as text that no index serves.
+
+        That is a host name's start, a MAC address or a field search:
+        anything but an address, block or range.
+        """
         text = query.strip()
         if not text or typed_block(text) is not None:
             return False
+        if field_search(text) is not None or MAC_SEARCH.fullmatch(text):
+            return True
         try:
             parse_range(text)
         except AddressError:
@@ -105,6 +165,81 @@ class HostQuerySet(models.QuerySet):
 
     def _between(self, version: int, start: int, end: int) -> HostQuerySet:
         return self.filter(key__gte=address_key(version, start), key__lte=address_key(version, end))
+
+
+# The host-name list as JSON text, for _name_condition.
+NAMES_TEXT = Cast("hostnames", models.TextField())
+
+
+def _name_condition(text: str) -> models.Q:
+    """Hosts with a name that starts with ``text``; needs the ``names_text`` alias (NAMES_TEXT)."""
+    name = text.lower()
+    # Names are stored lower case, the first one also in the indexed
+    # hostname column. The others are found in the JSON text of the list,
+    # where each name follows a double quote: a scan of the table, about
+    # 0.2 s for a million hosts. The text is compared as stored, because
+    # PostgreSQL's case-insensitive match upper-cases every row.
+    return models.Q(hostname__startswith=name) | models.Q(names_text__contains='"' + name)
+
+
+def field_search(text: str) -> tuple[str, str] | None:
+    """Return (field, value) of a search that names one of SEARCH_FIELDS, such as ``os:linux``."""
+    match = FIELD_SEARCH.fullmatch(text)
+    if match is None or match[1].lower() not in SEARCH_FIELDS:
+        return None
+    return match[1].lower(), match[2].strip()
+
+
+def mac_prefix(text: str) -> str | None:
+    """Return the start of a MAC address in stored form (``00:1A:2B``), or None for other text.
+
+    Any notation is read: colons, hyphens, dots, or none between the digits.
+    """
+    digits = MAC_SEPARATORS.sub("", text)
+    if not HEX_DIGITS.fullmatch(digits):
+        return None
+    digits = digits.upper()
+    return ":".join(digits[start : start + 2] for start in range(0, len(digits), 2))
+
+
+def search_error(query: str) -> str | None:
+    """Return why a search box entry cannot be searched as typed, else None."""
+    text = query.strip()
+    match = FIELD_SEARCH.fullmatch(text)
+    if match is not None:
+        fields = ", ".join(f"{name}:" for name in SEARCH_FIELDS)
+        field = field_search(text)
+        if field is None:
+            if re.fullmatch(r"[0-9A-Fa-f]+", match[1]):
+                # The first group of an IPv6 address.
+                return address_search_error(text)
+            return (
+                f"“{match[1]}:” is not a search field. Name one of {fields} before the text "
+                "to find, or leave the colon out to search host names."
+            )
+        name, value = field
+        if not value:
+            return f"Enter what to find after {name}:, for example {SEARCH_EXAMPLES[name]}."
+        if name == "mac" and mac_prefix(value) is None:
+            return (
+                f"“{value}” is not the start of a MAC address. Enter up to 12 hexadecimal "
+                "digits, with or without separators, for example mac:00:1A:2B."
+            )
+        return None
+    if MAC_SEARCH.fullmatch(text):
+        return None
+    return address_search_error(text)
+
+
+# An example of each search field, for its error message.
+SEARCH_EXAMPLES = {
+    "mac": "mac:00:1A:2B",
+    "os": "os:windows",
+    "vendor": "vendor:cisco",
+    "tag": "tag:pci",
+    "source": "source:scan.xml",
+    "name": "name:web",
+}
 
 
 def address_search_error(query: str) -> str | None:

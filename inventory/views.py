@@ -30,15 +30,16 @@ from . import background
 from .forms import HostSearchForm, ImportForm
 from .importers import FORMATS, ImportFileError, check_container
 from .models import Host, ImportRun
-from .querysets import address_search_error
+from .querysets import search_error
 from .services import create_run, import_file, name_problem, settle_abandoned_runs
 
 logger = logging.getLogger(__name__)
 
 IMPORT_PERMISSION = "inventory.add_host"
 PAGE_SIZE = 100
-# A host-name search counts its matches up to this many.
-NAME_COUNT_CAP = 10_000
+# A search that no index serves (a name, a MAC address, a field) counts its
+# matches up to this many.
+SCAN_COUNT_CAP = 10_000
 RECENT_IMPORTS = 10
 COPY_CHUNK = 1 << 20
 # Bytes of a request body looked at for a line break (see ImportApiView.post).
@@ -76,14 +77,14 @@ class HostListView(TemplateView):
             state = ""
         after = self.request.GET.get("after") or None
         total_capped = False
-        if Host.objects.is_name_search(query):
-            # A name that few hosts have makes both the count and the page
-            # read every host's names, so one read of the matching keys, up
-            # to a cap, serves both.
-            keys = list(hosts.order_by("key").values_list("key", flat=True)[: NAME_COUNT_CAP + 1])
-            total_capped = len(keys) > NAME_COUNT_CAP
-            total = min(len(keys), NAME_COUNT_CAP)
-            following = [key for key in keys[:NAME_COUNT_CAP] if after is None or key > after]
+        if Host.objects.reads_every_row(query):
+            # A name, MAC address or OS that few hosts have makes both the
+            # count and the page read every host's row, so one read of the
+            # matching keys, up to a cap, serves both.
+            keys = list(hosts.order_by("key").values_list("key", flat=True)[: SCAN_COUNT_CAP + 1])
+            total_capped = len(keys) > SCAN_COUNT_CAP
+            total = min(len(keys), SCAN_COUNT_CAP)
+            following = [key for key in keys[:SCAN_COUNT_CAP] if after is None or key > after]
             if len(following) > PAGE_SIZE or not total_capped:
                 page_keys = following[: PAGE_SIZE + 1]
                 page = list(Host.objects.filter(key__in=page_keys).order_by("key"))
@@ -98,7 +99,7 @@ class HostListView(TemplateView):
             form=form,
             query=query,
             state=state,
-            search_error=address_search_error(query) if query else None,
+            search_error=search_error(query) if query else None,
             hosts=page,
             total=total,
             total_capped=total_capped,

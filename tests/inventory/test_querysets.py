@@ -3,7 +3,7 @@
 import pytest
 
 from inventory.models import Host
-from inventory.querysets import address_search_error
+from inventory.querysets import address_search_error, search_error
 from lumeta_qualys.ipset import AddressError
 
 pytestmark = pytest.mark.django_db
@@ -155,3 +155,96 @@ def test_search_that_is_no_address_is_explained(query, reason):
 )
 def test_address_and_name_searches_need_no_explanation(query):
     assert address_search_error(query) is None
+
+
+@pytest.fixture
+def detailed_hosts():
+    for address, mac, vendor, os_name, tags, source in [
+        ("192.0.2.1", "00:1A:2B:3C:4D:5E", "Cisco Systems", "IOS 15", ["PCI", "dmz"], "a.xml"),
+        ("192.0.2.2", "00:1A:2B:00:00:01", "Cisco Systems", "Linux 5.4", ["pci-old"], "a.xml"),
+        ("192.0.2.3", "AA:BB:CC:00:00:02", "Dell Inc.", "Windows 10", ["Zürich"], "b.csv"),
+        ("192.0.2.4", "", "", "", [], "b.csv"),
+    ]:
+        Host.objects.create(
+            address=address,
+            hostname="ad-bb-cc-00-00-02" if address == "192.0.2.4" else "",
+            hostnames=["ad-bb-cc-00-00-02"] if address == "192.0.2.4" else [],
+            mac=mac,
+            mac_vendor=vendor,
+            os_name=os_name,
+            tags=tags,
+            source=source,
+        )
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        # A whole MAC address in each notation people write.
+        ("00:1a:2b:3c:4d:5e", ["192.0.2.1"]),
+        ("00-1A-2B-3C-4D-5E", ["192.0.2.1"]),
+        ("001a.2b3c.4d5e", ["192.0.2.1"]),
+        # A hyphenated MAC address also matches a host name that starts so.
+        ("ad-bb-cc-00-00-02", ["192.0.2.4"]),
+        ("AA-BB-CC-00-00-02", ["192.0.2.3"]),
+        # The start of a MAC address, in any notation.
+        ("mac:00:1A:2B", ["192.0.2.1", "192.0.2.2"]),
+        ("MAC: 001a2b3", ["192.0.2.1"]),
+        ("mac:aabbcc000002", ["192.0.2.3"]),
+        ("mac:zz", []),
+        ("os:windows", ["192.0.2.3"]),
+        ("OS:ios 1", ["192.0.2.1"]),
+        ("os:", []),
+        ("vendor:cisco", ["192.0.2.1", "192.0.2.2"]),
+        # A tag matches whole, in any case, non-ASCII letters included.
+        ("tag:pci", ["192.0.2.1"]),
+        ("tag:zürich", ["192.0.2.3"]),
+        ("tag:dm", []),
+        ("source:b.", ["192.0.2.3", "192.0.2.4"]),
+        ("name:ad-bb", ["192.0.2.4"]),
+        # An IPv6 address whose first group is hexadecimal letters is no field.
+        ("fade:", []),
+    ],
+)
+def test_matching_mac_and_fields(detailed_hosts, query, expected):
+    assert found(Host.objects.matching(query)) == expected
+
+
+def test_matching_ipv6_with_letter_group_is_an_address():
+    Host.objects.create(address="fade::1", source="test")
+
+    assert found(Host.objects.matching("fade::1")) == ["fade::1"]
+    assert found(Host.objects.matching("fade:")) == ["fade::1"]
+    assert search_error("fade::1") is None
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "host:web",
+            "“host:” is not a search field. Name one of mac:, os:, vendor:, tag:, source:, name: "
+            "before the text to find, or leave the colon out to search host names.",
+        ),
+        ("os: ", "Enter what to find after os:, for example os:windows."),
+        ("mac:00:1G", "“00:1G” is not the start of a MAC address."),
+        ("mac:00112233445566", "“00112233445566” is not the start of a MAC address."),
+        ("2001:db8:::1", "“2001:db8:::1” is not a valid address, block or range"),
+    ],
+)
+def test_search_error_names_the_problem(query, message):
+    assert message in search_error(query)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["00:1a:2b:3c:4d:5e", "001a.2b3c.4d5e", "os:windows", "mac:00-1a", "tag:pci", "web-01"],
+)
+def test_search_error_accepts_mac_and_field_searches(query):
+    assert search_error(query) is None
+    assert Host.objects.reads_every_row(query)
+
+
+@pytest.mark.parametrize("query", ["", "192.0.2.1", "192.0.2.0/24", "192.0.2.", "2001:db8::1"])
+def test_address_searches_read_the_index(query):
+    assert not Host.objects.reads_every_row(query)

@@ -100,7 +100,7 @@ def named_hosts():
 def test_host_list_name_search_pages_and_counts(
     viewer_client, named_hosts, monkeypatch, cap, query, expected
 ):
-    monkeypatch.setattr(inventory_views, "NAME_COUNT_CAP", cap)
+    monkeypatch.setattr(inventory_views, "SCAN_COUNT_CAP", cap)
     seen = []
     after = None
     while True:
@@ -116,7 +116,7 @@ def test_host_list_name_search_pages_and_counts(
 
 
 def test_host_list_name_count_capped(viewer_client, named_hosts, monkeypatch):
-    monkeypatch.setattr(inventory_views, "NAME_COUNT_CAP", 10)
+    monkeypatch.setattr(inventory_views, "SCAN_COUNT_CAP", 10)
 
     response = viewer_client.get(reverse("inventory:hosts"), {"q": "web-"})
 
@@ -134,6 +134,32 @@ def test_host_list_filters_by_state(viewer_client, many_hosts):
     assert b"deleted by an administrator" in stale.content
     assert current.context["total"] == 248
     assert b"state=current&amp;after=" in current.content
+
+
+def test_host_list_finds_mac_os_and_tags(viewer_client):
+    Host.objects.create(
+        address="192.0.2.1", mac="00:00:5E:00:53:01", os_name="Linux 5.4", tags=["pci"], source="s"
+    )
+    Host.objects.create(address="192.0.2.2", os_name="Microsoft Windows 10", source="s")
+
+    def listed(query):
+        response = viewer_client.get(reverse("inventory:hosts"), {"q": query})
+        return [host.address for host in response.context["hosts"]], response
+
+    assert listed("00-00-5e-00-53-01")[0] == ["192.0.2.1"]
+    assert listed("os:WINDOWS")[0] == ["192.0.2.2"]
+    found, response = listed("tag:PCI")
+    assert found == ["192.0.2.1"]
+    assert "1 host matching “tag:PCI”" in response.content.decode()
+
+
+def test_host_list_explains_unknown_field(viewer_client):
+    Host.objects.create(address="192.0.2.1", source="s")
+
+    response = viewer_client.get(reverse("inventory:hosts"), {"q": "ip:192.0.2.1"})
+
+    assert "“ip:” is not a search field" in response.content.decode()
+    assert b"No search made." in response.content
 
 
 def test_stale_list_links_deleters_to_the_admin(admin_client_logged_in):
