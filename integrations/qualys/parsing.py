@@ -351,7 +351,13 @@ class Warning1980:
     url: str
 
     def next_id_min(self) -> str | None:
-        values = parse_qs(urlsplit(self.url).query).get("id_min")
+        """Return the ``id_min`` of the next page's URL, or None if it has none.
+
+        Inside CDATA an ampersand is literal, so a URL escaped as well,
+        ``...&amp;id_min=3``, is read as the URL it stands for.
+        """
+        query = urlsplit(self.url).query.replace("&amp;", "&")
+        values = parse_qs(query).get("id_min")
         return values[-1] if values else None
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from integrations.qualys import MalformedResponse, QualysClient, UnexpectedResponse
+from integrations.qualys.parsing import Warning1980
 
 from .conftest import HOST_URL, assert_qualys_request, fixture_bytes
 
@@ -211,3 +212,16 @@ class CountingReader(io.RawIOBase):
         buffer[:size] = self.data[self.consumed : self.consumed + size]
         self.consumed += size
         return size
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://qualysapi.example.test/api/2.0/fo/asset/host/?action=list&id_min=3",
+        # Escaped although inside CDATA, where an ampersand needs no escape.
+        "https://qualysapi.example.test/api/2.0/fo/asset/host/?action=list&amp;id_min=3",
+        "/api/2.0/fo/asset/host/?id_min=3&amp;action=list&amp;truncation_limit=2",
+    ],
+)
+def test_warning_url_gives_next_id_min(url):
+    assert Warning1980("1980", "", url).next_id_min() == "3"
