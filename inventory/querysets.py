@@ -28,7 +28,9 @@ ADDRESS_LIKE = re.compile(r"[0-9]+(?:\.[0-9]*)+(?:[/-].*)?|[0-9A-Fa-f]*:[0-9A-Fa
 # A search that names a field: "os:windows". Each field's name contains a
 # letter beyond "f", so no IPv6 address reads as a field search.
 FIELD_SEARCH = re.compile(r"([A-Za-z]+):(.*)", re.DOTALL)
-SEARCH_FIELDS = ("mac", "os", "vendor", "tag", "source", "name")
+SEARCH_FIELDS = ("ip", "mac", "os", "vendor", "tag", "source", "name")
+# Other names that people type for a field.
+FIELD_ALIASES = {"address": "ip", "host": "name", "hostname": "name", "tags": "tag"}
 # A whole MAC address as people write it: colons, hyphens, or Cisco's dotted groups.
 MAC_SEARCH = re.compile(
     r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}|[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){2}"
@@ -106,6 +108,12 @@ class HostQuerySet(models.QuerySet):
         """
         if not value:
             return self.none()
+        if field == "ip":
+            try:
+                return self.in_cidr(value)
+            except AddressError:
+                block = typed_block(value)
+                return self.none() if block is None else self._between(*block)
         if field == "name":
             return self._name_matching(value)
         if field == "os":
@@ -142,7 +150,10 @@ class HostQuerySet(models.QuerySet):
         text = query.strip()
         if not text or typed_block(text) is not None:
             return False
-        if field_search(text) is not None or MAC_SEARCH.fullmatch(text):
+        field = field_search(text)
+        if field is not None:
+            return field[0] != "ip"
+        if MAC_SEARCH.fullmatch(text):
             return True
         try:
             parse_range(text)
@@ -185,9 +196,13 @@ def _name_condition(text: str) -> models.Q:
 def field_search(text: str) -> tuple[str, str] | None:
     """Return (field, value) of a search that names one of SEARCH_FIELDS, such as ``os:linux``."""
     match = FIELD_SEARCH.fullmatch(text)
-    if match is None or match[1].lower() not in SEARCH_FIELDS:
+    if match is None:
         return None
-    return match[1].lower(), match[2].strip()
+    name = match[1].lower()
+    name = FIELD_ALIASES.get(name, name)
+    if name not in SEARCH_FIELDS:
+        return None
+    return name, match[2].strip()
 
 
 def mac_prefix(text: str) -> str | None:
@@ -220,6 +235,14 @@ def search_error(query: str) -> str | None:
         name, value = field
         if not value:
             return f"Enter what to find after {name}:, for example {SEARCH_EXAMPLES[name]}."
+        if name == "ip":
+            problem = address_search_error(value)
+            if problem is None and not _is_address_search(value):
+                problem = (
+                    f"“{value}” is not an address, a CIDR block or a range. Enter for example "
+                    "ip:192.0.2.7, ip:192.0.2.0/24 or ip:192.0.2."
+                )
+            return problem
         if name == "mac" and mac_prefix(value) is None:
             return (
                 f"“{value}” is not the start of a MAC address. Enter up to 12 hexadecimal "
@@ -233,6 +256,7 @@ def search_error(query: str) -> str | None:
 
 # An example of each search field, for its error message.
 SEARCH_EXAMPLES = {
+    "ip": "ip:192.0.2.0/24",
     "mac": "mac:00:1A:2B",
     "os": "os:windows",
     "vendor": "vendor:cisco",
@@ -240,6 +264,17 @@ SEARCH_EXAMPLES = {
     "source": "source:scan.xml",
     "name": "name:web",
 }
+
+
+def _is_address_search(text: str) -> bool:
+    """Return whether ``text`` is an address, a block, a range or the start of an address."""
+    if typed_block(text) is not None:
+        return True
+    try:
+        parse_range(text)
+    except AddressError:
+        return False
+    return True
 
 
 def address_search_error(query: str) -> str | None:

@@ -202,6 +202,13 @@ def detailed_hosts():
         ("tag:dm", []),
         ("source:b.", ["192.0.2.3", "192.0.2.4"]),
         ("name:ad-bb", ["192.0.2.4"]),
+        # Other names for the fields.
+        ("hostname:ad-bb", ["192.0.2.4"]),
+        ("tags:dmz", ["192.0.2.1"]),
+        ("ip:192.0.2.2-192.0.2.3", ["192.0.2.2", "192.0.2.3"]),
+        ("address: 192.0.2.4", ["192.0.2.4"]),
+        ("ip:192.0.2.", ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"]),
+        ("ip:ad-bb", []),
         # An IPv6 address whose first group is hexadecimal letters is no field.
         ("fade:", []),
     ],
@@ -222,10 +229,12 @@ def test_matching_ipv6_with_letter_group_is_an_address():
     ("query", "message"),
     [
         (
-            "host:web",
-            "“host:” is not a search field. Name one of mac:, os:, vendor:, tag:, source:, name: "
-            "before the text to find, or leave the colon out to search host names.",
+            "role:web",
+            "“role:” is not a search field. Name one of ip:, mac:, os:, vendor:, tag:, source:, "
+            "name: before the text to find, or leave the colon out to search host names.",
         ),
+        ("ip:web", "“web” is not an address, a CIDR block or a range. Enter for example"),
+        ("ip:192.0.2.300", "the octet '300' is more than 255."),
         ("os: ", "Enter what to find after os:, for example os:windows."),
         ("mac:00:1G", "“00:1G” is not the start of a MAC address."),
         ("mac:00112233445566", "“00112233445566” is not the start of a MAC address."),
@@ -245,6 +254,8 @@ def test_search_error_accepts_mac_and_field_searches(query):
     assert Host.objects.reads_every_row(query)
 
 
-@pytest.mark.parametrize("query", ["", "192.0.2.1", "192.0.2.0/24", "192.0.2.", "2001:db8::1"])
+@pytest.mark.parametrize(
+    "query", ["", "192.0.2.1", "192.0.2.0/24", "192.0.2.", "2001:db8::1", "ip:192.0.2.0/24"]
+)
 def test_address_searches_read_the_index(query):
     assert not Host.objects.reads_every_row(query)
