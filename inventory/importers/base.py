@@ -24,7 +24,14 @@ MAX_STORED_WARNINGS = 200
 # C0 and C1 control characters and DEL, which a message shows as escapes.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-MAC_PATTERN = re.compile(r"^[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}$")
+# MAC addresses as tools write them: six groups of one or two hexadecimal
+# digits with colons or hyphens (arp on macOS and BSD leaves out leading
+# zeros), Cisco's three dotted groups of four, or twelve digits alone.
+MAC_PATTERN = re.compile(
+    r"[0-9A-Fa-f]{1,2}([:-])(?:[0-9A-Fa-f]{1,2}\1){4}[0-9A-Fa-f]{1,2}"
+    r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}"
+    r"|[0-9A-Fa-f]{12}"
+)
 # The canonical form, which nmap writes: upper case, colons, nothing around it.
 CANONICAL_MAC = re.compile(r"[0-9A-F]{2}(?::[0-9A-F]{2}){5}")
 # Characters removed around every text value besides str.strip()'s Unicode
@@ -281,13 +288,23 @@ def format_host_address(version: int, value: int) -> str:
 
 
 def normalise_mac(text: str) -> str | None:
-    """Return a MAC address as upper-case colon-separated text, or None if it is not one."""
+    """Return a MAC address as upper-case colon-separated text, or None if it is not one.
+
+    Every notation of MAC_PATTERN is read: ``0:0:5e:0:53:1``, ``0000.5e00.5301``
+    and ``00005E005301`` all give ``00:00:5E:00:53:01``.
+    """
     if CANONICAL_MAC.fullmatch(text):
         return text
     value = clean_text(text)
-    if not MAC_PATTERN.match(value):
+    match = MAC_PATTERN.fullmatch(value)
+    if match is None:
         return None
-    return value.replace("-", ":").upper()
+    if match[1]:
+        digits = "".join(group.zfill(2) for group in value.split(match[1]))
+    else:
+        digits = value.replace(".", "")
+    digits = digits.upper()
+    return ":".join(digits[start : start + 2] for start in range(0, 12, 2))
 
 
 class CountingReader(io.RawIOBase):

@@ -1,4 +1,4 @@
-"""Address parsing in the importers: the quick IPv4 path, and the blocks that no host has."""
+"""Address parsing in the importers: the quick IPv4 path, the blocks that no host has, MACs."""
 
 import ipaddress
 
@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inventory.importers.base import format_host_address, non_host_reason, parse_host_address
+from inventory.importers.base import (
+    format_host_address,
+    non_host_reason,
+    normalise_mac,
+    parse_host_address,
+)
 from lumeta_qualys.ipset import AddressError, format_address, parse_address
 
 PARTS = st.one_of(
@@ -111,3 +116,26 @@ def test_range_into_mapped_block_meets_its_blocks():
 )
 def test_mapped_address_is_its_ipv4_address(text, expected):
     assert parse_host_address(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("00:00:5E:00:53:01", "00:00:5E:00:53:01"),
+        ("00-00-5e-00-53-01", "00:00:5E:00:53:01"),
+        # arp on macOS and BSD leaves out leading zeros.
+        ("0:0:5e:0:53:1", "00:00:5E:00:53:01"),
+        # Cisco IOS writes three dotted groups.
+        ("0000.5e00.5301", "00:00:5E:00:53:01"),
+        ("00005E005301", "00:00:5E:00:53:01"),
+        ("\u00a000:00:5e:00:53:01 ", "00:00:5E:00:53:01"),
+        ("00:00:5e-00:53:01", None),
+        ("00:00:5e:00:53", None),
+        ("000:00:5e:00:53:01", None),
+        ("0000.5e00.530", None),
+        ("00005E00530", None),
+        ("not-a-mac", None),
+    ],
+)
+def test_mac_notations_normalised(text, expected):
+    assert normalise_mac(text) == expected
