@@ -119,8 +119,9 @@ def host_rows():
             "bench",
             _date(NOW - timedelta(days=60)),
             _date(NOW - timedelta(minutes=index % 10_000)),
-            False,
-            None,
+            # One host in 100 is stale, as after imports that no longer list it.
+            index % 100 == 50,
+            _date(NOW - timedelta(days=3)) if index % 100 == 50 else None,
             '["pci"]' if index % 100 == 0 else "[]",
             False,
             False,
@@ -338,10 +339,10 @@ def second_page_cursor(slug: str) -> str:
     return quote(read_page(COVERAGE_SETS[slug], sort="-last_scan").next_cursor, safe="")
 
 
-def measure_export(client, slug: str) -> None:
+def measure_export(client, slug: str, query: str = "") -> None:
     started = time.perf_counter()
     cpu_started = time.process_time()
-    response = client.get(f"/dashboard/{slug}.csv")
+    response = client.get(f"/dashboard/{slug}.csv" + (f"?{query}" if query else ""))
     rows = 0
     rss_start = _rss_mib()
     rss_samples = []
@@ -354,7 +355,8 @@ def measure_export(client, slug: str) -> None:
     rss_end = _rss_mib()
     data_rows = rows - 1
     print(
-        f"| {slug}.csv | {data_rows:,} | {elapsed:.1f} s | {data_rows / elapsed:,.0f} | "
+        f"| {slug}.csv{'?' + query if query else ''} | {data_rows:,} | {elapsed:.1f} s | "
+        f"{data_rows / elapsed:,.0f} | "
         f"{data_rows / cpu:,.0f} | {rss_start:.0f} → {max(rss_samples or [rss_end]):.0f} → "
         f"{rss_end:.0f} |"
     )
@@ -492,6 +494,16 @@ def measure(repeat: int = 5) -> None:
             None,
         )
     )
+    for slug in ("unmanaged-by-qualys", "managed-by-both"):
+        for state in ("stale", "current"):
+            urls.append((f"{slug}, {state} hosts", f"/dashboard/{slug}/?state={state}", None))
+            urls.append(
+                (
+                    f"{slug}, {state} hosts, newest scan first",
+                    f"/dashboard/{slug}/?state={state}&sort=-last_scan",
+                    None,
+                )
+            )
     urls.append(("host page", "/dashboard/host/10.0.0.4/", None))
     # The inventory's host list: searches that no index serves read every row.
     for query in (
@@ -515,6 +527,8 @@ def measure(repeat: int = 5) -> None:
     print("|---|---|---|---|---|---|")
     for slug in ("managed-by-both", "unmanaged-by-qualys", "unmanaged-by-lumeta"):
         measure_export(client, slug)
+    measure_export(client, "unmanaged-by-qualys", "state=stale")
+    measure_export(client, "managed-by-both", "state=current")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ from django.db import connection
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange
 from inventory.models import Host
 
-from .lists import AddressFilter, CoverageSet
+from .lists import AddressFilter, CoverageSet, apply_state
 
 # Rows per chunk. A chunk's Qualys hosts are read with one IN (...) of up to this many
 # IDs, below SQLite's limit of 32,766 bound parameters.
@@ -268,19 +268,23 @@ def _host_lines(hosts: list[tuple]) -> list[tuple[str, str]]:
     ]
 
 
-def _lines_in_range(side: str, flag_column: str, flag_value: bool, start: str, end: str):
+def _lines_in_range(
+    side: str, flag_column: str, flag_value: bool, start: str, end: str, stale: bool | None
+):
     """Yield chunks of (key, CSV line) for the set's rows from key ``start`` to ``end``.
 
-    Each chunk is read by keyset straight from the set's table.
+    Each chunk is read by keyset straight from the set's table. ``stale``
+    keeps only stale or current hosts of a host set.
     """
     lower, operator = start, ">="
     while True:
-        params = [lower, end, flag_value, CHUNK]
         if side == "scanned":
+            params = [lower, end, flag_value, CHUNK]
             rows = _fetch(_scanned_sql(True, operator, limit=True), params)
             lines = _scanned_lines(rows)
         else:
-            rows = _fetch(_joined_host_sql(flag_column, operator), params)
+            params = [lower, end, flag_value, *([] if stale is None else [stale]), CHUNK]
+            rows = _fetch(_joined_host_sql(flag_column, operator, stale is not None), params)
             lines = _joined_host_lines(rows, flag_column, flag_value)
         if not rows:
             return
@@ -288,14 +292,15 @@ def _lines_in_range(side: str, flag_column: str, flag_value: bool, start: str, e
         lower, operator = rows[-1][0], ">"
 
 
-def _joined_host_sql(flag_column: str, lower: str) -> str:
+def _joined_host_sql(flag_column: str, lower: str, by_state: bool = False) -> str:
     """Return SQL for (key, CSV line) of up to CHUNK rows of a host set, Qualys fields joined.
 
     One query per chunk, with the whole line built by the database, streams
     faster on SQLite than three queries spliced in Python. The host names
     are cut out of their JSON text as ``_names`` does. Where that cannot be
     done (escapes, or values that are no list of strings) the line is NULL
-    and ``_joined_host_lines`` builds it the other way.
+    and ``_joined_host_lines`` builds it the other way. With ``by_state`` a
+    parameter before the row limit selects stale or current hosts.
     """
     names = "h.hostnames"
     empty = f"({names} IS NULL OR {names} IN ('', '[]'))"
@@ -321,7 +326,9 @@ def _joined_host_sql(flag_column: str, lower: str) -> str:
         f"SELECT h.key, {line} || ',' || CASE WHEN a.id IS NULL THEN ',,,,,,' ELSE {qualys} END "
         f"FROM {_table(Host)} h LEFT JOIN {_table(ScannedAddress)} a ON a.key = h.key "
         f"LEFT JOIN {_table(ScannedHost)} q ON q.id = a.host_id "
-        f"WHERE h.key {lower} %s AND h.key <= %s AND h.{flag_column} = %s ORDER BY h.key LIMIT %s"
+        f"WHERE h.key {lower} %s AND h.key <= %s AND h.{flag_column} = %s "
+        + ("AND h.stale = %s " if by_state else "")
+        + "ORDER BY h.key LIMIT %s"
     )
 
 
@@ -373,12 +380,13 @@ def _host_names_text() -> str:
     )
 
 
-def _copy_sql(side: str, flag_column: str) -> tuple[str, list[int]]:
+def _copy_sql(side: str, flag_column: str, by_state: bool = False) -> tuple[str, list[int]]:
     """Return the SELECT of one export's CSV columns and the positions of its text columns.
 
     Text columns are always quoted, as the other paths write them. NULL is
     written as an empty field: the Qualys columns of a host that Qualys
     never scanned, and the inventory columns of a Qualys-only row but In subscription.
+    With ``by_state`` the parameter ``stale`` selects stale or current hosts of a host set.
     """
     host, scanned, qualys = _table(Host), _table(ScannedAddress), _table(ScannedHost)
     qualys_columns = [
@@ -406,7 +414,8 @@ def _copy_sql(side: str, flag_column: str) -> tuple[str, list[int]]:
             "ON a.key = h.key AND a.key >= %(start)s AND a.key <= %(end)s "
             f"LEFT JOIN {qualys} q ON q.id = a.host_id "
             f"WHERE h.key >= %(start)s AND h.key <= %(end)s AND h.{flag_column} = %(flag)s "
-            "ORDER BY h.key"
+            + ("AND h.stale = %(stale)s " if by_state else "")
+            + "ORDER BY h.key"
         )
     text_columns = [0, 1, 2, 3, 4, 5, 8, 12, 13, 14, 15]
     # Addresses (column 0) never start with a formula character.
@@ -419,7 +428,7 @@ def _copy_sql(side: str, flag_column: str) -> tuple[str, list[int]]:
 
 
 def _copy_chunks(
-    side: str, flag_column: str, flag_value: bool, start: str, end: str
+    side: str, flag_column: str, flag_value: bool, start: str, end: str, stale: bool | None
 ) -> Iterator[bytes]:
     """Yield the CSV lines of the set's rows from key ``start`` to ``end``, CHUNK rows at a time.
 
@@ -429,12 +438,13 @@ def _copy_chunks(
     line with a line feed, which is swapped for CRLF; a line feed inside a
     quoted field is kept, because only the last byte of a line is swapped.
     """
-    select, text_columns = _copy_sql(side, flag_column)
+    by_state = side != "scanned" and stale is not None
+    select, text_columns = _copy_sql(side, flag_column, by_state)
     quoted = ", ".join(f"c{index}" for index in text_columns)
     statement = f"COPY ({select}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE ({quoted}))"
     line_end = LINE_END.encode()
     with connection.cursor() as cursor:
-        params = {"start": start, "end": end, "flag": flag_value}
+        params = {"start": start, "end": end, "flag": flag_value, "stale": stale}
         with cursor.cursor.copy(statement, params) as copy:
             lines: list[bytes] = []
             # psycopg hands over one COPY row per item.
@@ -448,7 +458,7 @@ def _copy_chunks(
 
 
 def _chunk_keys(
-    coverage_set: CoverageSet, address_filter: AddressFilter | None
+    coverage_set: CoverageSet, address_filter: AddressFilter | None, stale: bool | None
 ) -> Iterator[list[str]]:
     """Yield the filtered set's keys in address order, CHUNK at a time, by keyset."""
     queryset = coverage_set.queryset()
@@ -456,6 +466,7 @@ def _chunk_keys(
         queryset = address_filter.apply(
             queryset, coverage_set.side, qualys_names=coverage_set.qualys_names
         )
+    queryset = apply_state(queryset, coverage_set.side, stale)
     last_key = None
     while True:
         page = queryset.order_by("key")
@@ -468,8 +479,14 @@ def _chunk_keys(
         last_key = keys[-1]
 
 
-def csv_lines(coverage_set: CoverageSet, address_filter: AddressFilter | None) -> Iterator[bytes]:
-    """Yield the CSV text of the whole filtered set as UTF-8, one chunk of lines at a time."""
+def csv_lines(
+    coverage_set: CoverageSet, address_filter: AddressFilter | None, stale: bool | None = None
+) -> Iterator[bytes]:
+    """Yield the CSV text of the whole filtered set as UTF-8, one chunk of lines at a time.
+
+    ``stale`` keeps only stale (True) or current (False) inventory hosts of
+    a host set.
+    """
     side, flag_column, flag_value = SET_FLAGS[coverage_set.slug]
     header = io.StringIO()
     csv.writer(header, lineterminator=LINE_END).writerow(COLUMNS)
@@ -477,7 +494,7 @@ def csv_lines(coverage_set: CoverageSet, address_filter: AddressFilter | None) -
     if address_filter is not None and address_filter.is_name:
         chunks = (
             _lines_of_keys(side, flag_column, flag_value, keys)
-            for keys in _chunk_keys(coverage_set, address_filter)
+            for keys in _chunk_keys(coverage_set, address_filter, stale)
         )
     else:
         # Every key starts with "4" or "6", so "" to "7" spans them all.
@@ -487,8 +504,8 @@ def csv_lines(coverage_set: CoverageSet, address_filter: AddressFilter | None) -
             else (address_filter.start_key, address_filter.end_key)
         )
         if connection.vendor == "postgresql":
-            yield from _copy_chunks(side, flag_column, flag_value, start, end)
+            yield from _copy_chunks(side, flag_column, flag_value, start, end, stale)
             return
-        chunks = _lines_in_range(side, flag_column, flag_value, start, end)
+        chunks = _lines_in_range(side, flag_column, flag_value, start, end, stale)
     for lines in chunks:
         yield "".join(line + LINE_END for _, line in lines).encode()

@@ -185,6 +185,39 @@ class AddressFilter:
         return named[: NAME_MATCHES_CAP + 1].count()
 
 
+# --- The filter ``state`` -----------------------------------------------------------
+
+# The values of ``state`` on the lists of indexed hosts, and their labels.
+STATES = {"": "Current and stale", "current": "Current only", "stale": "Stale only"}
+
+
+def stale_selected(state: str) -> bool | None:
+    """Return the ``stale`` value that ``state`` selects, or None for both (any other text)."""
+    if state == "stale":
+        return True
+    if state == "current":
+        return False
+    return None
+
+
+def apply_state(queryset: QuerySet, side: str, stale: bool | None) -> QuerySet:
+    """Restrict a segment's queryset to current or stale inventory hosts; None keeps both.
+
+    Stale hosts are few next to current ones, so their keys come from the
+    partial index of stale hosts, and the list is walked in its own order
+    against that set. Rows of scanned addresses (``side`` other than
+    "host") are indexed hosts too, matched by key.
+    """
+    if stale is None:
+        return queryset
+    if side == "host" and not stale:
+        return queryset.filter(stale=False)
+    stale_keys = Host.objects.filter(stale=True).order_by().values("key")
+    if stale:
+        return queryset.filter(key__in=stale_keys)
+    return queryset.exclude(key__in=stale_keys)
+
+
 # --- Sets and their segments ---------------------------------------------------
 
 SORTS = {
@@ -380,10 +413,12 @@ def read_keys(
     descending: bool,
     address_filter: AddressFilter | None,
     qualys_names: bool = False,
+    stale: bool | None = None,
 ) -> list[tuple[Cursor, str]]:
     """Return up to ``limit`` (cursor, key) pairs after ``after``, in list order.
 
-    ``descending`` walks the segments and their rows backwards.
+    ``descending`` walks the segments and their rows backwards. ``stale``
+    keeps only stale (True) or current (False) inventory hosts.
     """
     order = list(range(len(segments)))
     if descending:
@@ -401,6 +436,7 @@ def read_keys(
             queryset = segment.after_lookup(after.values, descending)
         if address_filter is not None:
             queryset = address_filter.apply(queryset, segment.side, qualys_names=qualys_names)
+        queryset = apply_state(queryset, segment.side, stale)
         if in_cursor_segment and segment.after_lookup is None:
             queryset = queryset.filter(_after(segment.fields, after.values, descending))
         ordering = [f"-{name}" if descending else name for name in segment.fields]
@@ -504,13 +540,15 @@ def read_page(
     before: str | None = None,
     address_filter: AddressFilter | None = None,
     size: int = PAGE_SIZE,
+    stale: bool | None = None,
 ) -> Page:
     """Read one page of a set's list, after or before a cursor (neither: the first page).
 
+    ``stale`` keeps only stale (True) or current (False) inventory hosts.
     Raises CursorError for a cursor the list cannot read.
     """
     with querysets.without_jit():
-        return _read_page(coverage_set, sort, after, before, address_filter, size)
+        return _read_page(coverage_set, sort, after, before, address_filter, size, stale)
 
 
 def _read_page(
@@ -520,6 +558,7 @@ def _read_page(
     before: str | None,
     address_filter: AddressFilter | None,
     size: int,
+    stale: bool | None,
 ) -> Page:
     segments = coverage_set.segments(sort)
     descending = sort.startswith("-")
@@ -532,6 +571,7 @@ def _read_page(
             descending=not descending,
             address_filter=address_filter,
             qualys_names=coverage_set.qualys_names,
+            stale=stale,
         )
         has_previous = len(found) > size
         found = list(reversed(found[:size]))
@@ -549,6 +589,7 @@ def _read_page(
         descending=descending,
         address_filter=address_filter,
         qualys_names=coverage_set.qualys_names,
+        stale=stale,
     )
     has_next = len(found) > size
     rows = build_rows(found[:size], coverage_set.side)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -15,7 +16,17 @@ from inventory.models import Host
 from lumeta_qualys.ipset import AddressError, address_key, format_address, parse_address
 
 from . import exports, lists, status, widgets
-from .lists import COVERAGE_SETS, SORTS, AddressFilter, CursorError, FilterError, read_page
+from .lists import (
+    COVERAGE_SETS,
+    SORTS,
+    STATES,
+    AddressFilter,
+    CursorError,
+    FilterError,
+    apply_state,
+    read_page,
+    stale_selected,
+)
 from .querysets import coverage_counts
 
 PERMISSION_SYNC = "integrations.change_qualyssettings"
@@ -60,6 +71,17 @@ class DashboardView(TemplateView):
 MATCH_COUNT_CAP = 10_000
 
 
+def list_state(request: HttpRequest, coverage_set) -> str:
+    """Return the request's ``state`` (current or stale hosts) for a list of indexed hosts.
+
+    Lists of Qualys-only addresses and unknown values give "" (every host).
+    """
+    state = request.GET.get("state", "")
+    if coverage_set.side != "host" or state not in STATES:
+        return ""
+    return state
+
+
 class CoverageListView(TemplateView):
     """One set's hosts with details from both sides, filtered, sorted and paginated by keyset."""
 
@@ -73,25 +95,43 @@ class CoverageListView(TemplateView):
         sort = request.GET.get("sort", "address")
         if sort not in SORTS:
             sort = "address"
+        state = list_state(request, coverage_set)
+        stale = stale_selected(state)
+        filters = {name: value for name, value in (("q", query), ("state", state)) if value}
+        described = [f"“{query}”"] if query else []
+        if state:
+            described.append(f"the state “{STATES[state]}”")
         context = {
             "coverage_set": coverage_set,
             "q": query,
             "sort": sort,
             "sorts": SORTS,
+            "state": state,
+            "states": STATES if coverage_set.side == "host" else {},
+            # The filters as a query string for the page and export links.
+            "filters": urlencode(filters),
+            "filter_text": " and ".join(described),
             "page": None,
             "error": "",
             # The whole set's size, from the stored counts; a filtered list has no total.
-            "total": None if query else getattr(coverage_counts(), slug.replace("-", "_")),
+            "total": (
+                None if query or state else getattr(coverage_counts(), slug.replace("-", "_"))
+            ),
         }
         try:
             address_filter = AddressFilter.parse(query)
             context["name_filter"] = address_filter is not None and address_filter.is_name
-            if address_filter is not None and not address_filter.is_name:
+            if (address_filter is not None and not address_filter.is_name) or (
+                address_filter is None and stale is not None
+            ):
                 # Counted up to a cap, so that a broad block stays as quick as a page. A
                 # name filter gets no count: counting a prefix that many hosts share walks
                 # the list, and at a million hosts counting host-9 took 140 to 170 ms on
                 # PostgreSQL where its page took 18 ms.
-                matching = address_filter.apply(coverage_set.queryset(), coverage_set.side)
+                matching = coverage_set.queryset()
+                if address_filter is not None:
+                    matching = address_filter.apply(matching, coverage_set.side)
+                matching = apply_state(matching, coverage_set.side, stale)
                 found = matching.order_by()[: MATCH_COUNT_CAP + 1].count()
                 context["matching"] = min(found, MATCH_COUNT_CAP)
                 context["matching_capped"] = found > MATCH_COUNT_CAP
@@ -102,6 +142,7 @@ class CoverageListView(TemplateView):
                 before=request.GET.get("before") or None,
                 address_filter=address_filter,
                 size=lists.PAGE_SIZE,
+                stale=stale,
             )
         except FilterError as error:
             context["error"] = str(error)
@@ -125,9 +166,11 @@ def coverage_export(request: HttpRequest, slug: str) -> HttpResponse:
         address_filter = AddressFilter.parse(request.GET.get("q", ""))
     except FilterError as error:
         return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+    stale = stale_selected(list_state(request, coverage_set))
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(
-        exports.csv_lines(coverage_set, address_filter), content_type="text/csv; charset=utf-8"
+        exports.csv_lines(coverage_set, address_filter, stale),
+        content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{slug}-{stamp}.csv"'
     return response

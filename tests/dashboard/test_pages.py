@@ -794,3 +794,84 @@ def test_export_writes_formula_text_as_text(viewer_client, coverage_data):
         "192.0.2.200", "'=cmd", "'+a b", "02:00:00:00:00:03", "'@x", "'=SUM(1,2)",
     ]  # fmt: skip
     assert rows[2][2] == '\'-vpn "edge"'
+
+
+# --- The state filter (current or stale hosts) -------------------------------------
+
+
+@pytest.fixture
+def some_stale(coverage_data):
+    Host.objects.filter(address__in=["192.0.2.2", "203.0.113.5"]).update(
+        stale=True, stale_since=datetime(2026, 11, 29, tzinfo=UTC)
+    )
+
+
+@pytest.mark.parametrize("sort", ["address", "-address", "last_scan", "-last_scan"])
+@pytest.mark.parametrize(
+    ("slug", "state", "expected"),
+    [
+        ("managed-by-both", "stale", ["192.0.2.2", "203.0.113.5"]),
+        ("managed-by-both", "current", ["192.0.2.1", "2001:db8::1"]),
+        ("unmanaged-by-qualys", "stale", ["203.0.113.5"]),
+        ("unmanaged-by-qualys", "current", ["192.0.2.200", "2001:db8:1::1"]),
+    ],
+)
+def test_state_filter_keeps_stale_or_current(
+    viewer_client, some_stale, monkeypatch, slug, state, expected, sort
+):
+    monkeypatch.setattr(lists, "PAGE_SIZE", 1)
+
+    seen, pages = walk_pages(viewer_client, list_url(slug), {"state": state, "sort": sort})
+
+    assert sorted(seen) == expected
+    assert len(pages) == len(expected)
+    assert all(page["state"] == state for page in pages)
+
+
+def test_state_filter_counts_and_describes(viewer_client, some_stale):
+    url = list_url("managed-by-both")
+
+    stale = viewer_client.get(url, {"state": "stale"}).content.decode()
+    both = viewer_client.get(url, {"state": "stale", "q": "192.0.2.0/24"}).content.decode()
+    none = viewer_client.get(url, {"state": "stale", "q": "198.51.100.0/24"}).content.decode()
+
+    assert "<strong>2</strong> addresses in this list match the state “Stale only”." in stale
+    assert "in this list." not in stale
+    assert (
+        "<strong>1</strong> address in this list matches “192.0.2.0/24” and the state "
+        "“Stale only”." in both
+    )
+    assert "No address of this list matches “198.51.100.0/24” and the state “Stale only”." in none
+    assert 'href="/dashboard/managed-by-both.csv?q=192.0.2.0%2F24&amp;state=stale"' in both
+
+
+def test_state_filter_is_not_offered_for_qualys_only_list(viewer_client, some_stale):
+    response = viewer_client.get(list_url("unmanaged-by-lumeta"), {"state": "stale"})
+    html = response.content.decode()
+
+    assert 'name="state"' not in html
+    assert row_addresses(response) == ["192.0.2.50", "198.51.100.99", "2001:db8::2"]
+    assert "<strong>3</strong> addresses in this list." in html
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"state": "stale"}, ["192.0.2.2", "203.0.113.5"]),
+        ({"state": "current"}, ["192.0.2.1", "2001:db8::1"]),
+        ({"state": "stale", "q": "192.0.2.0/24"}, ["192.0.2.2"]),
+        # A name filter reads its keys through the list's queries.
+        ({"state": "current", "q": "host-"}, ["192.0.2.1", "2001:db8::1"]),
+        ({"state": "unknown"}, ["192.0.2.1", "192.0.2.2", "203.0.113.5", "2001:db8::1"]),
+    ],
+)
+def test_export_keeps_state_filter(viewer_client, some_stale, params, expected):
+    response = viewer_client.get(reverse("dashboard:export", args=["managed-by-both"]), params)
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+    assert [row[0] for row in rows[1:]] == expected
+    stale_column = rows[0].index("Stale")
+    assert {row[stale_column] for row in rows[1:]} == (
+        {"yes"} if params["state"] == "stale" else {"no"} if params["state"] == "current"
+        else {"yes", "no"}
+    )  # fmt: skip
