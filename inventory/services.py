@@ -515,6 +515,13 @@ def import_stream(
         report.rejected_count = state.rejected_count
         report.rejected = [rejection.as_dict() for rejection in state.rejections]
         report.warnings = list(state.warnings)
+        if state.warning_count > len(state.warnings):
+            left_out = state.warning_count - len(state.warnings)
+            report.warnings.append(
+                f"{state.file_name}: "
+                + plural(left_out, "more warning was", "more warnings were")
+                + f" not kept: a report keeps the first {len(state.warnings)}."
+            )
         if counts.repeated:
             address, line = counts.first_repeat or ("", 0)
             if counts.repeated == 1:

@@ -144,6 +144,9 @@ class CsvParser:
         self.reader = None
         # The line, counted from the header, where the record being read starts.
         self.record_start = 1
+        # Cells of the MAC column that are no MAC address: how many, and the first's value and line.
+        self.bad_macs = 0
+        self.first_bad_mac: tuple[str, int] | None = None
 
     def _lines(self, text: io.TextIOBase) -> Iterator[str]:
         for line in text:
@@ -366,6 +369,14 @@ class CsvParser:
                 "data rows."
             )
         state.warn_of_mapped()
+        if self.first_bad_mac is not None:
+            value, line = self.first_bad_mac
+            state.warn(
+                f"{state.file_name}: "
+                + plural(self.bad_macs, "MAC cell is", "MAC cells are")
+                + f' not a MAC address, for example "{shown(value)}" on line {line}. Those rows '
+                "were imported without a MAC address."
+            )
         if first_formula is not None:
             value, line = first_formula
             state.warn(
@@ -390,10 +401,11 @@ class CsvParser:
     def _mac(self, text: str, line: int) -> str:
         mac = normalise_mac(text)
         if mac is None:
-            self.state.warn(
-                f'{self.state.file_name} line {line}: "{shown(text)}" is not a MAC address; '
-                "it was left out."
-            )
+            # One warning after the parse counts them: a column of another
+            # notation would otherwise give one warning per row.
+            self.bad_macs += 1
+            if self.first_bad_mac is None:
+                self.first_bad_mac = (text, line)
             return ""
         return mac
 

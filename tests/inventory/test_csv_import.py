@@ -42,7 +42,26 @@ def test_semicolon_export_with_details():
     assert host.os_name == "Windows Server 2019"
     assert host.tags == ["dmz", "web"]
     assert Host.objects.get(address="192.0.2.31").mac == ""
-    assert any('"not-a-mac" is not a MAC address' in w for w in report.warnings)
+    assert any(
+        w.startswith(
+            'semicolon_export.csv: 1 MAC cell is not a MAC address, for example "not-a-mac"'
+        )
+        for w in report.warnings
+    )
+
+
+def test_bad_mac_cells_get_one_warning(tmp_path):
+    path = tmp_path / "macs.csv"
+    rows = "".join(f"192.0.2.{index},bad-{index}\n" for index in range(1, 251))
+    path.write_text("ip,mac\n" + rows)
+
+    report = import_file(path)
+
+    assert report.added == 250
+    assert report.warnings == [
+        'macs.csv: 250 MAC cells are not a MAC address, for example "bad-1" on line 2. Those '
+        "rows were imported without a MAC address."
+    ]
 
 
 def test_tab_delimited_ipv6_is_canonical():

@@ -522,3 +522,21 @@ def test_fixture_scans_import_every_host(name, expected):
 
     assert report.status == ImportRun.Status.SUCCEEDED, report.error
     assert addresses() == expected
+
+
+def test_warnings_past_the_cap_are_counted(tmp_path):
+    hosts = [
+        f'<host><status state="up"/><address addr="198.18.0.{index}" addrtype="ipv4"/>'
+        f'<address addr="bad-{index}" addrtype="mac"/></host>\n'
+        for index in range(1, 251)
+    ]
+    path = scan_of(tmp_path, "many.xml", *hosts)
+
+    report = import_file(path)
+
+    assert report.added == 250
+    assert len(report.warnings) == 201
+    assert (
+        report.warnings[-1]
+        == "many.xml: 50 more warnings were not kept: a report keeps the first 200."
+    )
