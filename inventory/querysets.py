@@ -16,6 +16,8 @@ from django.db.models.functions import Cast
 
 from lumeta_qualys.ipset import AddressError, address_key, parse_address, parse_range
 
+from .importers.base import ipv4_of_mapped
+
 # The start of a dotted IPv4 address, ending with a dot: "10.", "192.0.2.".
 IPV4_START = re.compile(r"(?:[0-9]{1,3}\.){1,3}")
 # Two or three groups of an IPv4 address without the final dot: "192.0.2".
@@ -175,6 +177,10 @@ class HostQuerySet(models.QuerySet):
         return queryset.filter(key__gt=key) if key else queryset
 
     def _between(self, version: int, start: int, end: int) -> HostQuerySet:
+        # The importers store ::ffff:192.0.2.1 as 192.0.2.1, so a search finds it so.
+        mapped = ipv4_of_mapped(version, start, end)
+        if mapped is not None:
+            version, (start, end) = 4, mapped
         return self.filter(key__gte=address_key(version, start), key__lte=address_key(version, end))
 
 

@@ -73,6 +73,9 @@ def test_in_range_rejects_mixed_versions(hosts):
         ("2001:db8:", ["2001:db8::1", "2001:db8::1:0"]),
         ("2001:DB8:0:0:0:0:0:", ["2001:db8::1"]),
         ("2001:db9:", []),
+        # The importers store an IPv4-mapped address as its IPv4 address.
+        ("::ffff:192.0.2.15", ["192.0.2.15"]),
+        ("::ffff:192.0.2.0/123", ["192.0.2.1", "192.0.2.15", "192.0.2.16"]),
         ("192.0.02.", []),
         (
             "",
