@@ -330,6 +330,22 @@ def test_filtered_list_counts_matches(viewer_client, coverage_data, query, count
     assert count in html
 
 
+@pytest.mark.parametrize(
+    ("slug", "sentence"),
+    [
+        ("unmanaged-by-qualys", "Only each host's primary name is matched here."),
+        (
+            "managed-by-both",
+            "Only each host's primary name and the names Qualys reports are matched here.",
+        ),
+    ],
+)
+def test_name_filter_says_which_names_match(viewer_client, coverage_data, slug, sentence):
+    html = viewer_client.get(list_url(slug), {"q": "host-"}).content.decode()
+
+    assert sentence in html
+
+
 def test_name_filter_shows_no_count(viewer_client, coverage_data):
     response = viewer_client.get(list_url("managed-by-both"), {"q": "host-203"})
 
