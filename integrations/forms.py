@@ -33,9 +33,10 @@ URL_SCHEMES = {
 AUTO_SUBSCRIBE_HELP = (
     "On: hosts indexed by Lumeta that are missing from the Qualys subscription (I − S) "
     "are added to the subscription with VM enabled, then the asset group "
-    f"{constants.ASSET_GROUP_TITLE} is set to the subscribed hosts that Qualys has not "
-    "scanned. Off: nothing is added to the subscription, and the asset group is set to "
-    "the hosts that are both indexed and subscribed but not scanned ((I ∩ S) − M)."
+    f"{constants.ASSET_GROUP_TITLE} is set to every subscribed address that Qualys has not "
+    "scanned (S − M), whole subscribed ranges included, not only discovered hosts. Off: "
+    "nothing is added to the subscription, and the asset group is set to the hosts that are "
+    "both indexed and subscribed but not scanned ((I ∩ S) − M)."
 )
 
 

@@ -17,9 +17,17 @@ def number(value) -> str:
 
 @register.filter
 def percent(value) -> str:
-    """Format a share from 0 to 1 as a percentage with one decimal."""
+    """Format a share from 0 to 1 as a percentage with one decimal.
+
+    A share that is not 0 or 1 never reads as either: 203 of 1,250,000 is
+    "< 0.1%", not "0.0%".
+    """
     if value is None:
         return "—"
+    if 0 < value < 0.0005:
+        return "< 0.1%"
+    if 0.9995 <= value < 1:
+        return "> 99.9%"
     return f"{value * 100:.1f}%"
 
 

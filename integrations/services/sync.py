@@ -351,8 +351,9 @@ class SyncService:
                 limit = qualys_settings.max_add_per_sync
                 if self._held_back(plan.to_add, limit):
                     self.warnings.append(
-                        f"A sync would add none of the {plan.to_add.size:,} addresses: that is "
-                        f"more than the Auto-Subscribe limit of {limit:,} per sync."
+                        f"A sync would add none of the {plan.to_add.size:,} addresses and would "
+                        f"fail: that is more than the Auto-Subscribe limit of {limit:,} per sync. "
+                        "It would still set the asset group from the subscription as it is."
                     )
                     # The sync would then set the group from the subscription as it is.
                     self._describe_group(subscription.addresses - scanned)

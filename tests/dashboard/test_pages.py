@@ -158,6 +158,42 @@ def test_unmanaged_card_hint_follows_auto_subscribe(viewer_client, db, auto_subs
     assert hint in html
 
 
+def test_unmanaged_card_names_the_limit_and_a_held_back_add(viewer_client, db):
+    settings = configure()
+    settings.auto_subscribe = True
+    settings.max_add_per_sync = 1000
+    settings.save()
+    SyncRun.objects.create(
+        status=SyncRun.Status.FAILED,
+        trigger=SyncRun.Trigger.COMMAND,
+        details={"add": {"addresses": "1500", "held_back": True}},
+    )
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    assert (
+        "the next sync adds the IPv4 addresses among these to the Qualys subscription, unless "
+        "they are more than the limit of 1,000 per sync." in html
+    )
+    assert "The last sync added none of them: its 1,500 addresses to add were more than" in html
+
+
+@pytest.mark.parametrize(
+    ("share", "shown"),
+    [
+        (0, "0.0%"),
+        (203 / 1_250_000, "< 0.1%"),
+        (0.0005, "0.1%"),
+        (0.9996, "> 99.9%"),
+        (1, "100.0%"),
+    ],
+)
+def test_coverage_share_never_rounds_to_zero_or_whole(share, shown):
+    from dashboard.templatetags.dashboard import percent
+
+    assert percent(share) == shown
+
+
 def test_never_synced_state(viewer_client, db):
     configure()
 

@@ -250,8 +250,9 @@ def test_preview_warns_of_add_over_limit(qualys, configure, editor_client):
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert (
-        "A sync would add none of the 2 addresses: that is more than the Auto-Subscribe "
-        "limit of 1 per sync." in run.details["warnings"]
+        "A sync would add none of the 2 addresses and would fail: that is more than the "
+        "Auto-Subscribe limit of 1 per sync. It would still set the asset group from the "
+        "subscription as it is." in run.details["warnings"]
     )
     assert run.details["add"]["held_back"] is True
     # The group the held-back sync would set: S − M, as in the real run above.
