@@ -267,13 +267,15 @@ class ImportRunAdmin(admin.ModelAdmin):
         "source",
         "status",
         "dry_run",
+        "started_by",
+        "via",
         "added",
         "updated",
         "unchanged",
         "marked_stale",
         "rejected_count",
     ]
-    list_filter = ["status", "dry_run"]
+    list_filter = ["status", "dry_run", "via"]
     search_fields = ["file_name", "source"]
 
     def has_add_permission(self, request) -> bool:

@@ -109,8 +109,19 @@ class ImportRun(models.Model):
         "Preview", default=False, help_text="A preview (dry run), which writes no host."
     )
     file_format = models.CharField(max_length=10, blank=True)
+    class Via(models.TextChoices):
+        PAGE = "page", "the import page"
+        COMMAND = "command", "the import_hosts command"
+        API = "api", "the import API"
+
     started_by = models.ForeignKey(
         "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    via = models.CharField(
+        max_length=10,
+        choices=Via.choices,
+        blank=True,
+        help_text="The way the file came in; empty for imports from code.",
     )
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -147,3 +158,14 @@ class ImportRun(models.Model):
     def imported(self) -> int:
         """Hosts the file listed that are now in the inventory (or would be, in a preview)."""
         return self.added + self.updated + self.unchanged
+
+    @property
+    def duration_text(self) -> str:
+        """Return how long the import took, such as "4.2 s" or "2 min 5 s"; "" while it runs."""
+        if self.finished_at is None:
+            return ""
+        seconds = max((self.finished_at - self.started_at).total_seconds(), 0)
+        if seconds < 60:
+            return f"{seconds:.1f} s"
+        minutes, rest = divmod(round(seconds), 60)
+        return f"{minutes} min {rest} s"

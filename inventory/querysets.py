@@ -104,9 +104,9 @@ class HostQuerySet(models.QuerySet):
     def _field_matching(self, field: str, value: str) -> HostQuerySet:
         """Hosts whose ``field`` (one of SEARCH_FIELDS) matches ``value``; none for an empty value.
 
-        Text fields match case-insensitively anywhere in the text, a tag
-        matches whole, a source by its start and a MAC address by its start
-        in any notation.
+        Text fields match case-insensitively anywhere in the text, a tag and
+        a source match whole in any case, and a MAC address by its start in
+        any notation.
         """
         if not value:
             return self.none()
@@ -123,7 +123,7 @@ class HostQuerySet(models.QuerySet):
         if field == "vendor":
             return self.filter(mac_vendor__icontains=value)
         if field == "source":
-            return self.filter(source__istartswith=value)
+            return self.filter(source__iexact=value)
         if field == "tag":
             # Tags are stored as a JSON list. SQLite keeps the text that
             # json.dumps wrote, with non-ASCII letters escaped, and PostgreSQL

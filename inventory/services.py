@@ -169,6 +169,7 @@ def import_file(
     mark_stale: bool = True,
     stale_cutoff: datetime | None = None,
     source_from_name: bool | None = None,
+    via: str = "",
 ) -> ImportReport:
     """Import one discovery file from disk and return its report.
 
@@ -203,6 +204,7 @@ def import_file(
             mark_stale=mark_stale,
             stale_cutoff=stale_cutoff,
             source_from_name=source_from_name,
+            via=via,
         )
 
 
@@ -214,6 +216,7 @@ def import_files(
     dry_run: bool = False,
     user=None,
     progress_for: Callable[[Path], ProgressCallback | None] | None = None,
+    via: str = "",
 ) -> Iterator[ImportReport]:
     """Import several files, each in its own transaction, and yield each report as it ends.
 
@@ -254,6 +257,7 @@ def import_files(
             mark_stale=not shared or (last and not dry_run and feed not in blocked),
             stale_cutoff=cutoff if shared else None,
             source_from_name=not (source or "").strip(),
+            via=via,
         )
         if feed not in blocked:
             if report.status == ImportRun.Status.EMPTY or (report.ok and report.imported == 0):
@@ -300,15 +304,25 @@ def _warn_of_case_twin(source: str, state: ParseState) -> None:
 
 
 def create_run(
-    file_name: str, source: str | None, fmt: str | None, user=None, *, dry_run: bool = False
+    file_name: str,
+    source: str | None,
+    fmt: str | None,
+    user=None,
+    *,
+    dry_run: bool = False,
+    via: str = "",
 ) -> ImportRun:
-    """Create the ImportRun row of an import that is about to start in this process."""
+    """Create the ImportRun row of an import that is about to start in this process.
+
+    ``via`` is the way the file came in, one of ``ImportRun.Via``.
+    """
     return ImportRun.objects.create(
         source=source or file_name,
         file_name=file_name,
         dry_run=dry_run,
         file_format=fmt or "",
         started_by=user if user is not None and user.is_authenticated else None,
+        via=via,
         owner=current_owner(),
     )
 
@@ -377,6 +391,7 @@ def import_stream(
     mark_stale: bool = True,
     stale_cutoff: datetime | None = None,
     source_from_name: bool | None = None,
+    via: str = "",
 ) -> ImportReport:
     """Import a discovery file from an open binary stream; see :func:`import_file`.
 
@@ -393,7 +408,7 @@ def import_stream(
         if problem:
             raise ValueError(problem)
     if run is None:
-        run = create_run(file_name, source, fmt, user, dry_run=dry_run)
+        run = create_run(file_name, source, fmt, user, dry_run=dry_run, via=via)
     else:
         run.source = source
     _warn_of_case_twin(source, state := ParseState(file_name))

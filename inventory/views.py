@@ -150,7 +150,9 @@ class ImportView(PermissionRequiredMixin, View):
         source = form.cleaned_data["source"].strip() or None
         dry_run = form.cleaned_data["dry_run"]
         path = save_upload(upload)
-        run = create_run(upload.name, source, fmt, request.user, dry_run=dry_run)
+        run = create_run(
+            upload.name, source, fmt, request.user, dry_run=dry_run, via=ImportRun.Via.PAGE
+        )
         logger.info("Import %s of %s started by %s", run.pk, upload.name, request.user)
         if getattr(settings, "INVENTORY_IMPORT_INLINE", False):
             background.run_import(run.pk, path, fmt, source, dry_run, upload.name)
@@ -216,7 +218,9 @@ class ImportPreviewApplyView(PermissionRequiredMixin, View):
             )
             return redirect("inventory:import-run", pk=preview.pk)
         fmt = preview.file_format or None
-        run = create_run(preview.file_name, preview.source, fmt, request.user)
+        run = create_run(
+            preview.file_name, preview.source, fmt, request.user, via=ImportRun.Via.PAGE
+        )
         # The preview's page then links to the import of its file.
         preview.progress = {**(preview.progress or {}), "imported_as": run.pk}
         preview.save(update_fields=["progress"])
@@ -438,6 +442,7 @@ class ImportApiView(View):
                 file_name=name,
                 mark_stale=options["mark_stale"],
                 stale_cutoff=options["stale_before"],
+                via=ImportRun.Via.API,
             )
         finally:
             Path(path).unlink(missing_ok=True)

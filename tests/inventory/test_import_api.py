@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken
 from inventory import background
-from inventory.models import Host
+from inventory.models import Host, ImportRun
 from tests.support.personas import PASSWORD
 from tests.support.services import free_port, subprocess_env, wait_for_port
 
@@ -88,6 +88,9 @@ def test_raw_body_imports_with_valid_token(client, token):
         "198.51.100.7",
         "2001:db8::7",
     }
+    run = ImportRun.objects.get(pk=data["run_id"])
+    assert run.via == ImportRun.Via.API
+    assert run.started_by.get_username() == token[0].user.get_username()
 
 
 def test_raw_body_without_name_is_named_by_source(client, token):

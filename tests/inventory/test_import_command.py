@@ -31,6 +31,7 @@ def test_command_imports_and_prints_report():
     assert "added 6, updated 0, unchanged 0, marked stale 0, rejected 3" in output
     assert 'rejected: bad_rows.csv line 7: "192.0.2.300"' in output
     assert Host.objects.filter(source="cmdb").count() == 6
+    assert ImportRun.objects.get().via == ImportRun.Via.COMMAND
 
 
 def test_command_imports_several_files():

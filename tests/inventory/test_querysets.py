@@ -203,7 +203,8 @@ def detailed_hosts():
         ("tag:pci", ["192.0.2.1"]),
         ("tag:zürich", ["192.0.2.3"]),
         ("tag:dm", []),
-        ("source:b.", ["192.0.2.3", "192.0.2.4"]),
+        ("source:B.CSV", ["192.0.2.3", "192.0.2.4"]),
+        ("source:b.", []),
         ("name:ad-bb", ["192.0.2.4"]),
         # Other names for the fields.
         ("hostname:ad-bb", ["192.0.2.4"]),

@@ -1,6 +1,7 @@
 """Inventory pages: host list and detail, the upload page and its progress."""
 
 import time
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission, User
@@ -217,6 +218,24 @@ def test_upload_shows_report(importer_client, settings):
     assert "bad_rows.csv line 7: &quot;192.0.2.300&quot; is not a valid IP address" in page
     assert "No host could be imported" not in page
     assert Host.objects.filter(source="cmdb").count() == 6
+    assert run.via == ImportRun.Via.PAGE
+    assert (
+        f"Started {run.started_at:%Y-%m-%d %H:%M:%S} UTC by importer through the import page;"
+        in page
+    )
+    assert f"it took {run.duration_text}." in page
+    assert '<a href="/inventory/?q=source:cmdb">Hosts of source “cmdb”</a>' in page
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0.04, "0.0 s"), (4.25, "4.2 s"), (59.9, "59.9 s"), (125, "2 min 5 s")]
+)
+def test_import_duration_text(seconds, text):
+    started = timezone.now()
+    run = ImportRun(started_at=started, finished_at=started + timedelta(seconds=seconds))
+
+    assert run.duration_text == text
+    assert ImportRun(started_at=started).duration_text == ""
 
 
 def test_upload_of_interrupted_scan_warns(importer_client, settings):

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from inventory.importers import FORMATS
+from inventory.models import ImportRun
 from inventory.services import import_files, name_problem
 from lumeta_qualys.logs import QuietForCron
 
@@ -73,6 +74,7 @@ class Command(QuietForCron, BaseCommand):
             source=options["source"],
             dry_run=options["dry_run"],
             progress_for=None if options["no_progress"] else self._progress_bar,
+            via=ImportRun.Via.COMMAND,
         )
         try:
             for report in reports:
