@@ -48,8 +48,13 @@ class NameListField(forms.CharField):
         names = [clean_text(name) for name in self.separators.split(text)]
         if self.lower:
             names = [name.lower() for name in names]
-        # dict.fromkeys drops repeats and keeps the first-seen order.
-        return list(dict.fromkeys(name for name in names if name))
+        # Repeats are dropped, also those that differ only in case (tags),
+        # and the first-seen order and spelling are kept.
+        kept: dict[str, str] = {}
+        for name in names:
+            if name:
+                kept.setdefault(name.casefold(), name)
+        return list(kept.values())
 
     def validate(self, value: list[str]) -> None:
         super().validate(value)

@@ -300,9 +300,17 @@ def _merge_names(stored: list[str], imported: list[str]) -> list[str]:
 
 
 def _merge_tags(stored: list[str], imported: list[str]) -> list[str]:
+    """Return the stored tags, then the imported ones that differ from each in more than case.
+
+    ``PCI`` and ``pci`` are one tag, kept as first written, as the search
+    matches tags in any case.
+    """
     merged = list(stored)
+    seen = {tag.casefold() for tag in stored}
     for tag in imported:
-        if tag not in merged:
+        folded = tag.casefold()
+        if folded not in seen:
+            seen.add(folded)
             merged.append(tag)
     return merged
 

@@ -479,10 +479,15 @@ def split_names(text: str) -> list[str]:
 
 
 def split_tags(text: str) -> list[str]:
-    """Return the tags in a cell, split at commas, semicolons and bars."""
+    """Return the tags in a cell, split at commas, semicolons and bars, once each in any case."""
     if not text:
         return []
-    return [tag for tag in (clean_text(part) for part in TAG_SEPARATORS.split(text)) if tag]
+    tags: dict[str, str] = {}
+    for part in TAG_SEPARATORS.split(text):
+        tag = clean_text(part)
+        if tag:
+            tags.setdefault(tag.casefold(), tag)
+    return list(tags.values())
 
 
 def starts_like_csv(sample: bytes) -> bool:

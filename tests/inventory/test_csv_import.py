@@ -446,3 +446,16 @@ def test_unclosed_quote_on_last_line(tmp_path):
         "bad.csv line 2: a quoted cell opens in this row and is not closed, so line 2 would "
         "read as one cell."
     )
+
+
+def test_tags_differing_in_case_are_one_tag(tmp_path):
+    first = tmp_path / "first.csv"
+    first.write_text("ip,tags\n192.0.2.1,PCI; dmz; pci\n")
+    second = tmp_path / "second.csv"
+    second.write_text("ip,tags\n192.0.2.1,Pci|DMZ|owner:net-team\n")
+
+    import_file(first, source="cmdb")
+    report = import_file(second, source="cmdb")
+
+    assert Host.objects.get().tags == ["PCI", "dmz", "owner:net-team"]
+    assert report.updated == 1

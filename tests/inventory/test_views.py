@@ -152,6 +152,7 @@ def test_host_list_finds_mac_os_and_tags(viewer_client):
     found, response = listed("tag:PCI")
     assert found == ["192.0.2.1"]
     assert "1 host matching “tag:PCI”" in response.content.decode()
+    assert "<td>pci</td>" in response.content.decode()
 
 
 def test_host_list_explains_unknown_field(viewer_client):
@@ -184,6 +185,18 @@ def test_host_detail_by_address(viewer_client):
 
     assert response.status_code == 200
     assert b"00:00:5E:00:53:05" in response.content
+
+
+def test_host_detail_shows_qualys_flags_and_tag_links(viewer_client):
+    Host.objects.create(address="192.0.2.5", source="s", tags=["pci zone"])
+    # As a sync leaves it.
+    Host.objects.filter(address="192.0.2.5").update(subscribed=True)
+
+    page = viewer_client.get(reverse("inventory:host", args=["192.0.2.5"])).content.decode()
+
+    assert '<th scope="row">In the Qualys subscription</th><td>Yes</td>' in page
+    assert '<th scope="row">Scanned by Qualys</th><td>No</td>' in page
+    assert '<a href="/inventory/?q=tag:pci%20zone">pci zone</a>' in page
 
 
 def test_host_detail_unknown_address_is_404(viewer_client):
