@@ -8,8 +8,9 @@ from .models import ApiToken, hash_token
 
 # The views that take an API token, as a refused request names them.
 SCRIPT_ENDPOINTS = (
-    "POST /inventory/api/import/, GET /dashboard/summary.json, GET /dashboard/LIST.csv (the "
-    "three dashboard lists) and GET /settings/integrations/qualys/sync/progress.json"
+    "POST /inventory/api/import/, GET /inventory/hosts.csv, GET /dashboard/summary.json, "
+    "GET /dashboard/LIST.csv (the three dashboard lists) and "
+    "GET /settings/integrations/qualys/sync/progress.json"
 )
 
 

@@ -339,10 +339,10 @@ def second_page_cursor(slug: str) -> str:
     return quote(read_page(COVERAGE_SETS[slug], sort="-last_scan").next_cursor, safe="")
 
 
-def measure_export(client, slug: str, query: str = "") -> None:
+def measure_export(client, slug: str, query: str = "", base: str = "/dashboard/") -> None:
     started = time.perf_counter()
     cpu_started = time.process_time()
-    response = client.get(f"/dashboard/{slug}.csv" + (f"?{query}" if query else ""))
+    response = client.get(f"{base}{slug}.csv" + (f"?{query}" if query else ""))
     rows = 0
     rss_start = _rss_mib()
     rss_samples = []
@@ -527,8 +527,11 @@ def measure(repeat: int = 5) -> None:
     print("|---|---|---|---|---|---|")
     for slug in ("managed-by-both", "unmanaged-by-qualys", "unmanaged-by-lumeta"):
         measure_export(client, slug)
-    measure_export(client, "unmanaged-by-qualys", "state=stale")
+    measure_export(client, "managed-by-both", "state=stale")
     measure_export(client, "managed-by-both", "state=current")
+    # The inventory's own export: every host, and a search that reads every row.
+    measure_export(client, "hosts", base="/inventory/")
+    measure_export(client, "hosts", "q=os:windows", base="/inventory/")
 
 
 def main(argv: list[str] | None = None) -> int:

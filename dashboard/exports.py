@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from django.db import connection
 
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange
+from inventory.exports import FORMULA_STARTS
 from inventory.models import Host
 
 from .lists import AddressFilter, CoverageSet, apply_state
@@ -67,11 +68,10 @@ SET_FLAGS = {
 }
 
 
-# Characters with which a spreadsheet starts a formula. A text field that begins
-# with one gets a leading apostrophe, which spreadsheets show as text and do not
-# evaluate: an OS name or host name read from a discovery file, or a DNS name from
-# Qualys, must not run as a formula in the spreadsheet of the user who opens the export.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A text field that starts with one of FORMULA_STARTS gets a leading apostrophe,
+# which spreadsheets show as text and do not evaluate: an OS name or host name read
+# from a discovery file, or a DNS name from Qualys, must not run as a formula in the
+# spreadsheet of the user who opens the export.
 
 
 def _formula_guard(value: str) -> str:

@@ -109,6 +109,7 @@ class ImportRun(models.Model):
         "Preview", default=False, help_text="A preview (dry run), which writes no host."
     )
     file_format = models.CharField(max_length=10, blank=True)
+
     class Via(models.TextChoices):
         PAGE = "page", "the import page"
         COMMAND = "command", "the import_hosts command"

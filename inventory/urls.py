@@ -6,6 +6,7 @@ app_name = "inventory"
 
 urlpatterns = [
     path("", views.HostListView.as_view(), name="hosts"),
+    path("hosts.csv", views.host_export, name="export"),
     path("hosts/<str:address>/", views.HostDetailView.as_view(), name="host"),
     path("import/", views.ImportView.as_view(), name="import"),
     path("import/<int:pk>/", views.ImportRunView.as_view(), name="import-run"),

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
@@ -26,7 +26,7 @@ from django.views.generic import DetailView, TemplateView
 from accounts.middleware import accepts_api_token, token_failure
 from lumeta_qualys.ipset import AddressError, key_of
 
-from . import background
+from . import background, exports
 from .forms import HostSearchForm, ImportForm
 from .importers import FORMATS, ImportFileError, check_container
 from .models import Host, ImportRun
@@ -60,6 +60,33 @@ def save_upload(upload) -> str:
     return path
 
 
+def searched_hosts(request: HttpRequest) -> tuple[str, str, object]:
+    """Return the search ``q``, the ``state`` ("", "current" or "stale") and the hosts they find."""
+    query = request.GET.get("q", "").strip()
+    state = request.GET.get("state", "")
+    hosts = Host.objects.matching(query)
+    if state in ("current", "stale"):
+        hosts = hosts.filter(stale=state == "stale")
+    else:
+        state = ""
+    return query, state, hosts
+
+
+@accepts_api_token
+def host_export(request: HttpRequest) -> HttpResponse:
+    """Stream every host that the host list's search and state find as CSV, in address order."""
+    query, state, hosts = searched_hosts(request)
+    problem = search_error(query) if query else None
+    if problem is not None:
+        return HttpResponse(problem, status=400, content_type="text/plain; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response = StreamingHttpResponse(
+        exports.csv_lines(hosts), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="hosts-{stamp}.csv"'
+    return response
+
+
 class HostListView(TemplateView):
     """Indexed hosts ordered by address, a page at a time, with a search box."""
 
@@ -68,13 +95,7 @@ class HostListView(TemplateView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         form = HostSearchForm(self.request.GET)
-        query = form.data.get("q", "").strip()
-        state = form.data.get("state", "")
-        hosts = Host.objects.matching(query)
-        if state in ("current", "stale"):
-            hosts = hosts.filter(stale=state == "stale")
-        else:
-            state = ""
+        query, state, hosts = searched_hosts(self.request)
         after = self.request.GET.get("after") or None
         total_capped = False
         if Host.objects.reads_every_row(query):

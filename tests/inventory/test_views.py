@@ -1,5 +1,7 @@
 """Inventory pages: host list and detail, the upload page and its progress."""
 
+import csv
+import io
 import time
 from datetime import timedelta
 
@@ -10,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.models import ApiToken
 from inventory import background
 from inventory import views as inventory_views
 from inventory.models import Host, ImportRun
@@ -740,3 +743,60 @@ def test_host_list_explains_incomplete_address(importer_client):
     assert "“192.0.2” is not a complete IPv4 address. Enter 192.0.2. (with the final dot)" in html
     assert "a block such as 192.0.2.0/24." in html
     assert "No search made." in html
+
+
+def export_text(client, params: dict | None = None, **headers) -> tuple[int, str]:
+    response = client.get(reverse("inventory:export"), params or {}, **headers)
+    if not response.streaming:
+        return response.status_code, response.content.decode()
+    return response.status_code, b"".join(response.streaming_content).decode()
+
+
+def test_host_export_writes_every_found_host(viewer_client, monkeypatch):
+    monkeypatch.setattr("inventory.exports.CHUNK", 2)
+    for last in range(1, 6):
+        Host.objects.create(
+            address=f"192.0.2.{last}",
+            hostname=f"web-{last}",
+            hostnames=[f"web-{last}", f"alias-{last}"],
+            os_name="=cmd()" if last == 3 else "Linux",
+            tags=["pci"] if last % 2 else [],
+            source="scan.xml",
+        )
+    Host.objects.create(address="198.51.100.1", hostname="db-1", source="scan.xml", stale=True)
+
+    status, text = export_text(viewer_client, {"q": "web-", "state": "current"})
+    rows = list(csv.reader(io.StringIO(text)))
+
+    assert status == 200
+    assert rows[0][:3] == ["Address", "Host name", "Host names"]
+    assert [row[0] for row in rows[1:]] == [f"192.0.2.{last}" for last in range(1, 6)]
+    assert rows[1][2] == "web-1 alias-1"
+    assert rows[3][5] == "'=cmd()"
+    assert rows[1][6] == "pci"
+    assert rows[2][6] == ""
+    assert [row[0] for row in list(csv.reader(io.StringIO(export_text(viewer_client)[1])))[1:]] == [
+        *(f"192.0.2.{last}" for last in range(1, 6)),
+        "198.51.100.1",
+    ]
+
+
+def test_host_export_takes_a_token_and_explains_bad_search(client, viewer):
+    _, raw = ApiToken.issue(viewer, "export")
+    Host.objects.create(address="192.0.2.1", source="s", os_name="Windows 10")
+
+    status, text = export_text(client, {"q": "os:windows"}, HTTP_AUTHORIZATION=f"Bearer {raw}")
+    bad_status, message = export_text(client, {"q": "role:x"}, HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+    assert status == 200
+    assert text.splitlines()[1].startswith("192.0.2.1,")
+    assert bad_status == 400
+    assert "“role:” is not a search field" in message
+
+
+def test_host_list_links_its_export(viewer_client):
+    Host.objects.create(address="192.0.2.1", source="s")
+
+    page = viewer_client.get(reverse("inventory:hosts"), {"q": "192.0.2.0/24"}).content.decode()
+
+    assert 'href="/inventory/hosts.csv?q=192.0.2.0/24&amp;state="' in page
