@@ -271,6 +271,7 @@ class QualysSettingsForm(forms.ModelForm):
             "password",
             "auto_subscribe",
             "max_add_per_sync",
+            "add_stale_hosts",
             "host_list_version",
             "page_size",
         ]

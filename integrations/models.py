@@ -57,6 +57,16 @@ class QualysSettings(models.Model):
             "licence. 0 means no limit."
         ),
     )
+    add_stale_hosts = models.BooleanField(
+        "Add stale hosts",
+        default=True,
+        help_text=(
+            "On: Auto-Subscribe adds every indexed IPv4 address outside the subscription, stale "
+            "hosts included. Off: it leaves out stale hosts, which the latest complete import "
+            "of their source no longer listed, so that retired hosts take no Qualys licence. "
+            "They stay in the inventory and in I − S either way."
+        ),
+    )
 
     host_list_version = models.CharField(
         "Host list API version",

@@ -207,12 +207,18 @@ def resolve_subscription(listing, mappings) -> Subscription:
 
 
 def plan_push(
-    indexed: IPSet, subscription: Subscription, scanned: IPSet, *, auto_subscribe: bool
+    indexed: IPSet,
+    subscription: Subscription,
+    scanned: IPSet,
+    *,
+    auto_subscribe: bool,
+    held_out: IPSet = EMPTY,
 ) -> Plan:
     """Compute what to add and the asset group's contents from I, S and M.
 
     Auto-Subscribe on: add the IPv4 part of I − S (IPv6 needs mapping records,
-    which this product does not create, so it is reported as not pushable);
+    which this product does not create, so it is reported as not pushable),
+    less ``held_out`` (the stale hosts, when the settings leave them out);
     the group is S′ − M with S′ = S plus what is added. Off: nothing is added
     and the group is (I ∩ S) − M. The addresses that cannot be pushed are
     reported in both modes, so that a user who keeps Auto-Subscribe off
@@ -224,7 +230,7 @@ def plan_push(
     not_pushable = missing.only(6) | (missing & IPV6_PLACEHOLDERS)
     if not auto_subscribe:
         return Plan(EMPTY, not_pushable, (indexed & subscription.addresses) - scanned)
-    to_add = missing.only(4) - IPV6_PLACEHOLDERS
+    to_add = missing.only(4) - IPV6_PLACEHOLDERS - held_out
     return Plan(to_add, not_pushable, (subscription.addresses | to_add) - scanned)
 
 
@@ -241,11 +247,15 @@ def group_ips_for_qualys(target: IPSet, subscription: Subscription) -> IPSet:
     return target.only(4) | IPSet.from_intervals(v4=placeholders) | (target.only(6) - mapped)
 
 
-def load_inventory() -> IPSet:
-    """Return I: every indexed host, stale included, as merged intervals."""
+def load_inventory(hosts=None) -> IPSet:
+    """Return I: every indexed host, stale included, as merged intervals.
+
+    ``hosts`` reads a part of the inventory instead, such as its stale hosts.
+    """
+    hosts = Host.objects.all() if hosts is None else hosts
     intervals: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
     current: list[int] | None = None  # [version, start, end] of the open interval
-    for key in Host.objects.order_by("key").values_list("key", flat=True).iterator(10_000):
+    for key in hosts.order_by("key").values_list("key", flat=True).iterator(10_000):
         version, value = parse_key(key)
         if current is not None and current[0] == version and current[2] + 1 == value:
             current[2] = value
@@ -345,7 +355,12 @@ class SyncService:
         with store.HostSpool() as spool:
             scanned = self.fetch_scanned_hosts(subscription, spool, qualys_settings.page_size)
             indexed = self.load_inventory()
-            plan = self.compute(indexed, subscription, scanned, qualys_settings.auto_subscribe)
+            held_out = EMPTY
+            if qualys_settings.auto_subscribe and not qualys_settings.add_stale_hosts:
+                held_out = load_inventory(Host.objects.filter(stale=True))
+            plan = self.compute(
+                indexed, subscription, scanned, qualys_settings.auto_subscribe, held_out
+            )
             if self.run.dry_run:
                 self._count(indexed, subscription.addresses, scanned)
                 limit = qualys_settings.max_add_per_sync
@@ -545,10 +560,25 @@ class SyncService:
         return indexed
 
     def compute(
-        self, indexed: IPSet, subscription: Subscription, scanned: IPSet, auto_subscribe: bool
+        self,
+        indexed: IPSet,
+        subscription: Subscription,
+        scanned: IPSet,
+        auto_subscribe: bool,
+        held_out: IPSet = EMPTY,
     ) -> Plan:
         self.progress.step("compute")
-        plan = plan_push(indexed, subscription, scanned, auto_subscribe=auto_subscribe)
+        plan = plan_push(
+            indexed, subscription, scanned, auto_subscribe=auto_subscribe, held_out=held_out
+        )
+        stale_outside = (held_out - subscription.addresses).only(4).size
+        self.details["stale_held_out"] = stale_outside
+        if stale_outside:
+            self.warnings.append(
+                f"{stale_outside:,} stale indexed IPv4 "
+                f"{'address was' if stale_outside == 1 else 'addresses were'} left out of the "
+                "add to the subscription, because the setting Add stale hosts is off."
+            )
         if subscription.unmapped:
             unmapped = subscription.unmapped.size
             placeholders = (

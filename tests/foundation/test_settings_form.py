@@ -15,6 +15,7 @@ FIELD_ORDER = [
     "password",
     "auto_subscribe",
     "max_add_per_sync",
+    "add_stale_hosts",
     "host_list_version",
     "page_size",
 ]
@@ -28,6 +29,7 @@ def form_data(**overrides) -> dict:
         "username": "lumeta_api",
         "password": "first-password",
         "auto_subscribe": "",
+        "add_stale_hosts": "on",
         "host_list_version": "2.0",
         "page_size": "5000",
     }
@@ -70,6 +72,15 @@ def test_form_saves_all_values():
     assert saved.username == "lumeta_api"
     assert saved.password == "first-password"
     assert saved.auto_subscribe is True
+    assert saved.add_stale_hosts is True
+
+
+def test_add_stale_hosts_can_be_turned_off():
+    form = QualysSettingsForm(form_data(add_stale_hosts=None), instance=QualysSettings.load())
+
+    assert form.is_valid(), form.errors
+    form.save()
+    assert QualysSettings.load().add_stale_hosts is False
 
 
 @pytest.mark.parametrize(("value", "stored"), [("", 0), ("0", 0), ("25000", 25000)])

@@ -232,6 +232,42 @@ def test_auto_subscribe_adds_then_sets_group(qualys, configure):
     assert run.add_ranges.splitlines() == ["192.0.2.40", "203.0.113.5"]
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_stale_hosts_left_out_of_add_when_set(qualys, configure, dry_run):
+    configure(auto_subscribe=True, add_stale_hosts=False)
+    scenario.load(qualys)
+    # 203.0.113.5 and the subscribed 192.0.2.1: only the one outside S would be added.
+    Host.objects.filter(address__in=["203.0.113.5", "192.0.2.1"]).update(stale=True)
+
+    run = sync(dry_run=dry_run)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.add_ranges.splitlines() == ["192.0.2.40"]
+    assert run.details["stale_held_out"] == 1
+    assert (
+        "1 stale indexed IPv4 address was left out of the add to the subscription, because "
+        "the setting Add stale hosts is off." in run.details["warnings"]
+    )
+    if dry_run:
+        assert qualys.calls_of("ip_add") == []
+    else:
+        assert qualys.calls_of("ip_add")[0].params["ips"] == "192.0.2.40"
+        assert run.ips_added == 1
+    # The host stays in I and in I − S.
+    assert Host.objects.get(address="203.0.113.5").subscribed is False
+
+
+def test_stale_hosts_added_by_default(qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    Host.objects.filter(address="203.0.113.5").update(stale=True)
+
+    run = sync()
+
+    assert qualys.calls_of("ip_add")[0].params["ips"] == "192.0.2.40,203.0.113.5"
+    assert run.details["stale_held_out"] == 0
+
+
 def test_auto_subscribe_stores_reread_subscription(qualys, configure):
     configure(auto_subscribe=True)
     scenario.load(qualys)
