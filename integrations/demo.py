@@ -181,11 +181,13 @@ def is_demo_state(path: Path) -> bool:
 def write_nmap(path: Path, hosts: list[dict[str, Any]]) -> None:
     """Write the discovered hosts as an nmap XML file (a ping scan with OS guesses)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    # The scan ran ten minutes ago: an older one would be warned of as stale data.
+    started = int(datetime.now(UTC).timestamp()) - 600
     with path.open("w", encoding="utf-8") as out:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE nmaprun>\n')
         out.write(
             '<nmaprun scanner="nmap" args="nmap -sn -O 192.0.2.0/24 10.20.0.0/16" '
-            'start="1764568800" version="7.94" xmloutputversion="1.05">\n'
+            f'start="{started}" version="7.94" xmloutputversion="1.05">\n'
         )
         for host in hosts:
             kind = "ipv4" if host["version"] == 4 else "ipv6"
@@ -198,6 +200,6 @@ def write_nmap(path: Path, hosts: list[dict[str, Any]]) -> None:
             os_name = quoteattr(host["os"])
             out.write(f'<os><osmatch name={os_name} accuracy="95" line="1"/></os>\n</host>\n')
         out.write(
-            '<runstats><finished time="1764569400" elapsed="600" exit="success"/>'
+            f'<runstats><finished time="{started + 600}" elapsed="600" exit="success"/>'
             f'<hosts up="{len(hosts)}" down="0" total="{len(hosts)}"/></runstats>\n</nmaprun>\n'
         )

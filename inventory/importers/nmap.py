@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import BinaryIO
 from xml.parsers import expat
 
@@ -50,6 +51,8 @@ from .base import (
 )
 
 CHUNK_SIZE = 1 << 20
+# A scan that started more than this many days before its import gets a warning.
+OLD_SCAN_DAYS = 30
 # The start of an XML declaration; ``<?xml-stylesheet`` does not match.
 XML_DECLARATION = re.compile(rb"<\?xml[\s?]")
 # A character reference to a control character that XML 1.0 does not allow:
@@ -247,6 +250,7 @@ class _Document:
         callback tests only what can happen where it runs.
         """
         parser = self.expat
+        owner = self.owner
         finished = self.finished
         file_name = self.owner.state.file_name
         first_line = self.first_line
@@ -298,6 +302,9 @@ class _Document:
                 )
             elif depth == 1:
                 self.masscan = attributes.get("scanner") == "masscan"
+                started = attributes.get("start") or ""
+                if started.isdigit():
+                    owner.latest_start = max(owner.latest_start or 0, int(started))
             elif tag == "runstats":
                 in_runstats = True
             elif tag == "hosts" and in_runstats:
@@ -445,6 +452,9 @@ class NmapParser:
         # Control character references removed, and the line and text of the first.
         self.removed_references = 0
         self.first_reference: tuple[int, str] = (0, "")
+        # The latest start time of the file's nmap runs (the root's ``start``,
+        # seconds since the epoch), if any run gives one.
+        self.latest_start: int | None = None
 
     # The second stage, for the parser process's reader: see raw_batches().
     records_from_raw = staticmethod(host_records)
@@ -551,6 +561,7 @@ class NmapParser:
             self.state.warn(
                 f"{self.state.file_name}: {documents} nmap runs were read from one file."
             )
+        self._warn_if_old()
         if self.removed_references:
             line, reference = self.first_reference
             count = self.removed_references
@@ -561,6 +572,24 @@ class NmapParser:
                 "control characters, and nmap copies them from what hosts send. The hosts that "
                 "had them are imported."
             )
+
+    def _warn_if_old(self) -> None:
+        """Warn when the file's latest nmap run started more than OLD_SCAN_DAYS ago.
+
+        Its hosts are marked as seen at the import, so an old file would make
+        hosts that were retired since current again.
+        """
+        if self.latest_start is None:
+            return
+        started = datetime.fromtimestamp(self.latest_start, UTC)
+        age = datetime.now(UTC) - started
+        if age.days <= OLD_SCAN_DAYS:
+            return
+        self.state.warn(
+            f"{self.state.file_name}: the scan started on {started:%Y-%m-%d %H:%M} UTC, "
+            f"{age.days:,} days ago. Its hosts were marked as seen now, so a host retired since "
+            "then is current again. Import recent scans, or delete such hosts in the admin."
+        )
 
     def _remove_control_references(self, data: bytes, lines_before: int) -> bytes:
         """Return ``data`` without its control character references, and count them."""

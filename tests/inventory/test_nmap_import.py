@@ -1,5 +1,7 @@
 """nmap XML imports: real files and the faults real nmap output shows."""
 
+import time
+
 import pytest
 
 from inventory.models import Host, ImportRun
@@ -17,10 +19,14 @@ def test_real_scan_imports_only_hosts_that_are_up(real_nmap):
     assert addresses() == {"192.0.2.1", "192.0.2.3", "192.0.2.5"}
     assert report.added == 3
     assert report.rejected_count == 0
-    assert report.warnings == [
+    assert (
         "os_scan_vv_253_down_3_up.xml: 253 hosts that are not up were skipped; only hosts that "
-        "are up are imported."
-    ]
+        "are up are imported." in report.warnings
+    )
+    # The recorded scan is older than a month: the only other warning says so.
+    others = [w for w in report.warnings if "not up were skipped" not in w]
+    assert len(others) <= 1
+    assert all("days ago. Its hosts were marked as seen now" in w for w in others)
 
 
 def test_real_scan_keeps_mac_and_vendor_as_details(real_nmap):
@@ -540,3 +546,28 @@ def test_warnings_past_the_cap_are_counted(tmp_path):
         report.warnings[-1]
         == "many.xml: 50 more warnings were not kept: a report keeps the first 200."
     )
+
+
+def test_old_scan_is_warned(tmp_path):
+    # 2019-01-01 08:00 UTC, and a recent run appended after it.
+    old = '<?xml version="1.0"?>\n<nmaprun start="1546329600">\n' + HOST.format("192.0.2.1")
+    path = write(tmp_path, "old2019.xml", old + "</nmaprun>\n")
+    recent = write(
+        tmp_path,
+        "appended.xml",
+        old
+        + "</nmaprun>\n"
+        + f'<?xml version="1.0"?>\n<nmaprun start="{int(time.time()) - 3600}">\n'
+        + HOST.format("192.0.2.2")
+        + "</nmaprun>\n",
+    )
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.SUCCEEDED
+    assert report.warnings[0].startswith("old2019.xml: the scan started on 2019-01-01 08:00 UTC, ")
+    assert (
+        "Its hosts were marked as seen now, so a host retired since then is current"
+        in (report.warnings[0])
+    )
+    assert not any("scan started" in warning for warning in import_file(recent).warnings)
