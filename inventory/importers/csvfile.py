@@ -45,7 +45,14 @@ ADDRESS_COLUMNS = (
     "ipv4 address",
     "ipv6 address",
     "host",
+    # Asset-inventory exports list every address of an asset in one cell.
+    "addresses",
+    "ip addresses",
+    "ipaddresses",
+    "ips",
 )
+# Columns whose cell may hold several addresses, split as LIST_SEPARATORS split.
+MULTI_ADDRESS_COLUMNS = ("addresses", "ip addresses", "ipaddresses", "ips")
 VERSIONED_ADDRESS_COLUMNS = ("ipv4", "ipv6", "ipv4 address", "ipv6 address")
 HOSTNAME_COLUMNS = ("hostname", "host name", "hostnames", "name", "dns", "dns name", "fqdn")
 MAC_COLUMNS = ("mac", "mac address", "macaddress")
@@ -274,6 +281,12 @@ class CsvParser:
         # many, and the first one's value and line.
         formula_cells = 0
         first_formula: tuple[str, int] | None = None
+        # Positions (in address_columns) of columns with several addresses per cell.
+        multi = [
+            position
+            for position, index in enumerate(address_columns)
+            if names[index] in MULTI_ADDRESS_COLUMNS
+        ]
 
         # strict: a quoted cell that is never closed, or text after a closing
         # quote, is an error with its line. Without it the csv module would take
@@ -285,6 +298,9 @@ class CsvParser:
             self.record_start = reader.line_num + 1
             width = len(row)
             values = [clean_text(row[index]) if index < width else "" for index in address_columns]
+            positions = range(len(values))
+            if multi and any(LIST_SEPARATORS.search(values[position]) for position in multi):
+                values, positions = _split_cells(values, multi)
             if not any(values):
                 if any(clean_text(cell) for cell in row):
                     state.reject(
@@ -302,7 +318,7 @@ class CsvParser:
             os_name = clean_text(row[os_at]) if os_at < width else ""
             tags = split_tags(clean_text(row[tag_at])) if tag_at < width else []
             mac = None
-            for position, value in enumerate(values):
+            for position, value in zip(positions, values, strict=True):
                 if not value:
                     continue
                 try:
@@ -440,6 +456,21 @@ class CsvParser:
             f"{where}: no address column in the header row {clean_text(header_line)[:200]!r}. "
             f"Name the column one of: {columns}."
         )
+
+
+def _split_cells(values: list[str], multi: list[int]) -> tuple[list[str], list[int]]:
+    """Return a row's address values, multi-address cells split, and each one's column position."""
+    split_values: list[str] = []
+    positions: list[int] = []
+    for position, value in enumerate(values):
+        parts = (
+            [part for part in LIST_SEPARATORS.split(value) if part]
+            if position in multi
+            else [value]
+        )
+        split_values.extend(parts)
+        positions.extend([position] * len(parts))
+    return split_values, positions
 
 
 def _promised_version(name: str) -> int | None:

@@ -459,3 +459,26 @@ def test_tags_differing_in_case_are_one_tag(tmp_path):
 
     assert Host.objects.get().tags == ["PCI", "dmz", "owner:net-team"]
     assert report.updated == 1
+
+
+def test_asset_export_with_several_addresses_per_cell(tmp_path):
+    # Asset-inventory tools list every address of an asset in one cell.
+    path = tmp_path / "assets.csv"
+    path.write_text(
+        "name,addresses,os\n"
+        'web-1,"192.0.2.10 192.0.2.11",Linux\n'
+        'db-1,"192.0.2.20; 2001:db8::20",Windows\n'
+        "printer,192.0.2.30,\n"
+        'bad,"192.0.2.40, 192.0.2.999",\n'
+    )
+
+    report = import_file(path)
+
+    assert addresses() == {
+        "192.0.2.10", "192.0.2.11", "192.0.2.20", "2001:db8::20", "192.0.2.30", "192.0.2.40",
+    }  # fmt: skip
+    assert Host.objects.get(address="192.0.2.11").hostname == "web-1"
+    assert Host.objects.get(address="2001:db8::20").os_name == "Windows"
+    assert report.rejected_count == 1
+    assert report.rejected[0]["line"] == 5
+    assert '"192.0.2.999" is not a valid IP address' in report.rejected[0]["message"]
