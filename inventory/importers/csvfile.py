@@ -298,9 +298,10 @@ class CsvParser:
             self.record_start = reader.line_num + 1
             width = len(row)
             values = [clean_text(row[index]) if index < width else "" for index in address_columns]
-            positions = range(len(values))
+            pairs = enumerate(values)
             if multi and any(LIST_SEPARATORS.search(values[position]) for position in multi):
                 values, positions = _split_cells(values, multi)
+                pairs = zip(positions, values, strict=True)
             if not any(values):
                 if any(clean_text(cell) for cell in row):
                     state.reject(
@@ -318,7 +319,7 @@ class CsvParser:
             os_name = clean_text(row[os_at]) if os_at < width else ""
             tags = split_tags(clean_text(row[tag_at])) if tag_at < width else []
             mac = None
-            for position, value in zip(positions, values, strict=True):
+            for position, value in pairs:
                 if not value:
                     continue
                 try:
