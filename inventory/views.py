@@ -97,6 +97,8 @@ class HostListView(TemplateView):
         form = HostSearchForm(self.request.GET)
         query, state, hosts = searched_hosts(self.request)
         after = self.request.GET.get("after") or None
+        # A "Previous page" link gives the first key of the page it was on.
+        before = self.request.GET.get("before") or None
         total_capped = False
         if Host.objects.reads_every_row(query):
             # A name, MAC address or OS that few hosts have makes both the
@@ -116,6 +118,13 @@ class HostListView(TemplateView):
             total = hosts.count()
         has_next = len(page) > PAGE_SIZE
         page = page[:PAGE_SIZE]
+        has_previous = after is not None
+        if before is not None:
+            # The page before a key, read backwards from it.
+            earlier = list(hosts.filter(key__lt=before).order_by("-key")[: PAGE_SIZE + 1])
+            has_previous = len(earlier) > PAGE_SIZE
+            page = list(reversed(earlier[:PAGE_SIZE]))
+            has_next = True
         context.update(
             form=form,
             query=query,
@@ -124,8 +133,9 @@ class HostListView(TemplateView):
             hosts=page,
             total=total,
             total_capped=total_capped,
-            next_key=page[-1].key if has_next else None,
-            is_first_page=after is None,
+            next_key=page[-1].key if has_next and page else None,
+            previous_key=page[0].key if has_previous and page else None,
+            is_first_page=not has_previous,
             can_import=can_import(self.request.user),
         )
         return context

@@ -63,6 +63,25 @@ def test_host_list_pages_by_address(viewer_client, many_hosts):
     assert third.context["next_key"] is None
 
 
+def test_host_list_pages_back(viewer_client, many_hosts):
+    url = reverse("inventory:hosts")
+    second = viewer_client.get(url, {"after": viewer_client.get(url).context["next_key"]})
+    third = viewer_client.get(url, {"after": second.context["next_key"]})
+
+    back = viewer_client.get(url, {"before": third.context["previous_key"]})
+    first = viewer_client.get(url, {"before": back.context["previous_key"]})
+
+    assert [host.address for host in back.context["hosts"]] == [
+        host.address for host in second.context["hosts"]
+    ]
+    assert back.context["next_key"] == second.context["next_key"]
+    assert first.context["hosts"][0].address == "10.0.0.0"
+    assert first.context["previous_key"] is None
+    assert first.context["is_first_page"] is True
+    assert 'rel="prev"' in third.content.decode()
+    assert 'rel="prev"' not in first.content.decode()
+
+
 def test_host_list_filters_by_cidr(viewer_client, many_hosts):
     response = viewer_client.get(reverse("inventory:hosts"), {"q": "10.0.0.0/28"})
 
