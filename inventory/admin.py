@@ -21,7 +21,7 @@ from .importers.base import (
 from .importers.csvfile import LIST_SEPARATORS, TAG_SEPARATORS
 from .models import Host, ImportRun
 from .querysets import SEARCH_HELP
-from .services import delete_hosts
+from .services import delete_hosts, retag_hosts
 
 # Hosts the bulk delete's confirmation page names before "and N more".
 SAMPLE_SIZE = 20
@@ -74,6 +74,29 @@ def _name_problem(name: str) -> str | None:
     if CONTROL_CHARACTERS.search(name):
         return f'"{shown(name)}" contains a control character. Remove it.'
     return None
+
+
+class TagEditForm(forms.Form):
+    """The tags to add to and remove from the hosts an admin action selected."""
+
+    add = NameListField(
+        lower=False,
+        separators=TAG_SEPARATORS,
+        label="Tags to add",
+        help_text="Separated by commas. A tag the host has in another case is not added again.",
+    )
+    remove = NameListField(
+        lower=False,
+        separators=TAG_SEPARATORS,
+        label="Tags to remove",
+        help_text="Separated by commas; matched in any case.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("add") and not cleaned.get("remove"):
+            raise forms.ValidationError("Enter a tag to add or a tag to remove.")
+        return cleaned
 
 
 class HostAdminForm(forms.ModelForm):
@@ -212,7 +235,7 @@ class HostAdmin(admin.ModelAdmin):
         ),
     ]
 
-    actions = ["delete_hosts"]
+    actions = ["delete_hosts", "edit_tags"]
 
     def get_actions(self, request):
         # Django's own bulk delete posts one form field per selected host, which fails
@@ -251,6 +274,34 @@ class HostAdmin(admin.ModelAdmin):
         return TemplateResponse(
             request, "admin/inventory/host/delete_hosts_confirmation.html", context
         )
+
+    @admin.action(permissions=["change"], description="Add or remove tags of selected hosts")
+    def edit_tags(self, request, queryset):
+        """Ask which tags to add and remove, then change them on the selected hosts.
+
+        Like delete_hosts, the form carries ``select_across`` instead of one
+        field per host, so "Select all" tags every host the list's filters match.
+        """
+        form = TagEditForm(request.POST if request.POST.get("post") == "yes" else None)
+        if form.is_bound and form.is_valid():
+            add, remove = form.cleaned_data["add"], form.cleaned_data["remove"]
+            changed = retag_hosts(queryset, add, remove)
+            messages.success(
+                request, f"Tags changed on {changed:,} host{'s' if changed != 1 else ''}."
+            )
+            return None
+        count = queryset.count()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "count": count,
+            "form": form,
+            "select_across": request.POST.get("select_across") == "1",
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "title": "Add or remove tags",
+        }
+        return TemplateResponse(request, "admin/inventory/host/edit_tags.html", context)
 
     def get_search_results(self, request, queryset, search_term):
         return queryset.matching(search_term), False

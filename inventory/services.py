@@ -674,3 +674,42 @@ def delete_hosts(queryset) -> int:
         if keys:
             hosts_deleted.send(sender=Host, keys=keys)
     return deleted
+
+
+# Hosts read and written per step when tags change on many hosts.
+RETAG_CHUNK = 2000
+
+
+def retag_hosts(queryset, add: list[str], remove: list[str]) -> int:
+    """Add and remove tags on the hosts of ``queryset`` in one transaction; return hosts changed.
+
+    Tags compare in any case, as imports and the search compare them: adding
+    ``PCI`` to a host tagged ``pci`` changes nothing, and removing ``pci``
+    removes ``PCI``. Rows are read by key, RETAG_CHUNK at a time, and only the
+    hosts whose tags change are written.
+    """
+    removed = {tag.casefold() for tag in remove}
+    changed = 0
+    with transaction.atomic():
+        last_key = ""
+        while True:
+            rows = list(
+                queryset.filter(key__gt=last_key)
+                .order_by("key")
+                .values_list("pk", "key", "tags")[:RETAG_CHUNK]
+            )
+            if not rows:
+                return changed
+            updates = []
+            for pk, _key, tags in rows:
+                kept = [tag for tag in tags or [] if tag.casefold() not in removed]
+                seen = {tag.casefold() for tag in kept}
+                for tag in add:
+                    if tag.casefold() not in seen:
+                        seen.add(tag.casefold())
+                        kept.append(tag)
+                if kept != (tags or []):
+                    updates.append(Host(pk=pk, tags=kept))
+            Host.objects.bulk_update(updates, ["tags"], batch_size=500)
+            changed += len(updates)
+            last_key = rows[-1][1]

@@ -518,6 +518,31 @@ def test_admin_bulk_delete_sends_signal(admin_client_logged_in, signals):
     assert signals.deleted[0]["keys"] == [host.key]
 
 
+def test_admin_edits_tags_of_every_filtered_host(admin_client_logged_in, monkeypatch):
+    monkeypatch.setattr("inventory.services.RETAG_CHUNK", 7)
+    Host.objects.bulk_create(
+        Host(address=f"10.0.0.{n}", key=f"40a{n:06x}", version=4, source="s", tags=["PCI", "old"])
+        for n in range(20)
+    )
+    outside = Host.objects.create(address="192.0.2.1", source="s", tags=["old"])
+    changelist = "/admin/inventory/host/?q=10.0.0.0/24"
+    form = {"action": "edit_tags", "select_across": "1", "_selected_action": [1]}
+
+    page = admin_client_logged_in.post(changelist, form).content.decode()
+    empty = admin_client_logged_in.post(changelist, {**form, "post": "yes"}).content.decode()
+    done = admin_client_logged_in.post(
+        changelist, {**form, "post": "yes", "add": "pci, dmz", "remove": "OLD"}, follow=True
+    )
+
+    assert "Change the tags of 20 hosts." in page
+    assert "Enter a tag to add or a tag to remove." in empty
+    assert "Tags changed on 20 hosts." in done.content.decode()
+    assert set(
+        tuple(tags) for tags in Host.objects.exclude(pk=outside.pk).values_list("tags", flat=True)
+    ) == {("PCI", "dmz")}
+    assert Host.objects.get(pk=outside.pk).tags == ["old"]
+
+
 def test_admin_deletes_every_filtered_host(admin_client_logged_in, signals):
     # More hosts than DATA_UPLOAD_MAX_NUMBER_FIELDS (1,000): Django's own bulk
     # delete would send one form field for each.
