@@ -128,8 +128,17 @@ def _ticks(maximum: float, count: int = 4) -> list[float]:
     return [size * index for index in range(count + 1)]
 
 
-def trend(labels: list[str], counts: list[Series], coverage: Series) -> SafeString:
-    """Return a line chart of ``counts`` (left axis) and ``coverage`` in % (right axis)."""
+def trend(
+    labels: list[str],
+    counts: list[Series],
+    coverage: Series,
+    positions: list[float] | None = None,
+) -> SafeString:
+    """Return a line chart of ``counts`` (left axis) and ``coverage`` in % (right axis).
+
+    ``positions`` places each point along the time axis, from 0 (the first)
+    to 1 (the last); without them the points are evenly spaced.
+    """
     width, height = 760, 300
     left, right, top, bottom = 70, 70, 20, 50
     plot_width, plot_height = width - left - right, height - top - bottom
@@ -139,7 +148,11 @@ def trend(labels: list[str], counts: list[Series], coverage: Series) -> SafeStri
     top_value = ticks[-1] or 1
 
     def x(index: int) -> float:
-        return left + (plot_width * index / (points - 1) if points > 1 else plot_width / 2)
+        if points < 2:
+            return left + plot_width / 2
+        if positions is not None:
+            return left + plot_width * positions[index]
+        return left + plot_width * index / (points - 1)
 
     def y(value: float, scale: float) -> float:
         return top + plot_height - plot_height * value / scale

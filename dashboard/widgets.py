@@ -114,7 +114,14 @@ class TrendWidget:
         coverage = svg.Series(
             "Coverage (right axis)", "#1b7a36", "10 4 2 4", [r["coverage"] for r in rows]
         )
-        return svg.trend(labels, counts, coverage)
+        # Points are placed by time, so that a gap between syncs shows as one.
+        positions = None
+        if len(rows) > 1:
+            first, last = rows[0]["when"], rows[-1]["when"]
+            span = (last - first).total_seconds()
+            if span > 0:
+                positions = [(row["when"] - first).total_seconds() / span for row in rows]
+        return svg.trend(labels, counts, coverage, positions)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from dashboard import lists, querysets
 from dashboard import views as dashboard_views
+from dashboard.svg import Series, trend
 from integrations import constants
 from integrations.models import QualysSettings, SyncRun
 from inventory.models import Host
@@ -127,6 +128,20 @@ def test_trend_axis_shows_times_same_day(viewer_client, db):
     trend = html[html.index('id="trend-heading"') :]
     for label in ("2026-11-01 06:00", "2026-11-01 07:00", "2026-11-01 08:00"):
         assert f">{label}</text>" in trend
+
+
+def test_trend_places_syncs_by_time():
+    chart = trend(
+        ["a", "b", "c"],
+        [Series("Managed by both", "#000", "none", [1, 2, 3])],
+        Series("Coverage", "#111", "none", [None, None, None]),
+        positions=[0, 0.9, 1],
+    )
+
+    # The plot spans x = 70 to 690: the second sync sits at 90 % of it, not in the middle.
+    assert 'd="M70.0,' in chart
+    assert " L628.0," in chart
+    assert " L690.0," in chart
 
 
 def test_not_configured_state_links_to_settings(viewer_client, db):
