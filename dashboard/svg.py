@@ -128,6 +128,10 @@ def _ticks(maximum: float, count: int = 4) -> list[float]:
     return [size * index for index in range(count + 1)]
 
 
+# The least distance between the centres of two time labels, in chart units.
+LABEL_GAP = 110
+
+
 def trend(
     labels: list[str],
     counts: list[Series],
@@ -177,7 +181,12 @@ def trend(
             f'fill="{MUTED}">{percent}%</text>'
         )
     if points:
-        for index in sorted({0, points // 2, points - 1}):
+        # The first and last sync, and the middle one unless its label would touch theirs.
+        placed: list[float] = []
+        for index in (0, points - 1, points // 2):
+            if any(abs(x(index) - other) < LABEL_GAP for other in placed):
+                continue
+            placed.append(x(index))
             parts.append(
                 f'<text x="{x(index):.1f}" y="{height - bottom + 18}" text-anchor="middle" '
                 f'font-size="11" fill="{MUTED}">{escape(labels[index])}</text>'

@@ -142,6 +142,10 @@ def test_trend_places_syncs_by_time():
     assert 'd="M70.0,' in chart
     assert " L628.0," in chart
     assert " L690.0," in chart
+    # The middle label would touch the last one, so only the ends are named.
+    assert ">a</text>" in chart
+    assert ">c</text>" in chart
+    assert ">b</text>" not in chart
 
 
 def test_not_configured_state_links_to_settings(viewer_client, db):

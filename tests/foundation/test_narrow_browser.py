@@ -32,6 +32,13 @@ def test_pages_fit_a_narrow_window(page, log_in, live_server, admin_user):
     run = SyncRun.objects.create(
         trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.SUCCEEDED, dry_run=True
     )
+    # Two successful syncs, so that the dashboard draws its trend chart.
+    for both in (10, 20):
+        SyncRun.objects.create(
+            trigger=SyncRun.Trigger.SCHEDULE, status=SyncRun.Status.SUCCEEDED, indexed=100,
+            subscribed=500, scanned=60, unmanaged_by_qualys=50, unmanaged_by_lumeta=5,
+            managed_by_both=both,
+        )  # fmt: skip
     paths = [*PAGES, f"/settings/integrations/qualys/sync/runs/{run.pk}/"]
     page.set_viewport_size({"width": 320, "height": 640})
     log_in(page, admin_user)
@@ -40,5 +47,9 @@ def test_pages_fit_a_narrow_window(page, log_in, live_server, admin_user):
     for path in paths:
         page.goto(f"{live_server.url}{path}")
         widths[path] = page.evaluate("document.documentElement.scrollWidth")
+    page.goto(f"{live_server.url}/dashboard/")
+    chart_width = page.evaluate("document.querySelector('svg.trend').getBoundingClientRect().width")
 
     assert widths == {path: 320 for path in paths}
+    # The trend chart keeps a readable size and scrolls inside its figure.
+    assert chart_width >= 680
