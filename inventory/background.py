@@ -186,6 +186,7 @@ def run_import(
             run=run,
             file_name=file_name,
             progress=writer,
+            address_column=run.address_column,
         )
         if dry_run and settings.IMPORT_PREVIEW_KEEP_HOURS > 0:
             run.refresh_from_db()

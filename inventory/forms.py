@@ -37,11 +37,33 @@ class ImportForm(forms.Form):
             "complete import no longer lists are marked stale. Defaults to the file name."
         ),
     )
+    address_column = forms.CharField(
+        label="Address column (CSV)",
+        max_length=255,
+        required=False,
+        help_text=(
+            "The name of the column that holds the addresses, when the header calls it "
+            "something other than ip, address or host, such as Adapters: IPs. Its cells may "
+            "hold several addresses. Leave empty to find the column by its name."
+        ),
+    )
     dry_run = forms.BooleanField(
         label="Preview (dry run)",
         required=False,
         help_text="Show what the import would do without writing anything.",
     )
+
+    def clean(self):
+        cleaned = super().clean()
+        column = (cleaned.get("address_column") or "").strip()
+        cleaned["address_column"] = column
+        if column and cleaned.get("format") not in ("", None, "csv"):
+            self.add_error(
+                "address_column",
+                "An address column is read from CSV files only. Set the format to detect or "
+                "CSV, or leave this empty.",
+            )
+        return cleaned
 
     def clean_source(self) -> str:
         source = self.cleaned_data["source"]

@@ -109,6 +109,11 @@ class ImportRun(models.Model):
         "Preview", default=False, help_text="A preview (dry run), which writes no host."
     )
     file_format = models.CharField(max_length=10, blank=True)
+    address_column = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The CSV column named as the address column; empty when found by its name.",
+    )
 
     class Via(models.TextChoices):
         PAGE = "page", "the import page"

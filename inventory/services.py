@@ -170,6 +170,7 @@ def import_file(
     stale_cutoff: datetime | None = None,
     source_from_name: bool | None = None,
     via: str = "",
+    address_column: str = "",
 ) -> ImportReport:
     """Import one discovery file from disk and return its report.
 
@@ -205,6 +206,7 @@ def import_file(
             stale_cutoff=stale_cutoff,
             source_from_name=source_from_name,
             via=via,
+            address_column=address_column,
         )
 
 
@@ -217,6 +219,7 @@ def import_files(
     user=None,
     progress_for: Callable[[Path], ProgressCallback | None] | None = None,
     via: str = "",
+    address_column: str = "",
 ) -> Iterator[ImportReport]:
     """Import several files, each in its own transaction, and yield each report as it ends.
 
@@ -258,6 +261,7 @@ def import_files(
             stale_cutoff=cutoff if shared else None,
             source_from_name=not (source or "").strip(),
             via=via,
+            address_column=address_column,
         )
         if feed not in blocked:
             if report.status == ImportRun.Status.EMPTY or (report.ok and report.imported == 0):
@@ -311,6 +315,7 @@ def create_run(
     *,
     dry_run: bool = False,
     via: str = "",
+    address_column: str = "",
 ) -> ImportRun:
     """Create the ImportRun row of an import that is about to start in this process.
 
@@ -323,6 +328,7 @@ def create_run(
         file_format=fmt or "",
         started_by=user if user is not None and user.is_authenticated else None,
         via=via,
+        address_column=address_column,
         owner=current_owner(),
     )
 
@@ -392,8 +398,12 @@ def import_stream(
     stale_cutoff: datetime | None = None,
     source_from_name: bool | None = None,
     via: str = "",
+    address_column: str = "",
 ) -> ImportReport:
     """Import a discovery file from an open binary stream; see :func:`import_file`.
+
+    ``address_column`` names the CSV column that holds the addresses, for
+    exports whose header has none of the known names; it makes the format CSV.
 
     ``source_from_name`` is true when no source was given and the source is
     the file's name; by default it is true when ``source`` is empty.
@@ -403,15 +413,23 @@ def import_stream(
     source = (source or "").strip() or file_name
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.")
+    address_column = (address_column or "").strip()
+    if address_column and fmt not in (None, "csv"):
+        raise ValueError(
+            f"An address column is read from CSV files only, not from the format {fmt!r}. "
+            "Leave the format out or choose csv."
+        )
     for label, value in (("source", source), ("file name", file_name)):
         problem = name_problem(label, value, typed=False)
         if problem:
             raise ValueError(problem)
     if run is None:
-        run = create_run(file_name, source, fmt, user, dry_run=dry_run, via=via)
+        run = create_run(
+            file_name, source, fmt, user, dry_run=dry_run, via=via, address_column=address_column
+        )
     else:
         run.source = source
-    _warn_of_case_twin(source, state := ParseState(file_name))
+    _warn_of_case_twin(source, state := ParseState(file_name, address_column=address_column))
     started_at = run.started_at
     report = ImportReport(
         run_id=run.pk,
@@ -442,7 +460,7 @@ def import_stream(
             sample = reader.read(SNIFF_BYTES)
             buffered = io.BufferedReader(_Prefixed(sample, reader), CHUNK_SIZE)
             check_container(sample, file_name)
-            report.format = fmt or detect_format(sample)
+            report.format = fmt or ("csv" if address_column else detect_format(sample))
             with transaction.atomic(), paused_gc():
                 writer = HostWriter(source, started_at, on_batch=report_progress)
                 counts = writer.counts

@@ -182,7 +182,13 @@ class ImportView(PermissionRequiredMixin, View):
         dry_run = form.cleaned_data["dry_run"]
         path = save_upload(upload)
         run = create_run(
-            upload.name, source, fmt, request.user, dry_run=dry_run, via=ImportRun.Via.PAGE
+            upload.name,
+            source,
+            fmt,
+            request.user,
+            dry_run=dry_run,
+            via=ImportRun.Via.PAGE,
+            address_column=form.cleaned_data["address_column"],
         )
         logger.info("Import %s of %s started by %s", run.pk, upload.name, request.user)
         if getattr(settings, "INVENTORY_IMPORT_INLINE", False):
@@ -250,7 +256,12 @@ class ImportPreviewApplyView(PermissionRequiredMixin, View):
             return redirect("inventory:import-run", pk=preview.pk)
         fmt = preview.file_format or None
         run = create_run(
-            preview.file_name, preview.source, fmt, request.user, via=ImportRun.Via.PAGE
+            preview.file_name,
+            preview.source,
+            fmt,
+            request.user,
+            via=ImportRun.Via.PAGE,
+            address_column=preview.address_column,
         )
         # The preview's page then links to the import of its file.
         preview.progress = {**(preview.progress or {}), "imported_as": run.pk}
@@ -304,7 +315,15 @@ def _json_error(message: str, status: int) -> JsonResponse:
     return response
 
 
-API_PARAMETERS = ("format", "source", "dry_run", "name", "mark_stale", "stale_before")
+API_PARAMETERS = (
+    "format",
+    "source",
+    "dry_run",
+    "name",
+    "mark_stale",
+    "stale_before",
+    "address_column",
+)
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 
@@ -474,6 +493,7 @@ class ImportApiView(View):
                 mark_stale=options["mark_stale"],
                 stale_cutoff=options["stale_before"],
                 via=ImportRun.Via.API,
+                address_column=options["address_column"],
             )
         finally:
             Path(path).unlink(missing_ok=True)
@@ -532,6 +552,12 @@ class ImportApiView(View):
             problem = name_problem(f"parameter {label}", value or "")
             if problem:
                 raise BadRequest(problem)
+        address_column = values.get("address_column", "").strip()
+        if address_column and fmt not in (None, "csv"):
+            raise BadRequest(
+                f"address_column is read from CSV files only, not from the format {fmt!r}. "
+                "Leave format out or set it to csv."
+            )
         mark_stale = _flag("mark_stale", values.get("mark_stale"), default=True)
         stale_before = _stale_before(values.get("stale_before"))
         if stale_before is not None and not mark_stale:
@@ -543,6 +569,7 @@ class ImportApiView(View):
             "name": values.get("name", "").strip(),
             "mark_stale": mark_stale,
             "stale_before": stale_before,
+            "address_column": address_column,
         }
 
     def _save_body(self, request: HttpRequest, raw_name: str, limit: int) -> tuple[str, str]:

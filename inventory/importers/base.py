@@ -88,6 +88,9 @@ class ParseState:
     """Rejections, warnings and the completeness of one parse."""
 
     file_name: str
+    # The CSV column that holds the addresses, as the user named it; "" to
+    # find it by its name among ADDRESS_COLUMNS.
+    address_column: str = ""
     rejections: list[Rejection] = field(default_factory=list)
     rejected_count: int = 0
     warnings: list[str] = field(default_factory=list)

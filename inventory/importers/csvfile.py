@@ -99,13 +99,23 @@ def header_address_columns(cells: list[str]) -> list[int]:
     return []
 
 
-def find_delimiter(header_line: str) -> str | None:
-    """Return the delimiter that splits a header line into a known address column."""
+def find_delimiter(header_line: str, named: str = "") -> str | None:
+    """Return the delimiter that splits a header line into a known address column.
+
+    With ``named``, the column that the user named as the address column.
+    """
     for delimiter in DELIMITERS:
         cells = next(csv.reader([header_line], delimiter=delimiter), [])
-        if header_address_columns(cells):
+        if named_address_columns(cells, named) if named else header_address_columns(cells):
             return delimiter
     return None
+
+
+def named_address_columns(cells: list[str], named: str) -> list[int]:
+    """Return the index of the column called ``named`` (as headers compare), or no index."""
+    wanted = normalise_header(named)
+    names = [normalise_header(cell) for cell in cells]
+    return [names.index(wanted)] if wanted in names else []
 
 
 def separator_of(line: str) -> str | None:
@@ -213,7 +223,7 @@ class CsvParser:
             line, number = _next_content_line(lines, number)
             if line is None:
                 break
-            delimiter = find_delimiter(line)
+            delimiter = find_delimiter(line, self.state.address_column)
             if delimiter is not None:
                 titles = (
                     f"line {first_number} above the header (line {number}) was skipped as a "
@@ -238,18 +248,25 @@ class CsvParser:
             header_line, header_number = _next_content_line(lines, header_number)
             if header_line is None:
                 raise ImportFileError(f"{state.file_name}: the file has no header row.")
+        chosen = state.address_column
         if named in DELIMITERS:
             cells = next(csv.reader([header_line], delimiter=named), [])
-            delimiter = named if header_address_columns(cells) else None
+            found = (
+                named_address_columns(cells, chosen) if chosen else header_address_columns(cells)
+            )
+            delimiter = named if found else None
         else:
-            delimiter = find_delimiter(header_line)
+            delimiter = find_delimiter(header_line, chosen)
         if delimiter is None:
             header_line, header_number, delimiter = self._header_below_titles(
                 lines, header_line, header_number
             )
         header = next(csv.reader([header_line], delimiter=delimiter))
         names = [normalise_header(cell) for cell in header]
-        address_columns = header_address_columns(header)
+        if chosen:
+            address_columns = named_address_columns(header, chosen)
+        else:
+            address_columns = header_address_columns(header)
         hostname_column = _first_column(names, HOSTNAME_COLUMNS)
         if hostname_column is None and "host" in names:
             # A "host" column beside an "ip" column contains names, not addresses.
@@ -285,7 +302,7 @@ class CsvParser:
         multi = [
             position
             for position, index in enumerate(address_columns)
-            if names[index] in MULTI_ADDRESS_COLUMNS
+            if chosen or names[index] in MULTI_ADDRESS_COLUMNS
         ]
 
         # strict: a quoted cell that is never closed, or text after a closing
@@ -435,6 +452,13 @@ class CsvParser:
                 f"{where}: the file is XML, not CSV. If it is an nmap XML file, import it as "
                 "nmap (leave the format to be detected)."
             )
+        chosen = self.state.address_column
+        if chosen:
+            return (
+                f"{where}: no column named {chosen!r} in the header row "
+                f"{clean_text(header_line)[:200]!r}. Give the address column's name as the "
+                "header row writes it."
+            )
         first_cell = ""
         for delimiter in DELIMITERS:
             cells = next(csv.reader([header_line], delimiter=delimiter), [])
@@ -455,7 +479,7 @@ class CsvParser:
             )
         return (
             f"{where}: no address column in the header row {clean_text(header_line)[:200]!r}. "
-            f"Name the column one of: {columns}."
+            f"Name the column one of: {columns}, or name it in the import (--address-column)."
         )
 
 

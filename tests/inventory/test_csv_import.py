@@ -482,3 +482,45 @@ def test_asset_export_with_several_addresses_per_cell(tmp_path):
     assert report.rejected_count == 1
     assert report.rejected[0]["line"] == 5
     assert '"192.0.2.999" is not a valid IP address' in report.rejected[0]["message"]
+
+
+ADAPTER_EXPORT = (
+    "Asset Name,Adapters: IPs,Host\n"
+    'web-1,"192.0.2.10, 192.0.2.11",web-1.example.test\n'
+    "db-1,2001:db8::20,db-1.example.test\n"
+)
+
+
+def test_named_address_column_is_read(tmp_path):
+    path = tmp_path / "axonius.csv"
+    path.write_text(ADAPTER_EXPORT)
+
+    report = import_file(path, address_column=" adapters:_IPs ")
+
+    assert report.format == "csv"
+    assert addresses() == {"192.0.2.10", "192.0.2.11", "2001:db8::20"}
+    assert Host.objects.get(address="192.0.2.11").hostname == "web-1.example.test"
+    assert ImportRun.objects.get().address_column == "adapters:_IPs"
+
+
+def test_missing_named_column_names_the_header(tmp_path):
+    path = tmp_path / "axonius.csv"
+    path.write_text(ADAPTER_EXPORT)
+
+    report = import_file(path, address_column="Adapters: MACs")
+
+    assert report.status == ImportRun.Status.FAILED
+    assert report.error == (
+        "axonius.csv line 1: no column named 'Adapters: MACs' in the header row "
+        "'Asset Name,Adapters: IPs,Host'. Give the address column's name as the header row "
+        "writes it."
+    )
+    assert Host.objects.count() == 0
+
+
+def test_named_column_needs_csv_format(tmp_path):
+    path = tmp_path / "axonius.csv"
+    path.write_text(ADAPTER_EXPORT)
+
+    with pytest.raises(ValueError, match="An address column is read from CSV files only"):
+        import_file(path, fmt="list", address_column="Adapters: IPs")

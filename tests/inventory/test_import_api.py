@@ -564,3 +564,25 @@ def test_chunked_body_through_gunicorn(live_gunicorn, token):
 
     assert response.status_code == 200, response.text
     assert response.json()["added"] == 2
+
+
+def test_address_column_parameter(client, token):
+    _, raw = token
+
+    response = client.post(
+        f"{URL}?source=cmdb&address_column=" + quote("Adapters: IPs"),
+        data=b"Asset,Adapters: IPs\nweb-1,192.0.2.10\n",
+        content_type="text/csv",
+        **auth(raw),
+    )
+    wrong = client.post(
+        f"{URL}?source=cmdb&format=nmap&address_column=ip",
+        data=b"<nmaprun/>",
+        content_type="application/xml",
+        **auth(raw),
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["added"] == 1
+    assert wrong.status_code == 400
+    assert "address_column is read from CSV files only" in wrong.json()["error"]

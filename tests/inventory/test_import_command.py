@@ -380,3 +380,13 @@ def test_quiet_command_restores_the_log_level():
     run(str(fixture_path("hosts.csv")), "-v", "0")
 
     assert root.level == level
+
+
+def test_command_takes_address_column(tmp_path):
+    path = tmp_path / "assets.csv"
+    path.write_text("Asset,Adapters: IPs\nweb-1,192.0.2.10\n")
+
+    output = run(str(path), "--address-column", "Adapters: IPs")
+
+    assert "assets.csv (csv, source 'assets.csv'): succeeded" in output
+    assert addresses() == {"192.0.2.10"}

@@ -156,7 +156,7 @@ def test_child_sends_records_in_several_frames(in_child, tmp_path):
 
 
 def test_child_failure_names_exit_status(monkeypatch):
-    def failing_command(fmt: str, file_name: str) -> list[str]:
+    def failing_command(fmt: str, file_name: str, address_column: str = "") -> list[str]:
         return [
             sys.executable,
             "-c",
@@ -203,9 +203,9 @@ def started_children(monkeypatch) -> list[list[str]]:
     started: list[list[str]] = []
     original = parallel.child_command
 
-    def recording_command(fmt: str, file_name: str) -> list[str]:
+    def recording_command(fmt: str, file_name: str, address_column: str = "") -> list[str]:
         started.append([fmt, file_name])
-        return original(fmt, file_name)
+        return original(fmt, file_name, address_column)
 
     monkeypatch.setattr(parallel, "child_command", recording_command)
     return started
@@ -255,3 +255,13 @@ def test_write_failure_stops_child(monkeypatch, in_child, tmp_path):
     assert len(started) == 1
     assert started[0].returncode is not None
     assert Host.objects.count() == 0
+
+
+def test_child_reads_named_address_column(in_child, tmp_path):
+    path = tmp_path / "assets.csv"
+    path.write_text('Name,Adapters: IPs\nweb-1,"192.0.2.10 192.0.2.11"\n')
+
+    report = import_file(path, address_column="Adapters: IPs")
+
+    assert report.added == 2
+    assert set(Host.objects.values_list("address", flat=True)) == {"192.0.2.10", "192.0.2.11"}

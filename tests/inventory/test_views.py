@@ -273,6 +273,32 @@ def test_import_duration_text(seconds, text):
     assert ImportRun(started_at=started).duration_text == ""
 
 
+def test_upload_with_named_address_column(importer_client, settings):
+    settings.INVENTORY_IMPORT_INLINE = True
+    upload = SimpleUploadedFile(
+        "assets.csv", b'Asset,Adapters: IPs\nweb-1,"192.0.2.10 192.0.2.11"\n'
+    )
+
+    response = importer_client.post(
+        reverse("inventory:import"),
+        {"file": upload, "address_column": "Adapters: IPs"},
+        follow=True,
+    )
+    wrong = importer_client.post(
+        reverse("inventory:import"),
+        {
+            "file": SimpleUploadedFile("scan.xml", b"<nmaprun/>"),
+            "format": "nmap",
+            "address_column": "ip",
+        },
+    )
+
+    assert "addresses from the column “Adapters: IPs”" in response.content.decode()
+    assert Host.objects.count() == 2
+    assert wrong.status_code == 400
+    assert "An address column is read from CSV files only." in wrong.content.decode()
+
+
 def test_upload_of_interrupted_scan_warns(importer_client, settings):
     settings.INVENTORY_IMPORT_INLINE = True
     upload = SimpleUploadedFile("scan.xml", fixture_path("interrupted.xml").read_bytes())

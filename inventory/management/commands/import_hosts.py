@@ -36,6 +36,15 @@ class Command(QuietForCron, BaseCommand):
             help="Source name for stale marking; defaults to each file's name.",
         )
         parser.add_argument(
+            "--address-column",
+            default="",
+            metavar="NAME",
+            help=(
+                "The CSV column that holds the addresses, for exports whose header names it "
+                "otherwise; its cells may hold several addresses. Makes the format CSV."
+            ),
+        )
+        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="Report what the import would do without writing anything.",
@@ -75,6 +84,7 @@ class Command(QuietForCron, BaseCommand):
             dry_run=options["dry_run"],
             progress_for=None if options["no_progress"] else self._progress_bar,
             via=ImportRun.Via.COMMAND,
+            address_column=options["address_column"],
         )
         try:
             for report in reports:
