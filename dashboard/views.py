@@ -74,12 +74,15 @@ MATCH_COUNT_CAP = 10_000
 def list_state(request: HttpRequest, coverage_set) -> str:
     """Return the request's ``state`` (current or stale hosts) for a list of indexed hosts.
 
-    Lists of Qualys-only addresses and unknown values give "" (every host).
+    A list of Qualys-only addresses gives "" (every address); raises
+    FilterError for another value than current or stale.
     """
     state = request.GET.get("state", "")
-    if coverage_set.side != "host" or state not in STATES:
-        return ""
-    return state
+    if state not in STATES:
+        raise FilterError(
+            f"state must be current or stale, not “{state}”. Leave it out for every host."
+        )
+    return state if coverage_set.side == "host" else ""
 
 
 class CoverageListView(TemplateView):
@@ -95,7 +98,11 @@ class CoverageListView(TemplateView):
         sort = request.GET.get("sort", "address")
         if sort not in SORTS:
             sort = "address"
-        state = list_state(request, coverage_set)
+        try:
+            state = list_state(request, coverage_set)
+        except FilterError:
+            # The page shows the form again with every host; the export says why.
+            state = ""
         stale = stale_selected(state)
         filters = {name: value for name, value in (("q", query), ("state", state)) if value}
         described = [f"“{query}”"] if query else []
@@ -164,9 +171,9 @@ def coverage_export(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404(f"There is no dashboard list named “{slug}”.")
     try:
         address_filter = AddressFilter.parse(request.GET.get("q", ""))
+        stale = stale_selected(list_state(request, coverage_set))
     except FilterError as error:
         return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
-    stale = stale_selected(list_state(request, coverage_set))
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(
         exports.csv_lines(coverage_set, address_filter, stale),

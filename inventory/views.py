@@ -77,6 +77,11 @@ def host_export(request: HttpRequest) -> HttpResponse:
     """Stream every host that the host list's search and state find as CSV, in address order."""
     query, state, hosts = searched_hosts(request)
     problem = search_error(query) if query else None
+    if request.GET.get("state", "") not in ("", "current", "stale"):
+        problem = (
+            f"state must be current or stale, not {request.GET['state']!r}. Leave it out for "
+            "every host."
+        )
     if problem is not None:
         return HttpResponse(problem, status=400, content_type="text/plain; charset=utf-8")
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")

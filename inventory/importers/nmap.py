@@ -210,9 +210,9 @@ class _Document:
             character = self._control_character(data, error.code)
             if character is not None:
                 raise ImportFileError(
-                    f"{state.file_name} line {line}: the file contains {character}, which XML "
-                    "does not allow. nmap does not write it so, which suggests that the file was "
-                    "changed after the scan: remove that character and import the file again."
+                    f"{state.file_name} line {line}: the file contains {character}. nmap does not "
+                    "write it so, which suggests that the file was changed after the scan: remove "
+                    "that character and import the file again."
                 ) from None
             reason = expat.ErrorString(error.code)
             raise ImportFileError(
@@ -231,7 +231,7 @@ class _Document:
             return None
         index = self.expat.ErrorByteIndex - self.bytes_fed
         if 0 <= index < len(data) and data[index] < 0x20 and data[index] not in b"\t\n\r":
-            return f"the control character U+{data[index]:04X}"
+            return f"the control character U+{data[index]:04X}, which XML does not allow"
         return None
 
     # expat callbacks ----------------------------------------------------------
@@ -581,14 +581,18 @@ class NmapParser:
         """
         if self.latest_start is None:
             return
-        started = datetime.fromtimestamp(self.latest_start, UTC)
+        try:
+            started = datetime.fromtimestamp(self.latest_start, UTC)
+        except (OverflowError, OSError, ValueError):
+            # No time a scan can have: the warning is left out, the hosts stay.
+            return
         age = datetime.now(UTC) - started
         if age.days <= OLD_SCAN_DAYS:
             return
         self.state.warn(
             f"{self.state.file_name}: the scan started on {started:%Y-%m-%d %H:%M} UTC, "
-            f"{age.days:,} days ago. Its hosts were marked as seen now, so a host retired since "
-            "then is current again. Import recent scans, or delete such hosts in the admin."
+            f"{age.days:,} days ago. An import marks its hosts as seen now, so a host retired "
+            "since then is current again. Import recent scans, or delete such hosts in the admin."
         )
 
     def _remove_control_references(self, data: bytes, lines_before: int) -> bytes:

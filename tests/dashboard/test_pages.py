@@ -933,7 +933,6 @@ def test_state_filter_is_not_offered_for_qualys_only_list(viewer_client, some_st
         ({"state": "stale", "q": "192.0.2.0/24"}, ["192.0.2.2"]),
         # A name filter reads its keys through the list's queries.
         ({"state": "current", "q": "host-"}, ["192.0.2.1", "2001:db8::1"]),
-        ({"state": "unknown"}, ["192.0.2.1", "192.0.2.2", "203.0.113.5", "2001:db8::1"]),
     ],
 )
 def test_export_keeps_state_filter(viewer_client, some_stale, params, expected):
@@ -943,6 +942,14 @@ def test_export_keeps_state_filter(viewer_client, some_stale, params, expected):
     assert [row[0] for row in rows[1:]] == expected
     stale_column = rows[0].index("Stale")
     assert {row[stale_column] for row in rows[1:]} == (
-        {"yes"} if params["state"] == "stale" else {"no"} if params["state"] == "current"
-        else {"yes", "no"}
-    )  # fmt: skip
+        {"yes"} if params["state"] == "stale" else {"no"}
+    )
+
+
+def test_export_rejects_unknown_state(viewer_client, some_stale):
+    response = viewer_client.get(
+        reverse("dashboard:export", args=["managed-by-both"]), {"state": "CURRENT"}
+    )
+
+    assert response.status_code == 400
+    assert "state must be current or stale, not “CURRENT”." in response.content.decode()

@@ -26,7 +26,7 @@ def test_real_scan_imports_only_hosts_that_are_up(real_nmap):
     # The recorded scan is older than a month: the only other warning says so.
     others = [w for w in report.warnings if "not up were skipped" not in w]
     assert len(others) <= 1
-    assert all("days ago. Its hosts were marked as seen now" in w for w in others)
+    assert all("days ago. An import marks its hosts as seen now" in w for w in others)
 
 
 def test_real_scan_keeps_mac_and_vendor_as_details(real_nmap):
@@ -567,7 +567,42 @@ def test_old_scan_is_warned(tmp_path):
     assert report.status == ImportRun.Status.SUCCEEDED
     assert report.warnings[0].startswith("old2019.xml: the scan started on 2019-01-01 08:00 UTC, ")
     assert (
-        "Its hosts were marked as seen now, so a host retired since then is current"
+        "An import marks its hosts as seen now, so a host retired since then is current"
         in (report.warnings[0])
     )
     assert not any("scan started" in warning for warning in import_file(recent).warnings)
+
+
+@pytest.mark.parametrize("start", ["1000000000000", "99999999999999999999"])
+def test_start_time_out_of_range_is_ignored(tmp_path, start):
+    path = write(
+        tmp_path,
+        "far.xml",
+        f'<?xml version="1.0"?>\n<nmaprun start="{start}">\n'
+        + HOST.format("192.0.2.1")
+        + "</nmaprun>\n",
+    )
+
+    report = import_file(path)
+
+    assert report.status == ImportRun.Status.SUCCEEDED, report.error
+    assert report.added == 1
+    assert report.warnings == []
+
+
+def test_reference_to_invalid_character_is_named(tmp_path):
+    path = write(
+        tmp_path,
+        "fffe.xml",
+        '<?xml version="1.0"?>\n<nmaprun>\n<host><status state="up"/>'
+        '<address addr="192.0.2.1" addrtype="ipv4"/><hostnames><hostname name="a&#xFFFE;"/>'
+        "</hostnames></host>\n</nmaprun>\n",
+    )
+
+    report = import_file(path)
+
+    assert report.error == (
+        "fffe.xml line 3: the file contains a reference to a character that XML does not allow. "
+        "nmap does not write it so, which suggests that the file was changed after the scan: "
+        "remove that character and import the file again."
+    )

@@ -862,6 +862,11 @@ def test_host_export_takes_a_token_and_explains_bad_search(client, viewer):
     assert text.splitlines()[1].startswith("192.0.2.1,")
     assert bad_status == 400
     assert "“role:” is not a search field" in message
+    state_status, state_message = export_text(
+        client, {"state": "bogus"}, HTTP_AUTHORIZATION=f"Bearer {raw}"
+    )
+    assert state_status == 400
+    assert "state must be current or stale, not 'bogus'." in state_message
 
 
 def test_host_list_links_its_export(viewer_client):
