@@ -21,6 +21,7 @@ from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from integrations.models import ScannedAddress
+from inventory.importers.base import ipv4_of_mapped
 from inventory.models import Host
 from inventory.querysets import address_search_error, typed_block
 from lumeta_qualys.ipset import AddressError, address_key, parse_address, parse_range
@@ -73,28 +74,27 @@ class AddressFilter:
                     f"“{value}” is not a valid CIDR block ({error.reason}). Enter a network "
                     "address with its prefix length, such as 192.0.2.0/24."
                 ) from None
-            return cls(value, address_key(version, start), address_key(version, end))
+            return cls.of_range(value, version, start, end)
         try:
             version, number = parse_address(value)
         except AddressError:
             pass
         else:
-            key = address_key(version, number)
-            return cls(value, key, key)
+            return cls.of_range(value, version, number, number)
         if "-" in value:
             try:
                 version, start, end = parse_range(value)
             except AddressError:
                 pass
             else:
-                return cls(value, address_key(version, start), address_key(version, end))
+                return cls.of_range(value, version, start, end)
         block = typed_block(value)
         if block is not None:
             # A block with host bits set (192.0.2.7/24 is refused above) or the
             # typed start of an address: "192.0.2." is 192.0.2.0/24 on every
             # list, as in the inventory's search, never the start of a name.
             version, start, end = block
-            return cls(value, address_key(version, start), address_key(version, end))
+            return cls.of_range(value, version, start, end)
         problem = address_search_error(value)
         if problem is not None:
             # Text such as 192.0.2.300 looks like an address but is not one. A
@@ -103,6 +103,18 @@ class AddressFilter:
         if ":" in value or not HOST_NAME_PREFIX.match(value):
             raise FilterError(NOT_A_FILTER.format(value=value))
         return cls(value, name_prefix=value.lower())
+
+    @classmethod
+    def of_range(cls, text: str, version: int, start: int, end: int) -> AddressFilter:
+        """Return the filter of an address range; an IPv4-mapped one is its IPv4 range.
+
+        The inventory stores ``::ffff:192.0.2.1`` as 192.0.2.1, and Qualys
+        lists IPv4 hosts by their IPv4 address.
+        """
+        mapped = ipv4_of_mapped(version, start, end)
+        if mapped is not None:
+            version, (start, end) = 4, mapped
+        return cls(text, address_key(version, start), address_key(version, end))
 
     @property
     def is_name(self) -> bool:

@@ -20,7 +20,7 @@ from .importers.base import (
 )
 from .importers.csvfile import LIST_SEPARATORS, TAG_SEPARATORS
 from .models import Host, ImportRun
-from .querysets import SEARCH_HELP
+from .querysets import SEARCH_HELP, search_error
 from .services import delete_hosts, retag_hosts
 
 # Hosts the bulk delete's confirmation page names before "and N more".
@@ -304,6 +304,10 @@ class HostAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/inventory/host/edit_tags.html", context)
 
     def get_search_results(self, request, queryset, search_term):
+        problem = search_error(search_term) if search_term else None
+        if problem is not None:
+            # The host list says why such a search finds nothing; so does the admin.
+            messages.warning(request, problem)
         return queryset.matching(search_term), False
 
     def delete_model(self, request, obj: Host) -> None:

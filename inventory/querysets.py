@@ -16,7 +16,7 @@ from django.db.models.functions import Cast
 
 from lumeta_qualys.ipset import AddressError, address_key, parse_address, parse_range
 
-from .importers.base import ipv4_of_mapped
+from .importers.base import ipv4_of_mapped, normalise_mac
 
 # The start of a dotted IPv4 address, ending with a dot: "10.", "192.0.2.".
 IPV4_START = re.compile(r"(?:[0-9]{1,3}\.){1,3}")
@@ -33,10 +33,7 @@ FIELD_SEARCH = re.compile(r"([A-Za-z]+):(.*)", re.DOTALL)
 SEARCH_FIELDS = ("ip", "mac", "os", "vendor", "tag", "source", "name")
 # Other names that people type for a field.
 FIELD_ALIASES = {"address": "ip", "host": "name", "hostname": "name", "tags": "tag"}
-# A whole MAC address as people write it: colons, hyphens, or Cisco's dotted groups.
-MAC_SEARCH = re.compile(
-    r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}|[0-9A-Fa-f]{4}(?:\.[0-9A-Fa-f]{4}){2}"
-)
+# Separators of the groups of a typed MAC address's start.
 MAC_SEPARATORS = re.compile(r"[\s:.-]")
 HEX_DIGITS = re.compile(r"[0-9A-Fa-f]{1,12}")
 SEARCH_HELP = (
@@ -87,10 +84,12 @@ class HostQuerySet(models.QuerySet):
         field = field_search(text)
         if field is not None:
             return self._field_matching(*field)
-        if MAC_SEARCH.fullmatch(text):
-            # A hyphenated MAC address can also be the start of a host name.
+        mac = normalise_mac(text)
+        if mac is not None:
+            # A hyphenated MAC address, or twelve hexadecimal digits, can also
+            # be the start of a host name.
             return self.alias(names_text=NAMES_TEXT).filter(
-                models.Q(mac=mac_prefix(text)) | _name_condition(text)
+                models.Q(mac=mac) | _name_condition(text)
             )
         try:
             return self.in_cidr(text)
@@ -155,7 +154,7 @@ class HostQuerySet(models.QuerySet):
         field = field_search(text)
         if field is not None:
             return field[0] != "ip"
-        if MAC_SEARCH.fullmatch(text):
+        if normalise_mac(text) is not None:
             return True
         try:
             parse_range(text)
@@ -216,7 +215,12 @@ def mac_prefix(text: str) -> str | None:
 
     Any notation is read: colons, hyphens, dots, or none between the digits.
     """
-    digits = MAC_SEPARATORS.sub("", text)
+    groups = MAC_SEPARATORS.split(text.strip())
+    if len(groups) > 1 and "." not in text:
+        # Groups of one digit, as arp on macOS and BSD writes them, are padded;
+        # the last group may be the start of one.
+        groups = [group.zfill(2) for group in groups[:-1]] + groups[-1:]
+    digits = "".join(groups)
     if not HEX_DIGITS.fullmatch(digits):
         return None
     digits = digits.upper()
@@ -255,7 +259,7 @@ def search_error(query: str) -> str | None:
                 "digits, with or without separators, for example mac:00:1A:2B."
             )
         return None
-    if MAC_SEARCH.fullmatch(text):
+    if normalise_mac(text) is not None:
         return None
     return address_search_error(text)
 

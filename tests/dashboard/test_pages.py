@@ -437,6 +437,9 @@ def test_unmanaged_by_lumeta_rows_say_not_in_inventory(viewer_client, coverage_d
         ("192.0.2.0/24", ["192.0.2.1", "192.0.2.2"]),
         ("2001:db8::/32", ["2001:db8::1"]),
         ("192.0.2.1-192.0.2.1", ["192.0.2.1"]),
+        # IPv4-mapped, as IPv6 software writes an IPv4 address.
+        ("::ffff:192.0.2.2", ["192.0.2.2"]),
+        ("::ffff:192.0.2.0/120", ["192.0.2.1", "192.0.2.2"]),
         ("host-203", ["203.0.113.5"]),
         ("HOST-192-0-2-2", ["192.0.2.2"]),
     ],

@@ -184,6 +184,13 @@ def test_host_list_explains_unknown_field(viewer_client):
 
     assert "“role:” is not a search field" in response.content.decode()
     assert b"No search made." in response.content
+    assert "No hosts match" not in response.content.decode()
+
+
+def test_admin_search_explains_unknown_field(admin_client_logged_in):
+    response = admin_client_logged_in.get("/admin/inventory/host/", {"q": "role:web"}, follow=True)
+
+    assert "“role:” is not a search field" in response.content.decode()
 
 
 def test_stale_list_links_deleters_to_the_admin(admin_client_logged_in):
