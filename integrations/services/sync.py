@@ -348,6 +348,11 @@ class SyncService:
     def _run_steps(self) -> None:
         qualys_settings = QualysSettings.load()
         self.run.auto_subscribe = qualys_settings.auto_subscribe
+        # What the run page shows beside Auto-Subscribe.
+        self.details["add_settings"] = {
+            "limit": qualys_settings.max_add_per_sync,
+            "add_stale_hosts": qualys_settings.add_stale_hosts,
+        }
         SyncRun.objects.filter(pk=self.run.pk).update(auto_subscribe=qualys_settings.auto_subscribe)
 
         self.connect(qualys_settings)

@@ -181,6 +181,7 @@ def test_unmanaged_card_names_the_limit_and_a_held_back_add(viewer_client, db):
     settings = configure()
     settings.auto_subscribe = True
     settings.max_add_per_sync = 1000
+    settings.add_stale_hosts = False
     settings.save()
     SyncRun.objects.create(
         status=SyncRun.Status.FAILED,
@@ -191,8 +192,9 @@ def test_unmanaged_card_names_the_limit_and_a_held_back_add(viewer_client, db):
     html = viewer_client.get(INDEX).content.decode()
 
     assert (
-        "the next sync adds the IPv4 addresses among these to the Qualys subscription, unless "
-        "they are more than the limit of 1,000 per sync." in html
+        "the next sync adds the IPv4 addresses among these to the Qualys subscription, stale "
+        "hosts left out (Add stale hosts is off), unless they are more than the limit of 1,000 "
+        "per sync." in html
     )
     assert "The last sync added none of them: its 1,500 addresses to add were more than" in html
 

@@ -233,8 +233,8 @@ def test_auto_subscribe_adds_then_sets_group(qualys, configure):
 
 
 @pytest.mark.parametrize("dry_run", [False, True])
-def test_stale_hosts_left_out_of_add_when_set(qualys, configure, dry_run):
-    configure(auto_subscribe=True, add_stale_hosts=False)
+def test_stale_hosts_left_out_of_add_when_set(qualys, configure, viewer_client, dry_run):
+    configure(auto_subscribe=True, add_stale_hosts=False, max_add_per_sync=50)
     scenario.load(qualys)
     # 203.0.113.5 and the subscribed 192.0.2.1: only the one outside S would be added.
     Host.objects.filter(address__in=["203.0.113.5", "192.0.2.1"]).update(stale=True)
@@ -255,6 +255,8 @@ def test_stale_hosts_left_out_of_add_when_set(qualys, configure, dry_run):
         assert run.ips_added == 1
     # The host stays in I and in I − S.
     assert Host.objects.get(address="203.0.113.5").subscribed is False
+    page = viewer_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
+    assert "<dd>On: at most 50 addresses per sync, stale hosts left out</dd>" in page
 
 
 def test_stale_hosts_added_by_default(qualys, configure):
