@@ -29,7 +29,11 @@ IPV6_START = re.compile(r"(?:[0-9A-Fa-f]{1,4}:){1,7}")
 ADDRESS_LIKE = re.compile(r"[0-9]+(?:\.[0-9]*)+(?:[/-].*)?|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(?:[/-].*)?")
 # A search that names a field: "os:windows". Each field's name contains a
 # letter beyond "f", so no IPv6 address reads as a field search.
-FIELD_SEARCH = re.compile(r"([A-Za-z]+):(.*)", re.DOTALL)
+FIELD_SEARCH = re.compile(r"([A-Za-z]+)\s*:(.*)", re.DOTALL)
+# An IPv6 address with a zone: "fe80::1%eth0".
+ZONED_ADDRESS = re.compile(r"([0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)%[\w.-]+")
+# A field search's value that names a second field: "pci os:windows".
+SECOND_FIELD = re.compile(r"\s([A-Za-z]+)\s*:")
 SEARCH_FIELDS = ("ip", "mac", "os", "vendor", "tag", "source", "name")
 # Other names that people type for a field.
 FIELD_ALIASES = {"address": "ip", "host": "name", "hostname": "name", "tags": "tag"}
@@ -78,7 +82,7 @@ class HostQuerySet(models.QuerySet):
         would reject: ``192.0.2.7/24`` is the block ``192.0.2.0/24``, and
         ``192.0.2.`` or ``2001:db8:`` the addresses that start so.
         """
-        text = query.strip()
+        text = search_text(query)
         if not text:
             return self.all()
         field = field_search(text)
@@ -148,7 +152,7 @@ class HostQuerySet(models.QuerySet):
         That is a host name's start, a MAC address or a field search:
         anything but an address, block or range.
         """
-        text = query.strip()
+        text = search_text(query)
         if not text or typed_block(text) is not None:
             return False
         field = field_search(text)
@@ -227,9 +231,23 @@ def mac_prefix(text: str) -> str | None:
     return ":".join(digits[start : start + 2] for start in range(0, len(digits), 2))
 
 
+def search_text(query: str) -> str:
+    """Return a search box entry as the search reads it.
+
+    An IPv6 address is taken as URLs write it, in brackets, and without the
+    zone that ``ip`` and ``ping`` print (``fe80::1%eth0``): addresses are
+    stored without one.
+    """
+    text = query.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1].strip()
+    zoned = ZONED_ADDRESS.fullmatch(text)
+    return zoned[1] if zoned else text
+
+
 def search_error(query: str) -> str | None:
     """Return why a search box entry cannot be searched as typed, else None."""
-    text = query.strip()
+    text = search_text(query)
     match = FIELD_SEARCH.fullmatch(text)
     if match is not None:
         fields = ", ".join(f"{name}:" for name in SEARCH_FIELDS)
@@ -245,6 +263,12 @@ def search_error(query: str) -> str | None:
         name, value = field
         if not value:
             return f"Enter what to find after {name}:, for example {SEARCH_EXAMPLES[name]}."
+        second = SECOND_FIELD.search(value)
+        if second is not None and field_search(value[second.start() :].strip()) is not None:
+            return (
+                f"“{text}” searches more than one field. Search one field at a time, such as "
+                f"{name}:{value[: second.start()].strip()}."
+            )
         if name == "ip":
             problem = address_search_error(value)
             if problem is None and not _is_address_search(value):

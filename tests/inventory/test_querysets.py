@@ -200,6 +200,7 @@ def detailed_hosts():
         ("mac:0-1a", ["192.0.2.1", "192.0.2.2"]),
         ("mac:zz", []),
         ("os:windows", ["192.0.2.3"]),
+        ("OS :windows", ["192.0.2.3"]),
         ("OS:ios 1", ["192.0.2.1"]),
         ("os:", []),
         ("vendor:cisco", ["192.0.2.1", "192.0.2.2"]),
@@ -229,6 +230,9 @@ def test_matching_ipv6_with_letter_group_is_an_address():
     Host.objects.create(address="fade::1", source="test")
 
     assert found(Host.objects.matching("fade::1")) == ["fade::1"]
+    assert found(Host.objects.matching("[fade::1]")) == ["fade::1"]
+    assert found(Host.objects.matching("fade::1%eth0")) == ["fade::1"]
+    assert search_error("fade::1%eth0") is None
     assert found(Host.objects.matching("fade:")) == ["fade::1"]
     assert search_error("fade::1") is None
 
@@ -246,6 +250,11 @@ def test_matching_ipv6_with_letter_group_is_an_address():
         ("os: ", "Enter what to find after os:, for example os:windows."),
         ("mac:00:1G", "“00:1G” is not the start of a MAC address."),
         ("mac:00112233445566", "“00112233445566” is not the start of a MAC address."),
+        (
+            "tag:pci os:windows",
+            "“tag:pci os:windows” searches more than one field. Search one field at a time, "
+            "such as tag:pci.",
+        ),
         ("2001:db8:::1", "“2001:db8:::1” is not a valid address, block or range"),
     ],
 )
