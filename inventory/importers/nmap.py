@@ -132,6 +132,8 @@ class _Document:
         self.hosts_up = 0
         # Complete hosts whose status is not up; counted, never imported.
         self.hosts_not_up = 0
+        # Complete hosts without a status element (masscan's) and without a reply.
+        self.hosts_silent = 0
         # Hosts marked up only by -Pn without any reply; counted, never imported.
         self.hosts_assumed_up = 0
         # Complete hosts that are up, collected by the callbacks during one
@@ -367,6 +369,8 @@ class _Document:
                 self.hosts_assumed_up += 1
             elif up or (replied and not has_status):
                 finished.append((offset, host_line, addresses, names, os_name))
+            elif not has_status:
+                self.hosts_silent += 1
             else:
                 self.hosts_not_up += 1
             depth -= 1
@@ -479,7 +483,7 @@ class NmapParser:
         documents = 0
         # Complete hosts that are up and that are not, over every document, and
         # those marked up only by -Pn.
-        up = not_up = assumed = 0
+        up = not_up = assumed = silent = 0
 
         start_of_file = True
         while not end_of_file:
@@ -510,6 +514,7 @@ class NmapParser:
                     yield from document.close(lines_before + 1, last=False)
                     up += document.hosts_up
                     not_up += document.hosts_not_up
+                    silent += document.hosts_silent
                     assumed += document.hosts_assumed_up
                 else:
                     self._check_blank(before, lines_before)
@@ -535,6 +540,7 @@ class NmapParser:
         yield from document.close(lines_before + 1)
         up += document.hosts_up
         not_up += document.hosts_not_up
+        silent += document.hosts_silent
         assumed += document.hosts_assumed_up
         if assumed:
             self.state.warn(
@@ -543,6 +549,13 @@ class NmapParser:
                 f"{'it' if assumed == 1 else 'them'} up only because host discovery was off "
                 "(-Pn, reason user-set), and no port answered. "
                 "Hosts with an open or closed port, a MAC address or an OS match are imported."
+            )
+        if silent:
+            self.state.warn(
+                f"{self.state.file_name}: "
+                f"{plural(silent, 'host was', 'hosts were')} skipped: without a status element, "
+                "as masscan writes hosts, a host counts when a port replied or it has a MAC "
+                "address."
             )
         if up and not_up:
             self.state.warn(
