@@ -491,7 +491,7 @@ def csv_lines(
     header = io.StringIO()
     csv.writer(header, lineterminator=LINE_END).writerow(COLUMNS)
     yield header.getvalue().encode()
-    if address_filter is not None and address_filter.is_name:
+    if address_filter is not None and (address_filter.is_name or address_filter.field):
         chunks = (
             _lines_of_keys(side, flag_column, flag_value, keys)
             for keys in _chunk_keys(coverage_set, address_filter, stale)

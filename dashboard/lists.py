@@ -23,7 +23,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from integrations.models import ScannedAddress
 from inventory.importers.base import ipv4_of_mapped
 from inventory.models import Host
-from inventory.querysets import address_search_error, typed_block
+from inventory.querysets import address_search_error, field_search, search_error, typed_block
 from lumeta_qualys.ipset import AddressError, address_key, parse_address, parse_range
 
 from . import querysets
@@ -57,6 +57,8 @@ class AddressFilter:
     start_key: str | None = None
     end_key: str | None = None
     name_prefix: str | None = None
+    # A search of one inventory field, as the host list takes it: "tag:pci".
+    field: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> AddressFilter | None:
@@ -64,6 +66,14 @@ class AddressFilter:
         value = text.strip()
         if not value:
             return None
+        named = field_search(value)
+        if named is not None:
+            problem = search_error(value)
+            if problem is not None:
+                raise FilterError(problem)
+            if named[0] == "ip":
+                return cls.parse(named[1])
+            return cls(value, field=value)
         if "/" in value and not CIDR_LIKE.fullmatch(value):
             raise FilterError(NOT_A_FILTER.format(value=value))
         if "/" in value:
@@ -155,6 +165,11 @@ class AddressFilter:
         NetBIOS names on Qualys-only rows, and with ``qualys_names`` both,
         for a list whose every row Qualys scanned.
         """
+        if self.field is not None:
+            # The inventory's own search; the database walks the list against its keys.
+            return queryset.filter(
+                key__in=Host.objects.matching(self.field).order_by().values("key")
+            )
         if not self.is_name:
             return queryset.filter(key__gte=self.start_key, key__lte=self.end_key)
         if side == "scanned":

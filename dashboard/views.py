@@ -71,6 +71,17 @@ class DashboardView(TemplateView):
 MATCH_COUNT_CAP = 10_000
 
 
+def list_filter(query: str, coverage_set) -> AddressFilter | None:
+    """Return the parsed ``q`` of a list; raise FilterError when the list cannot take it."""
+    address_filter = AddressFilter.parse(query)
+    if address_filter is not None and address_filter.field and coverage_set.side != "host":
+        raise FilterError(
+            f"“{query.strip()}” searches the inventory's hosts, and no address of this list is "
+            "in the inventory. Filter this list by address, block or name."
+        )
+    return address_filter
+
+
 def list_state(request: HttpRequest, coverage_set) -> str:
     """Return the request's ``state`` (current or stale hosts) for a list of indexed hosts.
 
@@ -126,11 +137,12 @@ class CoverageListView(TemplateView):
             ),
         }
         try:
-            address_filter = AddressFilter.parse(query)
+            address_filter = list_filter(query, coverage_set)
             context["name_filter"] = address_filter is not None and address_filter.is_name
-            if (address_filter is not None and not address_filter.is_name) or (
-                address_filter is None and stale is not None
-            ):
+            by_key = address_filter is not None and not (
+                address_filter.is_name or address_filter.field
+            )
+            if by_key or (address_filter is None and stale is not None):
                 # Counted up to a cap, so that a broad block stays as quick as a page. A
                 # name filter gets no count: counting a prefix that many hosts share walks
                 # the list, and at a million hosts counting host-9 took 140 to 170 ms on
@@ -170,7 +182,7 @@ def coverage_export(request: HttpRequest, slug: str) -> HttpResponse:
     if coverage_set is None:
         raise Http404(f"There is no dashboard list named “{slug}”.")
     try:
-        address_filter = AddressFilter.parse(request.GET.get("q", ""))
+        address_filter = list_filter(request.GET.get("q", ""), coverage_set)
         stale = stale_selected(list_state(request, coverage_set))
     except FilterError as error:
         return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")

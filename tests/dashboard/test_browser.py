@@ -23,7 +23,7 @@ def test_widget_to_list_filter_and_export(page, log_in, live_server, viewer, cov
     assert rows.count() == 4
 
     # Filter from the keyboard: type a CIDR block and press Enter.
-    field = page.get_by_label("Address, CIDR block or start of a host name")
+    field = page.get_by_label("Address, CIDR block, start of a host name")
     field.fill("192.0.2.0/24")
     field.press("Enter")
     page.wait_for_url("**/dashboard/managed-by-both/?q=192.0.2.0%2F24*")
@@ -46,11 +46,11 @@ def test_host_page_from_list_and_invalid_filter(page, log_in, live_server, viewe
     log_in(page, viewer)
     page.goto(f"{live_server.url}/dashboard/unmanaged-by-lumeta/")
 
-    page.get_by_label("Address, CIDR block or start of a host name").fill("192.0.2.7/24")
+    page.get_by_label("Address, CIDR block, start of a host name").fill("192.0.2.7/24")
     page.get_by_role("button", name="Apply").click()
     assert "is not a valid CIDR block" in page.get_by_role("alert").inner_text()
 
-    page.get_by_label("Address, CIDR block or start of a host name").fill("")
+    page.get_by_label("Address, CIDR block, start of a host name").fill("")
     page.get_by_label("Sort by").select_option("-last_scan")
     page.get_by_role("button", name="Apply").click()
     first = page.locator("table.hosts tbody th").first

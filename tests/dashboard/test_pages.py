@@ -958,3 +958,44 @@ def test_export_rejects_unknown_state(viewer_client, some_stale):
 
     assert response.status_code == 400
     assert "state must be current or stale, not “CURRENT”." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("slug", "query", "expected"),
+    [
+        ("managed-by-both", "tag:pci", ["192.0.2.2", "203.0.113.5"]),
+        ("unmanaged-by-qualys", "tag:PCI", ["203.0.113.5"]),
+        ("managed-by-both", "ip:192.0.2.0/24", ["192.0.2.1", "192.0.2.2"]),
+        ("managed-by-both", "os:debian", ["192.0.2.1", "192.0.2.2", "2001:db8::1", "203.0.113.5"]),
+    ],
+)
+def test_host_lists_take_field_searches(viewer_client, coverage_data, slug, query, expected):
+    Host.objects.filter(address__in=["192.0.2.2", "203.0.113.5"]).update(tags=["pci"])
+
+    response = viewer_client.get(list_url(slug), {"q": query})
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                b"".join(
+                    viewer_client.get(
+                        reverse("dashboard:export", args=[slug]), {"q": query}
+                    ).streaming_content
+                ).decode()
+            )
+        )
+    )
+
+    assert response.status_code == 200
+    assert sorted(row_addresses(response)) == expected
+    assert sorted(row[0] for row in rows[1:]) == expected
+
+
+def test_qualys_only_list_refuses_field_search(viewer_client, coverage_data):
+    response = viewer_client.get(list_url("unmanaged-by-lumeta"), {"q": "tag:pci"})
+    export = viewer_client.get(
+        reverse("dashboard:export", args=["unmanaged-by-lumeta"]), {"q": "tag:pci"}
+    )
+
+    assert response.status_code == 400
+    assert "no address of this list is in the inventory" in response.content.decode()
+    assert export.status_code == 400
