@@ -117,7 +117,9 @@ class TrendWidget:
         # Points are placed by time, so that a gap between syncs shows as one.
         positions = None
         if len(rows) > 1:
-            first, last = rows[0]["when"], rows[-1]["when"]
+            # The earliest and latest time, whatever the runs' order.
+            first = min(row["when"] for row in rows)
+            last = max(row["when"] for row in rows)
             span = (last - first).total_seconds()
             if span > 0:
                 positions = [(row["when"] - first).total_seconds() / span for row in rows]

@@ -336,6 +336,7 @@ class ImportRunAdmin(admin.ModelAdmin):
         "rejected_count",
     ]
     list_filter = ["status", "dry_run", "via"]
+    list_select_related = ["started_by"]
     search_fields = ["file_name", "source"]
 
     def has_add_permission(self, request) -> bool:

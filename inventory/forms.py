@@ -57,7 +57,10 @@ class ImportForm(forms.Form):
         cleaned = super().clean()
         column = (cleaned.get("address_column") or "").strip()
         cleaned["address_column"] = column
-        if column and cleaned.get("format") not in ("", None, "csv"):
+        problem = name_problem("address column", column)
+        if problem:
+            self.add_error("address_column", problem)
+        elif column and cleaned.get("format") not in ("", None, "csv"):
             self.add_error(
                 "address_column",
                 "An address column is read from CSV files only. Set the format to detect or "

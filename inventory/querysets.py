@@ -248,6 +248,9 @@ def search_text(query: str) -> str:
 def search_error(query: str) -> str | None:
     """Return why a search box entry cannot be searched as typed, else None."""
     text = search_text(query)
+    if normalise_mac(text) is not None:
+        # A MAC address whose first group is letters, DC:A6:32:..., also looks like a field.
+        return None
     match = FIELD_SEARCH.fullmatch(text)
     if match is not None:
         fields = ", ".join(f"{name}:" for name in SEARCH_FIELDS)
@@ -282,8 +285,6 @@ def search_error(query: str) -> str | None:
                 f"“{value}” is not the start of a MAC address. Enter up to 12 hexadecimal "
                 "digits, with or without separators, for example mac:00:1A:2B."
             )
-        return None
-    if normalise_mac(text) is not None:
         return None
     return address_search_error(text)
 

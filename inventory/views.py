@@ -558,6 +558,9 @@ class ImportApiView(View):
             if problem:
                 raise BadRequest(problem)
         address_column = values.get("address_column", "").strip()
+        problem = name_problem("parameter address_column", address_column)
+        if problem:
+            raise BadRequest(problem)
         if address_column and fmt not in (None, "csv"):
             raise BadRequest(
                 f"address_column is read from CSV files only, not from the format {fmt!r}. "

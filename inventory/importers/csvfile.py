@@ -44,12 +44,13 @@ ADDRESS_COLUMNS = (
     "ipv6",
     "ipv4 address",
     "ipv6 address",
-    "host",
     # Asset-inventory exports list every address of an asset in one cell.
     "addresses",
     "ip addresses",
     "ipaddresses",
     "ips",
+    # Last: a "host" column beside one of the above holds names.
+    "host",
 )
 # Columns whose cell may hold several addresses, split as LIST_SEPARATORS split.
 MULTI_ADDRESS_COLUMNS = ("addresses", "ip addresses", "ipaddresses", "ips")
@@ -447,12 +448,17 @@ class CsvParser:
         """Return the message for a header row without a known address column."""
         where = f"{self.state.file_name} line {header_number}"
         columns = f"{', '.join(ADDRESS_COLUMNS)} (any case)"
+        chosen = self.state.address_column
         if clean_text(header_line).startswith("<"):
+            if chosen:
+                return (
+                    f"{where}: the file is XML, not CSV, and an address column is read from CSV "
+                    "files only. Import it again without an address column."
+                )
             return (
                 f"{where}: the file is XML, not CSV. If it is an nmap XML file, import it as "
                 "nmap (leave the format to be detected)."
             )
-        chosen = self.state.address_column
         if chosen:
             return (
                 f"{where}: no column named {chosen!r} in the header row "

@@ -524,3 +524,22 @@ def test_named_column_needs_csv_format(tmp_path):
 
     with pytest.raises(ValueError, match="An address column is read from CSV files only"):
         import_file(path, fmt="list", address_column="Adapters: IPs")
+
+
+def test_host_column_beside_ips_column_holds_names(tmp_path):
+    path = tmp_path / "assets.csv"
+    path.write_text("Host,IPs,OS\nweb01,192.0.2.1 192.0.2.2,Linux\n")
+
+    report = import_file(path)
+
+    assert report.added == 2
+    assert Host.objects.get(address="192.0.2.2").hostname == "web01"
+
+
+def test_xml_with_named_address_column_says_why(tmp_path):
+    path = tmp_path / "scan.csv"
+    path.write_text('<?xml version="1.0"?>\n<nmaprun></nmaprun>\n')
+
+    report = import_file(path, address_column="ip")
+
+    assert "an address column is read from CSV files only" in report.error

@@ -586,3 +586,11 @@ def test_address_column_parameter(client, token):
     assert response.json()["added"] == 1
     assert wrong.status_code == 400
     assert "address_column is read from CSV files only" in wrong.json()["error"]
+    long = client.post(
+        f"{URL}?source=cmdb&address_column=" + "x" * 300,
+        data=b"ip\n192.0.2.1\n",
+        content_type="text/csv",
+        **auth(raw),
+    )
+    assert long.status_code == 400
+    assert "The parameter address_column is 300 characters long" in long.json()["error"]

@@ -390,3 +390,18 @@ def test_command_takes_address_column(tmp_path):
 
     assert "assets.csv (csv, source 'assets.csv'): succeeded" in output
     assert addresses() == {"192.0.2.10"}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--format", "nmap", "--address-column", "ip"], "--address-column is read from CSV files"),
+        (["--address-column", "a\x01b"], r"contains the control character U\+0001"),
+    ],
+)
+def test_command_checks_address_column(tmp_path, arguments, message):
+    path = tmp_path / "hosts.csv"
+    path.write_text("ip\n192.0.2.1\n")
+
+    with pytest.raises(CommandError, match=message):
+        run(str(path), *arguments)

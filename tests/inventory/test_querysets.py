@@ -264,7 +264,16 @@ def test_search_error_names_the_problem(query, message):
 
 @pytest.mark.parametrize(
     "query",
-    ["00:1a:2b:3c:4d:5e", "001a.2b3c.4d5e", "os:windows", "mac:00-1a", "tag:pci", "web-01"],
+    [
+        "00:1a:2b:3c:4d:5e",
+        "DC:A6:32:00:11:22",
+        "ac-de-48-00-11-22",
+        "001a.2b3c.4d5e",
+        "os:windows",
+        "mac:00-1a",
+        "tag:pci",
+        "web-01",
+    ],
 )
 def test_search_error_accepts_mac_and_field_searches(query):
     assert search_error(query) is None

@@ -8,7 +8,9 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -882,3 +884,14 @@ def test_host_list_links_its_export(viewer_client):
     page = viewer_client.get(reverse("inventory:hosts"), {"q": "192.0.2.0/24"}).content.decode()
 
     assert 'href="/inventory/hosts.csv?q=192.0.2.0/24&amp;state="' in page
+
+
+def test_admin_import_runs_load_users_together(admin_client_logged_in, importer):
+    for _ in range(20):
+        ImportRun.objects.create(source="s", file_name="f.csv", started_by=importer)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client_logged_in.get("/admin/inventory/importrun/")
+
+    assert response.status_code == 200
+    assert sum("auth_user" in query["sql"] for query in queries.captured_queries) <= 2

@@ -55,6 +55,16 @@ class Command(QuietForCron, BaseCommand):
 
     def handle(self, *args, **options) -> None:
         paths = [Path(path) for path in options["paths"]]
+        column = options["address_column"].strip()
+        if column:
+            problem = name_problem("--address-column", column)
+            if problem:
+                raise CommandError(problem)
+            if options["format"] not in (None, "csv"):
+                raise CommandError(
+                    "--address-column is read from CSV files only. Leave --format out or set "
+                    "it to csv."
+                )
         if options["source"] is not None:
             if not options["source"].strip():
                 # As on the endpoint: --source "$FEED" with FEED unset must not
