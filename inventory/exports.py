@@ -1,8 +1,10 @@
 """The indexed hosts as CSV: every host a search finds, in address order, streamed.
 
-The rows are read by keyset, CHUNK at a time, so memory stays flat at a
-million hosts and a search that reads every row (a name, a field) reads
-the table once over the whole export.
+One query reads the rows, fetched CHUNK at a time (a server-side cursor on
+PostgreSQL), so memory stays flat at a million hosts and a search that
+reads every row (a name, a field) reads the table once. Queries of one
+chunk each, by keyset, made PostgreSQL scan the table again for each
+chunk of such a search: 34 s for the 333,334 hosts of os:windows.
 """
 
 from __future__ import annotations
@@ -71,38 +73,37 @@ def csv_lines(hosts: QuerySet) -> Iterator[bytes]:
     writer = csv.writer(buffer, lineterminator=LINE_END)
     writer.writerow(COLUMNS)
     yield buffer.getvalue().encode()
-    last_key = None
-    while True:
-        page = hosts.order_by("key")
-        if last_key is not None:
-            page = page.filter(key__gt=last_key)
-        rows = list(page.values_list(*FIELDS)[:CHUNK])
-        if not rows:
-            return
-        buffer.seek(0)
-        buffer.truncate()
-        for row in rows:
-            (
-                _key, address, hostname, names, mac, vendor, os_name, tags, source,
-                first_seen, last_seen, stale, stale_since, subscribed, scanned,
-            ) = row  # fmt: skip
-            writer.writerow(
-                [
-                    address,
-                    spreadsheet_text(hostname),
-                    spreadsheet_text(" ".join(names or [])),
-                    mac,
-                    spreadsheet_text(vendor),
-                    spreadsheet_text(os_name),
-                    spreadsheet_text(", ".join(tags or [])),
-                    spreadsheet_text(source),
-                    _time(first_seen),
-                    _time(last_seen),
-                    "yes" if stale else "no",
-                    _time(stale_since),
-                    "yes" if subscribed else "no",
-                    "yes" if scanned else "no",
-                ]
-            )
+    rows = hosts.order_by("key").values_list(*FIELDS).iterator(chunk_size=CHUNK)
+    written = 0
+    buffer.seek(0)
+    buffer.truncate()
+    for row in rows:
+        (
+            _key, address, hostname, names, mac, vendor, os_name, tags, source,
+            first_seen, last_seen, stale, stale_since, subscribed, scanned,
+        ) = row  # fmt: skip
+        writer.writerow(
+            [
+                address,
+                spreadsheet_text(hostname),
+                spreadsheet_text(" ".join(names or [])),
+                mac,
+                spreadsheet_text(vendor),
+                spreadsheet_text(os_name),
+                spreadsheet_text(", ".join(tags or [])),
+                spreadsheet_text(source),
+                _time(first_seen),
+                _time(last_seen),
+                "yes" if stale else "no",
+                _time(stale_since),
+                "yes" if subscribed else "no",
+                "yes" if scanned else "no",
+            ]
+        )
+        written += 1
+        if written % CHUNK == 0:
+            yield buffer.getvalue().encode()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
         yield buffer.getvalue().encode()
-        last_key = rows[-1][0]
