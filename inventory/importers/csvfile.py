@@ -49,7 +49,7 @@ ADDRESS_COLUMNS = (
     "ip addresses",
     "ipaddresses",
     "ips",
-    # Last: a "host" column beside one of the above holds names.
+    # Last: a "host" column beside one of the above contains names.
     "host",
 )
 # Columns whose cell may hold several addresses, split as LIST_SEPARATORS split.
