@@ -121,8 +121,9 @@ class ParseState:
         line: int,
         value: str,
         error: AddressError,
-        remedy: str = "Fix or remove the row and import again.",
+        remedy: str | None = None,
     ) -> None:
+        remedy = remedy or "Fix or remove the row and import again."
         self.reject(
             line, value, f'"{shown(value)}" is not a valid IP address: {error.reason}. {remedy}'
         )

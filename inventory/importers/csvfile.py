@@ -32,6 +32,10 @@ from .base import (
     shown,
 )
 
+# The remedy for a bad address in a cell of several.
+SHARED_CELL = (
+    "The row's other addresses were imported; correct this one in the export and import again."
+)
 # Header names, compared after lower-casing and turning "_" and "-" into spaces.
 ADDRESS_COLUMNS = (
     "ip",
@@ -49,14 +53,42 @@ ADDRESS_COLUMNS = (
     "ip addresses",
     "ipaddresses",
     "ips",
+    "ipv4 addresses",
+    "ipv6 addresses",
     # Last: a "host" column beside one of the above contains names.
     "host",
 )
 # Columns whose cell may hold several addresses, split as LIST_SEPARATORS split.
-MULTI_ADDRESS_COLUMNS = ("addresses", "ip addresses", "ipaddresses", "ips")
-VERSIONED_ADDRESS_COLUMNS = ("ipv4", "ipv6", "ipv4 address", "ipv6 address")
-HOSTNAME_COLUMNS = ("hostname", "host name", "hostnames", "name", "dns", "dns name", "fqdn")
-MAC_COLUMNS = ("mac", "mac address", "macaddress")
+MULTI_ADDRESS_COLUMNS = (
+    "addresses",
+    "ip addresses",
+    "ipaddresses",
+    "ips",
+    "ipv4 addresses",
+    "ipv6 addresses",
+)
+VERSIONED_ADDRESS_COLUMNS = (
+    "ipv4",
+    "ipv6",
+    "ipv4 address",
+    "ipv6 address",
+    "ipv4 addresses",
+    "ipv6 addresses",
+)
+IPV6_COLUMNS = ("ipv6", "ipv6 address", "ipv6 addresses")
+HOSTNAME_COLUMNS = (
+    "hostname",
+    "host name",
+    "hostnames",
+    "name",
+    "dns",
+    "dns name",
+    "fqdn",
+    # Asset-inventory exports.
+    "asset name",
+    "device name",
+)
+MAC_COLUMNS = ("mac", "mac address", "macaddress", "mac addresses")
 VENDOR_COLUMNS = ("vendor", "mac vendor")
 OS_COLUMNS = ("os", "os name", "operating system")
 TAG_COLUMNS = ("tags", "tag")
@@ -92,9 +124,7 @@ def header_address_columns(cells: list[str]) -> list[int]:
             # A general column beside an IPv6 one, as in "IP Address" and "IPv6
             # Address" exports: the IPv6 column is read too.
             ipv6 = [
-                index
-                for index, name in enumerate(names)
-                if name in ("ipv6", "ipv6 address") and index != first
+                index for index, name in enumerate(names) if name in IPV6_COLUMNS and index != first
             ]
             return [first, *ipv6[:1]]
     return []
@@ -299,6 +329,10 @@ class CsvParser:
         # many, and the first one's value and line.
         formula_cells = 0
         first_formula: tuple[str, int] | None = None
+        # Addresses in a cell of several that no host has (loopback, link-local):
+        # how many, and the first one's value, line and block.
+        skipped_shared = 0
+        first_skipped: tuple[str, int, str] | None = None
         # Positions (in address_columns) of columns with several addresses per cell.
         multi = [
             position
@@ -317,9 +351,12 @@ class CsvParser:
             width = len(row)
             values = [clean_text(row[index]) if index < width else "" for index in address_columns]
             pairs = enumerate(values)
+            shared = False
             if multi and any(LIST_SEPARATORS.search(values[position]) for position in multi):
                 values, positions = _split_cells(values, multi)
                 pairs = zip(positions, values, strict=True)
+                # Several addresses of one asset: a bad one must not cost the others.
+                shared = len(values) > 1
             if not any(values):
                 if any(clean_text(cell) for cell in row):
                     state.reject(
@@ -345,7 +382,7 @@ class CsvParser:
                 except AddressError as error:
                     inner = formula_text(value)
                     if inner is None:
-                        state.reject_address(line, value, error)
+                        state.reject_address(line, value, error, SHARED_CELL if shared else None)
                         continue
                     try:
                         version, number, canonical = parse_host_address(inner)
@@ -370,6 +407,13 @@ class CsvParser:
                     state.count_mapped(line, value, canonical)
                 block = non_host_reason(version, number)
                 if block is not None:
+                    if shared:
+                        # Asset exports list loopback and link-local addresses
+                        # of every adapter: counted in one warning, not rejected.
+                        skipped_shared += 1
+                        if first_skipped is None:
+                            first_skipped = (value, line, block)
+                        continue
                     state.reject_non_host(
                         line, value, block, "Fix or remove the row and import again."
                     )
@@ -404,6 +448,15 @@ class CsvParser:
                 "data rows."
             )
         state.warn_of_mapped()
+        if first_skipped is not None:
+            value, line, block = first_skipped
+            state.warn(
+                f"{state.file_name}: "
+                + plural(skipped_shared, "address was", "addresses were")
+                + " left out of cells that list several addresses, because no discovered host "
+                f'has such an address: for example "{shown(value)}" on line {line}, {block}. '
+                "The cells' other addresses were imported."
+            )
         if self.first_bad_mac is not None:
             value, line = self.first_bad_mac
             state.warn(
@@ -505,9 +558,9 @@ def _split_cells(values: list[str], multi: list[int]) -> tuple[list[str], list[i
 
 
 def _promised_version(name: str) -> int | None:
-    if name in ("ipv4", "ipv4 address"):
+    if name in ("ipv4", "ipv4 address", "ipv4 addresses"):
         return 4
-    if name in ("ipv6", "ipv6 address"):
+    if name in IPV6_COLUMNS:
         return 6
     return None
 

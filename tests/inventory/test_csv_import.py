@@ -499,7 +499,8 @@ def test_named_address_column_is_read(tmp_path):
 
     assert report.format == "csv"
     assert addresses() == {"192.0.2.10", "192.0.2.11", "2001:db8::20"}
-    assert Host.objects.get(address="192.0.2.11").hostname == "web-1.example.test"
+    # An asset's name is a host name column, read before a "host" column.
+    assert Host.objects.get(address="192.0.2.11").hostname == "web-1"
     assert ImportRun.objects.get().address_column == "adapters:_IPs"
 
 
@@ -543,3 +544,35 @@ def test_xml_with_named_address_column_says_why(tmp_path):
     report = import_file(path, address_column="ip")
 
     assert "an address column is read from CSV files only" in report.error
+
+
+def test_non_host_addresses_in_shared_cells_are_counted(tmp_path):
+    path = tmp_path / "assets.csv"
+    path.write_text(
+        "Asset Name,IP Addresses,IPv6 Addresses,MAC Addresses\n"
+        'web-1,"192.0.2.150, 127.0.0.1","fe80::1, ::1, 2001:db8::150",00:00:5E:00:53:50\n'
+        'db-1,"192.0.2.151; 192.0.2.999",,\n'
+    )
+
+    report = import_file(path)
+
+    assert addresses() == {"192.0.2.150", "2001:db8::150", "192.0.2.151"}
+    assert Host.objects.get(address="2001:db8::150").hostname == "web-1"
+    assert Host.objects.get(address="192.0.2.150").mac == "00:00:5E:00:53:50"
+    assert report.rejected_count == 1
+    assert report.rejected[0]["message"].endswith(
+        "The row's other addresses were imported; correct this one in the export and import again."
+    )
+    assert (
+        "assets.csv: 3 addresses were left out of cells that list several addresses, because no "
+        'discovered host has such an address: for example "127.0.0.1" on line 2'
+    ) in report.warnings[0]
+
+
+def test_plural_ipv4_and_ipv6_columns_are_read(tmp_path):
+    path = tmp_path / "assets.csv"
+    path.write_text("IPv4 Addresses,IPv6 Addresses\n192.0.2.160 192.0.2.161,2001:db8::160\n")
+
+    report = import_file(path)
+
+    assert report.added == 3
