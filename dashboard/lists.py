@@ -23,7 +23,14 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 from integrations.models import ScannedAddress
 from inventory.importers.base import ipv4_of_mapped
 from inventory.models import Host
-from inventory.querysets import address_search_error, field_search, search_error, typed_block
+from inventory.querysets import (
+    FIELD_SEARCH,
+    address_search_error,
+    field_search,
+    search_error,
+    search_text,
+    typed_block,
+)
 from lumeta_qualys.ipset import AddressError, address_key, parse_address, parse_range
 
 from . import querysets
@@ -35,6 +42,8 @@ NAME_MATCHES_CAP = 20_000
 
 # --- The filter ``q`` --------------------------------------------------------
 
+# The first group of an IPv6 address, which looks like a field's name before a colon.
+HEX_GROUP = re.compile(r"[0-9A-Fa-f]+")
 # Host names: letters, digits, dots, hyphens and underscores (NetBIOS names use them).
 HOST_NAME_PREFIX = re.compile(r"^[A-Za-z0-9_.-]+$")
 # Text with a slash that is meant as a block: address characters, a slash, digits.
@@ -63,7 +72,7 @@ class AddressFilter:
     @classmethod
     def parse(cls, text: str) -> AddressFilter | None:
         """Parse ``q``; return None when it is empty, raise FilterError when it is invalid."""
-        value = text.strip()
+        value = search_text(text)
         if not value:
             return None
         named = field_search(value)
@@ -71,9 +80,13 @@ class AddressFilter:
             problem = search_error(value)
             if problem is not None:
                 raise FilterError(problem)
-            if named[0] == "ip":
+            if named[0] in ("ip", "name"):
+                # The list's own reading: an address, block or range, or a name's start.
                 return cls.parse(named[1])
             return cls(value, field=value)
+        unknown = FIELD_SEARCH.fullmatch(value)
+        if unknown is not None and not HEX_GROUP.fullmatch(unknown[1]):
+            raise FilterError(search_error(value) or NOT_A_FILTER.format(value=value))
         if "/" in value and not CIDR_LIKE.fullmatch(value):
             raise FilterError(NOT_A_FILTER.format(value=value))
         if "/" in value:

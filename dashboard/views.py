@@ -93,7 +93,12 @@ def list_state(request: HttpRequest, coverage_set) -> str:
         raise FilterError(
             f"state must be current or stale, not “{state}”. Leave it out for every host."
         )
-    return state if coverage_set.side == "host" else ""
+    if state and coverage_set.side != "host":
+        raise FilterError(
+            "state applies to the lists of indexed hosts; no address of this list is in the "
+            "inventory. Leave it out."
+        )
+    return state
 
 
 class CoverageListView(TemplateView):

@@ -149,5 +149,21 @@ class SyncStatusWidget:
         return bool(self.configured and self.settings.enabled)
 
     @property
+    def held_back_add(self) -> int | None:
+        """Return the addresses that the last sync held back and today's limit still holds back.
+
+        None when the last sync held nothing back, or the limit was raised or
+        removed since, so that the dashboard does not ask for a change made.
+        """
+        if self.last_sync is None or self.settings is None:
+            return None
+        add = (self.last_sync.details or {}).get("add") or {}
+        limit = self.settings.max_add_per_sync
+        if not add.get("held_back") or not limit:
+            return None
+        addresses = int(add.get("addresses") or 0)
+        return addresses if addresses > limit else None
+
+    @property
     def failed(self) -> bool:
         return self.last_sync is not None and self.last_sync.status == SyncRun.Status.FAILED

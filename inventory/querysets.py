@@ -114,6 +114,7 @@ class HostQuerySet(models.QuerySet):
         if not value:
             return self.none()
         if field == "ip":
+            value = search_text(value)
             try:
                 return self.in_cidr(value)
             except AddressError:
@@ -273,6 +274,7 @@ def search_error(query: str) -> str | None:
                 f"{name}:{value[: second.start()].strip()}."
             )
         if name == "ip":
+            value = search_text(value)
             problem = address_search_error(value)
             if problem is None and not _is_address_search(value):
                 problem = (

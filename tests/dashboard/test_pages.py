@@ -197,6 +197,10 @@ def test_unmanaged_card_names_the_limit_and_a_held_back_add(viewer_client, db):
         "per sync." in html
     )
     assert "The last sync added none of them: its 1,500 addresses to add were more than" in html
+    settings.max_add_per_sync = 2000
+    settings.save()
+    raised = viewer_client.get(INDEX).content.decode()
+    assert "The last sync added none of them" not in raised
 
 
 @pytest.mark.parametrize(
@@ -999,3 +1003,36 @@ def test_qualys_only_list_refuses_field_search(viewer_client, coverage_data):
     assert response.status_code == 400
     assert "no address of this list is in the inventory" in response.content.decode()
     assert export.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("slug", "query", "expected"),
+    [
+        # name: and ip: read as the list's own name and address filters.
+        ("managed-by-both", "name:host-203", ["203.0.113.5"]),
+        ("unmanaged-by-lumeta", "name:printer", ["192.0.2.50"]),
+        ("managed-by-both", "[2001:db8::1]", ["2001:db8::1"]),
+        ("managed-by-both", "ip:2001:db8::1%eth0", ["2001:db8::1"]),
+    ],
+)
+def test_lists_read_name_ip_brackets_and_zones(viewer_client, coverage_data, slug, query, expected):
+    response = viewer_client.get(list_url(slug), {"q": query})
+
+    assert response.status_code == 200
+    assert row_addresses(response) == expected
+
+
+def test_lists_name_unknown_fields(viewer_client, coverage_data):
+    response = viewer_client.get(list_url("managed-by-both"), {"q": "role:web"})
+
+    assert response.status_code == 400
+    assert "“role:” is not a search field" in response.content.decode()
+
+
+def test_qualys_only_export_refuses_state(viewer_client, coverage_data):
+    response = viewer_client.get(
+        reverse("dashboard:export", args=["unmanaged-by-lumeta"]), {"state": "stale"}
+    )
+
+    assert response.status_code == 400
+    assert "state applies to the lists of indexed hosts" in response.content.decode()
