@@ -397,6 +397,8 @@ def test_parse_range_rejects_bad_text(text, reason):
     [
         ("192.0.2.7/32", "a CIDR block or prefix is not one address"),
         ("192.0.2.1-192.0.2.9", "a range is not one address"),
+        # A host name of hexadecimal letters is no range.
+        ("dc-01", "does not appear to be an IPv4 or IPv6 address"),
         # A hyphenated name is no range.
         ("not-an-ip", "'not-an-ip' does not appear to be an IPv4 or IPv6 address"),
     ],
