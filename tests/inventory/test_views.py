@@ -201,6 +201,10 @@ def test_stale_list_links_deleters_to_the_admin(admin_client_logged_in):
     response = admin_client_logged_in.get(reverse("inventory:hosts"), {"state": "stale"})
 
     assert b'/admin/inventory/host/?stale__exact=1">administration' in response.content
+    searched = admin_client_logged_in.get(
+        reverse("inventory:hosts"), {"state": "stale", "q": "192.0.2.0/24"}
+    )
+    assert b"?stale__exact=1&amp;q=192.0.2.0/24\">administration" in searched.content
 
 
 def test_viewer_sees_no_import_link(viewer_client):
