@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from django.db import connection
 
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange
-from inventory.exports import FORMULA_STARTS
+from inventory.exports import spreadsheet_text
 from inventory.models import Host
 
 from .lists import AddressFilter, CoverageSet, apply_state
@@ -68,10 +68,10 @@ SET_FLAGS = {
 }
 
 
-# A text field that starts with one of FORMULA_STARTS gets a leading apostrophe,
-# which spreadsheets show as text and do not evaluate: an OS name or host name read
-# from a discovery file, or a DNS name from Qualys, must not run as a formula in the
-# spreadsheet of the user who opens the export.
+# A text field that starts with a formula character (see spreadsheet_text) gets a
+# leading apostrophe, which spreadsheets show as text and do not evaluate. An OS name
+# or host name from a discovery file, or a DNS name from Qualys, must not run as a
+# formula when a user opens the export.
 
 
 def _formula_guard(value: str) -> str:
@@ -125,9 +125,7 @@ def _names(value) -> str:
             names = json.loads(value)
     else:
         names = value
-    text = " ".join(names)
-    if text.startswith(FORMULA_STARTS):
-        text = "'" + text
+    text = spreadsheet_text(" ".join(names))
     return '"' + text.replace('"', '""') + '"'
 
 

@@ -128,7 +128,7 @@ def _ticks(maximum: float, count: int = 4) -> list[float]:
     return [size * index for index in range(count + 1)]
 
 
-# The least distance between the centres of two time labels, in chart units.
+# The minimum distance between the centres of two time labels, in chart units.
 LABEL_GAP = 110
 
 

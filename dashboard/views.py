@@ -117,7 +117,7 @@ class CoverageListView(TemplateView):
         try:
             state = list_state(request, coverage_set)
         except FilterError:
-            # The page lists every host for an unknown state; the export answers 400.
+            # The page lists every host for an unknown state, and the export returns 400.
             state = ""
         stale = stale_selected(state)
         filters = {name: value for name, value in (("q", query), ("state", state)) if value}

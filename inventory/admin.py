@@ -50,11 +50,11 @@ class NameListField(forms.CharField):
             names = [name.lower() for name in names]
         # Repeats are dropped, also those that differ only in case (tags),
         # and the first-seen order and spelling are kept.
-        kept: dict[str, str] = {}
+        unique_names: dict[str, str] = {}
         for name in names:
             if name:
-                kept.setdefault(name.casefold(), name)
-        return list(kept.values())
+                unique_names.setdefault(name.casefold(), name)
+        return list(unique_names.values())
 
     def validate(self, value: list[str]) -> None:
         super().validate(value)
@@ -306,7 +306,7 @@ class HostAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         problem = search_error(search_term) if search_term else None
         if problem is not None:
-            # The host list says why such a search finds nothing; so does the admin.
+            # The admin explains why such a search finds nothing, as the host list does.
             messages.warning(request, problem)
         return queryset.matching(search_term), False
 

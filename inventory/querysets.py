@@ -154,18 +154,12 @@ class HostQuerySet(models.QuerySet):
         anything but an address, block or range.
         """
         text = search_text(query)
-        if not text or typed_block(text) is not None:
+        if not text:
             return False
         field = field_search(text)
         if field is not None:
             return field[0] != "ip"
-        if normalise_mac(text) is not None:
-            return True
-        try:
-            parse_range(text)
-        except AddressError:
-            return True
-        return False
+        return normalise_mac(text) is not None or not _is_address_search(text)
 
     def stale(self) -> HostQuerySet:
         """Hosts the latest complete import of their source no longer listed."""

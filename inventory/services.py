@@ -720,14 +720,14 @@ def retag_hosts(queryset, add: list[str], remove: list[str]) -> int:
                 return changed
             updates = []
             for pk, _key, tags in rows:
-                kept = [tag for tag in tags or [] if tag.casefold() not in removed]
-                seen = {tag.casefold() for tag in kept}
+                new_tags = [tag for tag in tags or [] if tag.casefold() not in removed]
+                seen = {tag.casefold() for tag in new_tags}
                 for tag in add:
                     if tag.casefold() not in seen:
                         seen.add(tag.casefold())
-                        kept.append(tag)
-                if kept != (tags or []):
-                    updates.append(Host(pk=pk, tags=kept))
+                        new_tags.append(tag)
+                if new_tags != (tags or []):
+                    updates.append(Host(pk=pk, tags=new_tags))
             Host.objects.bulk_update(updates, ["tags"], batch_size=500)
             changed += len(updates)
             last_key = rows[-1][1]

@@ -42,7 +42,7 @@ class AddressError(ValueError):
 # Four groups of ASCII digits: an IPv4 address, or meant as one.
 # Two address-like parts joined by a hyphen: meant as an a-b range. A host name
 # such as not-an-ip also has hyphens and gets ipaddress's own reason.
-# A range's start holds a dot or a colon, so that a host name such as "dc-01" is no range.
+# A range's start contains a dot or a colon, so a host name such as "dc-01" is no range.
 RANGE_LIKE = re.compile(r"[0-9A-Fa-f]*[.:][0-9A-Fa-f.:]*\s*-\s*[0-9A-Fa-f.:]+")
 DOTTED_QUAD = re.compile(r"[0-9]+(?:\.[0-9]+){3}")
 # The end of a range in short form: the last group of the start address only.

@@ -86,7 +86,7 @@ class UnexpectedResponse(QualysError):
 class MessageInsteadOfData(UnexpectedResponse):
     """A SIMPLE_RETURN without an error code where the call returns data.
 
-    Qualys answers write calls so. Read as a list, it would be an empty one.
+    Qualys replies to write calls in this form. Read as a list, it would be an empty one.
     """
 
 

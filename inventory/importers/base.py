@@ -88,8 +88,8 @@ class ParseState:
     """Rejections, warnings and the completeness of one parse."""
 
     file_name: str
-    # The CSV column that holds the addresses, as the user named it; "" to
-    # find it by its name among ADDRESS_COLUMNS.
+    # The CSV column that contains the addresses, as the user named it. When
+    # empty, the parser finds the column by its name among ADDRESS_COLUMNS.
     address_column: str = ""
     rejections: list[Rejection] = field(default_factory=list)
     rejected_count: int = 0

@@ -144,9 +144,9 @@ def find_delimiter(header_line: str, named: str = "") -> str | None:
 
 def named_address_columns(cells: list[str], named: str) -> list[int]:
     """Return the index of the column called ``named`` (as headers compare), or no index."""
-    wanted = normalise_header(named)
+    column_name = normalise_header(named)
     names = [normalise_header(cell) for cell in cells]
-    return [names.index(wanted)] if wanted in names else []
+    return [names.index(column_name)] if column_name in names else []
 
 
 def separator_of(line: str) -> str | None:

@@ -177,7 +177,7 @@ def test_unmanaged_card_hint_follows_auto_subscribe(viewer_client, db, auto_subs
     assert hint in html
 
 
-def test_unmanaged_card_names_the_limit_and_a_held_back_add(viewer_client, db):
+def test_unmanaged_card_held_back_add(viewer_client, db):
     settings = configure()
     settings.auto_subscribe = True
     settings.max_add_per_sync = 1000
@@ -925,7 +925,7 @@ def test_state_filter_counts_and_describes(viewer_client, some_stale):
     assert 'href="/dashboard/managed-by-both.csv?q=192.0.2.0%2F24&amp;state=stale"' in both
 
 
-def test_state_filter_is_not_offered_for_qualys_only_list(viewer_client, some_stale):
+def test_qualys_only_list_no_state_filter(viewer_client, some_stale):
     response = viewer_client.get(list_url("unmanaged-by-lumeta"), {"state": "stale"})
     html = response.content.decode()
 

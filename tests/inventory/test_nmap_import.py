@@ -23,7 +23,7 @@ def test_real_scan_imports_only_hosts_that_are_up(real_nmap):
         "os_scan_vv_253_down_3_up.xml: 253 hosts that are not up were skipped; only hosts that "
         "are up are imported." in report.warnings
     )
-    # The recorded scan is older than a month: the only other warning says so.
+    # The recorded scan is older than a month, and the only other warning reports it.
     others = [w for w in report.warnings if "not up were skipped" not in w]
     assert len(others) <= 1
     assert all("days ago. An import marks its hosts as seen now" in w for w in others)

@@ -864,7 +864,7 @@ def test_host_export_writes_every_found_host(viewer_client, monkeypatch):
     ]
 
 
-def test_host_export_takes_a_token_and_explains_bad_search(client, viewer):
+def test_host_export_token_and_errors(client, viewer):
     _, raw = ApiToken.issue(viewer, "export")
     Host.objects.create(address="192.0.2.1", source="s", os_name="Windows 10")
 

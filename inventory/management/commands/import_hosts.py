@@ -40,7 +40,7 @@ class Command(QuietForCron, BaseCommand):
             default="",
             metavar="NAME",
             help=(
-                "The CSV column that holds the addresses, for exports whose header names it "
+                "The CSV column that contains the addresses, for exports whose header names it "
                 "otherwise; its cells may hold several addresses. Makes the format CSV."
             ),
         )
