@@ -284,6 +284,25 @@ class SyncRun(models.Model):
         return f"{self.get_trigger_display()} (preview)"
 
     @property
+    def held_back(self) -> bool:
+        """Whether the Auto-Subscribe limit held the add back (in a preview: would hold it back)."""
+        add = (self.details or {}).get("add") or {}
+        return bool(add.get("held_back"))
+
+    @property
+    def status_label(self) -> str:
+        """The outcome as the pages show it.
+
+        A preview succeeds when it could read and compute everything, but
+        the sync it previews fails when the limit holds its add back: the
+        label says so, so that a list of runs does not read as all clear.
+        """
+        label = self.get_status_display()
+        if self.dry_run and self.status == self.Status.SUCCEEDED and self.held_back:
+            return f"{label}; a sync would fail on the limit"
+        return label
+
+    @property
     def duration(self):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at

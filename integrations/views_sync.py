@@ -54,7 +54,7 @@ def run_json(run: SyncRun) -> dict:
     return {
         "id": run.pk,
         "status": run.status,
-        "status_label": run.get_status_display(),
+        "status_label": run.status_label,
         # As the pages name it: a preview started with the button is "Preview".
         "trigger": run.trigger_label,
         "dry_run": run.dry_run,

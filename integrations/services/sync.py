@@ -925,12 +925,17 @@ class SyncService:
             logger.warning("Sync %s: %s", run.pk, run.error)
 
 
+# What a preview's summary adds when the sync it previews would fail on the limit.
+WOULD_FAIL_ON_LIMIT = "; a sync would fail: the add is over the Auto-Subscribe limit"
+
+
 def summarize(run: SyncRun) -> str:
     """Return a one-line summary of a finished run, for logs and the command."""
     if run.status == SyncRun.Status.SKIPPED:
         return f"Sync {run.pk} skipped: {run.error}"
     parts = [
-        f"Sync {run.pk} {run.get_status_display().lower()}{' (preview)' if run.dry_run else ''}",
+        f"Sync {run.pk} {run.get_status_display().lower()}{' (preview)' if run.dry_run else ''}"
+        + (WOULD_FAIL_ON_LIMIT if run.dry_run and run.held_back else ""),
         f"I={_n(run.indexed)} S={_n(run.subscribed)} M={_n(run.scanned)}",
         f"I−S={_n(run.unmanaged_by_qualys)} M−I={_n(run.unmanaged_by_lumeta)} "
         f"I∩M={_n(run.managed_by_both)}",

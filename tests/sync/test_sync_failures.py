@@ -8,6 +8,7 @@ from integrations.models import ScannedAddress, ScannedHost, SubscribedRange, Sy
 from integrations.qualys.client import QualysClient
 from integrations.qualys.errors import QualysTimeout
 from integrations.services import runs
+from integrations.services.sync import summarize
 from inventory.models import Host
 
 from . import qualys_xml as xml
@@ -261,6 +262,25 @@ def test_preview_warns_of_add_over_limit(qualys, configure, editor_client):
     page = editor_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
     assert "<td>0 (2 held back by the limit)</td>" in page
     assert "Would not be added: more than the Auto-Subscribe limit" in page
+    # The outcome itself says that the sync it previews fails, wherever runs are listed.
+    label = "Succeeded; a sync would fail on the limit"
+    assert run.status_label == label
+    assert f'data-field="status_label">{label}</strong>' in page
+    panel = editor_client.get(reverse("integrations:qualys")).content.decode()
+    assert f">{label}</td>" in panel
+    progress = editor_client.get(reverse("integrations:sync-progress") + f"?run={run.pk}").json()
+    assert progress["run"]["status_label"] == label
+    assert "a sync would fail: the add is over the Auto-Subscribe limit" in summarize(run)
+
+
+def test_preview_within_limit_reads_succeeded(qualys, configure):
+    configure(auto_subscribe=True, max_add_per_sync=2)
+    scenario.load(qualys)
+
+    run = runs.execute_run(runs.create_run(SyncRun.Trigger.COMMAND, dry_run=True))
+
+    assert run.status_label == "Succeeded"
+    assert "would fail" not in summarize(run)
 
 
 def test_next_sync_completes_a_failed_add(qualys, configure):
