@@ -511,6 +511,7 @@ HOST_FIELDS = (
     "first_seen",
     "last_seen",
     "source",
+    "tags",
     "stale",
     "subscribed",
 )

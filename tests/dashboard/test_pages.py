@@ -994,6 +994,21 @@ def test_host_lists_take_field_searches(viewer_client, coverage_data, slug, quer
     assert sorted(row[0] for row in rows[1:]) == expected
 
 
+def test_host_lists_show_tags_linked_to_their_search(viewer_client, coverage_data):
+    Host.objects.filter(address="203.0.113.5").update(tags=["pci", "dmz zone"])
+
+    page = viewer_client.get(list_url("unmanaged-by-qualys"), {"state": "current"})
+
+    html = page.content.decode()
+    assert '<th scope="col">Tags</th>' in html
+    assert (
+        '<a href="?q=tag:pci&amp;state=current">pci</a>, '
+        '<a href="?q=tag:dmz%20zone&amp;state=current">dmz zone</a>'
+    ) in html
+    followed = viewer_client.get(list_url("unmanaged-by-qualys"), {"q": "tag:dmz zone"})
+    assert row_addresses(followed) == ["203.0.113.5"]
+
+
 def test_qualys_only_list_refuses_field_search(viewer_client, coverage_data):
     response = viewer_client.get(list_url("unmanaged-by-lumeta"), {"q": "tag:pci"})
     export = viewer_client.get(
