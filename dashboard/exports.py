@@ -46,6 +46,7 @@ COLUMNS = [
     "First seen",
     "Last seen",
     "Source",
+    "Tags",
     "Stale",
     "In subscription",
     "Qualys host ID",
@@ -58,7 +59,10 @@ COLUMNS = [
 ]
 # The inventory columns a Qualys-only row leaves empty (Host name to Stale). Its In
 # subscription field follows them.
-EMPTY_INVENTORY = "," * 10
+EMPTY_INVENTORY = "," * 11
+# How the names of a host and its tags are joined in one field.
+NAME_SEPARATOR = " "
+TAG_SEPARATOR = ", "
 
 # For each set: the table its rows come from, and the flag column and value that select it.
 SET_FLAGS = {
@@ -112,20 +116,20 @@ def _time(column: str) -> str:
     return f"coalesce({value}, '')"
 
 
-def _names(value) -> str:
-    """Return the JSON list of host names as one quoted CSV field, names space-separated."""
+def _joined(value, separator: str) -> str:
+    """Return a JSON list of strings (host names, tags) as one quoted CSV field."""
     if not value or value == "[]":
         return '""'
     if isinstance(value, str):
         # Lists without escapes, as json.dumps writes them ('["a", "b"]'), split
         # as text, several times faster than json.loads. A backslash means escapes.
         if value.startswith('["') and value.endswith('"]') and "\\" not in value:
-            names = value[2:-2].replace('","', '", "').split('", "')
+            items = value[2:-2].replace('","', '", "').split('", "')
         else:
-            names = json.loads(value)
+            items = json.loads(value)
     else:
-        names = value
-    text = spreadsheet_text(" ".join(names))
+        items = value
+    text = spreadsheet_text(separator.join(items))
     return '"' + text.replace('"', '""') + '"'
 
 
@@ -141,16 +145,18 @@ def _host_sql(flag_column: str, lower: str = ">=", limit: bool = False) -> str:
     """Return SQL for one key range of a host set's rows.
 
     Each row is (key, the Address and Host name fields, the host names as
-    JSON, the fields MAC address to In subscription). ``lower`` compares the
-    key with the range start; with ``limit`` the last parameter caps the rows.
+    JSON, the fields MAC address to Source, the tags as JSON, the Stale and
+    In subscription fields). ``lower`` compares the key with the range
+    start; with ``limit`` the last parameter caps the rows.
     """
     before = _fields(_text("address"), _text("hostname"))
-    after = _fields(
+    middle = _fields(
         _text("mac"), _text("mac_vendor"), _text("os_name"), _time("first_seen"),
-        _time("last_seen"), _text("source"), _yes_no("stale"), _yes_no("subscribed"),
+        _time("last_seen"), _text("source"),
     )  # fmt: skip
+    after = _fields(_yes_no("stale"), _yes_no("subscribed"))
     return (
-        f"SELECT key, {before}, hostnames, {after} FROM {_table(Host)} "
+        f"SELECT key, {before}, hostnames, {middle}, tags, {after} FROM {_table(Host)} "
         f"WHERE key {lower} %s AND key <= %s AND {flag_column} = %s ORDER BY key"
         + (" LIMIT %s" if limit else "")
     )
@@ -261,8 +267,12 @@ def _host_lines(hosts: list[tuple]) -> list[tuple[str, str]]:
         scan_fields[key] = f"{fields},{last_scan},{network}"
     no_scan = ",,,,,,"
     return [
-        (key, f"{before},{_names(names)},{after},{scan_fields.get(key, no_scan)}")
-        for key, before, names, after in hosts
+        (
+            key,
+            f"{before},{_joined(names, NAME_SEPARATOR)},{middle},{_joined(tags, TAG_SEPARATOR)},"
+            f"{after},{scan_fields.get(key, no_scan)}",
+        )
+        for key, before, names, middle, tags, after in hosts
     ]
 
 
@@ -290,30 +300,38 @@ def _lines_in_range(
         lower, operator = rows[-1][0], ">"
 
 
+def _joined_sqlite(column: str, separator: str) -> str:
+    """Return SQLite SQL for a JSON list of strings as one quoted CSV field, or NULL.
+
+    The items are cut out of the JSON text as ``_joined`` does. Text without
+    a backslash has no escapes, so it holds no double quote to double; other
+    text gives NULL.
+    """
+    empty = f"({column} IS NULL OR {column} IN ('', '[]'))"
+    plain = (
+        f"(instr({column}, '\\') = 0 AND substr({column}, 1, 2) = '[\"' "
+        f"AND substr({column}, -2) = '\"]')"
+    )
+    inner = _formula_guard(f"substr({column}, 3, length({column}) - 4)")
+    joined = f"replace(replace({inner}, '\", \"', '{separator}'), '\",\"', '{separator}')"
+    return f"CASE WHEN {empty} THEN '\"\"' WHEN {plain} THEN '\"' || {joined} || '\"' END"
+
+
 def _joined_host_sql(flag_column: str, lower: str, by_state: bool = False) -> str:
     """Return SQL for (key, CSV line) of up to CHUNK rows of a host set, Qualys fields joined.
 
     One query per chunk, with the whole line built by the database, streams
     faster on SQLite than three queries spliced in Python. The host names
-    are cut out of their JSON text as ``_names`` does. Where that cannot be
-    done (escapes, or values that are no list of strings) the line is NULL
-    and ``_joined_host_lines`` builds it the other way. With ``by_state`` a
-    parameter before the row limit selects stale or current hosts.
+    and tags are cut out of their JSON text as ``_joined`` does. Where that
+    cannot be done (escapes, or values that are no list of strings) the line
+    is NULL and ``_joined_host_lines`` builds it the other way. With
+    ``by_state`` a parameter before the row limit selects stale or current
+    hosts.
     """
-    names = "h.hostnames"
-    empty = f"({names} IS NULL OR {names} IN ('', '[]'))"
-    plain = (
-        f"(instr({names}, '\\') = 0 AND substr({names}, 1, 2) = '[\"' "
-        f"AND substr({names}, -2) = '\"]')"
-    )
-    inner = _formula_guard(f"substr({names}, 3, length({names}) - 4)")
-    cut = (
-        f"CASE WHEN {empty} THEN '\"\"' WHEN {plain} THEN "
-        f"'\"' || replace(replace({inner}, '\", \"', ' '), '\",\"', ' ') || '\"' END"
-    )
     line = _fields(
-        _text("h.address"), _text("h.hostname"), cut, _text("h.mac"), _text("h.mac_vendor"),
-        _text("h.os_name"), _time("h.first_seen"), _time("h.last_seen"), _text("h.source"),
+        _text("h.address"), _text("h.hostname"), _joined_sqlite("h.hostnames", NAME_SEPARATOR),
+        _text("h.mac"), _text("h.mac_vendor"), _text("h.os_name"), _time("h.first_seen"),
+        _time("h.last_seen"), _text("h.source"), _joined_sqlite("h.tags", TAG_SEPARATOR),
         _yes_no("h.stale"), _yes_no("h.subscribed"),
     )  # fmt: skip
     qualys = _fields(
@@ -361,20 +379,21 @@ def _iso_time(column: str) -> str:
     return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
 
 
-def _host_names_text() -> str:
-    """Return SQL for a host's names joined by spaces, read from the ``hostnames`` JSON array.
+def _joined_text(column: str, separator: str) -> str:
+    """Return PostgreSQL SQL for a JSON array of strings (host names, tags) as joined text.
 
-    The names are cut out of the array's JSON text, as ``_names`` does in
+    The items are cut out of the array's JSON text, as ``_joined`` does in
     Python, which took half the time of expanding the array in a test on a
     million hosts. Text with a backslash has escapes, so it goes through
     the array functions.
     """
-    text = "h.hostnames::text"
+    text = f"{column}::text"
     return (
-        f"CASE WHEN jsonb_typeof(h.hostnames) <> 'array' OR h.hostnames = '[]'::jsonb THEN '' "
+        f"CASE WHEN jsonb_typeof({column}) <> 'array' OR {column} = '[]'::jsonb THEN '' "
         f"WHEN strpos({text}, '\\') = 0 AND left({text}, 2) = '[\"' "
-        f"THEN replace(substr({text}, 3, length({text}) - 4), '\", \"', ' ') "
-        "ELSE array_to_string(ARRAY(SELECT jsonb_array_elements_text(h.hostnames)), ' ') END"
+        f"THEN replace(substr({text}, 3, length({text}) - 4), '\", \"', '{separator}') "
+        f"ELSE array_to_string(ARRAY(SELECT jsonb_array_elements_text({column})), '{separator}') "
+        "END"
     )
 
 
@@ -392,7 +411,7 @@ def _copy_sql(side: str, flag_column: str, by_state: bool = False) -> tuple[str,
         _iso_time("a.last_scan"), "q.network_id",
     ]  # fmt: skip
     if side == "scanned":
-        columns = ["a.address"] + ["NULL::text"] * 9 + [_in_subscription("a.key")] + qualys_columns
+        columns = ["a.address"] + ["NULL::text"] * 10 + [_in_subscription("a.key")] + qualys_columns
         source = (
             f"FROM {scanned} a LEFT JOIN {qualys} q ON q.id = a.host_id "
             "WHERE a.key >= %(start)s AND a.key <= %(end)s AND a.indexed = %(flag)s "
@@ -400,8 +419,9 @@ def _copy_sql(side: str, flag_column: str, by_state: bool = False) -> tuple[str,
         )
     else:
         columns = [
-            "h.address", "h.hostname", _host_names_text(), "h.mac", "h.mac_vendor",
-            "h.os_name", _iso_time("h.first_seen"), _iso_time("h.last_seen"), "h.source",
+            "h.address", "h.hostname", _joined_text("h.hostnames", NAME_SEPARATOR), "h.mac",
+            "h.mac_vendor", "h.os_name", _iso_time("h.first_seen"), _iso_time("h.last_seen"),
+            "h.source", _joined_text("h.tags", TAG_SEPARATOR),
             "CASE WHEN h.stale THEN 'yes' ELSE 'no' END",
             "CASE WHEN h.subscribed THEN 'yes' ELSE 'no' END",
         ] + qualys_columns  # fmt: skip
@@ -415,7 +435,7 @@ def _copy_sql(side: str, flag_column: str, by_state: bool = False) -> tuple[str,
             + ("AND h.stale = %(stale)s " if by_state else "")
             + "ORDER BY h.key"
         )
-    text_columns = [0, 1, 2, 3, 4, 5, 8, 12, 13, 14, 15]
+    text_columns = [0, 1, 2, 3, 4, 5, 8, 9, 13, 14, 15, 16]
     # Addresses (column 0) never start with a formula character.
     columns = [
         _formula_guard(column) if index in text_columns[1:] else column

@@ -39,7 +39,7 @@ def test_widget_to_list_filter_and_export(page, log_in, live_server, viewer, cov
 
     assert download.suggested_filename.startswith("managed-by-both-")
     assert [row[0] for row in rows] == ["Address", "192.0.2.1", "192.0.2.2"]
-    assert rows[1][12] == "web-1.example.test"
+    assert rows[1][13] == "web-1.example.test"
 
 
 def test_host_page_from_list_and_invalid_filter(page, log_in, live_server, viewer, coverage_data):

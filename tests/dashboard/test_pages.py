@@ -714,19 +714,19 @@ def test_export_of_managed_list_is_exact(viewer_client, coverage_data):
     assert rows[1:] == [
         ["192.0.2.1", "host-192-0-2-1.example.test",
          "host-192-0-2-1.example.test alias-0.example.test", "02:00:00:00:00:00", "",
-         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "no", "yes",
+         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "", "no", "yes",
          "101", "web-1.example.test", "WEB1", "Linux 5.15", "IP", "2026-11-05T08:30:00Z", "0"],
         ["192.0.2.2", "host-192-0-2-2.example.test",
          "host-192-0-2-2.example.test alias-1.example.test", "02:00:00:00:00:01", "",
-         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "no", "yes",
+         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "", "no", "yes",
          "103", "db-1.example.test", "DB1", "Linux 5.15", "IP", "2026-11-02T08:30:00Z", "0"],
         ["203.0.113.5", "host-203-0-113-5.example.test",
          "host-203-0-113-5.example.test alias-5.example.test", "02:00:00:00:00:05", "",
-         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "no", "no",
+         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "", "no", "no",
          "104", "vpn.example.test", "VPN", "Linux 5.15", "IP", "2026-11-09T08:30:00Z", "0"],
         ["2001:db8::1", "host-2001-db8--1.example.test",
          "host-2001-db8--1.example.test alias-6.example.test", "02:00:00:00:00:06", "",
-         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "no", "yes",
+         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "", "no", "yes",
          "103", "db-1.example.test", "DB1", "Linux 5.15", "IP", "2026-11-02T08:30:00Z", "0"],
     ]  # fmt: skip
 
@@ -735,11 +735,11 @@ def test_export_of_qualys_only_list_is_exact(viewer_client, coverage_data):
     rows = export_rows(viewer_client, "unmanaged-by-lumeta")
 
     assert rows[1:] == [
-        ["192.0.2.50", "", "", "", "", "", "", "", "", "", "yes", "105", "printer.example.test",
+        ["192.0.2.50", "", "", "", "", "", "", "", "", "", "", "yes", "105", "printer.example.test",
          "", "Linux 5.15", "IP", "", "0"],
-        ["198.51.100.99", "", "", "", "", "", "", "", "", "", "no", "106", "old.example.test",
+        ["198.51.100.99", "", "", "", "", "", "", "", "", "", "", "no", "106", "old.example.test",
          "OLD", "Linux 5.15", "IP", "2026-11-01T08:30:00Z", "0"],
-        ["2001:db8::2", "", "", "", "", "", "", "", "", "", "yes", "107", "v6only.example.test",
+        ["2001:db8::2", "", "", "", "", "", "", "", "", "", "", "yes", "107", "v6only.example.test",
          "", "Linux 5.15", "IP", "2026-11-04T08:30:00Z", "0"],
     ]  # fmt: skip
 
@@ -767,7 +767,7 @@ def test_export_quotes_fields_and_ends_lines_with_crlf(
     lines = body.split("\r\n")
     assert lines[1] == (
         '"192.0.2.200","web ""main"", a","' + expected_names + '","02:00:00:00:00:03","",'
-        '"Linux\n6.1",2026-10-01T00:00:00Z,2026-11-30T12:00:00Z,"scan.xml",no,no,,,,,,,'
+        '"Linux\n6.1",2026-10-01T00:00:00Z,2026-11-30T12:00:00Z,"scan.xml","",no,no,,,,,,,'
     )
     assert lines[2:] == [""]
 
@@ -781,8 +781,25 @@ def test_export_mixes_escaped_and_plain_host_names(viewer_client, coverage_data)
     assert [row[0] for row in rows[1:]] == ["192.0.2.200", "203.0.113.5", "2001:db8:1::1"]
     assert rows[1][2] == "host-192-0-2-200.example.test alias-3.example.test"
     assert rows[2][2] == 'vpn "edge" vpn-2'
-    assert rows[2][11] == "104"
+    assert rows[2][12] == "104"
     assert rows[3][2] == "host-2001-db8-1--1.example.test alias-7.example.test"
+
+
+@pytest.mark.parametrize("query", ["", "host-", "os:debian", "192.0.2.0/24"])
+def test_export_writes_tags_on_every_path(viewer_client, coverage_data, query):
+    # Each query takes another path: whole list, name filter, field search, CIDR.
+    Host.objects.filter(address="192.0.2.1").update(tags=["pci", "dmz"])
+    # Non-ASCII text is stored with JSON escapes, which the database does not cut.
+    Host.objects.filter(address="192.0.2.2").update(tags=["=owner", "zürich"])
+
+    rows = export_rows(viewer_client, "managed-by-both", query)
+
+    tags = rows[0].index("Tags")
+    assert rows[0][tags - 1 : tags + 2] == ["Source", "Tags", "Stale"]
+    by_address = {row[0]: row[tags] for row in rows[1:]}
+    assert by_address["192.0.2.1"] == "pci, dmz"
+    assert by_address["192.0.2.2"] == "'=owner, zürich"
+    assert by_address.get("203.0.113.5", "") == ""
 
 
 def test_export_of_unscanned_hosts_leaves_qualys_columns_empty(viewer_client, coverage_data):
@@ -791,7 +808,7 @@ def test_export_of_unscanned_hosts_leaves_qualys_columns_empty(viewer_client, co
     assert rows[1:] == [
         ["192.0.2.200", "host-192-0-2-200.example.test",
          "host-192-0-2-200.example.test alias-3.example.test", "02:00:00:00:00:03", "",
-         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "no", "no",
+         "Debian 12", "2026-10-01T00:00:00Z", "2026-11-30T12:00:00Z", "scan.xml", "", "no", "no",
          "", "", "", "", "", "", ""],
     ]  # fmt: skip
 
