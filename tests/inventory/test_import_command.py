@@ -34,6 +34,36 @@ def test_command_imports_and_prints_report():
     assert ImportRun.objects.get().via == ImportRun.Via.COMMAND
 
 
+def test_command_records_the_named_user(django_user_model):
+    user = django_user_model.objects.create_user("cron-importer")
+
+    run(str(fixture_path("hosts.csv")), "--user", "cron-importer")
+
+    imported = ImportRun.objects.get()
+    assert imported.started_by == user
+    assert imported.via == ImportRun.Via.COMMAND
+
+
+@pytest.mark.parametrize(
+    ("active", "expected"),
+    [
+        (None, "--user nobody-here: no such user."),
+        (False, "--user nobody-here is not active."),
+    ],
+)
+def test_command_refuses_unknown_or_inactive_user(django_user_model, active, expected):
+    if active is not None:
+        django_user_model.objects.create_user("nobody-here", is_active=active)
+
+    with pytest.raises(CommandError) as error:
+        run(str(fixture_path("hosts.csv")), "--user", "nobody-here")
+
+    assert expected in str(error.value)
+    assert "leave --user out" in str(error.value)
+    assert ImportRun.objects.count() == 0
+    assert Host.objects.count() == 0
+
+
 def test_command_imports_several_files():
     run(str(fixture_path("down_and_up.xml")), str(fixture_path("ipv6_only.xml")))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -45,6 +46,15 @@ class Command(QuietForCron, BaseCommand):
             ),
         )
         parser.add_argument(
+            "--user",
+            default="",
+            metavar="USERNAME",
+            help=(
+                "The user the import is recorded as started by, as on imports from the page "
+                "or the API; by default none."
+            ),
+        )
+        parser.add_argument(
             "--dry-run",
             action="store_true",
             help="Report what the import would do without writing anything.",
@@ -76,6 +86,7 @@ class Command(QuietForCron, BaseCommand):
             problem = name_problem("--source", options["source"].strip())
             if problem:
                 raise CommandError(problem)
+        user = self._user(options["user"].strip())
         for path in paths:
             if path.is_dir():
                 raise CommandError(
@@ -92,6 +103,7 @@ class Command(QuietForCron, BaseCommand):
             fmt=options["format"],
             source=options["source"],
             dry_run=options["dry_run"],
+            user=user,
             progress_for=None if options["no_progress"] else self._progress_bar,
             via=ImportRun.Via.COMMAND,
             address_column=options["address_column"],
@@ -122,6 +134,21 @@ class Command(QuietForCron, BaseCommand):
             problems.append("Nothing was imported.")
         if problems:
             raise CommandError(" ".join(problems))
+
+    @staticmethod
+    def _user(username: str):
+        """Return the active user named ``username``, None for no name, or fail naming it."""
+        if not username:
+            return None
+        user = get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: username})
+        found = user.filter(is_active=True).first()
+        if found is None:
+            inactive = " is not active" if user.exists() else ": no such user"
+            raise CommandError(
+                f"--user {username}{inactive}. Give the name of an active user of this "
+                "product (the admin lists them under Users), or leave --user out."
+            )
+        return found
 
     bar: tqdm | None = None
 
