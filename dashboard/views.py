@@ -216,10 +216,19 @@ class HostDetailView(TemplateView):
             SubscribedRange.objects.filter(start_key__lte=key).order_by("-start_key").first()
         )
         subscribed_range = candidate if candidate is not None and candidate.end_key >= key else None
+        host = Host.objects.filter(key=key).first()
+        scanned_address = ScannedAddress.objects.filter(key=key).first()
+        # The dashboard lists that hold the address, by the sets' definitions.
+        held_by = {
+            "unmanaged-by-qualys": host is not None and subscribed_range is None,
+            "managed-by-both": host is not None and scanned_address is not None,
+            "unmanaged-by-lumeta": host is None and scanned_address is not None,
+        }
         context.update(
             address=format_address(version, value),
-            host=Host.objects.filter(key=key).first(),
-            scanned_address=ScannedAddress.objects.filter(key=key).first(),
+            host=host,
+            scanned_address=scanned_address,
+            lists=[COVERAGE_SETS[slug] for slug, held in held_by.items() if held],
             scanned_hosts=ScannedHost.objects.filter(
                 **({"address_key": key} if version == 4 else {"ipv6_key": key})
             ).order_by("network_id", "qualys_id"),

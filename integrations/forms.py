@@ -362,7 +362,11 @@ class QualysSettingsForm(forms.ModelForm):
                 "only sent to the server it was saved for.",
             )
             # The usual help text, to leave the field blank, contradicts this error.
-            self.fields["password"].help_text = "The stored password is for the previous server."
+            # A bound field copies its help text when first made, which the
+            # page may have done already: both are set.
+            text = "The stored password is for the previous server."
+            self.fields["password"].help_text = text
+            self["password"].help_text = text
         if cleaned.get("enabled"):
             if "server" in cleaned and not server:
                 self.add_error("server", "Enter the Qualys API server to enable the integration.")

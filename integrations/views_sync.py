@@ -7,7 +7,7 @@ import logging
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -188,11 +188,19 @@ class SyncProgressView(View):
         return JsonResponse({"running": active, "run": run_json(run) if run else None})
 
 
+def sync_run_or_404(pk: int) -> SyncRun:
+    """Return the sync run ``pk``, or raise a 404 whose message names the run."""
+    run = SyncRun.objects.filter(pk=pk).first()
+    if run is None:
+        raise Http404(f"Sync run {pk} not found. The Qualys settings page lists the recent runs.")
+    return run
+
+
 class SyncRunDetailView(View):
     """One run: counts, what was (or would be) pushed, warnings and the error."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        run = get_object_or_404(SyncRun, pk=pk)
+        run = sync_run_or_404(pk)
         counts = {name: exact_count(run, name) for name in COUNTS}
         context = {
             "run": run,
@@ -213,7 +221,7 @@ class SyncRunRangesView(View):
     def get(self, request: HttpRequest, pk: int, which: str) -> HttpResponse:
         if which not in RANGE_FILES:
             raise Http404(f"No range list named {which!r}; use add or group.")
-        run = get_object_or_404(SyncRun, pk=pk)
+        run = sync_run_or_404(pk)
         text = getattr(run, RANGE_FILES[which])
         response = HttpResponse(
             text + ("\n" if text else ""), content_type="text/plain; charset=utf-8"

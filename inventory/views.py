@@ -14,7 +14,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
@@ -214,6 +214,14 @@ class ImportView(PermissionRequiredMixin, View):
         return render(request, self.template_name, context, status=status)
 
 
+def import_run_or_404(pk: int) -> ImportRun:
+    """Return the import run ``pk``, or raise a 404 whose message names the run."""
+    run = ImportRun.objects.filter(pk=pk).first()
+    if run is None:
+        raise Http404(f"Import {pk} not found. The import page lists the recent imports.")
+    return run
+
+
 class ImportRunView(DetailView):
     """One import: its progress while it runs, its report when it is done."""
 
@@ -222,7 +230,7 @@ class ImportRunView(DetailView):
     context_object_name = "run"
 
     def get_object(self, queryset=None) -> ImportRun:
-        run = super().get_object(queryset)
+        run = import_run_or_404(self.kwargs["pk"])
         settle_abandoned_runs([run])
         return run
 
@@ -247,7 +255,7 @@ class ImportPreviewApplyView(PermissionRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        preview = get_object_or_404(ImportRun, pk=pk)
+        preview = import_run_or_404(pk)
         path = None
         if preview.status == ImportRun.Status.PREVIEW and preview.imported > 0:
             path = background.take_kept_preview(preview.pk)
@@ -290,7 +298,7 @@ class ImportProgressView(View):
     """JSON progress of an import, polled by the import page."""
 
     def get(self, request: HttpRequest, pk: int) -> JsonResponse:
-        run = get_object_or_404(ImportRun, pk=pk)
+        run = import_run_or_404(pk)
         settle_abandoned_runs([run])
         if run.status == ImportRun.Status.RUNNING:
             progress = background.current_progress(run.pk, run.progress) or {}

@@ -538,7 +538,9 @@ class CsvParser:
             )
         return (
             f"{where}: no address column in the header row {clean_text(header_line)[:200]!r}. "
-            f"Name the column one of: {columns}, or name it in the import (--address-column)."
+            f"Name the column one of: {columns}, or give its name as the import's address "
+            "column: the upload page's Address column field, the command's --address-column "
+            "or the API's address_column."
         )
 
 

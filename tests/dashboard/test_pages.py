@@ -431,9 +431,14 @@ def test_list_shows_details_from_both_sides(viewer_client, coverage_data):
         assert text in html
 
 
-def test_unmanaged_by_lumeta_rows_say_not_in_inventory(viewer_client, coverage_data):
+def test_unmanaged_by_lumeta_shows_only_qualys_columns(viewer_client, coverage_data):
     html = viewer_client.get(list_url("unmanaged-by-lumeta")).content.decode()
-    assert html.count("Not in the inventory") == 3
+
+    headers = re.findall(r'<th scope="col">([^<]+)</th>', html)
+    assert headers == ["Address", "Qualys DNS", "NetBIOS", "Qualys OS", "Tracking method",
+                       "Last scan"]  # fmt: skip
+    assert "Not in the inventory" not in html
+    assert "printer.example.test" in html
 
 
 @pytest.mark.parametrize(
@@ -872,6 +877,27 @@ def test_host_page_of_unknown_address(viewer_client, coverage_data):
     assert "The inventory does not hold this address." in html
     assert "Qualys lists no scanned host with this address." in html
     assert "Qualys-subscribed (S): <strong>no" in html
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("192.0.2.1", ["managed-by-both"]),
+        ("192.0.2.200", ["unmanaged-by-qualys"]),
+        ("192.0.2.50", ["unmanaged-by-lumeta"]),
+        ("198.51.100.200", []),
+    ],
+)
+def test_host_page_names_the_lists_that_hold_it(viewer_client, coverage_data, address, expected):
+    html = viewer_client.get(reverse("dashboard:host", args=[address])).content.decode()
+
+    linked = re.findall(r'href="/dashboard/([a-z-]+)/\?q=', html)
+    assert linked == expected
+    if not expected:
+        assert "neither the inventory nor Qualys's scanned hosts hold it" in html
+    indexed = Host.objects.filter(address=address).exists()
+    back = f'href="{reverse("inventory:host", args=[address])}">The host\'s inventory page</a>'
+    assert (back in html) == indexed
 
 
 def test_host_page_rejects_invalid_address(viewer_client, db):

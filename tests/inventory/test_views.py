@@ -239,6 +239,14 @@ def test_host_detail_unknown_address_is_404(viewer_client):
     assert viewer_client.get(reverse("inventory:host", args=["not-an-ip"])).status_code == 404
 
 
+def test_unknown_import_run_is_404_naming_it(viewer_client):
+    for name in ("import-run", "import-progress"):
+        response = viewer_client.get(reverse(f"inventory:{name}", args=[999]))
+
+        assert response.status_code == 404
+        assert "Import 999 not found." in response.content.decode()
+
+
 def test_viewer_cannot_import(viewer_client):
     upload = SimpleUploadedFile("hosts.txt", b"192.0.2.1\n")
 
@@ -262,7 +270,13 @@ def test_upload_shows_report(importer_client, settings):
     assert run.started_by.username == "importer"
     page = response.content.decode()
     assert "Rejected rows" in page
-    assert '<span class="status-succeeded">Succeeded</span>, 3 rows rejected</h2>' in page
+    # An import that rejected rows is amber, here and in the list of imports.
+    assert (
+        '<span class="status-succeeded with-rejections">Succeeded</span>, 3 rows rejected</h2>'
+        in page
+    )
+    listing = importer_client.get(reverse("inventory:import")).content.decode()
+    assert '<td class="status-succeeded with-rejections">Succeeded, rows rejected</td>' in listing
     assert "bad_rows.csv line 7: &quot;192.0.2.300&quot; is not a valid IP address" in page
     assert "No host could be imported" not in page
     assert Host.objects.filter(source="cmdb").count() == 6
@@ -348,7 +362,13 @@ def test_upload_preview_writes_nothing(importer_client, settings):
     )
 
     assert b"This was a preview: nothing was written." in response.content
+    # Its counts say what an import would do.
+    page = response.content.decode()
+    assert '<th scope="row">Would add</th><td>3</td>' in page
+    assert '<th scope="row">Would mark stale</th>' in page
+    assert '<th scope="row">Added</th>' not in page
     assert Host.objects.count() == 0
+
 
 
 def _preview(client, name: str, content: bytes, **fields) -> ImportRun:

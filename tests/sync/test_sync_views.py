@@ -268,6 +268,17 @@ def test_older_skipped_runs_are_counted(editor_client, configure):
     assert "1 other skipped run (started while another sync was running) is not listed" in page
 
 
+def test_unknown_sync_run_is_404_naming_it(viewer_client, db):
+    for url in (
+        reverse("integrations:sync-run", args=[999]),
+        reverse("integrations:sync-run-ranges", args=[999, "add"]),
+    ):
+        response = viewer_client.get(url)
+
+        assert response.status_code == 404
+        assert "Sync run 999 not found." in response.content.decode()
+
+
 def test_progress_json_for_one_run_and_bad_ids(viewer_client, db):
     run = SyncRun.objects.create(
         trigger=SyncRun.Trigger.COMMAND, status=SyncRun.Status.FAILED, error="x"
