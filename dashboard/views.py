@@ -27,7 +27,7 @@ from .lists import (
     read_page,
     stale_selected,
 )
-from .querysets import coverage_counts
+from .querysets import coverage_counts, unmanaged_ipv6_count
 
 PERMISSION_SYNC = "integrations.change_qualyssettings"
 
@@ -58,7 +58,7 @@ class DashboardView(TemplateView):
         )
         context.update(
             coverage=coverage,
-            count_widgets=widgets.count_widgets(coverage),
+            count_widgets=widgets.count_widgets(coverage, unmanaged_ipv6_count()),
             sync_status=sync_status,
             venn=widgets.VennWidget(coverage),
             trend=widgets.TrendWidget(status.trend_runs()),

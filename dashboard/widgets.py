@@ -26,6 +26,12 @@ class CountWidget:
     coverage_set: CoverageSet
     count: int
     colour: str
+    # For I − S: how many of its addresses are IPv6, which no sync adds to Qualys.
+    ipv6: int = 0
+
+    @property
+    def ipv4(self) -> int:
+        return self.count - self.ipv6
 
     @property
     def template_name(self) -> str:
@@ -36,9 +42,15 @@ class CountWidget:
         return reverse("dashboard:list", args=[self.coverage_set.slug])
 
 
-def count_widgets(coverage: Coverage) -> list[CountWidget]:
+def count_widgets(coverage: Coverage, unmanaged_ipv6: int = 0) -> list[CountWidget]:
+    """Return the three count cards; ``unmanaged_ipv6`` is the IPv6 part of I − S."""
     return [
-        CountWidget(COVERAGE_SETS["unmanaged-by-qualys"], coverage.unmanaged_by_qualys, "red"),
+        CountWidget(
+            COVERAGE_SETS["unmanaged-by-qualys"],
+            coverage.unmanaged_by_qualys,
+            "red",
+            ipv6=unmanaged_ipv6,
+        ),
         CountWidget(COVERAGE_SETS["unmanaged-by-lumeta"], coverage.unmanaged_by_lumeta, "yellow"),
         CountWidget(COVERAGE_SETS["managed-by-both"], coverage.managed_by_both, "blue"),
     ]

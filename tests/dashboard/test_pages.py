@@ -157,24 +157,58 @@ def test_not_configured_state_links_to_settings(viewer_client, db):
 
 
 @pytest.mark.parametrize(
-    ("auto_subscribe", "hint"),
+    ("auto_subscribe", "addresses", "hint"),
     [
-        (True, "Auto-Subscribe is on: the next sync adds"),
+        (
+            True,
+            ["192.0.2.1", "192.0.2.2", "2001:db8::1"],
+            "Auto-Subscribe is on: the next sync adds the 2 IPv4 addresses among these to the "
+            "Qualys subscription. The IPv6 address needs a mapping record in Qualys, which this "
+            "product does not create, so it stays here and each sync reports it.",
+        ),
+        (
+            True,
+            ["192.0.2.1"],
+            "Auto-Subscribe is on: the next sync adds the IPv4 address among these to the Qualys "
+            "subscription.</p>",
+        ),
+        (
+            True,
+            ["2001:db8::1", "2001:db8::2"],
+            "Auto-Subscribe is on, but none of these is an IPv4 address, so the next sync adds "
+            "none of them. The 2 IPv6 addresses need mapping records in Qualys",
+        ),
         (
             False,
+            ["192.0.2.1", "2001:db8::1"],
             "Auto-Subscribe is off: the sync adds nothing to the subscription. Turn it on in the "
-            "Qualys settings to add the IPv4 addresses among these; IPv6 addresses need mapping",
+            "Qualys settings to add the IPv4 addresses among these. The IPv6 address needs a "
+            "mapping record in Qualys, which this product does not create.",
         ),
     ],
 )
-def test_unmanaged_card_hint_follows_auto_subscribe(viewer_client, db, auto_subscribe, hint):
+def test_unmanaged_card_hint_counts_what_a_sync_adds(
+    viewer_client, db, auto_subscribe, addresses, hint
+):
     settings = configure()
     settings.auto_subscribe = auto_subscribe
     settings.save()
+    index_hosts(addresses)
 
     html = viewer_client.get(INDEX).content.decode()
 
     assert hint in html
+
+
+def test_unmanaged_card_has_no_hint_when_empty(viewer_client, db):
+    settings = configure()
+    settings.auto_subscribe = True
+    settings.save()
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    assert "the next sync adds" not in html
+    assert "Auto-Subscribe is off: the sync adds nothing" not in html
 
 
 def test_unmanaged_card_held_back_add(viewer_client, db):
@@ -188,11 +222,12 @@ def test_unmanaged_card_held_back_add(viewer_client, db):
         trigger=SyncRun.Trigger.COMMAND,
         details={"add": {"addresses": "1500", "held_back": True}},
     )
+    index_hosts(["192.0.2.1", "192.0.2.2"])
 
     html = viewer_client.get(INDEX).content.decode()
 
     assert (
-        "the next sync adds the IPv4 addresses among these to the Qualys subscription, stale "
+        "the next sync adds the 2 IPv4 addresses among these to the Qualys subscription, stale "
         "hosts left out (Add stale hosts is off), unless they are more than the limit of 1,000 "
         "per sync." in html
     )
