@@ -296,10 +296,15 @@ class SyncRun(models.Model):
         A preview succeeds when it could read and compute everything, but
         the sync it previews fails when the limit holds its add back: the
         label says so, so that a list of runs does not read as all clear.
+        A failed sync that changed Qualys before it failed says that too.
         """
         label = self.get_status_display()
         if self.dry_run and self.status == self.Status.SUCCEEDED and self.held_back:
             return f"{label}; a sync would fail on the limit"
+        # Every step listed as done is a write to Qualys: the add or the group.
+        done = (self.details or {}).get("done")
+        if not self.dry_run and self.status == self.Status.FAILED and done:
+            return f"{label} after writing to Qualys"
         return label
 
     @property

@@ -126,6 +126,7 @@ def test_sync_keeps_previous_data_when_qualys_fails(qualys, configure, name):
     assert snapshot() == before
     assert len(qualys.writes) == writes_before
     assert qualys.group_by_title(TITLE) == group_before
+    assert run.status_label == "Failed"
 
 
 def test_partial_add_counts_landed_addresses(qualys, configure, monkeypatch, editor_client):
@@ -231,6 +232,8 @@ def test_add_over_limit_is_held_back(qualys, configure):
     assert run.ips_added == 0
     assert run.details["add"]["held_back"] is True
     assert qualys.group_by_title(TITLE)[1].size == 277  # S − M, as without the add
+    # The group was written before the run failed, and its outcome says so.
+    assert run.status_label == "Failed after writing to Qualys"
 
 
 def test_add_within_limit_goes_ahead(qualys, configure):
