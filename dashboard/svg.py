@@ -130,6 +130,29 @@ def _ticks(maximum: float, count: int = 4) -> list[float]:
 
 # The minimum distance between the centres of two time labels, in chart units.
 LABEL_GAP = 110
+# Up to this many syncs, every point gets its series' marker; past it only the
+# latest does, because the markers would hide the lines.
+MARKED_POINTS = 40
+# One marker shape per series, in the order the chart draws them. Where two
+# series meet, the later, smaller shape stays visible inside the earlier one.
+MARKER_SHAPES = ("circle", "square", "triangle", "diamond")
+# The corners of the polygon markers, relative to the point.
+MARKER_CORNERS = {
+    "triangle": ((0, -4.5), (4.5, 3.5), (-4.5, 3.5)),
+    "diamond": ((0, -3.5), (3.5, 0), (0, 3.5), (-3.5, 0)),
+}
+
+
+def _marker(shape: str, cx: float, cy: float, colour: str) -> str:
+    """Return an SVG marker of ``shape`` centred on (cx, cy), with a white outline."""
+    outline = f'fill="{colour}" stroke="#fff" stroke-width="1"'
+    if shape == "square":
+        return f'<rect x="{cx - 4:.1f}" y="{cy - 4:.1f}" width="8" height="8" {outline}/>'
+    corners = MARKER_CORNERS.get(shape)
+    if corners:
+        points = " ".join(f"{cx + dx:.1f},{cy + dy:.1f}" for dx, dy in corners)
+        return f'<polygon points="{points}" {outline}/>'
+    return f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="5" {outline}/>'
 
 
 def trend(
@@ -192,29 +215,34 @@ def trend(
                 f'font-size="11" fill="{MUTED}">{escape(labels[index])}</text>'
             )
     all_series = [(series, top_value, 1) for series in counts] + [(coverage, 100, 100)]
+    shapes = dict(zip((id(series) for series, _, _ in all_series), MARKER_SHAPES, strict=False))
     for series, scale, factor in all_series:
-        path = []
-        for index, value in enumerate(series.values):
-            if value is None:
-                continue
-            command = "M" if not path else "L"
-            path.append(f"{command}{x(index):.1f},{y(value * factor, scale):.1f}")
-        if not path:
+        placed_points = [
+            (index, x(index), y(value * factor, scale))
+            for index, value in enumerate(series.values)
+            if value is not None
+        ]
+        if not placed_points:
             continue
+        path = " ".join(
+            f"{'M' if number == 0 else 'L'}{px:.1f},{py:.1f}"
+            for number, (_, px, py) in enumerate(placed_points)
+        )
         parts.append(
-            f'<path d="{" ".join(path)}" fill="none" stroke="{series.colour}" stroke-width="2.5" '
+            f'<path d="{path}" fill="none" stroke="{series.colour}" stroke-width="2.5" '
             f'stroke-dasharray="{series.dash}"><title>{escape(series.label)}</title></path>'
         )
-        if len(path) == 1:
-            cx, cy = path[0][1:].split(",")
-            parts.append(f'<circle cx="{cx}" cy="{cy}" r="4" fill="{series.colour}"/>')
+        marked = placed_points if points <= MARKED_POINTS else placed_points[-1:]
+        shape = shapes.get(id(series), "circle")
+        parts.extend(_marker(shape, px, py, series.colour) for _, px, py in marked)
     legend_x = left
     for series, _, _ in all_series:
         ly = height - 12
         parts.append(
             f'<line x1="{legend_x}" x2="{legend_x + 26}" y1="{ly - 4}" y2="{ly - 4}" '
             f'stroke="{series.colour}" stroke-width="2.5" stroke-dasharray="{series.dash}"/>'
-            f'<text x="{legend_x + 32}" y="{ly}" font-size="12" fill="{INK}">'
+            + _marker(shapes.get(id(series), "circle"), legend_x + 13, ly - 4, series.colour)
+            + f'<text x="{legend_x + 32}" y="{ly}" font-size="12" fill="{INK}">'
             f"{escape(series.label)}</text>"
         )
         legend_x += 52 + 7 * len(series.label)

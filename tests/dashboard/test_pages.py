@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from dashboard import lists, querysets
+from dashboard import lists, querysets, svg
 from dashboard import views as dashboard_views
 from dashboard.svg import Series, trend
 from integrations import constants
@@ -128,6 +128,35 @@ def test_trend_axis_shows_times_same_day(viewer_client, db):
     trend = html[html.index('id="trend-heading"') :]
     for label in ("2026-11-01 06:00", "2026-11-01 07:00", "2026-11-01 08:00"):
         assert f">{label}</text>" in trend
+
+
+def test_trend_marks_each_series_with_its_own_shape():
+    # Two series with the same values: their markers differ in shape, so both show.
+    same = [5, 7]
+    chart = trend(
+        ["a", "b"],
+        [Series("One", "#100", "none", same), Series("Two", "#200", "none", same)],
+        Series("Coverage", "#300", "none", [0.5, 0.6]),
+    )
+
+    # Two points and the legend entry of each series.
+    assert chart.count('<circle cx="') == 3
+    assert chart.count('<rect x="') == 3
+    assert chart.count('<polygon points="') == 3
+    assert 'fill="#100" stroke="#fff"' in chart
+    assert 'fill="#200" stroke="#fff"' in chart
+
+
+def test_trend_marks_only_the_latest_of_many_syncs():
+    values = list(range(svg.MARKED_POINTS + 1))
+    chart = trend(
+        [str(value) for value in values],
+        [Series("One", "#100", "none", values)],
+        Series("Coverage", "#300", "none", [None] * len(values)),
+    )
+
+    # The latest point and the legend entry.
+    assert chart.count('<circle cx="') == 2
 
 
 def test_trend_places_syncs_by_time():

@@ -49,7 +49,12 @@ def test_pages_fit_a_narrow_window(page, log_in, live_server, admin_user):
         widths[path] = page.evaluate("document.documentElement.scrollWidth")
     page.goto(f"{live_server.url}/dashboard/")
     chart_width = page.evaluate("document.querySelector('svg.trend').getBoundingClientRect().width")
+    figure = page.locator(".trend-scroll")
+    scrolled = figure.evaluate("element => element.scrollLeft + element.clientWidth")
+    figure_width = figure.evaluate("element => element.scrollWidth")
 
     assert widths == {path: 320 for path in paths}
     # The trend chart keeps a readable size and scrolls inside its figure.
     assert chart_width >= 680
+    # It opens at its right end, where the latest sync is.
+    assert abs(scrolled - figure_width) <= 1
