@@ -47,6 +47,7 @@ from integrations.qualys.errors import (
     TLSFailure,
     UnexpectedResponse,
     is_transient,
+    without_retry_advice,
 )
 from integrations.qualys.records import (
     ApiBudget,
@@ -82,4 +83,5 @@ __all__ = [
     "MessageInsteadOfData",
     "UnexpectedResponse",
     "is_transient",
+    "without_retry_advice",
 ]

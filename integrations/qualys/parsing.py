@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from lxml import etree
 
-from integrations.qualys.errors import MalformedResponse
+from integrations.qualys.errors import RETRY_ADVICE, MalformedResponse
 from integrations.qualys.records import IPv6Mapping, ScannedHostRecord, SimpleReturn
 from lumeta_qualys.ipset import AddressError, IPSet, canonical_address, parse_range
 
@@ -165,8 +165,7 @@ class XmlStream:
             raise MalformedResponse(
                 f"The {self.source} ends before the XML document is complete "
                 f"(after {self.bytes_read} bytes); the connection was probably cut. "
-                "Nothing from this response was used as complete data. Start the sync or the "
-                "connection test again."
+                f"Nothing from this response was used as complete data. {RETRY_ADVICE}"
             ) from None
         raise MalformedResponse(
             f"The {self.source} is not well-formed XML (line {line}: {error.msg}). "

@@ -29,6 +29,7 @@ import urllib3.exceptions
 from lxml import etree
 
 from integrations.qualys.errors import (
+    RETRY_ADVICE,
     AccountUnavailable,
     AuthenticationFailed,
     ConcurrencyLimited,
@@ -387,7 +388,7 @@ class Transport:
         except urllib3.exceptions.HTTPError as error:
             raise QualysUnreachable(
                 f"The connection to {self.host} broke while reading the reply to {path} "
-                f"({error}). Start the sync or the connection test again."
+                f"({error}). {RETRY_ADVICE}"
             ) from None
 
     def _check(
@@ -529,7 +530,7 @@ class Transport:
         if reading:
             return QualysUnreachable(
                 f"The connection to {self.host} broke while reading the reply to {path}. "
-                "Start the sync or the connection test again."
+                + RETRY_ADVICE
             )
         return QualysUnreachable(
             f"Could not connect to {self.host} for {path} ({type(error).__name__}). Check the "

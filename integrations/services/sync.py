@@ -53,6 +53,7 @@ from ..qualys import (
     InvalidRequest,
     QualysClient,
     QualysError,
+    without_retry_advice,
 )
 from . import store
 from .lock import LockError, SyncLock
@@ -671,7 +672,16 @@ class SyncService:
         except QualysError as error:
             if failure is not None:
                 self.not_done.append(
-                    f"Adding {plan.to_add.size:,} addresses to the subscription failed: {failure}"
+                    f"Adding {_addresses(plan.to_add.size)} to the subscription failed: {failure}"
+                )
+            else:
+                # Every call of the add returned success, so Qualys accepted
+                # the addresses, though the subscription cannot confirm it now.
+                self.run.ips_added = count(plan.to_add.size)
+                self.details["add"]["unconfirmed"] = True
+                self.done.append(
+                    f"Added {_addresses(plan.to_add.size)} to the subscription: Qualys accepted "
+                    "the add, and the next sync reads the subscription to confirm it."
                 )
             self.subscription_unknown = True
             self.not_done.append(
@@ -692,7 +702,8 @@ class SyncService:
             self.details["add"]["failed"] = False
             self.warnings.append(
                 f"Adding {_addresses(plan.to_add.size)} to the subscription reported an error, "
-                f"but the subscription read again holds every one of them: {failure}"
+                "but the subscription read again holds every one of them, so nothing needs "
+                f"doing: {without_retry_advice(failure)}"
             )
         elif failure is not None:
             # The client adds a large set in several calls, and the calls before
@@ -706,7 +717,7 @@ class SyncService:
             else:
                 outcome = "and none of them was added"
             self.not_done.append(
-                f"Adding {plan.to_add.size:,} addresses to the subscription failed {outcome}: "
+                f"Adding {_addresses(plan.to_add.size)} to the subscription failed {outcome}: "
                 f"{failure}"
             )
         elif missing:
@@ -766,8 +777,18 @@ class SyncService:
             self.details["group_id"] = group_id
             self.run.group_size = count(target.size)
         except QualysError as error:
-            self.not_done.append(f"Updating the asset group {title} failed: {error}")
-            self._record_group_as_held(ips, error)
+            if self._group_holds(ips, error, title):
+                # The write landed although its reply failed, so the group is done.
+                self.warnings.append(
+                    f"Updating the asset group {title} reported an error, but the group read "
+                    "again holds its target, so nothing needs doing: "
+                    f"{without_retry_advice(error)}"
+                )
+                self.done.append(
+                    f"Set the asset group {title} to {_addresses(target.size)}, as reading it "
+                    "again showed."
+                )
+                self.run.group_size = count(target.size)
 
     def _find_group(self) -> tuple[int, IPSet] | None:
         """Return the asset group's ID and addresses, or None when it does not exist.
@@ -780,39 +801,46 @@ class SyncService:
             return None
         return found[0], self.client.asset_group_ips(found[0])
 
-    def _record_group_as_held(self, ips: IPSet, update_error: QualysError) -> None:
-        """Read the group after a failed update, and record how far it is from ``ips``."""
+    def _group_holds(self, ips: IPSet, update_error: QualysError, title: str) -> bool:
+        """Read the group again after a failed update and return whether it contains exactly ``ips``.
+
+        Otherwise the failure, and how far the group is from ``ips``, are
+        recorded as not done.
+        """
+        failed = f"Updating the asset group {title} failed: {update_error}"
         try:
             group = self._find_group()
         except QualysError as error:
+            self.not_done.append(failed)
             if str(error) == str(update_error):
                 self.not_done.append(
                     "The asset group could not be read again, for the same reason."
                 )
             else:
                 self.not_done.append(f"The asset group could not be read again: {error}")
-            return
+            return False
         if group is None:
             self.details["group_held"] = None
-            self.not_done.append("Read again, the asset group does not exist.")
-            return
+            self.not_done.extend([failed, "Read again, the asset group does not exist."])
+            return False
         current = group[1]
-        self.details["group_held"] = current.size
         lacking, beyond = ips - current, current - ips
-        if lacking or beyond:
-            parts = []
-            if lacking:
-                verb = "is" if lacking.size == 1 else "are"
-                parts.append(f"{_addresses(lacking.size)} of the target {verb} missing")
-            if beyond:
-                verb = "is" if beyond.size == 1 else "are"
-                parts.append(f"{_addresses(beyond.size)} beyond the target {verb} still in it")
-            self.not_done.append(
-                f"Read again, the asset group holds {_addresses(current.size)}: "
-                f"{' and '.join(parts)}. The next sync completes the change."
-            )
-        else:
-            self.not_done.append("Read again, the asset group holds the target all the same.")
+        if not lacking and not beyond:
+            return True
+        self.details["group_held"] = current.size
+        self.not_done.append(failed)
+        parts = []
+        if lacking:
+            verb = "is" if lacking.size == 1 else "are"
+            parts.append(f"{_addresses(lacking.size)} of the target {verb} missing")
+        if beyond:
+            verb = "is" if beyond.size == 1 else "are"
+            parts.append(f"{_addresses(beyond.size)} beyond the target {verb} still in it")
+        self.not_done.append(
+            f"Read again, the asset group holds {_addresses(current.size)}: "
+            f"{' and '.join(parts)}. The next sync completes the change."
+        )
+        return False
 
     # Helpers -----------------------------------------------------------------
 
@@ -925,7 +953,7 @@ class SyncService:
             logger.warning("Sync %s: %s", run.pk, run.error)
 
 
-# What a preview's summary adds when the sync it previews would fail on the limit.
+# The suffix of a preview's summary when the sync it previews would fail on the limit.
 WOULD_FAIL_ON_LIMIT = "; a sync would fail: the add is over the Auto-Subscribe limit"
 
 

@@ -10,6 +10,7 @@ from integrations.qualys.errors import QualysTimeout
 from integrations.services import runs
 from integrations.services.sync import summarize
 from inventory.models import Host
+from lumeta_qualys.ipset import IPSet
 
 from . import qualys_xml as xml
 from . import scenario
@@ -175,7 +176,8 @@ def test_add_whose_reply_failed_after_it_landed_succeeds(qualys, configure, monk
     assert run.details["add"]["failed"] is False
     assert (
         "Adding 2 addresses to the subscription reported an error, but the subscription read "
-        "again holds every one of them: The reply did not arrive in time."
+        "again holds every one of them, so nothing needs doing: The reply did not arrive in "
+        "time."
     ) in run.details["warnings"]
     # S′ − M: the 277 addresses of S − M and the added 192.0.2.40 (203.0.113.5 is scanned).
     assert run.group_size == 278
@@ -200,6 +202,29 @@ def test_failed_add_rereads_subscription_and_sets_group(qualys, configure):
     assert run.subscribed == 280
     assert qualys.group_by_title(TITLE)[1].size == 277
     assert run.group_size == 277
+
+
+def test_accepted_add_counts_though_reread_fails(qualys, configure, editor_client):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    # The first list call is the fetch; the second, after the add, fails.
+    qualys.fail("ip_list", status=503, body=b"Service Unavailable", repeat=True, nth=2)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "The subscription could not be read again after the add" in run.error
+    # Qualys answered the add with success: it is counted and announced.
+    assert run.ips_added == 2
+    assert run.details["add"]["unconfirmed"] is True
+    assert (
+        "Added 2 addresses to the subscription: Qualys accepted the add, and the next sync "
+        "reads the subscription to confirm it." in run.details["done"]
+    )
+    assert not IPSet.from_strings(["192.0.2.40"]) - qualys.subscription
+    assert run.status_label == "Failed after writing to Qualys"
+    page = editor_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
+    assert "Added to the subscription</h2>" in page
 
 
 def test_failed_reread_after_add_leaves_group(qualys, configure):

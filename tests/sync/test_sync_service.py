@@ -7,6 +7,8 @@ from django.urls import reverse
 
 from integrations import constants, coverage
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange, SyncRun
+from integrations.qualys.client import QualysClient
+from integrations.qualys.errors import QualysUnreachable
 from integrations.services import runs
 from integrations.services.sync import group_ips_for_qualys
 from inventory.models import Host
@@ -360,6 +362,38 @@ def test_failed_group_edit_keeps_hosts_to_scan(qualys, configure, viewer_client,
     page = viewer_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
     assert f"Asset group {TITLE}: its target</h2>" in page
     assert f"Read again, it holds {held.size} addresses; the run's error says how" in page
+
+
+def test_group_edit_whose_reply_failed_after_it_landed_succeeds(
+    qualys, configure, monkeypatch
+):
+    configure(auto_subscribe=False)
+    scenario.load(qualys)
+    qualys.add_group(TITLE, "192.0.2.1")
+    edit = QualysClient.edit_asset_group
+
+    def edit_then_break(self, *args, **kwargs):
+        edit(self, *args, **kwargs)
+        raise QualysUnreachable(
+            "The connection to the server broke while reading the reply to /group. "
+            "Start the sync or the connection test again."
+        )
+
+    monkeypatch.setattr(QualysClient, "edit_asset_group", edit_then_break)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.group_size == 3
+    assert "group_held" not in run.details
+    assert (
+        f"Updating the asset group {TITLE} reported an error, but the group read again holds "
+        "its target, so nothing needs doing: The connection to the server broke while reading "
+        "the reply to /group." in run.details["warnings"]
+    )
+    assert f"Set the asset group {TITLE} to 3 addresses, as reading it again showed." in (
+        run.details["done"]
+    )
 
 
 def test_group_created_again_after_deletion(qualys, configure):

@@ -268,6 +268,27 @@ def test_older_skipped_runs_are_counted(editor_client, configure):
     assert "1 other skipped run (started while another sync was running) is not listed" in page
 
 
+@pytest.mark.parametrize(
+    ("status", "add_text", "group_text"),
+    [
+        ("queued", "Nothing yet: the run has not reached this step.",
+         "Not computed yet: the run has not reached this step."),
+        ("skipped", "Nothing: the run was skipped.", "Not computed: the run was skipped."),
+    ],
+)  # fmt: skip
+def test_run_not_started_does_not_claim_auto_subscribe_off(
+    viewer_client, db, status, add_text, group_text
+):
+    run = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, status=status)
+
+    page = viewer_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
+
+    assert add_text in page
+    assert group_text in page
+    assert "Auto-Subscribe is off" not in page
+    assert "not added" not in page
+
+
 def test_unknown_sync_run_is_404_naming_it(viewer_client, db):
     for url in (
         reverse("integrations:sync-run", args=[999]),
