@@ -802,7 +802,7 @@ class SyncService:
         return found[0], self.client.asset_group_ips(found[0])
 
     def _group_holds(self, ips: IPSet, update_error: QualysError, title: str) -> bool:
-        """Read the group again after a failed update and return whether it contains exactly ``ips``.
+        """Read the group again after a failed update; return whether it equals ``ips``.
 
         Otherwise the failure, and how far the group is from ``ips``, are
         recorded as not done.
