@@ -229,6 +229,20 @@ def test_unmanaged_card_hint_counts_what_a_sync_adds(
     assert hint in html
 
 
+def test_integration_off_adds_nothing_and_cannot_sync(client, django_user_model, db):
+    settings = configure(enabled=False)
+    settings.auto_subscribe = True
+    settings.save()
+    index_hosts(["192.0.2.1"])
+    client.force_login(django_user_model.objects.create_superuser("boss"))
+
+    html = client.get(INDEX).content.decode()
+
+    assert "The Qualys integration is off, so no sync runs and nothing is added" in html
+    assert "the next sync adds" not in html
+    assert 'disabled title="Turn the Qualys integration on first.">Sync now</button>' in html
+
+
 def test_unmanaged_card_has_no_hint_when_empty(viewer_client, db):
     settings = configure()
     settings.auto_subscribe = True
