@@ -259,6 +259,11 @@ def test_stale_hosts_left_out_of_add_when_set(qualys, configure, viewer_client, 
     assert Host.objects.get(address="203.0.113.5").subscribed is False
     page = viewer_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
     assert "<dd>On: at most 50 addresses per sync, stale hosts left out</dd>" in page
+    verb = "would be" if dry_run else "was"
+    assert (
+        f"1 stale IPv4 address {verb} left out, because Add stale hosts is off. "
+        '<a href="/dashboard/unmanaged-by-qualys/?state=stale">' in page
+    )
 
 
 def test_stale_hosts_added_by_default(qualys, configure):
