@@ -28,10 +28,10 @@ class TokenListView(View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         new_token = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
-        return self.render_page(request, TokenCreateForm(), new_token)
+        return self.render_page(request, TokenCreateForm(user=request.user), new_token)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        form = TokenCreateForm(request.POST)
+        form = TokenCreateForm(request.POST, user=request.user)
         if not form.is_valid():
             return self.render_page(request, form, None, status=400)
         token, raw = ApiToken.issue(request.user, form.cleaned_data["name"])

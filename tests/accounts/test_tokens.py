@@ -33,6 +33,25 @@ def test_token_name_is_required(viewer_client):
     assert ApiToken.objects.count() == 0
 
 
+def test_token_name_in_use_is_rejected(viewer_client, viewer):
+    ApiToken.issue(viewer, "weekly-export")
+    revoked, _ = ApiToken.issue(viewer, "old-feed")
+    revoked.revoke()
+    # Another user's token may have the same name.
+    other = User.objects.create_user("someone-else", password=PASSWORD)
+    ApiToken.issue(other, "nightly")
+
+    same = viewer_client.post(reverse("accounts:tokens"), {"name": " Weekly-Export "})
+    reused = viewer_client.post(reverse("accounts:tokens"), {"name": "old-feed"})
+    others = viewer_client.post(reverse("accounts:tokens"), {"name": "nightly"})
+
+    assert same.status_code == 400
+    assert "You already have a token named “Weekly-Export”." in same.content.decode()
+    assert reused.status_code == 302
+    assert others.status_code == 302
+    assert ApiToken.objects.filter(user=viewer).count() == 4
+
+
 def test_list_shows_only_own_tokens(viewer_client, viewer):
     other = User.objects.create_user("other", "other@example.test", PASSWORD)
     ApiToken.issue(viewer, "mine")
