@@ -21,9 +21,7 @@ assert [value for value, _ in FORMAT_CHOICES[1:]] == list(FORMATS)
 class ImportForm(forms.Form):
     """Upload of one discovery file."""
 
-    file = forms.FileField(
-        help_text="An nmap XML file, a CSV export with an address column, or a plain list.",
-    )
+    file = forms.FileField()
     format = forms.ChoiceField(
         choices=FORMAT_CHOICES,
         required=False,
@@ -74,6 +72,15 @@ class ImportForm(forms.Form):
         if problem:
             raise forms.ValidationError(problem)
         return source
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The limit is a setting, read when the form is made.
+        limit = filesizeformat(settings.IMPORT_MAX_UPLOAD_BYTES)
+        self.fields["file"].help_text = (
+            "An nmap XML file, a CSV export with an address column, or a plain list. "
+            f"Largest file: {limit}."
+        )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

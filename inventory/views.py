@@ -15,7 +15,6 @@ from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
-from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -208,7 +207,6 @@ class ImportView(PermissionRequiredMixin, View):
         context = {
             "form": form,
             "runs": runs,
-            "max_upload": filesizeformat(settings.IMPORT_MAX_UPLOAD_BYTES),
             "recent_limit": RECENT_IMPORTS,
         }
         return render(request, self.template_name, context, status=status)

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import time
 from datetime import timedelta
 
@@ -253,6 +254,16 @@ def test_viewer_cannot_import(viewer_client):
     assert viewer_client.get(reverse("inventory:import")).status_code == 403
     assert viewer_client.post(reverse("inventory:import"), {"file": upload}).status_code == 403
     assert Host.objects.count() == 0
+
+
+def test_upload_page_gives_the_size_limit_with_the_file_field(importer_client, settings):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+    page = importer_client.get(reverse("inventory:import")).content.decode()
+
+    assert re.search(
+        r'<p class="help" id="id_file_helptext">[^<]*Largest file: 5.0\xa0MB.</p>', page
+    )
 
 
 def test_upload_shows_report(importer_client, settings):
