@@ -141,6 +141,7 @@ class HostListView(TemplateView):
             previous_key=page[0].key if has_previous and page else None,
             is_first_page=not has_previous,
             can_import=can_import(self.request.user),
+            expiry_days=settings.INVENTORY_STALE_EXPIRY_DAYS,
         )
         return context
 

@@ -186,7 +186,8 @@ def test_host_list_explains_unknown_field(viewer_client):
     response = viewer_client.get(reverse("inventory:hosts"), {"q": "role:web"})
 
     assert "“role:” is not a search field" in response.content.decode()
-    assert b"No search made." in response.content
+    assert b"Correct the search, or <a" in response.content
+    assert b'<th scope="col">Address</th>' not in response.content
     assert "No hosts match" not in response.content.decode()
 
 
@@ -206,6 +207,23 @@ def test_stale_list_links_deleters_to_the_admin(admin_client_logged_in):
         reverse("inventory:hosts"), {"state": "stale", "q": "192.0.2.0/24"}
     )
     assert b"?stale__exact=1&amp;q=192.0.2.0/24\">administration" in searched.content
+
+
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [
+        (0, "until they are deleted: expiry is off."),
+        (30, "until the expiry deletes them, 30 days after they went stale."),
+    ],
+)
+def test_stale_list_states_the_expiry(viewer_client, settings, days, expected):
+    settings.INVENTORY_STALE_EXPIRY_DAYS = days
+    Host.objects.create(address="192.0.2.1", stale=True)
+
+    response = viewer_client.get(reverse("inventory:hosts"), {"state": "stale"})
+
+    assert expected in response.content.decode()
+    assert b"INVENTORY_STALE_EXPIRY_DAYS" not in response.content
 
 
 def test_viewer_sees_no_import_link(viewer_client):
@@ -856,7 +874,7 @@ def test_host_list_explains_incomplete_address(importer_client):
     html = response.content.decode()
     assert "“192.0.2” is not a complete IPv4 address. Enter 192.0.2. (with the final dot)" in html
     assert "a block such as 192.0.2.0/24." in html
-    assert "No search made." in html
+    assert "Correct the search, or <a" in html
 
 
 def export_text(client, params: dict | None = None, **headers) -> tuple[int, str]:
