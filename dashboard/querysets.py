@@ -98,6 +98,11 @@ def unmanaged_ipv6_count() -> int:
     return unmanaged_by_qualys().filter(key__gte="6").count()
 
 
+def stale_host_count() -> int:
+    """Return how many indexed hosts are stale, read from the partial index of stale hosts."""
+    return Host.objects.filter(stale=True).count()
+
+
 def unmanaged_by_lumeta() -> QuerySet[ScannedAddress]:
     """M − I: scanned addresses missing from the inventory ("IPs Unmanaged by Lumeta")."""
     return ScannedAddress.objects.filter(flag("indexed", False))

@@ -27,7 +27,7 @@ from .lists import (
     read_page,
     stale_selected,
 )
-from .querysets import coverage_counts, unmanaged_ipv6_count
+from .querysets import coverage_counts, stale_host_count, unmanaged_ipv6_count
 
 PERMISSION_SYNC = "integrations.change_qualyssettings"
 
@@ -58,6 +58,7 @@ class DashboardView(TemplateView):
         )
         context.update(
             coverage=coverage,
+            stale_hosts=stale_host_count(),
             count_widgets=widgets.count_widgets(coverage, unmanaged_ipv6_count()),
             sync_status=sync_status,
             venn=widgets.VennWidget(coverage),

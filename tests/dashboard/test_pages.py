@@ -69,6 +69,16 @@ def test_dashboard_shows_three_counts_with_links(viewer_client, coverage_data):
         assert f'href="{list_url(slug)}"' in html
 
 
+def test_coverage_line_counts_stale_hosts(viewer_client, coverage_data):
+    fresh = viewer_client.get(INDEX).content.decode()
+    Host.objects.filter(address__in=["192.0.2.1", "192.0.2.2"]).update(stale=True)
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    assert "of them stale" not in fresh
+    assert '(<a href="/inventory/?state=stale">2 of them stale</a>)' in html
+
+
 def test_venn_labels_every_region_with_its_count(viewer_client, coverage_data):
     html = viewer_client.get(INDEX).content.decode()
 

@@ -180,6 +180,17 @@ def test_host_list_finds_mac_os_and_tags(viewer_client):
     assert "<td>pci</td>" in response.content.decode()
 
 
+def test_host_list_shows_qualys_flags(viewer_client):
+    Host.objects.create(address="192.0.2.1", source="s")
+    # As a sync sets the flags.
+    Host.objects.filter(address="192.0.2.1").update(subscribed=True, scanned=False)
+
+    html = viewer_client.get(reverse("inventory:hosts")).content.decode()
+
+    assert '<th scope="col">In subscription</th><th scope="col">Scanned by Qualys</th>' in html
+    assert "<td>yes</td>\n      <td>no</td>" in html
+
+
 def test_host_list_explains_unknown_field(viewer_client):
     Host.objects.create(address="192.0.2.1", source="s")
 
