@@ -568,6 +568,19 @@ def import_stream(
                 f"{state.file_name}: {listings} merged into the first listing, for example "
                 f"{address}, listed again on line {line}."
             )
+        if counts.moved:
+            address, former = counts.first_moved or ("", "")
+            hosts = plural(counts.moved, "host", "hosts")
+            if dry_run:
+                verb = "would belong"
+            else:
+                verb = "now belongs" if counts.moved == 1 else "now belong"
+            report.warnings.append(
+                f"{state.file_name}: {hosts} of another source {verb} to source “{source}”, "
+                f"for example {address}, which was of “{former}”. A host has one source: only "
+                f"imports of “{source}” mark {'it' if counts.moved == 1 else 'them'} stale "
+                "from then on."
+            )
         if dry_run and not state.complete:
             report.warnings.append("A real import of this file would not mark any host stale.")
         report.status = _status(report, state, dry_run)

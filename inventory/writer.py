@@ -223,6 +223,16 @@ class WriteCounts:
     repeated: int = 0
     first_repeat: tuple[str, int] | None = None
 
+    # Stored hosts of another source that this import takes over, and the
+    # address and former source of the first.
+    moved: int = 0
+    first_moved: tuple[str, str] | None = None
+
+    def count_move(self, address: str, former_source: str) -> None:
+        self.moved += 1
+        if self.first_moved is None:
+            self.first_moved = (address, former_source)
+
     def count_repeat(self, record: HostRecord) -> None:
         self.repeated += 1
         if self.first_repeat is None:
@@ -502,6 +512,8 @@ class HostWriter:
                 updates.append(change)
                 if not repeated:
                     self.counts.updated += 1
+                    if row["source"] != self.source:
+                        self.counts.count_move(record.address, row["source"])
 
         with connection.cursor() as cursor:
             if new:

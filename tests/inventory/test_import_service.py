@@ -124,6 +124,28 @@ def test_source_differing_in_case_warns(tmp_path):
     assert ImportRun.objects.get(source="Weekly-Scan").dry_run is False
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_host_taken_from_another_source_is_named(tmp_path, dry_run):
+    import_file(write(tmp_path, "cmdb.txt", "192.0.2.1\n192.0.2.2\n192.0.2.3\n"), source="cmdb")
+
+    report = import_file(
+        write(tmp_path, "lab.txt", "192.0.2.2\n192.0.2.3\n192.0.2.9\n"),
+        source="lab",
+        dry_run=dry_run,
+    )
+
+    verb = "would belong" if dry_run else "now belong"
+    assert (
+        f"lab.txt: 2 hosts of another source {verb} to source “lab”, for example 192.0.2.2, "
+        "which was of “cmdb”. A host has one source: only imports of “lab” mark them stale "
+        "from then on."
+    ) in report.warnings
+    assert report.updated == 2
+    again = import_file(write(tmp_path, "lab2.txt", "192.0.2.2\n"), source="lab")
+    # After a real import the host is lab's own; after a preview it is still cmdb's.
+    assert any("of another source" in warning for warning in again.warnings) == dry_run
+
+
 def test_stale_host_seen_again_is_current(tmp_path):
     path = write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n")
     import_file(path, source="s")
