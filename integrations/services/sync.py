@@ -873,6 +873,8 @@ class SyncService:
             "addresses": str(target.size),
             "ranges": len(tokens),
             "sample": tokens[:DISPLAY_TOKENS],
+            # The group holds these as their IPv4 placeholders (0.0.0.x).
+            "ipv6": str(target.only(6).size),
         }
         self.run.group_ranges = "\n".join(tokens)
         if self.run.dry_run:

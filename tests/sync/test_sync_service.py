@@ -183,11 +183,12 @@ def test_outside_warning_names_the_address_outside(qualys, configure):
     ) in run.details["warnings"]
 
 
-def test_auto_subscribe_off_sets_group_without_adding(qualys, configure):
+def test_auto_subscribe_off_sets_group_without_adding(qualys, configure, viewer_client):
     configure(auto_subscribe=False)
     scenario.load(qualys)
 
     run = sync()
+    page = viewer_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
 
     assert qualys.calls_of("ip_add") == []
     group_id, ips = qualys.group_by_title(TITLE)
@@ -201,6 +202,12 @@ def test_auto_subscribe_off_sets_group_without_adding(qualys, configure):
     assert run.group_ranges.splitlines() == ["192.0.2.1", "192.0.2.12", "2001:db8::8"]
     assert run.details["group_created"] is True
     assert run.details["group_id"] == group_id
+    # The run's list names 2001:db8::8, which the group holds as 0.0.0.8: the page says so.
+    assert run.details["group"]["ipv6"] == "1"
+    assert (
+        "1 of them is an IPv6 address, listed here as itself: Qualys holds it in the group as "
+        "its IPv4 placeholder (0.0.0.x)" in page
+    )
 
 
 def test_auto_subscribe_adds_then_sets_group(qualys, configure):
