@@ -138,6 +138,10 @@ class QualysClient:
     def budget(self) -> ApiBudget:
         return self._transport.budget
 
+    def report_retries(self, callback: Callable[[str, int, int, float], None] | None) -> None:
+        """Call ``callback(message, retry, retries, delay)`` before each retry of a failed call."""
+        self._transport.on_retry = callback
+
     @property
     def host_list_path(self) -> str:
         return f"/api/{self.host_list_version}/fo/asset/host/"

@@ -249,6 +249,9 @@ class Transport:
         self.max_retries = max_retries
         self.call_guard = call_guard
         self.sleep = sleep
+        # Called as on_retry(message, retry, retries, delay) before each retry,
+        # so that a caller can show that Qualys is being waited for.
+        self.on_retry: Callable[[str, int, int, float], None] | None = None
         self.clock = clock or (lambda: datetime.now(UTC))
         self.budget = ApiBudget()
 
@@ -310,6 +313,8 @@ class Transport:
                     limit,
                     delay,
                 )
+                if self.on_retry is not None:
+                    self.on_retry(error.message, attempt + 1, limit, delay)
                 self.sleep(delay)
                 attempt += 1
 

@@ -60,17 +60,23 @@ class ProgressReporter:
             *self.run.progress.get("timeline", []),
             [name, round(time.monotonic() - self._started, 2), peak_memory_mib()],
         ]
-        self.run.progress = {**self.run.progress, **counts, "step": name, "timeline": timeline}
+        # A retry shown during the last step is over once the next one starts.
+        earlier = {key: value for key, value in self.run.progress.items() if key != "retry"}
+        self.run.progress = {**earlier, **counts, "step": name, "timeline": timeline}
         self._save()
 
     def update(self, **counts: Any) -> None:
-        """Record new counts within the current step."""
-        self.run.progress = {**self.run.progress, **counts}
+        """Record new counts within the current step; new counts end a retry shown before."""
+        earlier = self.run.progress
+        if "retry" not in counts:
+            earlier = {key: value for key, value in earlier.items() if key != "retry"}
+        self.run.progress = {**earlier, **counts}
         self._save()
 
     def hosts(self, count: int) -> None:
-        """Record the number of scanned hosts read so far."""
+        """Record the number of scanned hosts read so far; a retry shown before is over."""
         self.run.progress["hosts_read"] = count
+        self.run.progress.pop("retry", None)
         if self.listener is not None:
             self.listener(self.run.step, self.run.progress)
         due = count - self._last_saved_hosts >= HOSTS_EVERY

@@ -401,6 +401,14 @@ class SyncService:
         self.progress.step("connect")
         if self.client is None:
             self.client = build_client(qualys_settings, call_guard=self.call_guard)
+        self.client.report_retries(self._retrying)
+
+    def _retrying(self, message: str, retry: int, retries: int, delay: float) -> None:
+        """Show on the run's progress that a Qualys call failed and is tried again."""
+        self.progress.update(
+            retry=f"A Qualys call failed and is tried again in {delay:.0f} s "
+            f"(retry {retry} of {retries}): {message}"
+        )
 
     def fetch_subscription(self) -> Subscription:
         self.progress.step("fetch_subscription")

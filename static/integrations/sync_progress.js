@@ -6,6 +6,7 @@
 //   [data-field="progress.hosts_read"], [data-field="counts.indexed"], ...
 //     get the value of that path in the run's JSON as their text
 //     (count-like values are formatted with thousands separators);
+//   such an element that also has `data-hide-empty` is hidden while its value is empty;
 //   [data-when-active] is shown only while a run is queued or running;
 //   [data-when-idle] is shown only while none is.
 // The element's `data-status` attribute follows the run's status. With
@@ -52,7 +53,11 @@
     var active = Boolean(run && ACTIVE[run.status]);
     container.dataset.status = run ? run.status : "none";
     container.querySelectorAll("[data-field]").forEach(function (element) {
-      var text = run ? format(lookup(run, element.dataset.field)) : "–";
+      var value = run ? lookup(run, element.dataset.field) : null;
+      var text = run ? format(value) : "–";
+      if (element.hasAttribute("data-hide-empty")) {
+        element.hidden = value === null || value === undefined || value === "";
+      }
       // Only a changed value is written: the region is live, and a screen
       // reader would read every rewrite.
       if (element.textContent !== text) {

@@ -8,6 +8,7 @@ from integrations.models import ScannedAddress, ScannedHost, SubscribedRange, Sy
 from integrations.qualys.client import QualysClient
 from integrations.qualys.errors import QualysTimeout
 from integrations.services import runs
+from integrations.services.progress import ProgressReporter
 from integrations.services.sync import summarize
 from inventory.models import Host
 from lumeta_qualys.ipset import IPSet
@@ -225,6 +226,31 @@ def test_accepted_add_counts_though_reread_fails(qualys, configure, editor_clien
     assert run.status_label == "Failed after writing to Qualys"
     page = editor_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
     assert "Added to the subscription</h2>" in page
+
+
+def test_retry_of_a_failed_call_shows_in_progress(qualys, configure, monkeypatch):
+    configure()
+    scenario.load(qualys)
+    # The first call of the subscription list fails once; its retry succeeds.
+    qualys.fail("ip_list", status=503, body=b"Service Unavailable")
+    shown = []
+    update = ProgressReporter.update
+
+    def record(self, **counts):
+        update(self, **counts)
+        if "retry" in self.run.progress:
+            shown.append(self.run.progress["retry"])
+
+    monkeypatch.setattr(ProgressReporter, "update", record)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert len(shown) == 1
+    assert shown[0].startswith("A Qualys call failed and is tried again in ")
+    assert "(retry 1 of 3): " in shown[0]
+    # The next step ends the notice.
+    assert "retry" not in run.progress
 
 
 def test_failed_reread_after_add_leaves_group(qualys, configure):
