@@ -20,7 +20,7 @@ class TokenCreateForm(forms.Form):
     def clean_name(self) -> str:
         """Reject a name that one of the user's tokens in use already has.
 
-        The list of tokens tells them apart by name: two with one name
+        The token list distinguishes tokens by name, so two with one name
         leave a user guessing which to revoke.
         """
         name = self.cleaned_data["name"].strip()

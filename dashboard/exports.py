@@ -60,7 +60,7 @@ COLUMNS = [
 # The inventory columns a Qualys-only row leaves empty (Host name to Stale). Its In
 # subscription field follows them.
 EMPTY_INVENTORY = "," * 11
-# How the names of a host and its tags are joined in one field.
+# The separators that join a host's names, and its tags, in one field.
 NAME_SEPARATOR = " "
 TAG_SEPARATOR = ", "
 
@@ -304,7 +304,7 @@ def _joined_sqlite(column: str, separator: str) -> str:
     """Return SQLite SQL for a JSON list of strings as one quoted CSV field, or NULL.
 
     The items are cut out of the JSON text as ``_joined`` does. Text without
-    a backslash has no escapes, so it holds no double quote to double; other
+    a backslash has no escapes, so it contains no double quote to double; other
     text gives NULL.
     """
     empty = f"({column} IS NULL OR {column} IN ('', '[]'))"

@@ -294,7 +294,7 @@ class SyncRun(models.Model):
         """The outcome as the pages show it.
 
         A preview succeeds when it could read and compute everything, but
-        the sync it previews fails when the limit holds its add back: the
+        the sync it previews fails when the limit blocks its add: the
         label says so, so that a list of runs does not read as all clear.
         A failed sync that changed Qualys before it failed says that too.
         """

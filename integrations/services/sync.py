@@ -881,7 +881,7 @@ class SyncService:
             "addresses": str(target.size),
             "ranges": len(tokens),
             "sample": tokens[:DISPLAY_TOKENS],
-            # The group holds these as their IPv4 placeholders (0.0.0.x).
+            # Qualys stores these in the group as their IPv4 placeholders (0.0.0.x).
             "ipv6": str(target.only(6).size),
         }
         self.run.group_ranges = "\n".join(tokens)

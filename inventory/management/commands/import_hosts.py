@@ -137,7 +137,7 @@ class Command(QuietForCron, BaseCommand):
 
     @staticmethod
     def _user(username: str):
-        """Return the active user named ``username``, None for no name, or fail naming it."""
+        """Return the active user named ``username``, or None for no name; else raise."""
         if not username:
             return None
         user = get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: username})
