@@ -301,9 +301,9 @@ class SyncRun(models.Model):
         label = self.get_status_display()
         if self.dry_run and self.status == self.Status.SUCCEEDED and self.held_back:
             return f"{label}; a sync would fail on the limit"
-        # Every step listed as done is a write to Qualys: the add or the group.
-        done = (self.details or {}).get("done")
-        if not self.dry_run and self.status == self.Status.FAILED and done:
+        # The sync records "wrote" when a step changed what Qualys holds.
+        wrote = (self.details or {}).get("wrote")
+        if not self.dry_run and self.status == self.Status.FAILED and wrote:
             return f"{label} after writing to Qualys"
         return label
 

@@ -687,7 +687,7 @@ class SyncService:
                 # the addresses, though the subscription cannot confirm it now.
                 self.run.ips_added = count(plan.to_add.size)
                 self.details["add"]["unconfirmed"] = True
-                self.done.append(
+                self._wrote(
                     f"Added {_addresses(plan.to_add.size)} to the subscription: Qualys accepted "
                     "the add, and the next sync reads the subscription to confirm it."
                 )
@@ -702,7 +702,7 @@ class SyncService:
         added = updated.addresses - subscription.addresses
         self.run.ips_added = count(added.size)
         if added:
-            self.done.append(f"Added {_addresses(added.size)} to the subscription.")
+            self._wrote(f"Added {_addresses(added.size)} to the subscription.")
         missing = plan.to_add - updated.addresses
         if failure is not None and not missing:
             # The reply failed (a timeout, a dropped connection) after Qualys
@@ -759,7 +759,7 @@ class SyncService:
             group = self._find_group()
             if group is None:
                 group_id = self.client.add_asset_group(title, ips)
-                self.done.append(f"Created the asset group {title} with {_addresses(target.size)}.")
+                self._wrote(f"Created the asset group {title} with {_addresses(target.size)}.")
                 self.details["group_created"] = True
             else:
                 group_id, current = group
@@ -768,7 +768,7 @@ class SyncService:
                     self.client.edit_asset_group(
                         group_id, add_ips=to_add or None, remove_ips=to_remove or None
                     )
-                    self.done.append(
+                    self._wrote(
                         f"Set the asset group {title} to {_addresses(target.size)}: "
                         f"{_addresses(to_add.size)} added to it, {_addresses(to_remove.size)} "
                         "removed."
@@ -792,7 +792,7 @@ class SyncService:
                     "again holds its target, so nothing needs doing: "
                     f"{without_retry_advice(error)}"
                 )
-                self.done.append(
+                self._wrote(
                     f"Set the asset group {title} to {_addresses(target.size)}, as reading it "
                     "again showed."
                 )
@@ -851,6 +851,11 @@ class SyncService:
         return False
 
     # Helpers -----------------------------------------------------------------
+
+    def _wrote(self, message: str) -> None:
+        """Record ``message`` as done, for a step that changed what Qualys holds."""
+        self.done.append(message)
+        self.details["wrote"] = True
 
     def _check_lock(self) -> None:
         if self.lock is not None and self.lock.lost:

@@ -285,6 +285,12 @@ def test_add_over_limit_is_held_back(qualys, configure):
     assert qualys.group_by_title(TITLE)[1].size == 277  # S − M, as without the add
     # The group was written before the run failed, and its outcome says so.
     assert run.status_label == "Failed after writing to Qualys"
+    # The same sync again finds the group as it should be and writes nothing.
+    writes = len(qualys.writes)
+    again = sync()
+    assert len(qualys.writes) == writes
+    assert again.status == SyncRun.Status.FAILED
+    assert again.status_label == "Failed"
 
 
 def test_add_within_limit_goes_ahead(qualys, configure):
