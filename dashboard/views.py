@@ -27,7 +27,12 @@ from .lists import (
     read_page,
     stale_selected,
 )
-from .querysets import coverage_counts, stale_host_count, unmanaged_ipv6_count
+from .querysets import (
+    coverage_counts,
+    stale_host_count,
+    unmanaged_ipv6_count,
+    unmanaged_stale_ipv4_count,
+)
 
 PERMISSION_SYNC = "integrations.change_qualyssettings"
 
@@ -44,6 +49,17 @@ class DashboardView(TemplateView):
 
     template_name = "dashboard/index.html"
 
+    @staticmethod
+    def _add_hints(coverage, sync_status: widgets.SyncStatusWidget) -> list[str]:
+        """Return the I − S card's sentences on what the next sync adds."""
+        settings = sync_status.settings
+        parts = widgets.UnmanagedParts(coverage.unmanaged_by_qualys)
+        if parts.count:
+            parts.ipv6 = unmanaged_ipv6_count()
+            if settings is not None and settings.auto_subscribe and not settings.add_stale_hosts:
+                parts.stale_ipv4 = unmanaged_stale_ipv4_count()
+        return widgets.add_hints(parts, settings, sync_status.held_back_add)
+
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         coverage = coverage_counts()
@@ -59,7 +75,7 @@ class DashboardView(TemplateView):
         context.update(
             coverage=coverage,
             stale_hosts=stale_host_count(),
-            count_widgets=widgets.count_widgets(coverage, unmanaged_ipv6_count()),
+            count_widgets=widgets.count_widgets(coverage, self._add_hints(coverage, sync_status)),
             sync_status=sync_status,
             venn=widgets.VennWidget(coverage),
             trend=widgets.TrendWidget(status.trend_runs()),

@@ -6,7 +6,7 @@ them for their template. None of them runs a query of its own on the sets.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.urls import reverse
 from django.utils.safestring import SafeString
@@ -21,17 +21,13 @@ from .status import NextRun
 
 @dataclass
 class CountWidget:
-    """A card with one set's count and a link to its list."""
+    """A card with one set's count and a link to its list, and for I − S what a sync adds."""
 
     coverage_set: CoverageSet
     count: int
     colour: str
-    # For I − S: how many of its addresses are IPv6, which no sync adds to Qualys.
-    ipv6: int = 0
-
-    @property
-    def ipv4(self) -> int:
-        return self.count - self.ipv6
+    # For I − S: sentences on what the next sync adds of it (see add_hints).
+    hints: list[str] = field(default_factory=list)
 
     @property
     def template_name(self) -> str:
@@ -42,14 +38,96 @@ class CountWidget:
         return reverse("dashboard:list", args=[self.coverage_set.slug])
 
 
-def count_widgets(coverage: Coverage, unmanaged_ipv6: int = 0) -> list[CountWidget]:
-    """Return the three count cards; ``unmanaged_ipv6`` is the IPv6 part of I − S."""
+@dataclass
+class UnmanagedParts:
+    """The parts of I − S that decide what a sync adds of it."""
+
+    count: int
+    ipv6: int = 0
+    # Stale IPv4 hosts, counted only when Add stale hosts is off.
+    stale_ipv4: int = 0
+
+
+def _number(value: int) -> str:
+    return f"{value:,}"
+
+
+def _ipv6_sentence(ipv6: int) -> str:
+    if ipv6 == 1:
+        need = "The IPv6 address needs a mapping record"
+    else:
+        need = f"The {_number(ipv6)} IPv6 addresses need mapping records"
+    return f"{need} in Qualys, which this product does not create"
+
+
+def add_hints(
+    parts: UnmanagedParts, settings: QualysSettings | None, held_back: int | None
+) -> list[str]:
+    """Return what the next sync adds of I − S to the subscription, one paragraph each.
+
+    ``held_back`` is the add that the last sync held back and the limit
+    still holds back (``SyncStatusWidget.held_back_add``).
+    """
+    if not parts.count:
+        return []
+    ipv4 = parts.count - parts.ipv6
+    if settings is not None and settings.is_configured and not settings.enabled:
+        return ["The Qualys integration is off, so no sync runs and nothing is added to the "
+                "subscription."]  # fmt: skip
+    if settings is None or not settings.auto_subscribe:
+        text = "Auto-Subscribe is off: the sync adds nothing to the subscription."
+        if ipv4:
+            text += " Turn it on in the Qualys settings to add the IPv4 addresses among these."
+        if parts.ipv6:
+            text += f" {_ipv6_sentence(parts.ipv6)}."
+        return [text]
+
+    left_out = 0 if settings.add_stale_hosts else min(parts.stale_ipv4, ipv4)
+    adds = ipv4 - left_out
+    limit = settings.max_add_per_sync
+    if adds and limit and adds > limit:
+        text = (
+            f"Auto-Subscribe is on, but the next sync adds none of these: the {_number(adds)} "
+            f"IPv4 addresses it would add are more than the limit of {_number(limit)} per sync, "
+            "so it fails. Check this list, then raise the limit in the Qualys settings."
+        )
+    elif adds:
+        what = "IPv4 address" if adds == 1 else f"{_number(adds)} IPv4 addresses"
+        text = (
+            f"Auto-Subscribe is on: the next sync adds the {what} among these to the Qualys "
+            "subscription."
+        )
+    elif ipv4:
+        text = "Auto-Subscribe is on, but the next sync adds none of these."
+    else:
+        text = (
+            "Auto-Subscribe is on, but none of these is an IPv4 address, so the next sync adds "
+            "none of them."
+        )
+    if left_out:
+        hosts = "stale host is" if left_out == 1 else f"{_number(left_out)} stale hosts are"
+        text += f" The {hosts} left out, because Add stale hosts is off."
+    if parts.ipv6:
+        stays = "it stays" if parts.ipv6 == 1 else "they stay"
+        reports = "it" if parts.ipv6 == 1 else "them"
+        text += f" {_ipv6_sentence(parts.ipv6)}, so {stays} here and each sync reports {reports}."
+    hints = [text]
+    if held_back and not (limit and adds > limit):
+        hints.append(
+            f"The last sync added none of them: its {_number(held_back)} addresses to add were "
+            "more than the limit. Check this list, then raise the limit in the Qualys settings."
+        )
+    return hints
+
+
+def count_widgets(coverage: Coverage, hints: list[str] | None = None) -> list[CountWidget]:
+    """Return the three count cards; ``hints`` go on the I − S card (see add_hints)."""
     return [
         CountWidget(
             COVERAGE_SETS["unmanaged-by-qualys"],
             coverage.unmanaged_by_qualys,
             "red",
-            ipv6=unmanaged_ipv6,
+            hints=hints or [],
         ),
         CountWidget(COVERAGE_SETS["unmanaged-by-lumeta"], coverage.unmanaged_by_lumeta, "yellow"),
         CountWidget(COVERAGE_SETS["managed-by-both"], coverage.managed_by_both, "blue"),

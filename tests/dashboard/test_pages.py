@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from dashboard import lists, querysets, svg
+from dashboard import lists, querysets, svg, widgets
 from dashboard import views as dashboard_views
 from dashboard.svg import Series, trend
 from integrations import constants
@@ -253,6 +253,23 @@ def test_integration_off_adds_nothing_and_cannot_sync(client, django_user_model,
     assert 'disabled title="Turn the Qualys integration on first.">Sync now</button>' in html
 
 
+def test_unmanaged_card_leaves_out_stale_hosts_when_set(viewer_client, db):
+    settings = configure()
+    settings.auto_subscribe = True
+    settings.add_stale_hosts = False
+    settings.save()
+    index_hosts(["192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::1"])
+    Host.objects.filter(address__in=["192.0.2.2", "192.0.2.3", "2001:db8::1"]).update(stale=True)
+
+    html = viewer_client.get(INDEX).content.decode()
+
+    # The stale IPv6 host is counted as IPv6, never as a stale IPv4 one.
+    assert (
+        "the next sync adds the IPv4 address among these to the Qualys subscription. The 2 stale "
+        "hosts are left out, because Add stale hosts is off. The IPv6 address needs" in html
+    )
+
+
 def test_unmanaged_card_has_no_hint_when_empty(viewer_client, db):
     settings = configure()
     settings.auto_subscribe = True
@@ -280,15 +297,72 @@ def test_unmanaged_card_held_back_add(viewer_client, db):
     html = viewer_client.get(INDEX).content.decode()
 
     assert (
-        "the next sync adds the 2 IPv4 addresses among these to the Qualys subscription, stale "
-        "hosts left out (Add stale hosts is off), unless they are more than the limit of 1,000 "
-        "per sync." in html
+        "Auto-Subscribe is on: the next sync adds the 2 IPv4 addresses among these to the Qualys "
+        "subscription." in html
     )
     assert "The last sync added none of them: its 1,500 addresses to add were more than" in html
     settings.max_add_per_sync = 2000
     settings.save()
     raised = viewer_client.get(INDEX).content.decode()
     assert "The last sync added none of them" not in raised
+
+
+def qualys_settings(**fields) -> QualysSettings:
+    values = {"enabled": True, "server": "https://qualysapi.qualys.com", "username": "api",
+              "password": "s3cret", "auto_subscribe": True, "add_stale_hosts": True,
+              "max_add_per_sync": 0, **fields}  # fmt: skip
+    return QualysSettings(**values)
+
+
+@pytest.mark.parametrize(
+    ("parts", "fields", "held_back", "expected"),
+    [
+        (
+            widgets.UnmanagedParts(5, ipv6=1, stale_ipv4=3),
+            {"add_stale_hosts": False},
+            None,
+            ["Auto-Subscribe is on: the next sync adds the IPv4 address among these to the "
+             "Qualys subscription. The 3 stale hosts are left out, because Add stale hosts is "
+             "off. The IPv6 address needs a mapping record in Qualys, which this product does "
+             "not create, so it stays here and each sync reports it."],
+        ),
+        (
+            widgets.UnmanagedParts(3, stale_ipv4=3),
+            {"add_stale_hosts": False},
+            None,
+            ["Auto-Subscribe is on, but the next sync adds none of these. The 3 stale hosts are "
+             "left out, because Add stale hosts is off."],
+        ),
+        (
+            # Stale hosts count only when the setting leaves them out.
+            widgets.UnmanagedParts(3, stale_ipv4=3),
+            {},
+            None,
+            ["Auto-Subscribe is on: the next sync adds the 3 IPv4 addresses among these to the "
+             "Qualys subscription."],
+        ),
+        (
+            widgets.UnmanagedParts(160),
+            {"max_add_per_sync": 50},
+            160,
+            ["Auto-Subscribe is on, but the next sync adds none of these: the 160 IPv4 addresses "
+             "it would add are more than the limit of 50 per sync, so it fails. Check this list, "
+             "then raise the limit in the Qualys settings."],
+        ),
+        (
+            # Within the limit once the stale hosts are left out.
+            widgets.UnmanagedParts(60, stale_ipv4=20),
+            {"max_add_per_sync": 50, "add_stale_hosts": False},
+            None,
+            ["Auto-Subscribe is on: the next sync adds the 40 IPv4 addresses among these to the "
+             "Qualys subscription. The 20 stale hosts are left out, because Add stale hosts is "
+             "off."],
+        ),
+        (widgets.UnmanagedParts(0), {}, None, []),
+    ],
+)  # fmt: skip
+def test_add_hints_count_what_the_next_sync_adds(parts, fields, held_back, expected):
+    assert widgets.add_hints(parts, qualys_settings(**fields), held_back) == expected
 
 
 @pytest.mark.parametrize(
