@@ -250,7 +250,8 @@ def test_integration_off_adds_nothing_and_cannot_sync(client, django_user_model,
 
     assert "The Qualys integration is off, so no sync runs and nothing is added" in html
     assert "the next sync adds" not in html
-    assert 'disabled title="Turn the Qualys integration on first.">Sync now</button>' in html
+    assert 'disabled aria-describedby="sync-now-help">Sync now</button>' in html
+    assert "The Qualys integration is turned off: turn it on in its settings to sync." in html
 
 
 def test_unmanaged_card_leaves_out_stale_hosts_when_set(viewer_client, db):

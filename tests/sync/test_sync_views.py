@@ -82,6 +82,11 @@ def test_sync_now_refused_while_integration_off(editor_client, configure, broker
     assert list(SyncRun.objects.values_list("dry_run", flat=True)) == [True]
     assert preview.status_code == 302
     assert queued_messages(broker) == 1
+    # The panel's button is disabled, with the reason beside it, as on the dashboard.
+    page = editor_client.get(reverse("integrations:qualys")).content.decode()
+    assert 'id="sync-now" disabled aria-describedby="sync-off-help">Sync now' in page
+    assert "Sync now is off while the integration is turned off." in page
+    assert '<button type="submit" id="sync-preview">Preview</button>' in page
 
 
 def test_viewer_cannot_start_sync_or_preview(viewer_client, configure, broker):
