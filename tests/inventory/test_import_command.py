@@ -45,18 +45,21 @@ def test_command_records_the_named_user(django_user_model):
 
 
 @pytest.mark.parametrize(
-    ("active", "expected"),
+    ("name", "active", "expected"),
     [
-        (None, "--user nobody-here: no such user."),
-        (False, "--user nobody-here is not active."),
+        ("nobody-here", None, "--user nobody-here: no such user."),
+        ("nobody-here", False, "--user nobody-here is not active."),
+        (" ", None, "--user is empty."),
     ],
 )
-def test_command_refuses_unknown_or_inactive_user(django_user_model, active, expected):
+def test_command_refuses_unknown_inactive_or_empty_user(
+    django_user_model, name, active, expected
+):
     if active is not None:
-        django_user_model.objects.create_user("nobody-here", is_active=active)
+        django_user_model.objects.create_user(name, is_active=active)
 
     with pytest.raises(CommandError) as error:
-        run(str(fixture_path("hosts.csv")), "--user", "nobody-here")
+        run(str(fixture_path("hosts.csv")), "--user", name)
 
     assert expected in str(error.value)
     assert "leave --user out" in str(error.value)

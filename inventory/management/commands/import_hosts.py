@@ -47,7 +47,7 @@ class Command(QuietForCron, BaseCommand):
         )
         parser.add_argument(
             "--user",
-            default="",
+            default=None,
             metavar="USERNAME",
             help=(
                 "The user the import is recorded as started by, as on imports from the page "
@@ -86,7 +86,7 @@ class Command(QuietForCron, BaseCommand):
             problem = name_problem("--source", options["source"].strip())
             if problem:
                 raise CommandError(problem)
-        user = self._user(options["user"].strip())
+        user = self._user(options["user"])
         for path in paths:
             if path.is_dir():
                 raise CommandError(
@@ -136,10 +136,18 @@ class Command(QuietForCron, BaseCommand):
             raise CommandError(" ".join(problems))
 
     @staticmethod
-    def _user(username: str):
-        """Return the active user named ``username``, or None for no name; else raise."""
-        if not username:
+    def _user(username: str | None):
+        """Return the active user named ``username``, or None without --user; else raise."""
+        if username is None:
             return None
+        username = username.strip()
+        if not username:
+            # As with --source: --user "$IMPORT_USER" with the variable unset
+            # must not record the import as nobody's without a word.
+            raise CommandError(
+                "--user is empty. Give the name of an active user of this product, or leave "
+                "--user out."
+            )
         user = get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: username})
         found = user.filter(is_active=True).first()
         if found is None:
