@@ -69,7 +69,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
         "created_at",
         "trigger",
         "dry_run",
-        "status",
+        "outcome",
         "duration",
         "indexed",
         "subscribed",
@@ -83,6 +83,12 @@ class SyncRunAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["status", "trigger", "dry_run"]
     date_hierarchy = "created_at"
+
+    @admin.display(description="Status", ordering="status")
+    def outcome(self, run: SyncRun) -> str:
+        """The status as the pages show it, such as "Failed after writing to Qualys"."""
+        return run.status_label
+
     search_fields = ["error", "task_id"]
     exclude = ["add_ranges", "group_ranges"]
 

@@ -308,6 +308,12 @@ class SyncRun(models.Model):
         return label
 
     @property
+    def status_css(self) -> str:
+        """Return the CSS classes of the outcome: a qualified success is shown as a warning."""
+        qualified = " qualified" if self.status_label != self.get_status_display() else ""
+        return f"status-{self.status}{qualified}"
+
+    @property
     def duration(self):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at

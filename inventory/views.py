@@ -297,7 +297,10 @@ class ImportProgressView(View):
     """JSON progress of an import, polled by the import page."""
 
     def get(self, request: HttpRequest, pk: int) -> JsonResponse:
-        run = import_run_or_404(pk)
+        run = ImportRun.objects.filter(pk=pk).first()
+        if run is None:
+            # The poller reads JSON, so the error is JSON too.
+            return JsonResponse({"error": f"Import {pk} not found."}, status=404)
         settle_abandoned_runs([run])
         if run.status == ImportRun.Status.RUNNING:
             progress = background.current_progress(run.pk, run.progress) or {}

@@ -21,6 +21,7 @@ of the subscription and the asset group, whose result is stored and recorded.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -65,6 +66,8 @@ logger = logging.getLogger(__name__)
 DISPLAY_TOKENS = 200
 MAX_WARNINGS = 100
 SAMPLE_SIZE = 20
+# The first sentence of a message: up to a full stop followed by a space or the end.
+FIRST_SENTENCE = re.compile(r"(.+?[.!?])(?:\s|$)", re.S)
 
 
 COUNT_FIELDS = (
@@ -404,10 +407,15 @@ class SyncService:
         self.client.report_retries(self._retrying)
 
     def _retrying(self, message: str, retry: int, retries: int, delay: float) -> None:
-        """Show on the run's progress that a Qualys call failed and is tried again."""
+        """Show on the run's progress that a Qualys call failed and is tried again.
+
+        Only the message's first sentence is shown: the rest advises what to
+        do, and the sync is doing it.
+        """
+        first = FIRST_SENTENCE.match(message)
         self.progress.update(
             retry=f"A Qualys call failed and is tried again in {delay:.0f} s "
-            f"(retry {retry} of {retries}): {message}"
+            f"(retry {retry} of {retries}): {first[1] if first else message}"
         )
 
     def fetch_subscription(self) -> Subscription:

@@ -317,7 +317,8 @@ def test_view_falls_back_to_stored_password(editor, fake_client):
 
 @pytest.mark.django_db
 def test_view_keeps_sync_buttons_enabled(editor, fake_client):
-    store_settings()
+    # A saved, enabled integration: testing the connection leaves its buttons usable.
+    store_settings(enabled=True)
     response = editor_client(editor).post(TEST_URL, form())
     html = response.content.decode()
     sync_now = html[html.index('id="sync-now"') :].split(">", 1)[0]

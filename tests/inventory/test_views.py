@@ -270,11 +270,13 @@ def test_host_detail_unknown_address_is_404(viewer_client):
 
 
 def test_unknown_import_run_is_404_naming_it(viewer_client):
-    for name in ("import-run", "import-progress"):
-        response = viewer_client.get(reverse(f"inventory:{name}", args=[999]))
+    page = viewer_client.get(reverse("inventory:import-run", args=[999]))
+    progress = viewer_client.get(reverse("inventory:import-progress", args=[999]))
 
-        assert response.status_code == 404
-        assert "Import 999 not found." in response.content.decode()
+    assert page.status_code == 404
+    assert "Import 999 not found." in page.content.decode()
+    assert progress.status_code == 404
+    assert progress.json() == {"error": "Import 999 not found."}
 
 
 def test_viewer_cannot_import(viewer_client):

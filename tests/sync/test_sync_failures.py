@@ -226,6 +226,10 @@ def test_accepted_add_counts_though_reread_fails(qualys, configure, editor_clien
     assert run.status_label == "Failed after writing to Qualys"
     page = editor_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
     assert "Added to the subscription</h2>" in page
+    # The error sits in the list of what was and was not done, not twice.
+    assert "what it did and did not do</a> is listed below." in page
+    assert page.count("The subscription could not be read again after the add") == 1
+    assert "What was done and not done</h2>" in page
 
 
 def test_retry_of_a_failed_call_shows_in_progress(qualys, configure, monkeypatch):
@@ -248,7 +252,9 @@ def test_retry_of_a_failed_call_shows_in_progress(qualys, configure, monkeypatch
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert len(shown) == 1
     assert shown[0].startswith("A Qualys call failed and is tried again in ")
-    assert "(retry 1 of 3): " in shown[0]
+    assert "(retry 1 of 3): Qualys returned HTTP 503" in shown[0]
+    # The message's advice to try again is left out: the sync is doing it.
+    assert "try again" not in shown[0]
     # The next step ends the notice.
     assert "retry" not in run.progress
 
@@ -325,7 +331,8 @@ def test_preview_warns_of_add_over_limit(qualys, configure, editor_client):
     # The outcome itself says that the sync it previews fails, wherever runs are listed.
     label = "Succeeded; a sync would fail on the limit"
     assert run.status_label == label
-    assert f'data-field="status_label">{label}</strong>' in page
+    assert f'class="status-succeeded qualified" data-field="status_label">{label}</strong>' in page
+    assert "at most 1 address per sync" in page
     panel = editor_client.get(reverse("integrations:qualys")).content.decode()
     assert f">{label}</td>" in panel
     progress = editor_client.get(reverse("integrations:sync-progress") + f"?run={run.pk}").json()

@@ -202,6 +202,7 @@ def test_auto_subscribe_off_sets_group_without_adding(qualys, configure, viewer_
     assert run.group_ranges.splitlines() == ["192.0.2.1", "192.0.2.12", "2001:db8::8"]
     assert run.details["group_created"] is True
     assert run.details["group_id"] == group_id
+    assert "Nothing: Auto-Subscribe is off." in page
     # The run's list names 2001:db8::8, which the group holds as 0.0.0.8: the page says so.
     assert run.details["group"]["ipv6"] == "1"
     assert (
