@@ -86,7 +86,7 @@ class SyncRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Status", ordering="status")
     def outcome(self, run: SyncRun) -> str:
-        """The status as the pages show it, such as "Failed after writing to Qualys"."""
+        """Return the status as the pages show it, such as "Failed after writing to Qualys"."""
         return run.status_label
 
     search_fields = ["error", "task_id"]

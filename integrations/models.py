@@ -295,7 +295,7 @@ class SyncRun(models.Model):
 
         A preview succeeds when it could read and compute everything, but
         the sync it previews fails when the limit blocks its add: the
-        label says so, so that a list of runs does not read as all clear.
+        label states it, so that a list of runs does not read as all clear.
         A failed sync that changed Qualys before it failed says that too.
         """
         label = self.get_status_display()
