@@ -143,6 +143,17 @@ MARKER_CORNERS = {
 }
 
 
+def legend_swatch(series: Series, index: int) -> SafeString:
+    """Return a small SVG of the stroke and marker of the chart's ``index``-th line."""
+    shape = MARKER_SHAPES[index % len(MARKER_SHAPES)]
+    return mark_safe(  # noqa: S308 - colours, dashes and numbers only
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 34 12" width="34" height="12" '
+        'aria-hidden="true" focusable="false">'
+        f'<line x1="1" x2="33" y1="6" y2="6" stroke="{series.colour}" stroke-width="2.5" '
+        f'stroke-dasharray="{series.dash}"/>{_marker(shape, 17, 6, series.colour)}</svg>'
+    )
+
+
 def _marker(shape: str, cx: float, cy: float, colour: str) -> str:
     """Return an SVG marker of ``shape`` centred on (cx, cy), with a white outline."""
     outline = f'fill="{colour}" stroke="#fff" stroke-width="1"'
@@ -160,14 +171,17 @@ def trend(
     counts: list[Series],
     coverage: Series,
     positions: list[float] | None = None,
+    *,
+    legend: bool = True,
 ) -> SafeString:
     """Return a line chart of ``counts`` (left axis) and ``coverage`` in % (right axis).
 
     ``positions`` places each point along the time axis, from 0 (the first)
-    to 1 (the last); without them the points are evenly spaced.
+    to 1 (the last); without them the points are evenly spaced. Without
+    ``legend`` the chart leaves its legend to the page (see legend_swatch).
     """
-    width, height = 760, 300
-    left, right, top, bottom = 70, 70, 20, 50
+    width, height = 760, 300 if legend else 276
+    left, right, top, bottom = 70, 70, 20, 50 if legend else 26
     plot_width, plot_height = width - left - right, height - top - bottom
     points = len(labels)
     maximum = max((value for series in counts for value in series.values if value), default=0)
@@ -236,7 +250,7 @@ def trend(
         shape = shapes.get(id(series), "circle")
         parts.extend(_marker(shape, px, py, series.colour) for _, px, py in marked)
     legend_x = left
-    for series, _, _ in all_series:
+    for series, _, _ in all_series if legend else []:
         ly = height - 12
         parts.append(
             f'<line x1="{legend_x}" x2="{legend_x + 26}" y1="{ly - 4}" y2="{ly - 4}" '

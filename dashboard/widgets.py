@@ -182,13 +182,8 @@ class TrendWidget:
             )
         return rows
 
-    @property
-    def svg(self) -> SafeString:
-        rows = self.rows
-        labels = [f"{row['when']:%Y-%m-%d}" for row in rows]
-        if len(set(labels)) < len(labels):
-            # Several syncs on one day: the axis names each run's time as well.
-            labels = [f"{row['when']:%Y-%m-%d %H:%M}" for row in rows]
+    def _series(self, rows: list[dict]) -> tuple[list[svg.Series], svg.Series]:
+        """Return the three count lines and the coverage line of ``rows``."""
         counts = [
             svg.Series(
                 "Unmanaged by Qualys", svg.RED, "none", [r["unmanaged_by_qualys"] for r in rows]
@@ -204,6 +199,27 @@ class TrendWidget:
         coverage = svg.Series(
             "Coverage (right axis)", "#1b7a36", "10 4 2 4", [r["coverage"] for r in rows]
         )
+        return counts, coverage
+
+    @property
+    def legend(self) -> list[tuple[str, SafeString]]:
+        """Return each line's label and a small picture of its stroke and marker.
+
+        The legend is HTML beside the chart, so that it wraps on a narrow
+        screen and stays in view while the chart scrolls sideways.
+        """
+        counts, coverage = self._series([])
+        return [(series.label, svg.legend_swatch(series, index)) for index, series in
+                enumerate([*counts, coverage])]  # fmt: skip
+
+    @property
+    def svg(self) -> SafeString:
+        rows = self.rows
+        labels = [f"{row['when']:%Y-%m-%d}" for row in rows]
+        if len(set(labels)) < len(labels):
+            # Several syncs on one day: the axis names each run's time as well.
+            labels = [f"{row['when']:%Y-%m-%d %H:%M}" for row in rows]
+        counts, coverage = self._series(rows)
         # Points are placed by time, so that a gap between syncs shows as one.
         positions = None
         if len(rows) > 1:
@@ -213,7 +229,7 @@ class TrendWidget:
             span = (last - first).total_seconds()
             if span > 0:
                 positions = [(row["when"] - first).total_seconds() / span for row in rows]
-        return svg.trend(labels, counts, coverage, positions)
+        return svg.trend(labels, counts, coverage, positions, legend=False)
 
 
 @dataclass

@@ -121,6 +121,11 @@ def test_trend_draws_successful_syncs_only(viewer_client, db):
     assert "30.0%" in trend
     assert "10.0%" in trend
     assert ">2026-11-01</text>" in trend
+    # The legend is HTML beside the chart, one entry per line with its stroke and marker.
+    legend = trend[trend.index('<ul class="trend-legend"') :]
+    assert legend.count("<li><svg") == 4
+    assert "</svg> Coverage (right axis)</li>" in legend
+    assert '<rect x="' in legend
 
 
 def test_trend_axis_shows_times_same_day(viewer_client, db):

@@ -52,9 +52,14 @@ def test_pages_fit_a_narrow_window(page, log_in, live_server, admin_user):
     figure = page.locator(".trend-scroll")
     scrolled = figure.evaluate("element => element.scrollLeft + element.clientWidth")
     figure_width = figure.evaluate("element => element.scrollWidth")
+    legend_right = page.evaluate(
+        "document.querySelector('.trend-legend').getBoundingClientRect().right"
+    )
 
     assert widths == {path: 320 for path in paths}
     # The trend chart keeps a readable size and scrolls inside its figure.
     assert chart_width >= 680
     # It opens at its right end, where the latest sync is.
     assert abs(scrolled - figure_width) <= 1
+    # Its legend wraps within the window, whatever part of the chart is in view.
+    assert legend_right <= 320
