@@ -113,9 +113,10 @@ def add_hints(
         text += f" {_ipv6_sentence(parts.ipv6)}, so {stays} here and each sync reports {reports}."
     hints = [text]
     if held_back and not (limit and adds > limit):
+        # The last add was over today's limit, and the next one is within it.
         hints.append(
             f"The last sync added none of them: its {_number(held_back)} addresses to add were "
-            "more than the limit. Check this list, then raise the limit in the Qualys settings."
+            "more than the limit. The add of the next sync is within it."
         )
     return hints
 

@@ -296,7 +296,7 @@ class SyncRun(models.Model):
         A preview succeeds when it could read and compute everything, but
         the sync it previews fails when the limit blocks its add: the
         label states it, so that a list of runs does not read as all clear.
-        A failed sync that changed Qualys before it failed says that too.
+        A failed sync that changed Qualys before it failed gets its own label too.
         """
         label = self.get_status_display()
         if self.dry_run and self.status == self.Status.SUCCEEDED and self.held_back:
@@ -306,6 +306,12 @@ class SyncRun(models.Model):
         if not self.dry_run and self.status == self.Status.FAILED and wrote:
             return f"{label} after writing to Qualys"
         return label
+
+    @property
+    def error_is_listed(self) -> bool:
+        """Whether the error is no more than the steps not done, which the run's page lists."""
+        not_done = (self.details or {}).get("not_done") or []
+        return bool(not_done) and self.error == " ".join(not_done)
 
     @property
     def status_css(self) -> str:

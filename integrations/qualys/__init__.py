@@ -47,7 +47,6 @@ from integrations.qualys.errors import (
     TLSFailure,
     UnexpectedResponse,
     is_transient,
-    without_retry_advice,
 )
 from integrations.qualys.records import (
     ApiBudget,
@@ -83,5 +82,4 @@ __all__ = [
     "MessageInsteadOfData",
     "UnexpectedResponse",
     "is_transient",
-    "without_retry_advice",
 ]

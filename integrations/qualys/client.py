@@ -133,6 +133,10 @@ class QualysClient:
         self.host_list_version = host_list_version
         self.warnings: list[str] = []
         self.suppressed_warnings = 0
+        # Write calls sent, and those Qualys confirmed: a caller tells from them
+        # whether Qualys may have changed, even when a later call failed.
+        self.writes_sent = 0
+        self.writes_confirmed = 0
 
     @property
     def budget(self) -> ApiBudget:
@@ -703,6 +707,7 @@ class QualysClient:
     # Writes -----------------------------------------------------------------
 
     def _write(self, path: str, params: dict[str, str], *, idempotent: bool = True) -> SimpleReturn:
+        self.writes_sent += 1
         with self._transport.open(
             "POST", path, params, expect=("SIMPLE_RETURN",), idempotent=idempotent
         ) as response:
@@ -711,6 +716,7 @@ class QualysClient:
                     f"Qualys returned <{response.root_tag}> for the write call {path} "
                     "instead of SIMPLE_RETURN. Check the asset in Qualys before retrying."
                 )
+            self.writes_confirmed += 1
             return response.simple
 
     def _chunks(self, base: dict[str, str], field: str, ips: IPSet) -> Iterator[str]:

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-# The advice that ends the message of an error that the same call may not repeat: a
-# broken connection or a reply cut short.
+# The advice that ends the messages of a broken connection and of a reply cut short.
 RETRY_ADVICE = "Start the sync or the connection test again."
-
-
-def without_retry_advice(error: Exception) -> str:
-    """Return the message of ``error`` without RETRY_ADVICE, for a step that succeeded anyway."""
-    return str(error).removesuffix(RETRY_ADVICE).rstrip()
 
 
 class QualysError(Exception):

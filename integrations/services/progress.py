@@ -76,11 +76,12 @@ class ProgressReporter:
     def hosts(self, count: int) -> None:
         """Record the number of scanned hosts read so far; a retry shown before is over."""
         self.run.progress["hosts_read"] = count
-        self.run.progress.pop("retry", None)
+        # A retry notice goes at once, not at the next periodic save.
+        retry_over = self.run.progress.pop("retry", None) is not None
         if self.listener is not None:
             self.listener(self.run.step, self.run.progress)
         due = count - self._last_saved_hosts >= HOSTS_EVERY
-        if due and time.monotonic() - self._last_save >= MIN_SECONDS_BETWEEN_SAVES:
+        if retry_over or (due and time.monotonic() - self._last_save >= MIN_SECONDS_BETWEEN_SAVES):
             self._last_saved_hosts = count
             self._save(notify=False)
 

@@ -54,7 +54,6 @@ from ..qualys import (
     InvalidRequest,
     QualysClient,
     QualysError,
-    without_retry_advice,
 )
 from . import store
 from .lock import LockError, SyncLock
@@ -412,10 +411,9 @@ class SyncService:
         Only the message's first sentence is shown: the rest advises what to
         do, and the sync is doing it.
         """
-        first = FIRST_SENTENCE.match(message)
         self.progress.update(
             retry=f"A Qualys call failed and is tried again in {delay:.0f} s "
-            f"(retry {retry} of {retries}): {first[1] if first else message}"
+            f"(retry {retry} of {retries}): {first_sentence(message)}"
         )
 
     def fetch_subscription(self) -> Subscription:
@@ -719,7 +717,7 @@ class SyncService:
             self.warnings.append(
                 f"Adding {_addresses(plan.to_add.size)} to the subscription reported an error, "
                 "but the subscription read again holds every one of them, so nothing needs "
-                f"doing: {without_retry_advice(failure)}"
+                f"doing: {first_sentence(str(failure))}"
             )
         elif failure is not None:
             # The client adds a large set in several calls, and the calls before
@@ -763,6 +761,7 @@ class SyncService:
         self._check_lock()
         ips = group_ips_for_qualys(target, subscription)
         title = constants.ASSET_GROUP_TITLE
+        writes_before = self.client.writes_sent
         try:
             group = self._find_group()
             if group is None:
@@ -793,18 +792,30 @@ class SyncService:
             self.details["group_id"] = group_id
             self.run.group_size = count(target.size)
         except QualysError as error:
-            if self._group_holds(ips, error, title):
-                # The write landed although its reply failed, so the group is done.
+            if not self._group_holds(ips, error, title):
+                return
+            self.run.group_size = count(target.size)
+            reason = first_sentence(str(error))
+            if self.client.writes_sent == writes_before:
+                # The group could not be read before any write was sent.
                 self.warnings.append(
-                    f"Updating the asset group {title} reported an error, but the group read "
-                    "again holds its target, so nothing needs doing: "
-                    f"{without_retry_advice(error)}"
+                    f"Reading the asset group {title} failed, but reading it again showed "
+                    f"that it holds its target, so nothing needs doing: {reason}"
                 )
-                self._wrote(
-                    f"Set the asset group {title} to {_addresses(target.size)}, as reading it "
-                    "again showed."
+                self.done.append(
+                    f"The asset group {title} already held the {_addresses(target.size)}, as "
+                    "reading it again showed; it was left as it was."
                 )
-                self.run.group_size = count(target.size)
+                return
+            # The write landed although its reply failed, so the group is done.
+            self.warnings.append(
+                f"Updating the asset group {title} reported an error, but the group read "
+                f"again holds its target, so nothing needs doing: {reason}"
+            )
+            self._wrote(
+                f"Set the asset group {title} to {_addresses(target.size)}, as reading it "
+                "again showed."
+            )
 
     def _find_group(self) -> tuple[int, IPSet] | None:
         """Return the asset group's ID and addresses, or None when it does not exist.
@@ -921,6 +932,9 @@ class SyncService:
     def _record(self, seconds: float) -> None:
         run = self.run
         self.progress.step("record")
+        if self.client is not None and self.client.writes_confirmed:
+            # A write Qualys confirmed, though a later step failed.
+            self.details["wrote"] = True
         if self.not_done and not run.error:
             run.error = " ".join(self.not_done)
         if self.client is not None:
@@ -978,6 +992,16 @@ class SyncService:
 
 # The suffix of a preview's summary when the sync it previews would fail on the limit.
 WOULD_FAIL_ON_LIMIT = "; a sync would fail: the add is over the Auto-Subscribe limit"
+
+
+def first_sentence(message: str) -> str:
+    """Return the first sentence of ``message``, which states what failed.
+
+    The sentences after it advise what to do, which does not fit where the
+    step succeeded after all or the sync retries by itself.
+    """
+    match = FIRST_SENTENCE.match(message)
+    return match[1] if match else message
 
 
 def summarize(run: SyncRun) -> str:

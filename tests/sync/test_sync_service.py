@@ -274,6 +274,20 @@ def test_stale_hosts_left_out_of_add_when_set(qualys, configure, viewer_client, 
     )
 
 
+def test_add_of_only_stale_hosts_says_why_nothing_is_added(qualys, configure, viewer_client):
+    configure(auto_subscribe=True, add_stale_hosts=False)
+    scenario.load(qualys)
+    Host.objects.filter(address__in=["203.0.113.5", "192.0.2.40"]).update(stale=True)
+
+    run = sync()
+    page = viewer_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert qualys.calls_of("ip_add") == []
+    assert "Nothing: the IPv4 addresses outside the subscription were all stale hosts." in page
+    assert "2 stale IPv4 addresses were left out, because Add stale hosts is off." in page
+
+
 def test_stale_hosts_added_by_default(qualys, configure):
     configure(auto_subscribe=True)
     scenario.load(qualys)
@@ -372,6 +386,9 @@ def test_failed_group_edit_keeps_hosts_to_scan(qualys, configure, viewer_client,
         )
     assert run.details["group_held"] == held.size
     assert f"{state} The next sync completes the change." in run.details["not_done"]
+    # When the add landed and the remove failed, Qualys changed.
+    written = "Failed after writing to Qualys" if failing == 2 else "Failed"
+    assert run.status_label == written
     page = viewer_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
     assert f"Asset group {TITLE}: its target</h2>" in page
     assert f"Read again, it holds {held.size} addresses; the run's error says how" in page
@@ -406,6 +423,42 @@ def test_group_edit_whose_reply_failed_after_it_landed_succeeds(
     )
     assert f"Set the asset group {TITLE} to 3 addresses, as reading it again showed." in (
         run.details["done"]
+    )
+
+
+def test_group_read_failing_once_before_any_write_is_no_write(
+    qualys, configure, monkeypatch
+):
+    configure(auto_subscribe=False)
+    scenario.load(qualys)
+    sync()
+    writes = len(qualys.writes)
+    find = QualysClient.find_asset_group_ids
+    calls = []
+
+    def fail_first(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise QualysUnreachable(
+                "The connection to the server broke while reading the reply to /group. "
+                "Start the sync or the connection test again."
+            )
+        return find(self, *args, **kwargs)
+
+    monkeypatch.setattr(QualysClient, "find_asset_group_ids", fail_first)
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert len(qualys.writes) == writes
+    assert "wrote" not in run.details
+    assert (
+        f"Reading the asset group {TITLE} failed, but reading it again showed that it holds its "
+        "target, so nothing needs doing: The connection to the server broke while reading the "
+        "reply to /group." in run.details["warnings"]
+    )
+    assert f"The asset group {TITLE} already held the 3 addresses, as reading it again showed" in (
+        run.details["done"][0]
     )
 
 

@@ -292,6 +292,27 @@ def test_run_not_started_does_not_claim_auto_subscribe_off(
     assert group_text in page
     assert "Auto-Subscribe is off" not in page
     assert "not added" not in page
+    assert "Added to the subscription</h2>" not in page
+    assert "Adding to the subscription</h2>" in page
+
+
+def test_run_page_shows_an_error_the_list_lacks(viewer_client, db):
+    listed = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.FAILED, error="A was not done.",
+        details={"not_done": ["A was not done."]},
+    )  # fmt: skip
+    # A failure that ended the run after a step was left undone: its cause is not in the list.
+    ended = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.FAILED,
+        error="The sync lock lapsed before Qualys was written to.",
+        details={"not_done": ["A was not done."]},
+    )  # fmt: skip
+
+    listed_page = viewer_client.get(reverse("integrations:sync-run", args=[listed.pk]))
+    ended_page = viewer_client.get(reverse("integrations:sync-run", args=[ended.pk]))
+
+    assert "what it did and did not do</a> is listed below." in listed_page.content.decode()
+    assert "The sync lock lapsed before Qualys was written to." in ended_page.content.decode()
 
 
 def test_unknown_sync_run_is_404_naming_it(viewer_client, db):
