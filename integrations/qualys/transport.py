@@ -355,7 +355,6 @@ class Transport:
 
     def _send(self, method: str, path: str, params: Mapping[str, str]) -> requests.Response:
         url = self.base_url + path
-        self.budget.calls += 1
         started = time.monotonic()
         send_params = params if method == "GET" else None
         send_data = form_body(params) if method != "GET" else None
@@ -373,7 +372,12 @@ class Transport:
                 allow_redirects=False,
             )
         except requests.RequestException as error:
+            # Only a call that reached Qualys counts: one that timed out
+            # waiting for the reply did; one that found no connection did not.
+            if isinstance(error, requests.ReadTimeout):
+                self.budget.calls += 1
             raise self._connection_error(error, path) from None
+        self.budget.calls += 1
         # Parameter values are not logged: IP lists can be megabytes long.
         logger.info(
             "Qualys %s %s action=%s -> HTTP %d in %.2f s",

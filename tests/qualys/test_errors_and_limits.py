@@ -489,6 +489,8 @@ def test_timeouts_and_connection_errors_are_retried(mocked, client, sleeps):
 
     assert client.list_subscription().ips.size == 1
     assert sleeps == [2.0, 4.0]
+    # The refused connection never reached Qualys; the timed-out call did.
+    assert client.budget.calls == 2
 
 
 def test_timeout_after_retries_names_the_timeout(mocked, make_client):
