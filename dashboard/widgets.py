@@ -92,9 +92,9 @@ def add_hints(
             "so it fails. Check this list, then raise the limit in the Qualys settings."
         )
     elif adds:
-        what = "IPv4 address" if adds == 1 else f"{_number(adds)} IPv4 addresses"
+        added = "IPv4 address" if adds == 1 else f"{_number(adds)} IPv4 addresses"
         text = (
-            f"Auto-Subscribe is on: the next sync adds the {what} among these to the Qualys "
+            f"Auto-Subscribe is on: the next sync adds the {added} among these to the Qualys "
             "subscription."
         )
     elif ipv4:

@@ -301,7 +301,7 @@ class SyncRun(models.Model):
         label = self.get_status_display()
         if self.dry_run and self.status == self.Status.SUCCEEDED and self.held_back:
             return f"{label}; a sync would fail on the limit"
-        # The sync records "wrote" when a step changed what Qualys holds.
+        # The sync records "wrote" when a step changed what Qualys stores.
         wrote = (self.details or {}).get("wrote")
         if not self.dry_run and self.status == self.Status.FAILED and wrote:
             return f"{label} after writing to Qualys"

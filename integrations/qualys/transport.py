@@ -372,8 +372,8 @@ class Transport:
                 allow_redirects=False,
             )
         except requests.RequestException as error:
-            # Only a call that reached Qualys counts: one that timed out
-            # waiting for the reply did; one that found no connection did not.
+            # Only a call that reached Qualys counts. One that timed out waiting
+            # for the reply reached it, and one that found no connection did not.
             if isinstance(error, requests.ReadTimeout):
                 self.budget.calls += 1
             raise self._connection_error(error, path) from None

@@ -61,15 +61,12 @@ class ProgressReporter:
             [name, round(time.monotonic() - self._started, 2), peak_memory_mib()],
         ]
         # A retry shown during the last step is over once the next one starts.
-        earlier = {key: value for key, value in self.run.progress.items() if key != "retry"}
-        self.run.progress = {**earlier, **counts, "step": name, "timeline": timeline}
+        self.run.progress = {**self._without_retry(), **counts, "step": name, "timeline": timeline}
         self._save()
 
     def update(self, **counts: Any) -> None:
         """Record new counts within the current step; new counts end a retry shown before."""
-        earlier = self.run.progress
-        if "retry" not in counts:
-            earlier = {key: value for key, value in earlier.items() if key != "retry"}
+        earlier = self.run.progress if "retry" in counts else self._without_retry()
         self.run.progress = {**earlier, **counts}
         self._save()
 
@@ -84,6 +81,10 @@ class ProgressReporter:
         if retry_over or (due and time.monotonic() - self._last_save >= MIN_SECONDS_BETWEEN_SAVES):
             self._last_saved_hosts = count
             self._save(notify=False)
+
+    def _without_retry(self) -> dict[str, Any]:
+        """Return the progress without the notice of a retry."""
+        return {key: value for key, value in self.run.progress.items() if key != "retry"}
 
     def _save(self, notify: bool = True) -> None:
         self._last_save = time.monotonic()

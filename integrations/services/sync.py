@@ -872,7 +872,7 @@ class SyncService:
     # Helpers -----------------------------------------------------------------
 
     def _wrote(self, message: str) -> None:
-        """Record ``message`` as done, for a step that changed what Qualys holds."""
+        """Record ``message`` as done, for a step that changed what Qualys stores."""
         self.done.append(message)
         self.details["wrote"] = True
 

@@ -36,6 +36,16 @@ from .base import (
 SHARED_CELL = (
     "The row's other addresses were imported; correct this one in the export and import again."
 )
+# Columns whose cell may contain several addresses, split as LIST_SEPARATORS split:
+# asset-inventory exports list every address of an asset in one cell.
+MULTI_ADDRESS_COLUMNS = (
+    "addresses",
+    "ip addresses",
+    "ipaddresses",
+    "ips",
+    "ipv4 addresses",
+    "ipv6 addresses",
+)
 # Header names, compared after lower-casing and turning "_" and "-" into spaces.
 ADDRESS_COLUMNS = (
     "ip",
@@ -48,24 +58,9 @@ ADDRESS_COLUMNS = (
     "ipv6",
     "ipv4 address",
     "ipv6 address",
-    # Asset-inventory exports list every address of an asset in one cell.
-    "addresses",
-    "ip addresses",
-    "ipaddresses",
-    "ips",
-    "ipv4 addresses",
-    "ipv6 addresses",
+    *MULTI_ADDRESS_COLUMNS,
     # Last: a "host" column beside one of the above contains names.
     "host",
-)
-# Columns whose cell may hold several addresses, split as LIST_SEPARATORS split.
-MULTI_ADDRESS_COLUMNS = (
-    "addresses",
-    "ip addresses",
-    "ipaddresses",
-    "ips",
-    "ipv4 addresses",
-    "ipv6 addresses",
 )
 VERSIONED_ADDRESS_COLUMNS = (
     "ipv4",

@@ -412,7 +412,7 @@ def test_view_keeps_stored_password_from_new_server(editor, fake_client):
     assert "correct the password below first" in response.content.decode()
     assert "The connection was not tested, and nothing was saved." in response.content.decode()
     assert "The settings were not saved." not in response.content.decode()
-    # The help text beside the error no longer says to leave the field blank.
+    # The help text beside the error no longer asks to leave the field blank.
     assert "Leave this blank to keep it" not in response.content.decode()
     assert "The stored password is for the previous server." in response.content.decode()
 

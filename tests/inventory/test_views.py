@@ -287,7 +287,7 @@ def test_viewer_cannot_import(viewer_client):
     assert Host.objects.count() == 0
 
 
-def test_upload_page_gives_the_size_limit_with_the_file_field(importer_client, settings):
+def test_upload_page_size_limit(importer_client, settings):
     settings.IMPORT_MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
     page = importer_client.get(reverse("inventory:import")).content.decode()
@@ -404,7 +404,7 @@ def test_upload_preview_writes_nothing(importer_client, settings):
     )
 
     assert b"This was a preview: nothing was written." in response.content
-    # Its counts say what an import would do.
+    # Its counts are what an import would do.
     page = response.content.decode()
     assert '<th scope="row">Would add</th><td>3</td>' in page
     assert '<th scope="row">Would mark stale</th>' in page

@@ -215,7 +215,7 @@ def test_accepted_add_counts_though_reread_fails(qualys, configure, editor_clien
 
     assert run.status == SyncRun.Status.FAILED
     assert "The subscription could not be read again after the add" in run.error
-    # Qualys answered the add with success: it is counted and announced.
+    # Qualys returned success for the add, so it is counted and announced.
     assert run.ips_added == 2
     assert run.details["add"]["unconfirmed"] is True
     assert (
@@ -237,24 +237,24 @@ def test_retry_of_a_failed_call_shows_in_progress(qualys, configure, monkeypatch
     scenario.load(qualys)
     # The first call of the subscription list fails once; its retry succeeds.
     qualys.fail("ip_list", status=503, body=b"Service Unavailable")
-    shown = []
+    notices = []
     update = ProgressReporter.update
 
     def record(self, **counts):
         update(self, **counts)
         if "retry" in self.run.progress:
-            shown.append(self.run.progress["retry"])
+            notices.append(self.run.progress["retry"])
 
     monkeypatch.setattr(ProgressReporter, "update", record)
 
     run = sync()
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
-    assert len(shown) == 1
-    assert shown[0].startswith("A Qualys call failed and is tried again in ")
-    assert "(retry 1 of 3): Qualys returned HTTP 503" in shown[0]
+    assert len(notices) == 1
+    assert notices[0].startswith("A Qualys call failed and is tried again in ")
+    assert "(retry 1 of 3): Qualys returned HTTP 503" in notices[0]
     # The message's advice to try again is left out: the sync is doing it.
-    assert "try again" not in shown[0]
+    assert "try again" not in notices[0]
     # The next step ends the notice.
     assert "retry" not in run.progress
 
@@ -289,7 +289,7 @@ def test_add_over_limit_is_held_back(qualys, configure):
     assert run.ips_added == 0
     assert run.details["add"]["held_back"] is True
     assert qualys.group_by_title(TITLE)[1].size == 277  # S − M, as without the add
-    # The group was written before the run failed, and its outcome says so.
+    # The group was written before the run failed, and the outcome names the write.
     assert run.status_label == "Failed after writing to Qualys"
     # The same sync again finds the group as it should be and writes nothing.
     writes = len(qualys.writes)
@@ -328,7 +328,7 @@ def test_preview_warns_of_add_over_limit(qualys, configure, editor_client):
     page = editor_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
     assert "<td>0 (2 held back by the limit)</td>" in page
     assert "Would not be added: more than the Auto-Subscribe limit" in page
-    # The outcome itself says that the sync it previews fails, wherever runs are listed.
+    # The outcome names the failure of the sync it previews, wherever runs are listed.
     label = "Succeeded; a sync would fail on the limit"
     assert run.status_label == label
     assert f'class="status-succeeded qualified" data-field="status_label">{label}</strong>' in page

@@ -203,7 +203,7 @@ def test_auto_subscribe_off_sets_group_without_adding(qualys, configure, viewer_
     assert run.details["group_created"] is True
     assert run.details["group_id"] == group_id
     assert "Nothing: Auto-Subscribe is off." in page
-    # The run's list names 2001:db8::8, which the group holds as 0.0.0.8: the page says so.
+    # The run's list names 2001:db8::8, which Qualys stores in the group as 0.0.0.8.
     assert run.details["group"]["ipv6"] == "1"
     assert (
         "1 of them is an IPv6 address, listed here as itself: Qualys holds it in the group as "
@@ -274,7 +274,7 @@ def test_stale_hosts_left_out_of_add_when_set(qualys, configure, viewer_client, 
     )
 
 
-def test_add_of_only_stale_hosts_says_why_nothing_is_added(qualys, configure, viewer_client):
+def test_add_of_only_stale_hosts(qualys, configure, viewer_client):
     configure(auto_subscribe=True, add_stale_hosts=False)
     scenario.load(qualys)
     Host.objects.filter(address__in=["203.0.113.5", "192.0.2.40"]).update(stale=True)
@@ -394,7 +394,7 @@ def test_failed_group_edit_keeps_hosts_to_scan(qualys, configure, viewer_client,
     assert f"Read again, it holds {held.size} addresses; the run's error says how" in page
 
 
-def test_group_edit_whose_reply_failed_after_it_landed_succeeds(
+def test_group_edit_landed_despite_reply_error(
     qualys, configure, monkeypatch
 ):
     configure(auto_subscribe=False)
@@ -426,7 +426,7 @@ def test_group_edit_whose_reply_failed_after_it_landed_succeeds(
     )
 
 
-def test_group_read_failing_once_before_any_write_is_no_write(
+def test_group_read_failing_once_writes_nothing(
     qualys, configure, monkeypatch
 ):
     configure(auto_subscribe=False)

@@ -281,7 +281,7 @@ def test_older_skipped_runs_are_counted(editor_client, configure):
         ("skipped", "Nothing: the run was skipped.", "Not computed: the run was skipped."),
     ],
 )  # fmt: skip
-def test_run_not_started_does_not_claim_auto_subscribe_off(
+def test_run_page_before_add_step(
     viewer_client, db, status, add_text, group_text
 ):
     run = SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, status=status)

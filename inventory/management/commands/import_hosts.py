@@ -143,7 +143,7 @@ class Command(QuietForCron, BaseCommand):
         username = username.strip()
         if not username:
             # As with --source: --user "$IMPORT_USER" with the variable unset
-            # must not record the import as nobody's without a word.
+            # must not silently record the import as nobody's.
             raise CommandError(
                 "--user is empty. Give the name of an active user of this product, or leave "
                 "--user out."
