@@ -42,7 +42,7 @@ COLUMNS = [
     "Host names",
     "MAC address",
     "MAC vendor",
-    "OS",
+    "OS guess",
     "First seen",
     "Last seen",
     "Source",

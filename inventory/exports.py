@@ -23,10 +23,10 @@ COLUMNS = [
     "MAC address",
     "MAC vendor",
     "OS guess",
-    "Tags",
-    "Source",
     "First seen",
     "Last seen",
+    "Source",
+    "Tags",
     "Stale",
     "Stale since",
     "In subscription",
@@ -63,6 +63,17 @@ def spreadsheet_text(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
+def unguarded_text(value: str) -> str:
+    """Return ``value`` without the apostrophe that :func:`spreadsheet_text` put before it.
+
+    A spreadsheet reads a leading apostrophe as a mark that the cell is text,
+    not as part of the text, so an export read back keeps the original value.
+    """
+    if value[:1] == "'" and value[1:2] and value[1] in FORMULA_STARTS:
+        return value[1:]
+    return value
+
+
 def _time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else ""
 
@@ -90,10 +101,10 @@ def csv_lines(hosts: QuerySet) -> Iterator[bytes]:
                 mac,
                 spreadsheet_text(vendor),
                 spreadsheet_text(os_name),
-                spreadsheet_text(", ".join(tags or [])),
-                spreadsheet_text(source),
                 _time(first_seen),
                 _time(last_seen),
+                spreadsheet_text(source),
+                spreadsheet_text(", ".join(tags or [])),
                 "yes" if stale else "no",
                 _time(stale_since),
                 "yes" if subscribed else "no",

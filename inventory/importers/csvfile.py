@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from lumeta_qualys.ipset import AddressError
 
+from ..exports import unguarded_text
 from .base import (
     HostRecord,
     ImportFileError,
@@ -72,9 +73,12 @@ VERSIONED_ADDRESS_COLUMNS = (
 )
 IPV6_COLUMNS = ("ipv6", "ipv6 address", "ipv6 addresses")
 HOSTNAME_COLUMNS = (
+    # A column of every name goes before one of the primary name, as in this
+    # product's own exports ("Host name", "Host names").
+    "hostnames",
+    "host names",
     "hostname",
     "host name",
-    "hostnames",
     "name",
     "dns",
     "dns name",
@@ -85,7 +89,7 @@ HOSTNAME_COLUMNS = (
 )
 MAC_COLUMNS = ("mac", "mac address", "macaddress", "mac addresses")
 VENDOR_COLUMNS = ("vendor", "mac vendor")
-OS_COLUMNS = ("os", "os name", "operating system")
+OS_COLUMNS = ("os", "os guess", "os name", "operating system")
 TAG_COLUMNS = ("tags", "tag")
 DELIMITERS = (",", ";", "\t", "|")
 # Lines above the header that a report export may have: a title, a date, "#TYPE ...".
@@ -363,11 +367,23 @@ class CsvParser:
                 # A row of nothing but blank cells is skipped.
                 continue
             line = header_number + reader.line_num
-            hostnames = split_names(clean_text(row[hostname_at])) if hostname_at < width else []
+            names_text = clean_text(row[hostname_at]) if hostname_at < width else ""
             raw_mac = clean_text(row[mac_at]) if mac_at < width else ""
             mac_vendor = clean_text(row[vendor_at]) if vendor_at < width else ""
             os_name = clean_text(row[os_at]) if os_at < width else ""
-            tags = split_tags(clean_text(row[tag_at])) if tag_at < width else []
+            tags_text = clean_text(row[tag_at]) if tag_at < width else ""
+            # An export guarded a text cell that starts like a formula with an
+            # apostrophe; the value is the text after it.
+            if names_text[:1] == "'":
+                names_text = unguarded_text(names_text)
+            if mac_vendor[:1] == "'":
+                mac_vendor = unguarded_text(mac_vendor)
+            if os_name[:1] == "'":
+                os_name = unguarded_text(os_name)
+            if tags_text[:1] == "'":
+                tags_text = unguarded_text(tags_text)
+            hostnames = split_names(names_text)
+            tags = split_tags(tags_text)
             mac = None
             for position, value in pairs:
                 if not value:

@@ -18,6 +18,7 @@ from dashboard.svg import Series, trend
 from integrations import constants
 from integrations.models import QualysSettings, SyncRun
 from inventory.models import Host
+from inventory.services import import_file
 
 from .conftest import SUBSCRIBED_ADDRESSES, index_hosts, store_scanned
 
@@ -977,6 +978,25 @@ def test_export_writes_tags_on_every_path(viewer_client, coverage_data, query):
     assert by_address["192.0.2.1"] == "'=owner, pci"
     assert by_address["192.0.2.2"] == "'+zürich, dmz"
     assert by_address.get("203.0.113.5", "") == ""
+
+
+def test_export_imports_back_with_host_details(viewer_client, coverage_data, tmp_path):
+    Host.objects.filter(address="192.0.2.1").update(
+        tags=["=owner", "pci"], os_name="-Debian", mac_vendor="@Vendor"
+    )
+    details = ("hostname", "hostnames", "mac", "mac_vendor", "os_name", "tags")
+    rows = export_rows(viewer_client, "managed-by-both")
+    scanned = Host.objects.filter(scanned=True)
+    before = {host["address"]: host for host in scanned.values("address", *details)}
+    path = tmp_path / "managed.csv"
+    with path.open("w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows(rows)
+    Host.objects.all().delete()
+
+    report = import_file(path)
+
+    assert (report.added, report.rejected_count) == (len(before), 0)
+    assert {host["address"]: host for host in Host.objects.values("address", *details)} == before
 
 
 def test_export_of_unscanned_hosts_leaves_qualys_columns_empty(viewer_client, coverage_data):

@@ -20,7 +20,7 @@ from inventory import background
 from inventory import views as inventory_views
 from inventory.models import Host, ImportRun
 from inventory.processes import current_owner
-from inventory.services import progress_file
+from inventory.services import import_file, progress_file
 from tests.support.personas import PASSWORD
 
 from .conftest import fixture_path
@@ -914,16 +914,49 @@ def test_host_export_writes_every_found_host(viewer_client, monkeypatch):
     rows = list(csv.reader(io.StringIO(text)))
 
     assert status == 200
-    assert rows[0][:3] == ["Address", "Host name", "Host names"]
+    header = rows[0]
+    assert header[:3] == ["Address", "Host name", "Host names"]
     assert [row[0] for row in rows[1:]] == [f"192.0.2.{last}" for last in range(1, 6)]
     assert rows[1][2] == "web-1 alias-1"
-    assert rows[3][5] == "'=cmd()"
-    assert rows[1][6] == "pci"
-    assert rows[2][6] == ""
+    assert rows[3][header.index("OS guess")] == "'=cmd()"
+    assert rows[1][header.index("Tags")] == "pci"
+    assert rows[2][header.index("Tags")] == ""
     assert [row[0] for row in list(csv.reader(io.StringIO(export_text(viewer_client)[1])))[1:]] == [
         *(f"192.0.2.{last}" for last in range(1, 6)),
         "198.51.100.1",
     ]
+
+
+HOST_DETAILS = ("hostname", "hostnames", "mac", "mac_vendor", "os_name", "tags")
+
+
+def test_host_export_imports_back_unchanged(viewer_client, tmp_path):
+    # Every text field that the export guards, and names, tags and an IPv6 address.
+    Host.objects.create(
+        address="192.0.2.1",
+        hostname="web-1.example.test",
+        hostnames=["web-1.example.test", "alias-1.example.test"],
+        mac="00:00:5E:00:53:01",
+        mac_vendor="+Vendor",
+        os_name="=cmd()",
+        tags=["-dmz", "pci"],
+        source="scan.xml",
+    )
+    Host.objects.create(address="2001:db8::1", os_name="Linux 5.4", tags=["@ops"], source="s")
+    Host.objects.create(address="198.51.100.1", source="s")
+    before = {host.address: host for host in Host.objects.all()}
+    path = tmp_path / "hosts.csv"
+    path.write_text(export_text(viewer_client)[1], encoding="utf-8")
+    Host.objects.all().delete()
+
+    report = import_file(path)
+
+    assert (report.added, report.rejected_count, report.warnings) == (3, 0, [])
+    for host in Host.objects.all():
+        old = before[host.address]
+        assert [getattr(host, name) for name in HOST_DETAILS] == [
+            getattr(old, name) for name in HOST_DETAILS
+        ]
 
 
 def test_host_export_token_and_errors(client, viewer):
