@@ -21,6 +21,7 @@ from inventory import views as inventory_views
 from inventory.models import Host, ImportRun
 from inventory.processes import current_owner
 from inventory.services import import_file, progress_file
+from inventory.templatetags.host_names import dotted_breaks
 from tests.support.personas import PASSWORD
 
 from .conftest import fixture_path
@@ -177,7 +178,35 @@ def test_host_list_finds_mac_os_and_tags(viewer_client):
     found, response = listed("tag:PCI")
     assert found == ["192.0.2.1"]
     assert "1 host matching “tag:PCI”" in response.content.decode()
-    assert "<td>pci</td>" in response.content.decode()
+    assert '<td><a href="?q=tag:pci">pci</a></td>' in response.content.decode()
+
+
+def test_host_list_tag_links_keep_the_state(viewer_client):
+    Host.objects.create(address="192.0.2.1", tags=["pci zone", "dmz"], source="s", stale=True)
+
+    html = viewer_client.get(reverse("inventory:hosts"), {"state": "stale"}).content.decode()
+
+    assert (
+        '<a href="?q=tag:pci%20zone&amp;state=stale">pci zone</a>, '
+        '<a href="?q=tag:dmz&amp;state=stale">dmz</a>'
+    ) in html
+
+
+@pytest.mark.parametrize(
+    ("name", "html"),
+    [
+        ("web-1", '<span class="name-label">web-1</span>'),
+        (
+            "host-192-0-2-1.example.test",
+            '<span class="name-label">host-192-0-2-1.</span><wbr>'
+            '<span class="name-label">example.</span><wbr><span class="name-label">test</span>',
+        ),
+        ("<b>.x", '<span class="name-label">&lt;b&gt;.</span><wbr><span class="name-label">x</span>'),
+        ("", '<span class="name-label"></span>'),
+    ],
+)
+def test_host_names_wrap_only_after_dots(name, html):
+    assert dotted_breaks(name) == html
 
 
 def test_host_list_shows_qualys_flags(viewer_client):
