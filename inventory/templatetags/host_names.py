@@ -19,5 +19,5 @@ def dotted_breaks(name: str) -> SafeString:
     labels = escape(name).split(".")
     if len(labels) == 1:
         return mark_safe(f'<span class="name-label">{labels[0]}</span>')
-    kept = [f'<span class="name-label">{label}.</span><wbr>' for label in labels[:-1]]
-    return mark_safe("".join(kept) + f'<span class="name-label">{labels[-1]}</span>')
+    leading = [f'<span class="name-label">{label}.</span><wbr>' for label in labels[:-1]]
+    return mark_safe("".join(leading) + f'<span class="name-label">{labels[-1]}</span>')

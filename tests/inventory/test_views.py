@@ -201,7 +201,10 @@ def test_host_list_tag_links_keep_the_state(viewer_client):
             '<span class="name-label">host-192-0-2-1.</span><wbr>'
             '<span class="name-label">example.</span><wbr><span class="name-label">test</span>',
         ),
-        ("<b>.x", '<span class="name-label">&lt;b&gt;.</span><wbr><span class="name-label">x</span>'),
+        (
+            "<b>.x",
+            '<span class="name-label">&lt;b&gt;.</span><wbr><span class="name-label">x</span>',
+        ),
         ("", '<span class="name-label"></span>'),
     ],
 )
