@@ -417,7 +417,7 @@ class Transport:
         try:
             root = stream.read_root()
         except NotXml as error:
-            raise self._not_xml_error(status, path, error) from None
+            raise self._not_xml_error(status, response.headers, path, error) from None
         tag = root.tag if isinstance(root.tag, str) else ""
         local = etree.QName(root).localname if tag else ""
 
@@ -546,10 +546,17 @@ class Transport:
             "server address, DNS, the firewall and the proxy settings, then try again."
         )
 
-    def _not_xml_error(self, status: int, path: str, error: NotXml) -> QualysError:
+    def _not_xml_error(
+        self, status: int, headers: Mapping[str, str], path: str, error: NotXml
+    ) -> QualysError:
         kind = "HTML page" if _looks_like_html(error.preview) else "not XML"
         if status == 401:
             return AuthenticationFailed(BAD_CREDENTIALS.format(where="HTTP 401"), status=status)
+        if status in (409, 429):
+            # The status and the limit headers tell a rate limit from a concurrency
+            # limit when a proxy replaced or dropped the body. NOTE: no Qualys reply
+            # of this kind has been seen; the case is handled from the headers alone.
+            return self._status_error(status, headers, path)
         if status >= 500:
             return GatewayError(
                 f"Qualys returned HTTP {status} ({kind}) for {path}. The Qualys service or a "
@@ -586,8 +593,9 @@ class Transport:
         # with the header and the SECONDS_TO_WAIT item, which are used instead.
         retry_at = (self.clock() + timedelta(seconds=wait)).replace(microsecond=0)
         short = wait <= self.max_wait_seconds
+        reply = f"HTTP {status}" if code is None else f"code {code}, HTTP {status}"
         return RateLimited(
-            f"Qualys rate limit reached for {path} (code {code or 1965}, HTTP {status}): the next "
+            f"Qualys rate limit reached for {path} ({reply}): the next "
             f"call is allowed in {wait} seconds, at {retry_at:%Y-%m-%d %H:%M:%S} UTC. Try again "
             "after that time, or ask Qualys Support to raise the API limit.",
             retry_after=wait,
@@ -685,9 +693,15 @@ class Transport:
             wait = self._rate_wait(headers, {})
             return self.rate_limited(wait, path, code=None, status=status)
         if status == 409:
+            if (_header_int(headers, "X-RateLimit-ToWait-Sec") or 0) > 0:
+                return self.rate_limited(
+                    self._rate_wait(headers, {}), path, code=None, status=status
+                )
+            allowed = _header_int(headers, "X-Concurrency-Limit-Limit")
+            limit = f" (limit {allowed} at a time)" if allowed else ""
             return ConcurrencyLimited(
-                f"Qualys refused {path} with HTTP 409 (conflict with other running calls). "
-                "Wait for other Qualys jobs to finish and try again.",
+                f"Qualys refused {path} with HTTP 409 (conflict with other running calls"
+                f"{limit}). Wait for other Qualys jobs to finish and try again.",
                 status=status,
             )
         if status >= 500:

@@ -353,6 +353,59 @@ def test_concurrency_limit_gives_up_after_max_retries(mocked, make_client, sleep
     assert sleeps == [2.0]
 
 
+CONCURRENCY_HEADERS = {
+    "X-RateLimit-Limit": "0",
+    "X-Concurrency-Limit-Limit": "2",
+    "X-Concurrency-Limit-Running": "2",
+}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"<html><body>Conflict<br></body></html>", b"<html><body>Conflict</body></html>"],
+    ids=["empty", "HTML, not well-formed", "HTML, well-formed"],
+)
+def test_concurrency_limit_without_xml_body_is_retried(mocked, client, sleeps, body):
+    mocked.get(IP_URL, body=body, status=409, headers=CONCURRENCY_HEADERS)
+    mocked.get(IP_URL, body=fixture_bytes("ip_list_one_ip.xml"), headers=LIMIT_HEADERS)
+
+    client.list_subscription()
+
+    assert sleeps == [2.0]
+    assert client.budget.calls == 2
+
+
+def test_concurrency_limit_without_body_names_limit(mocked, make_client, sleeps):
+    client = make_client(max_retries=0)
+    mocked.get(IP_URL, body=b"", status=409, headers=CONCURRENCY_HEADERS)
+
+    with pytest.raises(ConcurrencyLimited) as raised:
+        client.list_subscription()
+
+    assert raised.value.code is None
+    assert raised.value.status == 409
+    assert "(conflict with other running calls (limit 2 at a time))" in raised.value.message
+    assert is_transient(raised.value)
+
+
+@pytest.mark.parametrize("status", [409, 429])
+@pytest.mark.parametrize("body", [b"", b"<html><body>Too many<br></body></html>"])
+def test_rate_limit_without_xml_body_keeps_wait(mocked, make_client, sleeps, status, body):
+    client = make_client(max_wait_seconds=300)
+    mocked.get(IP_URL, body=body, status=status, headers={"X-RateLimit-ToWait-Sec": "68928"})
+
+    with pytest.raises(RateLimited) as raised:
+        client.list_subscription()
+
+    error = raised.value
+    assert error.retry_after == 68928
+    assert error.code is None
+    assert f"(HTTP {status}): the next call is allowed in 68928 seconds" in error.message
+    assert not is_transient(error)
+    assert sleeps == []
+    assert len(mocked.calls) == 1
+
+
 def test_concurrency_limit_with_zero_rate_limit(mocked, make_client, sleeps, caplog):
     client = make_client(max_retries=2)
     headers = {
