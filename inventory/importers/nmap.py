@@ -396,13 +396,17 @@ def host_records(host: RawHost, state: ParseState) -> list[HostRecord]:
     for kind, text, vendor, relative_line in host_addresses:
         if kind == "ipv4" or kind == "ipv6":
             try:
-                # nmap writes these attributes itself: str.strip(), which removes
-                # every Unicode whitespace character, is enough here.
+                # str.strip() removes every Unicode whitespace character. A value
+                # it does not mend is stripped as CSV cells are (zero-width spaces,
+                # byte order marks), which only an edited file has.
                 version, number, canonical = parse_host_address(text.strip())
             except AddressError as error:
-                state.reject_address(offset + relative_line, text, error, ADDRESS_LEFT_OUT)
-                rejected = True
-                continue
+                try:
+                    version, number, canonical = parse_host_address(clean_text(text))
+                except AddressError:
+                    state.reject_address(offset + relative_line, text, error, ADDRESS_LEFT_OUT)
+                    rejected = True
+                    continue
             # The common IPv4 case is checked here, without a call.
             if not (
                 version == 4

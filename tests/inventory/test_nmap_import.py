@@ -405,6 +405,29 @@ def test_loopback_host_is_rejected(tmp_path):
     assert report.warnings == []
 
 
+def test_whitespace_around_addresses_is_stripped(tmp_path):
+    # Space, tab, NBSP, CR and LF as character references, a raw NBSP, a
+    # zero-width space and a byte order mark, before or after the address.
+    values = [
+        " 192.0.2.1",
+        "192.0.2.2&#9;",
+        "&#160;192.0.2.3",
+        "192.0.2.4&#13;",
+        "\u00a0192.0.2.5\u00a0",
+        "\u200b192.0.2.6",
+        "2001:db8::7&#10;",
+        "\ufeff192.0.2.8",
+    ]
+    hosts = [HOST.format(value) for value in values]
+    path = scan_of(tmp_path, "spaces.xml", *hosts)
+
+    report = import_file(path)
+
+    assert report.rejected == []
+    assert report.added == len(values)
+    assert addresses() == {*(f"192.0.2.{last}" for last in (1, 2, 3, 4, 5, 6, 8)), "2001:db8::7"}
+
+
 MASSCAN_HOST = (
     '<host endtime="1764576000"><address addr="{}" addrtype="ipv4"/><ports>'
     '<port protocol="tcp" portid="{}"><state state="{}" reason="syn-ack" reason_ttl="64"/>'
