@@ -9,8 +9,9 @@ from .models import ApiToken, hash_token
 # The views that take an API token, as a refused request names them.
 SCRIPT_ENDPOINTS = (
     "POST /inventory/api/import/, GET /inventory/hosts.csv, GET /dashboard/summary.json, "
-    "GET /dashboard/LIST.csv (the three dashboard lists) and "
-    "GET /settings/integrations/qualys/sync/progress.json"
+    "GET /dashboard/LIST.csv (the three dashboard lists), "
+    "GET /settings/integrations/qualys/sync/progress.json and "
+    "GET /settings/integrations/qualys/sync/runs/ID/add-ranges.txt or group-ranges.txt"
 )
 
 

@@ -184,8 +184,20 @@ class SyncProgressView(View):
                 .first()
                 or SyncRun.objects.order_by("-created_at").first()
             )
-        active = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).exists()
-        return JsonResponse({"running": active, "run": run_json(run) if run else None})
+        statuses = set(
+            SyncRun.objects.filter(
+                status__in=[SyncRun.Status.RUNNING, SyncRun.Status.QUEUED]
+            ).values_list("status", flat=True)
+        )
+        # "active" also counts a run that waits for a worker, so that a script
+        # that started a sync waits until it ends, not only until it starts.
+        return JsonResponse(
+            {
+                "running": SyncRun.Status.RUNNING in statuses,
+                "active": bool(statuses),
+                "run": run_json(run) if run else None,
+            }
+        )
 
 
 def sync_run_or_404(pk: int) -> SyncRun:
@@ -215,6 +227,7 @@ class SyncRunDetailView(View):
         return render(request, "integrations/sync_run.html", context)
 
 
+@method_decorator(accepts_api_token, name="dispatch")
 class SyncRunRangesView(View):
     """Download every range a run added (or would add), or set the asset group to, as text."""
 

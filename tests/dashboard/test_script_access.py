@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import ApiToken
+from integrations.models import SyncRun
 
 EXPORT = reverse("dashboard:export", args=["unmanaged-by-qualys"])
 PROGRESS = reverse("integrations:sync-progress")
@@ -30,7 +31,21 @@ def test_sync_progress_takes_a_token(client, raw_token, db):
     response = client.get(PROGRESS, HTTP_AUTHORIZATION=f"Bearer {raw_token}")
 
     assert response.status_code == 200
-    assert response.json() == {"running": False, "run": None}
+    assert response.json() == {"running": False, "active": False, "run": None}
+
+
+def test_range_download_takes_a_token(client, raw_token, db):
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.COMMAND,
+        status=SyncRun.Status.SUCCEEDED,
+        add_ranges="192.0.2.1-192.0.2.9",
+    )
+    url = reverse("integrations:sync-run-ranges", args=[run.pk, "add"])
+
+    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+
+    assert response.status_code == 200
+    assert response.content == b"192.0.2.1-192.0.2.9\n"
 
 
 @pytest.mark.parametrize("url", [EXPORT, PROGRESS])

@@ -193,6 +193,7 @@ def test_progress_json_reports_running_run_step_and_counts(viewer_client, db):
     data = viewer_client.get(PROGRESS_URL).json()
 
     assert data["running"] is True
+    assert data["active"] is True
     assert data["run"]["id"] == running.pk
     assert data["run"]["step_label"] == "Reading scanned hosts"
     assert data["run"]["progress"]["hosts_read"] == 15000
@@ -335,6 +336,16 @@ def test_progress_json_for_one_run_and_bad_ids(viewer_client, db):
     assert viewer_client.get(PROGRESS_URL, {"run": "abc"}).status_code == 400
     assert viewer_client.get(PROGRESS_URL, {"run": run.pk + 1}).status_code == 404
     assert viewer_client.get(PROGRESS_URL).json()["running"] is False
+
+
+def test_progress_json_counts_queued_run_as_active(viewer_client, db):
+    SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.QUEUED)
+
+    data = viewer_client.get(PROGRESS_URL).json()
+
+    assert data["running"] is False
+    assert data["active"] is True
+    assert data["run"]["status"] == "queued"
 
 
 def test_progress_json_requires_login(client, db):
