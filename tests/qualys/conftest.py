@@ -33,7 +33,7 @@ def fixture_bytes(name: str) -> bytes:
 def shared_bytes(path: Path) -> bytes:
     """Read a file from the shared sample folders, skipping the test when it is absent."""
     if not path.is_file():
-        pytest.skip(f"shared sample {path.name} is not available next to the repository")
+        pytest.skip(f"shared sample {path.name} is not present at {path.resolve()}")
     return path.read_bytes()
 
 

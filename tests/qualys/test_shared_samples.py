@@ -398,7 +398,7 @@ def test_simple_return_bodies_match_the_dtd(path):
         else None
     )
     if dtd is None:
-        pytest.skip("simple_return.dtd is not available next to the repository")
+        pytest.skip(f"simple_return.dtd is not present at {SAMPLES.resolve()}")
     root = etree.fromstring(path.read_bytes().lstrip(), etree.XMLParser(**PARSER_OPTIONS))
 
     assert dtd.validate(root), dtd.error_log.filter_from_errors()
@@ -462,6 +462,6 @@ COVERED = {
 @pytest.mark.parametrize("folder", [SAMPLES, REAL_INPUTS], ids=["qualys-samples", "real-inputs"])
 def test_every_shared_sample_has_a_test(folder):
     if not folder.is_dir():
-        pytest.skip(f"{folder.name} is not available next to the repository")
+        pytest.skip(f"{folder.name} is not present at {folder.resolve()}")
     missing = sorted(path.name for path in folder.iterdir() if path.name not in COVERED)
     assert missing == [], f"add tests for these new sample files: {missing}"
