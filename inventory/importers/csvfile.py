@@ -47,7 +47,8 @@ MULTI_ADDRESS_COLUMNS = (
     "ipv4 addresses",
     "ipv6 addresses",
 )
-# Header names, compared after lower-casing and turning "_" and "-" into spaces.
+# Known header names. Headers compare by header_key, so "IP Address",
+# "ip_address" and "IPAddress" all match "ip address".
 ADDRESS_COLUMNS = (
     "ip",
     "ip address",
@@ -83,11 +84,13 @@ HOSTNAME_COLUMNS = (
     "dns",
     "dns name",
     "fqdn",
-    # Asset-inventory exports.
+    # Asset-inventory and directory exports (Active Directory's DNSHostName).
+    "dns host name",
     "asset name",
     "device name",
+    "computer name",
 )
-MAC_COLUMNS = ("mac", "mac address", "macaddress", "mac addresses")
+MAC_COLUMNS = ("mac", "mac address", "mac addresses", "physical address", "hardware address")
 VENDOR_COLUMNS = ("vendor", "mac vendor")
 OS_COLUMNS = ("os", "os guess", "os name", "operating system")
 TAG_COLUMNS = ("tags", "tag")
@@ -98,11 +101,30 @@ MAX_TITLE_ROWS = 10
 SEPARATOR_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
 LIST_SEPARATORS = re.compile(r"[;,|\s]+")
 TAG_SEPARATORS = re.compile(r"[;,|]")
+HEADER_SEPARATORS = re.compile(r"[\s_\-]+")
 
 
-def normalise_header(name: str) -> str:
+def header_key(name: str) -> str:
+    """Return the form in which header names compare: lower case, without spaces, "_" or "-"."""
     text = clean_text(name).strip("\"'").lower()
-    return re.sub(r"[\s_\-]+", " ", text).strip()
+    return HEADER_SEPARATORS.sub("", text)
+
+
+def _keys(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Return the header keys of ``names``, in order, each once."""
+    return tuple(dict.fromkeys(header_key(name) for name in names))
+
+
+ADDRESS_KEYS = _keys(ADDRESS_COLUMNS)
+MULTI_ADDRESS_KEYS = _keys(MULTI_ADDRESS_COLUMNS)
+VERSIONED_ADDRESS_KEYS = _keys(VERSIONED_ADDRESS_COLUMNS)
+IPV4_KEYS = _keys(("ipv4", "ipv4 address", "ipv4 addresses"))
+IPV6_KEYS = _keys(IPV6_COLUMNS)
+HOSTNAME_KEYS = _keys(HOSTNAME_COLUMNS)
+MAC_KEYS = _keys(MAC_COLUMNS)
+VENDOR_KEYS = _keys(VENDOR_COLUMNS)
+OS_KEYS = _keys(OS_COLUMNS)
+TAG_KEYS = _keys(TAG_COLUMNS)
 
 
 def header_address_columns(cells: list[str]) -> list[int]:
@@ -113,17 +135,17 @@ def header_address_columns(cells: list[str]) -> list[int]:
     column next to an ``ip`` column is not read as an address, with an
     ``ipv6`` column beside it.
     """
-    names = [normalise_header(cell) for cell in cells]
-    pair = [index for index, name in enumerate(names) if name in VERSIONED_ADDRESS_COLUMNS]
+    names = [header_key(cell) for cell in cells]
+    pair = [index for index, name in enumerate(names) if name in VERSIONED_ADDRESS_KEYS]
     if len(pair) > 1:
         return pair
-    for candidate in ADDRESS_COLUMNS:
+    for candidate in ADDRESS_KEYS:
         if candidate in names:
             first = names.index(candidate)
             # A general column beside an IPv6 one, as in "IP Address" and "IPv6
             # Address" exports: the IPv6 column is read too.
             ipv6 = [
-                index for index, name in enumerate(names) if name in IPV6_COLUMNS and index != first
+                index for index, name in enumerate(names) if name in IPV6_KEYS and index != first
             ]
             return [first, *ipv6[:1]]
     return []
@@ -143,8 +165,8 @@ def find_delimiter(header_line: str, named: str = "") -> str | None:
 
 def named_address_columns(cells: list[str], named: str) -> list[int]:
     """Return the index of the column called ``named`` (as headers compare), or no index."""
-    column_name = normalise_header(named)
-    names = [normalise_header(cell) for cell in cells]
+    column_name = header_key(named)
+    names = [header_key(cell) for cell in cells]
     return [names.index(column_name)] if column_name in names else []
 
 
@@ -292,21 +314,21 @@ class CsvParser:
                 lines, header_line, header_number
             )
         header = next(csv.reader([header_line], delimiter=delimiter))
-        names = [normalise_header(cell) for cell in header]
+        names = [header_key(cell) for cell in header]
         if chosen:
             address_columns = named_address_columns(header, chosen)
         else:
             address_columns = header_address_columns(header)
-        hostname_column = _first_column(names, HOSTNAME_COLUMNS)
+        hostname_column = _first_column(names, HOSTNAME_KEYS)
         if hostname_column is None and "host" in names:
             # A "host" column beside an "ip" column contains names, not addresses.
             host_column = names.index("host")
             if host_column not in address_columns:
                 hostname_column = host_column
-        mac_column = _first_column(names, MAC_COLUMNS)
-        vendor_column = _first_column(names, VENDOR_COLUMNS)
-        os_column = _first_column(names, OS_COLUMNS)
-        tag_column = _first_column(names, TAG_COLUMNS)
+        mac_column = _first_column(names, MAC_KEYS)
+        vendor_column = _first_column(names, VENDOR_KEYS)
+        os_column = _first_column(names, OS_KEYS)
+        tag_column = _first_column(names, TAG_KEYS)
 
         # A missing column reads as empty: its index lies past every row.
         absent = 1 << 30
@@ -336,7 +358,7 @@ class CsvParser:
         multi = [
             position
             for position, index in enumerate(address_columns)
-            if chosen or names[index] in MULTI_ADDRESS_COLUMNS
+            if chosen or names[index] in MULTI_ADDRESS_KEYS
         ]
 
         # strict: a quoted cell that is never closed, or text after a closing
@@ -372,8 +394,8 @@ class CsvParser:
             mac_vendor = clean_text(row[vendor_at]) if vendor_at < width else ""
             os_name = clean_text(row[os_at]) if os_at < width else ""
             tags_text = clean_text(row[tag_at]) if tag_at < width else ""
-            # An export guarded a text cell that starts like a formula with an
-            # apostrophe; the value is the text after it.
+            # An export puts an apostrophe before a text cell that starts like a
+            # formula, and the value is the text after it.
             if names_text[:1] == "'":
                 names_text = unguarded_text(names_text)
             if mac_vendor[:1] == "'":
@@ -571,9 +593,9 @@ def _split_cells(values: list[str], multi: list[int]) -> tuple[list[str], list[i
 
 
 def _promised_version(name: str) -> int | None:
-    if name in ("ipv4", "ipv4 address", "ipv4 addresses"):
+    if name in IPV4_KEYS:
         return 4
-    if name in IPV6_COLUMNS:
+    if name in IPV6_KEYS:
         return 6
     return None
 

@@ -504,6 +504,44 @@ def test_named_address_column_is_read(tmp_path):
     assert ImportRun.objects.get().address_column == "adapters:_IPs"
 
 
+@pytest.mark.parametrize(
+    ("header", "row"),
+    [
+        # Active Directory's Get-ADComputer properties, as Export-Csv writes them.
+        (
+            "DNSHostName,IPv4Address,OperatingSystem,MACAddress",
+            "srv-1.example.test,192.0.2.1,Windows Server 2022,00-00-5E-00-53-01",
+        ),
+        (
+            "Computer Name;IP-Address;Operating_System;Physical Address",
+            "srv-1.example.test;192.0.2.1;Windows Server 2022;00:00:5e:00:53:01",
+        ),
+    ],
+    ids=["camel case", "separators"],
+)
+def test_header_names_match_without_separators(tmp_path, header, row):
+    path = tmp_path / "computers.csv"
+    path.write_text(f"{header}\n{row}\n")
+
+    report = import_file(path)
+
+    assert (report.added, report.rejected_count) == (1, 0)
+    host = Host.objects.get()
+    assert host.address == "192.0.2.1"
+    assert host.hostname == "srv-1.example.test"
+    assert host.os_name == "Windows Server 2022"
+    assert host.mac == "00:00:5E:00:53:01"
+
+
+def test_named_column_matches_without_separators(tmp_path):
+    path = tmp_path / "axonius.csv"
+    path.write_text(ADAPTER_EXPORT)
+
+    import_file(path, address_column="Adapters:IPs")
+
+    assert addresses() == {"192.0.2.10", "192.0.2.11", "2001:db8::20"}
+
+
 def test_missing_named_column_names_the_header(tmp_path):
     path = tmp_path / "axonius.csv"
     path.write_text(ADAPTER_EXPORT)
