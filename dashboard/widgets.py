@@ -89,7 +89,8 @@ def add_hints(
         text = (
             f"Auto-Subscribe is on, but the next sync adds none of these: the {_number(adds)} "
             f"IPv4 addresses it would add are more than the limit of {_number(limit)} per sync, "
-            "so it fails. Check this list, then raise the limit in the Qualys settings."
+            "so it fails and writes nothing to Qualys. Check this list, then raise the limit in "
+            "the Qualys settings."
         )
     elif adds:
         added = "IPv4 address" if adds == 1 else f"{_number(adds)} IPv4 addresses"

@@ -249,8 +249,9 @@ class QualysSettingsForm(forms.ModelForm):
         min_value=0,
         help_text=(
             "The most addresses one sync may add to the subscription, a whole number. A sync "
-            "with more to add adds none and says so in its run, so that a mistaken import "
-            "cannot use up the Qualys licence. Empty or 0: no limit."
+            "with more to add adds none, writes nothing to Qualys, not even the asset group, "
+            "and fails, so that a mistaken import cannot use up the Qualys licence. Empty or "
+            "0: no limit."
         ),
     )
     page_size = forms.IntegerField(

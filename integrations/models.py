@@ -53,8 +53,8 @@ class QualysSettings(models.Model):
         default=0,
         help_text=(
             "The most addresses one sync may add to the subscription. A sync with more to add "
-            "adds none and says so, so that a mistaken import cannot use up the Qualys "
-            "licence. 0 means no limit."
+            "adds none, writes nothing to Qualys and fails, so that a mistaken import cannot "
+            "use up the Qualys licence. 0 means no limit."
         ),
     )
     add_stale_hosts = models.BooleanField(

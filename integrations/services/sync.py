@@ -376,10 +376,12 @@ class SyncService:
                     self.warnings.append(
                         f"A sync would add none of the {plan.to_add.size:,} addresses and would "
                         f"fail: that is more than the Auto-Subscribe limit of {limit:,} per sync. "
-                        "It would still set the asset group from the subscription as it is."
+                        "It would write nothing to Qualys, so the asset group would stay as it is."
                     )
-                    # The sync would then set the group from the subscription as it is.
-                    self._describe_group(subscription.addresses - scanned)
+                    # No group target: the sync it previews leaves the group alone.
+                    self.details.pop("group", None)
+                    self.run.group_size = None
+                    self.run.group_ranges = ""
                 return
             self.store(subscription, spool, scanned)
 
@@ -393,6 +395,14 @@ class SyncService:
         self._count(indexed, subscription.addresses, scanned)
         if self.subscription_unknown:
             self.not_done.append("The asset group was not updated.")
+            return
+        if self.details["add"].get("held_back"):
+            # The limit guards the licence against a mistaken import. A sync it
+            # stops writes nothing, so that its failure means Qualys is as it was.
+            self.not_done.append(
+                "The asset group was left as it is: a sync whose add the limit holds back "
+                "writes nothing to Qualys."
+            )
             return
         # After a failed add the group still follows the subscription as
         # Qualys lists it, so that an add that keeps failing (a full licence)

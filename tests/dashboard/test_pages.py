@@ -356,8 +356,8 @@ def qualys_settings(**fields) -> QualysSettings:
             {"max_add_per_sync": 50},
             160,
             ["Auto-Subscribe is on, but the next sync adds none of these: the 160 IPv4 addresses "
-             "it would add are more than the limit of 50 per sync, so it fails. Check this list, "
-             "then raise the limit in the Qualys settings."],
+             "it would add are more than the limit of 50 per sync, so it fails and writes "
+             "nothing to Qualys. Check this list, then raise the limit in the Qualys settings."],
         ),
         (
             # Within the limit once the stale hosts are left out.

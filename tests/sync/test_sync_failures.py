@@ -274,9 +274,10 @@ def test_failed_reread_after_add_leaves_group(qualys, configure):
     assert run.group_size is None
 
 
-def test_add_over_limit_is_held_back(qualys, configure):
+def test_add_over_limit_is_held_back(qualys, configure, editor_client):
     configure(auto_subscribe=True, max_add_per_sync=1)
     scenario.load(qualys)
+    writes = len(qualys.writes)
 
     run = sync()
 
@@ -285,18 +286,17 @@ def test_add_over_limit_is_held_back(qualys, configure):
         "2 addresses were not added to the subscription: that is more than the "
         "Auto-Subscribe limit of 1 per sync." in run.error
     )
+    assert "The asset group was left as it is" in run.error
     assert qualys.calls_of("ip_add") == []
     assert run.ips_added == 0
     assert run.details["add"]["held_back"] is True
-    assert qualys.group_by_title(TITLE)[1].size == 277  # S − M, as without the add
-    # The group was written before the run failed, and the outcome names the write.
-    assert run.status_label == "Failed after writing to Qualys"
-    # The same sync again finds the group as it should be and writes nothing.
-    writes = len(qualys.writes)
-    again = sync()
+    # Nothing was written: the group was not created, so the failure means Qualys is as it was.
     assert len(qualys.writes) == writes
-    assert again.status == SyncRun.Status.FAILED
-    assert again.status_label == "Failed"
+    assert qualys.group_by_title(TITLE) is None
+    assert run.group_size is None
+    assert run.status_label == "Failed"
+    page = editor_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
+    assert "Left as it is: the Auto-Subscribe limit held the add back, so the sync wrote " in page
 
 
 def test_add_within_limit_goes_ahead(qualys, configure):
@@ -318,16 +318,18 @@ def test_preview_warns_of_add_over_limit(qualys, configure, editor_client):
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert (
         "A sync would add none of the 2 addresses and would fail: that is more than the "
-        "Auto-Subscribe limit of 1 per sync. It would still set the asset group from the "
-        "subscription as it is." in run.details["warnings"]
+        "Auto-Subscribe limit of 1 per sync. It would write nothing to Qualys, so the asset "
+        "group would stay as it is." in run.details["warnings"]
     )
     assert run.details["add"]["held_back"] is True
-    # The group the held-back sync would set: S − M, as in the real run above.
-    assert run.group_size == 277
-    assert run.details["group"]["addresses"] == "277"
+    # The held-back sync leaves the group alone, as in the real run above.
+    assert run.group_size is None
+    assert "group" not in run.details
+    assert run.group_ranges == ""
     page = editor_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
     assert "<td>0 (2 held back by the limit)</td>" in page
     assert "Would not be added: more than the Auto-Subscribe limit" in page
+    assert "Left as it is: the Auto-Subscribe limit held the add back, so a sync would " in page
     # The outcome names the failure of the sync it previews, wherever runs are listed.
     label = "Succeeded; a sync would fail on the limit"
     assert run.status_label == label
