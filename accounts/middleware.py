@@ -1,6 +1,9 @@
 """Bearer-token authentication for the views meant for scripts."""
 
-from django.http import JsonResponse
+from collections.abc import Callable
+from functools import wraps
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 
@@ -24,6 +27,51 @@ def accepts_api_token(view):
     view.accepts_api_token = True
     view.csrf_exempt = True
     return view
+
+
+def script_get(*parameters: str, json_errors: bool = False) -> Callable:
+    """Limit a script endpoint to GET and HEAD with the named query parameters, each once.
+
+    A misspelt parameter (``stat=stale``) would otherwise be ignored, and the
+    script would get every row instead of the ones it asked for.
+    """
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            status = 400
+            if request.method not in ("GET", "HEAD"):
+                status = 405
+                problem = f"The method {request.method} is not allowed here; use GET."
+            else:
+                problem = query_problem(request, parameters)
+            if problem is None:
+                return view(request, *args, **kwargs)
+            if json_errors:
+                response = JsonResponse({"error": problem}, status=status)
+            else:
+                response = HttpResponse(
+                    problem + "\n", status=status, content_type="text/plain; charset=utf-8"
+                )
+            if status == 405:
+                response["Allow"] = "GET, HEAD"
+            return response
+
+        return checked
+
+    return decorate
+
+
+def query_problem(request: HttpRequest, parameters: tuple[str, ...]) -> str | None:
+    """Return what is wrong with the request's query parameters, or None."""
+    takes = f"It takes {' and '.join(parameters)}." if parameters else "It takes no parameters."
+    for name in request.GET:
+        if name not in parameters:
+            return f"Unknown parameter {name!r}. {takes}"
+        occurrences = len(request.GET.getlist(name))
+        if occurrences > 1:
+            return f"The parameter {name!r} is given {occurrences} times; give it once."
+    return None
 
 
 def user_for_token(header: str):

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.utils import timezone
 from django.views.generic import TemplateView
 
-from accounts.middleware import accepts_api_token
+from accounts.middleware import accepts_api_token, script_get
 from integrations.models import ScannedAddress, ScannedHost, SubscribedRange
 from inventory.models import Host
 from lumeta_qualys.ipset import AddressError, address_key, format_address, parse_address
@@ -198,6 +198,7 @@ class CoverageListView(TemplateView):
 
 
 @accepts_api_token
+@script_get("q", "state")
 def coverage_export(request: HttpRequest, slug: str) -> HttpResponse:
     """Stream the whole filtered list as CSV, in address order."""
     coverage_set = COVERAGE_SETS.get(slug)
@@ -290,6 +291,7 @@ def summary_payload() -> dict:
 
 
 @accepts_api_token
+@script_get(json_errors=True)
 def summary_json(request: HttpRequest) -> HttpResponse:
     """The counts for scripts and monitoring; a session or an API token is required.
 

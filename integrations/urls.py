@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from . import views, views_sync
 
@@ -6,6 +7,8 @@ app_name = "integrations"
 
 urlpatterns = [
     path("", views.IntegrationListView.as_view(), name="index"),
+    # The list is Settings > Integrations, so its own address leads there too.
+    path("integrations/", RedirectView.as_view(pattern_name="integrations:index"), name="list"),
     path("integrations/qualys/", views.QualysSettingsView.as_view(), name="qualys"),
     path(
         "integrations/qualys/test-connection/",

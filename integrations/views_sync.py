@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from kombu.exceptions import OperationalError
 
-from accounts.middleware import accepts_api_token
+from accounts.middleware import accepts_api_token, script_get
 
 from . import constants
 from .models import QualysSettings, SyncRun
@@ -160,6 +160,7 @@ class SyncPreviewView(View):
 
 
 @method_decorator(accepts_api_token, name="dispatch")
+@method_decorator(script_get("run", json_errors=True), name="dispatch")
 class SyncProgressView(View):
     """JSON for the progress poller: a run (``?run=ID``) or the latest, and whether one runs."""
 
@@ -228,6 +229,7 @@ class SyncRunDetailView(View):
 
 
 @method_decorator(accepts_api_token, name="dispatch")
+@method_decorator(script_get(), name="dispatch")
 class SyncRunRangesView(View):
     """Download every range a run added (or would add), or set the asset group to, as text."""
 

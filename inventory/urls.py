@@ -17,4 +17,5 @@ urlpatterns = [
     ),
     path("import/<int:pk>/progress/", views.ImportProgressView.as_view(), name="import-progress"),
     path("api/import/", views.ImportApiView.as_view(), name="api-import"),
+    path("api/import/<path:rest>", views.import_api_subpath),
 ]

@@ -20,9 +20,10 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import DetailView, TemplateView
 
-from accounts.middleware import accepts_api_token, token_failure
+from accounts.middleware import accepts_api_token, script_get, token_failure
 from lumeta_qualys.ipset import AddressError, key_of
 
 from . import background, exports
@@ -72,6 +73,7 @@ def searched_hosts(request: HttpRequest) -> tuple[str, str, object]:
 
 
 @accepts_api_token
+@script_get("q", "state")
 def host_export(request: HttpRequest) -> HttpResponse:
     """Stream every host that the host list's search and state find as CSV, in address order."""
     query, state, hosts = searched_hosts(request)
@@ -431,6 +433,23 @@ def _stale_before(value: str | None) -> datetime | None:
 
 def _chunked(request: HttpRequest) -> bool:
     return "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+
+
+@login_not_required
+@csrf_exempt  # a PUT from curl has no CSRF token, and the reply changes nothing
+def import_api_subpath(request: HttpRequest, rest: str) -> JsonResponse:
+    """Answer a request below the import endpoint, as ``curl -T FILE URL/`` sends, with the fix.
+
+    curl -T appends the file's name to a URL that ends in "/" and sends PUT.
+    The reply reveals nothing, so it takes no login.
+    """
+    endpoint = reverse("inventory:api-import")
+    return _json_error(
+        f"No endpoint at {request.path}. Send the file with POST to {endpoint}, for example "
+        f"curl --data-binary @FILE '{endpoint}?name=FILE' (curl -T FILE adds the file's name "
+        "to a URL that ends in '/' and sends PUT).",
+        404,
+    )
 
 
 @method_decorator(login_not_required, name="dispatch")

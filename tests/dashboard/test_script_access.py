@@ -93,3 +93,42 @@ def test_script_without_header_gets_401_json(client, db):
     assert json.loads(response.content)["error"].startswith(
         "Authentication failed: the request has no Authorization header."
     )
+
+
+SUMMARY = reverse("dashboard:summary")
+HOSTS_CSV = reverse("inventory:export")
+
+
+@pytest.mark.parametrize(
+    ("url", "query", "expected"),
+    [
+        (HOSTS_CSV, "stat=stale", "Unknown parameter 'stat'. It takes q and state.\n"),
+        (EXPORT, "q=x&q=y", "The parameter 'q' is given 2 times; give it once.\n"),
+        (EXPORT, "state=stale&sort=name", "Unknown parameter 'sort'. It takes q and state.\n"),
+    ],
+)
+def test_export_rejects_unknown_or_repeated_parameter(client, raw_token, db, url, query, expected):
+    response = client.get(f"{url}?{query}", HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+
+    assert response.status_code == 400
+    assert response.content.decode() == expected
+
+
+def test_json_endpoints_reject_unknown_parameter_as_json(client, raw_token, db):
+    summary = client.get(f"{SUMMARY}?verbose=1", HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+    progress = client.get(f"{PROGRESS}?id=3", HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+
+    assert summary.status_code == 400
+    assert summary.json() == {"error": "Unknown parameter 'verbose'. It takes no parameters."}
+    assert progress.status_code == 400
+    assert progress.json() == {"error": "Unknown parameter 'id'. It takes run."}
+
+
+@pytest.mark.parametrize("url", [HOSTS_CSV, EXPORT, SUMMARY, PROGRESS])
+@pytest.mark.parametrize("method", ["post", "delete"])
+def test_script_endpoints_take_only_get(client, raw_token, db, url, method):
+    response = getattr(client, method)(url, HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert f"The method {method.upper()} is not allowed here; use GET." in response.content.decode()

@@ -41,6 +41,13 @@ def test_urls_have_expected_paths():
     assert QUALYS_URL == "/settings/integrations/qualys/"
 
 
+def test_integrations_address_leads_to_list(editor):
+    response = client_for(editor).get("/settings/integrations/")
+
+    assert response.status_code == 302
+    assert response["Location"] == INDEX_URL
+
+
 def test_index_lists_qualys_under_other_solutions(editor):
     response = client_for(editor).get(INDEX_URL)
     html = response.content.decode()

@@ -469,6 +469,22 @@ def test_put_upload_gets_405_with_fix(client, token):
     )
 
 
+@pytest.mark.parametrize("method", ["put", "post", "get"])
+def test_file_name_below_endpoint_gets_json_fix(client, token, method):
+    # What curl -T scan.xml sends to a URL that ends in "/".
+    _, raw = token
+
+    response = getattr(client, method)(f"{URL}scan.xml?source=x", **auth(raw))
+
+    assert response.status_code == 404
+    assert response.json()["error"] == (
+        f"No endpoint at {URL}scan.xml. Send the file with POST to {URL}, for example curl "
+        f"--data-binary @FILE '{URL}?name=FILE' (curl -T FILE adds the file's name to a URL "
+        "that ends in '/' and sends PUT)."
+    )
+    assert Host.objects.count() == 0
+
+
 def post_chunked(client, raw: str, body: bytes, terminated: bool = True):
     """POST ``body`` as a web server hands over a body sent in chunks, with no Content-Length.
 
