@@ -81,3 +81,33 @@ def test_run_page_shows_preview_result(page, log_in, live_server, viewer):
     with page.expect_download() as download:
         page.get_by_role("link", name="Download all ranges").first.click()
     assert download.value.suggested_filename == f"sync-{run.pk}-add-ranges.txt"
+
+
+def test_recent_runs_fit_phone_width(page, log_in, live_server, editor):
+    error = (
+        "182 addresses were not added to the subscription: that is more than the "
+        "Auto-Subscribe limit of 100 per sync. Check the indexed hosts outside the "
+        "subscription, then raise the limit, or set it to 0, to add them."
+    )
+    SyncRun.objects.create(
+        trigger=SyncRun.Trigger.BUTTON,
+        status=SyncRun.Status.FAILED,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        error=error,
+    )
+    page.set_viewport_size({"width": 360, "height": 800})
+    log_in(page, editor)
+    page.goto(f"{live_server.url}/settings/integrations/qualys/")
+
+    status = page.locator("#sync table.sync-runs td.status-failed")
+    message = page.locator("#sync table.sync-runs .run-error-text")
+    status_box = status.bounding_box()
+    message_box = message.bounding_box()
+
+    # The outcome is in view without scrolling the table sideways.
+    assert status_box["x"] + status_box["width"] <= 360
+    # The whole error wraps inside the view.
+    assert message_box["x"] >= 0
+    assert message_box["x"] + message_box["width"] <= 360
+    assert message.inner_text() == error
