@@ -497,6 +497,16 @@ def import_stream(
                             "feed sends files of the same name, give each feed a source of its "
                             "own."
                         )
+                    elif report.marked_stale > listed:
+                        # Most often a part of a feed imported alone, under the feed's source.
+                        state.warn(
+                            f"{plural(report.marked_stale, 'host', 'hosts')} of source "
+                            f"{source!r} {became} stale, more than the {listed:,} this file "
+                            "listed. If the file is only part of the feed, import every part in "
+                            "one command (the API: mark_stale=0 on all but the last part), or "
+                            "give the part a source of its own. Importing the whole feed again "
+                            "makes its hosts current again."
+                        )
                     if report.marked_stale and state.rejected_count:
                         # A rejected row may name a host that is still there.
                         state.warn(

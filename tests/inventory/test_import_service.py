@@ -62,6 +62,32 @@ def test_hosts_missing_from_next_import_become_stale(tmp_path):
     assert not Host.objects.get(address="198.51.100.1").stale
 
 
+def test_more_stale_than_listed_warns(tmp_path):
+    import_file(write(tmp_path, "feed.txt", "192.0.2.0/28\n"), source="feed")
+    part = write(tmp_path, "part.txt", "192.0.2.1\n192.0.2.2\n")
+
+    preview = import_file(part, source="feed", dry_run=True)
+    report = import_file(part, source="feed")
+
+    assert report.marked_stale == 14
+    assert report.warnings == [
+        "14 hosts of source 'feed' became stale, more than the 2 this file listed. If the file "
+        "is only part of the feed, import every part in one command (the API: mark_stale=0 on "
+        "all but the last part), or give the part a source of its own. Importing the whole feed "
+        "again makes its hosts current again."
+    ]
+    assert preview.warnings[0].startswith("14 hosts of source 'feed' would become stale, ")
+
+
+def test_fewer_stale_than_listed_does_not_warn(tmp_path):
+    import_file(write(tmp_path, "feed.txt", "192.0.2.1\n192.0.2.2\n192.0.2.3\n"), source="feed")
+
+    report = import_file(write(tmp_path, "feed.txt", "192.0.2.1\n192.0.2.2\n"), source="feed")
+
+    assert report.marked_stale == 1
+    assert report.warnings == []
+
+
 def test_file_name_source_stale_warning(tmp_path):
     (tmp_path / "team-a").mkdir()
     (tmp_path / "team-b").mkdir()
@@ -98,7 +124,9 @@ def test_preview_says_hosts_would_become_stale(tmp_path):
 def test_stale_marking_beside_rejected_rows_warns(tmp_path):
     import_file(write(tmp_path, "a.txt", "192.0.2.1\n192.0.2.2\n192.0.2.3\n"), source="cmdb")
 
-    report = import_file(write(tmp_path, "b.txt", "192.0.2.1\n192.0.2.0002\n"), source="cmdb")
+    report = import_file(
+        write(tmp_path, "b.txt", "192.0.2.1\n192.0.2.4\n192.0.2.0002\n"), source="cmdb"
+    )
 
     assert report.marked_stale == 2
     assert report.rejected_count == 1
