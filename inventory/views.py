@@ -80,7 +80,7 @@ def host_export(request: HttpRequest) -> HttpResponse:
     problem = search_error(query) if query else None
     if request.GET.get("state", "") not in ("", "current", "stale"):
         problem = (
-            f"state must be current or stale, not {request.GET['state']!r}. Leave it out for "
+            f"state must be current or stale, not “{request.GET['state']}”. Leave it out for "
             "every host."
         )
     if problem is not None:

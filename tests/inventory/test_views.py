@@ -1006,7 +1006,7 @@ def test_host_export_token_and_errors(client, viewer):
         client, {"state": "bogus"}, HTTP_AUTHORIZATION=f"Bearer {raw}"
     )
     assert state_status == 400
-    assert "state must be current or stale, not 'bogus'." in state_message
+    assert "state must be current or stale, not “bogus”." in state_message
 
 
 def test_host_list_links_its_export(viewer_client):
