@@ -326,13 +326,17 @@ def _merge_tags(stored: list[str], imported: list[str]) -> list[str]:
 
 
 def _merge_records(first: HostRecord, second: HostRecord) -> HostRecord:
-    """Combine two records of one address: later non-empty details win."""
+    """Combine two records of one address: later non-empty details win, and names add up.
+
+    Names merge as across imports, the later row's first, so that two rows of
+    one file keep what two imports of those rows would keep.
+    """
     return HostRecord(
         version=first.version,
         value=first.value,
         address=first.address,
         line=second.line,
-        hostnames=second.hostnames or first.hostnames,
+        hostnames=_merge_names(first.hostnames, second.hostnames),
         mac=second.mac or first.mac,
         mac_vendor=second.mac_vendor or first.mac_vendor,
         os_name=second.os_name or first.os_name,

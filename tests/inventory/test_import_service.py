@@ -308,7 +308,10 @@ def test_repeated_address_is_counted_once(tmp_path):
     report = import_file(write(tmp_path, "a.csv", "ip,hostname\n192.0.2.1,a\n192.0.2.1,b\n"))
 
     assert report.added == 1
-    assert Host.objects.get().hostname == "b"
+    host = Host.objects.get()
+    # The later row's name is the primary one, and the earlier name is kept.
+    assert host.hostname == "b"
+    assert host.hostnames == ["b", "a"]
     assert report.warnings == [
         "a.csv: 1 more listing of an address listed earlier in the file was merged into the first "
         "listing, for example 192.0.2.1, listed again on line 3."
