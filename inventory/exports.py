@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 from django.db.models import QuerySet
 
+from .importers.base import FORMULA_STARTS
+
 COLUMNS = [
     "Address",
     "Host name",
@@ -35,10 +37,6 @@ COLUMNS = [
 # Rows per query.
 CHUNK = 5000
 LINE_END = "\r\n"
-# Characters with which a spreadsheet starts a formula. A text field that begins
-# with one gets a leading apostrophe, which spreadsheets show as text and do not
-# evaluate: names and OS guesses come from discovery files.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FIELDS = (
     "key",
     "address",
@@ -61,17 +59,6 @@ FIELDS = (
 def spreadsheet_text(value: str) -> str:
     """Return ``value`` with an apostrophe before a leading formula character."""
     return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def unguarded_text(value: str) -> str:
-    """Return ``value`` without the apostrophe that :func:`spreadsheet_text` put before it.
-
-    A spreadsheet reads a leading apostrophe as a mark that the cell is text,
-    not as part of the text, so an export read back keeps the original value.
-    """
-    if value[:1] == "'" and value[1:2] and value[1] in FORMULA_STARTS:
-        return value[1:]
-    return value
 
 
 def _time(value: datetime | None) -> str:

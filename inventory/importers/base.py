@@ -189,6 +189,25 @@ def not_utf8_message(file_name: str, error: UnicodeDecodeError, lines_before: in
     )
 
 
+# Characters with which a spreadsheet starts a formula. The exports put an
+# apostrophe before a text field that begins with one, which spreadsheets show as
+# text and do not evaluate: names and OS guesses come from discovery files. The
+# constant lives here, not in the exports, because the parser's child process
+# imports this module and must not load Django's ORM.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def unguarded_text(value: str) -> str:
+    """Return ``value`` without the apostrophe that an export put before a formula character.
+
+    A spreadsheet reads a leading apostrophe as a mark that the cell is text,
+    not as part of the text, so an export read back keeps the original value.
+    """
+    if value[:1] == "'" and value[1:2] and value[1] in FORMULA_STARTS:
+        return value[1:]
+    return value
+
+
 def clean_text(value: str) -> str:
     """Strip every kind of whitespace and invisible mark from both ends of a value."""
     text = value.strip()

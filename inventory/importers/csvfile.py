@@ -19,7 +19,6 @@ from typing import BinaryIO
 
 from lumeta_qualys.ipset import AddressError
 
-from ..exports import unguarded_text
 from .base import (
     HostRecord,
     ImportFileError,
@@ -31,6 +30,7 @@ from .base import (
     parse_host_address,
     plural,
     shown,
+    unguarded_text,
 )
 
 # The remedy for a bad address in a cell of several.

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from inventory import services, writer
@@ -265,3 +266,20 @@ def test_child_reads_named_address_column(in_child, tmp_path):
 
     assert report.added == 2
     assert set(Host.objects.values_list("address", flat=True)) == {"192.0.2.10", "192.0.2.11"}
+
+
+def test_parser_process_leaves_the_orm_unloaded():
+    # The child process imports the parsers alone; Django's ORM would add
+    # about 10 MiB and its start-up time to every large import.
+    code = "import sys, inventory.importers.parallel; print('django.db' in sys.modules)"
+
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        cwd=settings.BASE_DIR,
+    )
+
+    assert result.stdout.strip() == "False"
