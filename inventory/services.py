@@ -291,6 +291,28 @@ def import_files(
         yield report
 
 
+def _warn_of_stale_majority(
+    state: ParseState, source: str, marked: int, listed: int, became: str, seen_since: datetime
+) -> None:
+    """Warn when an import marked more hosts stale than its feed listed.
+
+    That is most often one part of a feed imported alone under the feed's
+    source. The hosts the feed listed are those of the source seen since its
+    first part started, so a feed sent in parts counts all of them.
+    """
+    seen = Host.objects.filter(source=source, stale=False, last_seen__gte=seen_since).count()
+    if marked <= seen:
+        return
+    listed_by = "this file" if seen == listed else "the feed's files"
+    state.warn(
+        f"{plural(marked, 'host', 'hosts')} of source {source!r} {became} stale, more than the "
+        f"{seen:,} {listed_by} listed. If the file is only part of the feed, import every part "
+        "in one command, or through the API with mark_stale=0 on every part but the last and "
+        "stale_before set to the first part's start on the last. Otherwise give the part a "
+        "source of its own. Importing the whole feed again makes its hosts current again."
+    )
+
+
 def _warn_of_case_twin(source: str, state: ParseState) -> None:
     """Warn when ``source`` differs from an earlier import's source only in letter case."""
     twin = (
@@ -498,15 +520,10 @@ def import_stream(
                             "own."
                         )
                     elif report.marked_stale > listed:
-                        # Most often a part of a feed imported alone, under the feed's source.
-                        state.warn(
-                            f"{plural(report.marked_stale, 'host', 'hosts')} of source "
-                            f"{source!r} {became} stale, more than the {listed:,} this file "
-                            "listed. If the file is only part of the feed, import every part in "
-                            "one command (the API: mark_stale=0 on all but the last part), or "
-                            "give the part a source of its own. Importing the whole feed again "
-                            "makes its hosts current again."
-                        )
+                        _warn_of_stale_majority(
+                            state, source, report.marked_stale, listed, became,
+                            seen_since=stale_cutoff or writer.seen_at,
+                        )  # fmt: skip
                     if report.marked_stale and state.rejected_count:
                         # A rejected row may name a host that is still there.
                         state.warn(

@@ -9,7 +9,13 @@ from django.utils import timezone
 
 from inventory.importers import detect_format
 from inventory.models import Host, ImportRun
-from inventory.services import delete_hosts, expire_stale_hosts, import_file, paused_gc
+from inventory.services import (
+    delete_hosts,
+    expire_stale_hosts,
+    import_file,
+    import_files,
+    paused_gc,
+)
 from inventory.signals import hosts_imported
 
 from .conftest import addresses, fixture_path
@@ -72,11 +78,32 @@ def test_more_stale_than_listed_warns(tmp_path):
     assert report.marked_stale == 14
     assert report.warnings == [
         "14 hosts of source 'feed' became stale, more than the 2 this file listed. If the file "
-        "is only part of the feed, import every part in one command (the API: mark_stale=0 on "
-        "all but the last part), or give the part a source of its own. Importing the whole feed "
+        "is only part of the feed, import every part in one command, or through the API with "
+        "mark_stale=0 on every part but the last and stale_before set to the first part's start "
+        "on the last. Otherwise give the part a source of its own. Importing the whole feed "
         "again makes its hosts current again."
     ]
     assert preview.warnings[0].startswith("14 hosts of source 'feed' would become stale, ")
+
+
+def test_feed_in_parts_counts_every_part_listed(tmp_path):
+    whole = write(tmp_path, "feed.txt", "192.0.2.0/28\n")
+    first = write(tmp_path, "p1.txt", "".join(f"192.0.2.{n}\n" for n in range(1, 8)))
+    last = write(tmp_path, "p2.txt", "192.0.2.8\n")
+    import_file(whole, source="feed")
+
+    # In one command, then as a script sends the parts through the API.
+    reports = list(import_files([first, last], source="feed"))
+    import_file(whole, source="feed")
+    start = timezone.now()
+    import_file(first, source="feed", mark_stale=False)
+    api_last = import_file(last, source="feed", stale_cutoff=start)
+
+    # The parts listed 8 hosts, and the other 8 of the 16 went stale: no warning.
+    assert reports[-1].marked_stale == 8
+    assert [report.warnings for report in reports] == [[], []]
+    assert api_last.marked_stale == 8
+    assert api_last.warnings == []
 
 
 def test_fewer_stale_than_listed_does_not_warn(tmp_path):
