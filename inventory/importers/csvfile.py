@@ -48,17 +48,24 @@ MULTI_ADDRESS_COLUMNS = (
     "ipv6 addresses",
 )
 # Known header names. Headers compare by header_key, so "IP Address",
-# "ip_address" and "IPAddress" all match "ip address".
+# "ip_address", "ip.address" and "IPAddress" all match "ip address". The
+# first name present wins, so a specific name goes before a general one.
 ADDRESS_COLUMNS = (
     "ip",
     "ip address",
-    "ipaddress",
     "ip addr",
-    "ipaddr",
-    "address",
     "ipv4",
-    "ipv6",
     "ipv4 address",
+    # DHCP lease exports, arp -a, and asset exports.
+    "client ip address",
+    "internet address",
+    "primary ip",
+    "primary ip address",
+    "management ip",
+    "management ip address",
+    # After the names above: a street address may sit beside an IP column.
+    "address",
+    "ipv6",
     "ipv6 address",
     *MULTI_ADDRESS_COLUMNS,
     # Last: a "host" column beside one of the above contains names.
@@ -75,24 +82,46 @@ VERSIONED_ADDRESS_COLUMNS = (
 IPV6_COLUMNS = ("ipv6", "ipv6 address", "ipv6 addresses")
 HOSTNAME_COLUMNS = (
     # A column of every name goes before one of the primary name, as in this
-    # product's own exports ("Host name", "Host names").
+    # product's own exports ("Host name", "Host names"), and a full DNS name
+    # before a short one: Active Directory exports have DNSHostName and Name.
     "hostnames",
     "host names",
+    "names",
     "hostname",
     "host name",
-    "name",
-    "dns",
-    "dns name",
     "fqdn",
-    # Asset-inventory and directory exports (Active Directory's DNSHostName).
     "dns host name",
-    "asset name",
-    "device name",
+    "dns name",
+    "dns",
     "computer name",
+    "device name",
+    "asset name",
+    "netbios name",
+    # Last: a general "name" column.
+    "name",
 )
-MAC_COLUMNS = ("mac", "mac address", "mac addresses", "physical address", "hardware address")
-VENDOR_COLUMNS = ("vendor", "mac vendor")
-OS_COLUMNS = ("os", "os guess", "os name", "operating system")
+MAC_COLUMNS = (
+    "mac",
+    "mac address",
+    "mac addresses",
+    "macs",
+    "physical address",
+    "hardware address",
+    "ethernet address",
+    "link layer address",
+)
+VENDOR_COLUMNS = ("vendor", "mac vendor", "mac vendors")
+OS_COLUMNS = (
+    "os",
+    "os guess",
+    "os name",
+    "operating system",
+    "operating system name",
+    "operating system name and version",
+)
+# A "name" column beside one of these contains a finding's title, as in Nessus
+# and Tenable vulnerability exports, not host names.
+FINDING_COLUMNS = ("plugin id", "plugin name", "vulnerability", "qid")
 TAG_COLUMNS = ("tags", "tag")
 DELIMITERS = (",", ";", "\t", "|")
 # Lines above the header that a report export may have: a title, a date, "#TYPE ...".
@@ -101,11 +130,12 @@ MAX_TITLE_ROWS = 10
 SEPARATOR_LINE = re.compile(r"sep=(.)", re.IGNORECASE)
 LIST_SEPARATORS = re.compile(r"[;,|\s]+")
 TAG_SEPARATORS = re.compile(r"[;,|]")
-HEADER_SEPARATORS = re.compile(r"[\s_\-]+")
+# Everything but letters and digits, of any script: "IP-Adresse" matches "ipadresse".
+HEADER_SEPARATORS = re.compile(r"[\W_]+")
 
 
 def header_key(name: str) -> str:
-    """Return the form in which header names compare: lower case, without spaces, "_" or "-"."""
+    """Return the form in which header names compare: lower case, letters and digits only."""
     text = clean_text(name).strip("\"'").lower()
     return HEADER_SEPARATORS.sub("", text)
 
@@ -125,6 +155,7 @@ MAC_KEYS = _keys(MAC_COLUMNS)
 VENDOR_KEYS = _keys(VENDOR_COLUMNS)
 OS_KEYS = _keys(OS_COLUMNS)
 TAG_KEYS = _keys(TAG_COLUMNS)
+FINDING_KEYS = _keys(FINDING_COLUMNS)
 
 
 def header_address_columns(cells: list[str]) -> list[int]:
@@ -319,7 +350,10 @@ class CsvParser:
             address_columns = named_address_columns(header, chosen)
         else:
             address_columns = header_address_columns(header)
-        hostname_column = _first_column(names, HOSTNAME_KEYS)
+        hostname_keys = HOSTNAME_KEYS
+        if any(name in FINDING_KEYS for name in names):
+            hostname_keys = tuple(key for key in HOSTNAME_KEYS if key != "name")
+        hostname_column = _first_column(names, hostname_keys)
         if hostname_column is None and "host" in names:
             # A "host" column beside an "ip" column contains names, not addresses.
             host_column = names.index("host")
@@ -521,6 +555,10 @@ class CsvParser:
 
     def _mac(self, text: str, line: int) -> str:
         mac = normalise_mac(text)
+        if mac is None and LIST_SEPARATORS.search(text):
+            # Asset exports list every adapter's MAC address in one cell. A host
+            # keeps one MAC address: the first valid one.
+            mac = next(filter(None, map(normalise_mac, LIST_SEPARATORS.split(text))), None)
         if mac is None:
             # One warning after the parse counts them: a column of another
             # notation would otherwise give one warning per row.
@@ -533,7 +571,9 @@ class CsvParser:
     def _no_address_column(self, header_line: str, header_number: int) -> str:
         """Return the message for a header row without a known address column."""
         where = f"{self.state.file_name} line {header_number}"
-        columns = f"{', '.join(ADDRESS_COLUMNS)} (any case)"
+        columns = (
+            f"{', '.join(ADDRESS_COLUMNS)} (in any case, with or without spaces and punctuation)"
+        )
         chosen = self.state.address_column
         if clean_text(header_line).startswith("<"):
             if chosen:

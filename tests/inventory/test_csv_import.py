@@ -516,8 +516,17 @@ def test_named_address_column_is_read(tmp_path):
             "Computer Name;IP-Address;Operating_System;Physical Address",
             "srv-1.example.test;192.0.2.1;Windows Server 2022;00:00:5e:00:53:01",
         ),
+        # Get-ADComputer with its Name column: the DNS name wins over the short name.
+        (
+            '"DNSHostName","IPv4Address","Name","OperatingSystem","MACAddress"',
+            '"srv-1.example.test","192.0.2.1","SRV-1","Windows Server 2022","00-00-5E-00-53-01"',
+        ),
+        (
+            "fqdn*,ip.address,Operating System Name and Version,Ethernet Address",
+            "srv-1.example.test,192.0.2.1,Windows Server 2022,00:00:5e:00:53:01",
+        ),
     ],
-    ids=["camel case", "separators"],
+    ids=["camel case", "separators", "directory export", "punctuation"],
 )
 def test_header_names_match_without_separators(tmp_path, header, row):
     path = tmp_path / "computers.csv"
@@ -531,6 +540,56 @@ def test_header_names_match_without_separators(tmp_path, header, row):
     assert host.hostname == "srv-1.example.test"
     assert host.os_name == "Windows Server 2022"
     assert host.mac == "00:00:5E:00:53:01"
+
+
+@pytest.mark.parametrize(
+    ("header", "row"),
+    [
+        ("Name,Address,IPv4Address", "st1,1 Example Street,203.0.113.102"),
+        ("Name,Address,IPv4", "st1,1 Example Street,203.0.113.102"),
+        ("Address,Primary IP,Name", "1 Example Street,203.0.113.102,st1"),
+    ],
+)
+def test_ip_column_wins_over_street_address(tmp_path, header, row):
+    path = tmp_path / "sites.csv"
+    path.write_text(f"{header}\n{row}\n")
+
+    report = import_file(path)
+
+    assert (report.added, report.rejected_count) == (1, 0)
+    host = Host.objects.get()
+    assert host.address == "203.0.113.102"
+    assert host.hostname == "st1"
+
+
+def test_cell_of_several_macs_gives_the_first_valid(tmp_path):
+    # An asset export's columns: names, macs and addresses hold one value per adapter.
+    path = tmp_path / "assets.csv"
+    path.write_text(
+        "addresses,names,macs\n"
+        '192.0.2.7,"srv-7.example.test srv-7","bad 00:00:5E:00:53:07 00:00:5E:00:53:08"\n'
+    )
+
+    report = import_file(path)
+
+    assert report.warnings == []
+    host = Host.objects.get()
+    assert host.mac == "00:00:5E:00:53:07"
+    assert host.hostnames == ["srv-7.example.test", "srv-7"]
+
+
+def test_finding_title_is_not_a_host_name(tmp_path):
+    # A Nessus vulnerability export: Name is the plugin's title.
+    path = tmp_path / "nessus.csv"
+    path.write_text(
+        "Plugin ID,CVE,Risk,Host,Protocol,Port,Name\n"
+        "10180,,None,192.0.2.5,tcp,0,Ping the remote host\n"
+    )
+
+    report = import_file(path)
+
+    assert report.added == 1
+    assert Host.objects.get().hostnames == []
 
 
 def test_named_column_matches_without_separators(tmp_path):
