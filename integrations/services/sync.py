@@ -1024,18 +1024,21 @@ def summarize(run: SyncRun) -> str:
         f"I={_n(run.indexed)} S={_n(run.subscribed)} M={_n(run.scanned)}",
         f"I−S={_n(run.unmanaged_by_qualys)} M−I={_n(run.unmanaged_by_lumeta)} "
         f"I∩M={_n(run.managed_by_both)}",
-        (
-            f"would add={(run.details.get('add') or {}).get('addresses', '-')} "
-            if run.dry_run
-            else f"added={_n(run.ips_added)} "
-        )
-        + f"group={_n(run.group_size)} "
+        _added_part(run) + f"group={_n(run.group_size)} "
         f"IPv6 not pushable={_n(run.ipv6_not_pushable)}",
         f"Qualys calls={run.qualys_calls}",
     ]
     if run.error:
         parts.append(f"error: {run.error}")
     return "; ".join(parts)
+
+
+def _added_part(run: SyncRun) -> str:
+    """Return the summary's count of added addresses, with those the limit held back."""
+    planned = (run.details.get("add") or {}).get("addresses", "-")
+    if run.held_back:
+        return f"{'would add' if run.dry_run else 'added'}=0 ({planned} held back) "
+    return f"would add={planned} " if run.dry_run else f"added={_n(run.ips_added)} "
 
 
 def _addresses(size: int) -> str:

@@ -1,5 +1,6 @@
 """Two syncs never run at once: the Redis lease, skipped runs and redelivered tasks."""
 
+import contextlib
 import logging
 import re
 import sys
@@ -226,6 +227,27 @@ def test_command_dry_run_prints_what_would_change(qualys, configure, capsys):
     assert "Asset group ranges (preview): 278 addresses in 5 ranges" in out
     assert qualys.writes == []
     assert SyncRun.objects.get().trigger == SyncRun.Trigger.COMMAND
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_command_names_add_held_back_by_limit(qualys, configure, capsys, dry_run):
+    configure(auto_subscribe=True, max_add_per_sync=1)
+    scenario.load(qualys)
+    options = ["--dry-run"] if dry_run else []
+
+    with contextlib.suppress(SystemExit):
+        call_command("qualys_sync", "--no-progress", "--show-ranges", *options)
+
+    out = capsys.readouterr().out
+    verb, leave = ("would add", "would leave") if dry_run else ("added", "left")
+    assert f"{verb}=0 (2 held back) " in out
+    assert (
+        "Held back by the Auto-Subscribe limit: 2 addresses; the sync "
+        f"{leave} the asset group as it is."
+    ) in out
+    assert "  192.0.2.40" in out
+    assert "Asset group ranges" not in out
+    assert "Ranges the sync" not in out
 
 
 def test_command_shows_progress_bar_on_terminal(qualys, configure, capsys, monkeypatch):

@@ -80,6 +80,17 @@ class Command(QuietForCron, BaseCommand):
             sys.exit(code)
 
     def _print_ranges(self, run: SyncRun, *, show_all: bool) -> None:
+        if run.held_back:
+            # Nothing was, or would be, written: the ranges are the add that the
+            # limit holds back, and the group stays as it is.
+            held = int((run.details.get("add") or {}).get("addresses", 0))
+            verb = "would leave" if run.dry_run else "left"
+            self.stdout.write(
+                f"Held back by the Auto-Subscribe limit: {held:,} "
+                f"address{'' if held == 1 else 'es'}; the sync {verb} the asset group as it is."
+            )
+            self._print_tokens(run, "add", run.add_ranges, show_all)
+            return
         verb = "would add" if run.dry_run else "added"
         for label, key, text in (
             (f"Ranges the sync {verb}", "add", run.add_ranges),
@@ -97,11 +108,17 @@ class Command(QuietForCron, BaseCommand):
                 f"{label}: {addresses:,} address{'' if addresses == 1 else 'es'} in "
                 f"{ranges:,} range{'' if ranges == 1 else 's'}"
             )
-            tokens = text.splitlines() if show_all else described.get("sample", [])
-            for token in tokens:
-                self.stdout.write(f"  {token}")
-            if not show_all and ranges > len(tokens):
-                self.stdout.write(f"  … {ranges - len(tokens):,} more (use --show-ranges)")
+            self._print_tokens(run, key, text, show_all)
+
+    def _print_tokens(self, run: SyncRun, key: str, text: str, show_all: bool) -> None:
+        """Print every range of ``text``, or the stored sample of ``key`` and how many are left."""
+        described = run.details.get(key) or {}
+        ranges = int(described.get("ranges", 0))
+        tokens = text.splitlines() if show_all else described.get("sample", [])
+        for token in tokens:
+            self.stdout.write(f"  {token}")
+        if not show_all and ranges > len(tokens):
+            self.stdout.write(f"  … {ranges - len(tokens):,} more (use --show-ranges)")
 
 
 class ProgressBar:
