@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from math import ceil
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus, urlsplit
@@ -61,7 +63,8 @@ CHUNK_BYTES = 64 * 1024
 BODY_ERROR_ROOTS = ("SIMPLE_RETURN", "ServiceResponse")
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 60.0
-# Used when a 1965 reply carries neither the header nor the ITEM with the wait.
+# Used when a rate-limit reply gives no wait: no X-RateLimit-ToWait-Sec header,
+# no SECONDS_TO_WAIT item and no Retry-After header.
 FALLBACK_RATE_WAIT_SECONDS = 3600
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -586,18 +589,45 @@ class Transport:
             except ValueError:
                 continue
         known = [wait for wait in waits if wait is not None]
-        return max(known) if known else FALLBACK_RATE_WAIT_SECONDS
+        if known:
+            return max(known)
+        # A proxy or gateway in front of Qualys gives its wait as Retry-After.
+        retry_after = self._retry_after(headers.get("Retry-After"))
+        return FALLBACK_RATE_WAIT_SECONDS if retry_after is None else retry_after
+
+    def _retry_after(self, value: str | None) -> int | None:
+        """Return the seconds that a Retry-After header asks for, or None.
+
+        The header gives seconds or an HTTP date (RFC 9110, section 10.2.3).
+        """
+        if not value:
+            return None
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return max(0, ceil((when - self.clock()).total_seconds()))
 
     def rate_limited(self, wait: int, path: str, *, code: int | None, status: int) -> RateLimited:
         # Qualys's sentence is left out on purpose: its wait can disagree
         # with the header and the SECONDS_TO_WAIT item, which are used instead.
         retry_at = (self.clock() + timedelta(seconds=wait)).replace(microsecond=0)
         short = wait <= self.max_wait_seconds
-        reply = f"HTTP {status}" if code is None else f"code {code}, HTTP {status}"
+        if code is None:
+            # Without Qualys's error code the reply may come from a proxy in front of it.
+            what = f"Rate limit reached for {path} (HTTP {status}, from Qualys or a proxy)"
+            ask = "check the proxy's limits, or ask Qualys Support to raise the API limit"
+        else:
+            what = f"Qualys rate limit reached for {path} (code {code}, HTTP {status})"
+            ask = "ask Qualys Support to raise the API limit"
         return RateLimited(
-            f"Qualys rate limit reached for {path} ({reply}): the next "
-            f"call is allowed in {wait} seconds, at {retry_at:%Y-%m-%d %H:%M:%S} UTC. Try again "
-            "after that time, or ask Qualys Support to raise the API limit.",
+            f"{what}: the next call is allowed in {wait} seconds, at "
+            f"{retry_at:%Y-%m-%d %H:%M:%S} UTC. Try again after that time, or {ask}.",
             retry_after=wait,
             retry_at=retry_at,
             transient=short,

@@ -353,6 +353,30 @@ def test_concurrency_limit_gives_up_after_max_retries(mocked, make_client, sleep
     assert sleeps == [2.0]
 
 
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [("30", 30), ("Sat, 05 Dec 2026 12:00:30 GMT", 30), ("soon", None)],
+    ids=["seconds", "HTTP date", "unreadable"],
+)
+def test_proxy_rate_limit_waits_for_retry_after(mocked, make_client, sleeps, retry_after, expected):
+    client = make_client(max_wait_seconds=300)
+    client._transport.clock = lambda: datetime(2026, 12, 5, 12, 0, 0, tzinfo=UTC)
+    headers = {"Retry-After": retry_after}
+    mocked.get(IP_URL, body=b"<html><body>Too many<br></body></html>", status=429, headers=headers)
+    if expected is not None:
+        mocked.get(IP_URL, body=fixture_bytes("ip_list_one_ip.xml"), headers=LIMIT_HEADERS)
+
+    if expected is None:
+        # No wait to read: the hour of the fallback is longer than a sync sleeps.
+        with pytest.raises(RateLimited) as raised:
+            client.list_subscription()
+        assert raised.value.retry_after == 3600
+        assert sleeps == []
+    else:
+        client.list_subscription()
+        assert sleeps == [float(expected)]
+
+
 CONCURRENCY_HEADERS = {
     "X-RateLimit-Limit": "0",
     "X-Concurrency-Limit-Limit": "2",
@@ -400,7 +424,10 @@ def test_rate_limit_without_xml_body_keeps_wait(mocked, make_client, sleeps, sta
     error = raised.value
     assert error.retry_after == 68928
     assert error.code is None
-    assert f"(HTTP {status}): the next call is allowed in 68928 seconds" in error.message
+    assert error.message.startswith(
+        f"Rate limit reached for /api/2.0/fo/asset/ip/ (HTTP {status}, from Qualys or a proxy): "
+        "the next call is allowed in 68928 seconds"
+    )
     assert not is_transient(error)
     assert sleeps == []
     assert len(mocked.calls) == 1
