@@ -596,7 +596,7 @@ class Transport:
         return FALLBACK_RATE_WAIT_SECONDS if retry_after is None else retry_after
 
     def _retry_after(self, value: str | None) -> int | None:
-        """Return the seconds that a Retry-After header asks for, or None.
+        """Return the wait in seconds that a Retry-After header gives, or None.
 
         The header gives seconds or an HTTP date (RFC 9110, section 10.2.3).
         """
