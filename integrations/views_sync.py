@@ -185,17 +185,18 @@ class SyncProgressView(View):
                 .first()
                 or SyncRun.objects.order_by("-created_at").first()
             )
-        statuses = set(
-            SyncRun.objects.filter(
-                status__in=[SyncRun.Status.RUNNING, SyncRun.Status.QUEUED]
-            ).values_list("status", flat=True)
+        running = SyncRun.objects.filter(status=SyncRun.Status.RUNNING).exists()
+        # "active": the run in this reply is queued or working. A queued run
+        # waits for a worker, so a script that waits for a sync to end polls
+        # this, not only "running", which is about any run.
+        active = run is not None and run.status in (
+            SyncRun.Status.QUEUED,
+            SyncRun.Status.RUNNING,
         )
-        # "active" also counts a run that waits for a worker, so that a script
-        # that started a sync waits until it ends, not only until it starts.
         return JsonResponse(
             {
-                "running": SyncRun.Status.RUNNING in statuses,
-                "active": bool(statuses),
+                "running": running,
+                "active": active,
                 "run": run_json(run) if run else None,
             }
         )

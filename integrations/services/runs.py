@@ -9,6 +9,7 @@ second delivery finds the run no longer queued and does nothing.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings as django_settings
 from django.db import transaction
@@ -92,25 +93,43 @@ def sync_running() -> bool:
     return current_holder() is not None
 
 
-def fail_abandoned_runs(current: SyncRun) -> int:
-    """Mark ``running`` runs other than ``current`` failed: their process died.
+# A run queued this long before a later sync started lost its task (a Redis that
+# was emptied or restarted without its data). Its task, should it still come,
+# finds the run failed and does nothing.
+LOST_QUEUED_MINUTES = 30
 
-    Only the lock holder calls this, so no other run can really be running.
+
+def fail_abandoned_runs(current: SyncRun) -> int:
+    """Mark failed the runs that can no longer run: ``running`` ones and long-``queued`` ones.
+
+    Only the lock holder calls this, so no other run can really be running: the
+    process of such a run died.
     """
     now = timezone.now()
-    return (
-        SyncRun.objects.filter(status=SyncRun.Status.RUNNING)
-        .exclude(pk=current.pk)
-        .update(
-            status=SyncRun.Status.FAILED,
-            finished_at=now,
-            step="",
-            error=(
-                "The process running this sync stopped before it finished (the worker was stopped "
-                "or killed); its lock lapsed and a later sync took over."
-            ),
-        )
+    others = SyncRun.objects.exclude(pk=current.pk)
+    died = others.filter(status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.FAILED,
+        finished_at=now,
+        step="",
+        error=(
+            "The process running this sync stopped before it finished (the worker was stopped "
+            "or killed); its lock lapsed and a later sync took over."
+        ),
     )
+    lost = others.filter(
+        status=SyncRun.Status.QUEUED,
+        created_at__lt=now - timedelta(minutes=LOST_QUEUED_MINUTES),
+    ).update(
+        status=SyncRun.Status.FAILED,
+        started_at=now,
+        finished_at=now,
+        error=(
+            f"No worker started this sync within {LOST_QUEUED_MINUTES} minutes, and a later sync "
+            "ran; its task was lost, as when Redis restarts without its data. Start a new sync "
+            "if you still need one."
+        ),
+    )
+    return died + lost
 
 
 def execute_run(

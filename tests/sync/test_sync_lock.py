@@ -5,10 +5,12 @@ import logging
 import re
 import sys
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
 from integrations.models import SyncRun
 from integrations.services import runs
@@ -161,6 +163,27 @@ def test_run_abandoned_by_killed_process_is_marked_failed(qualys, configure):
     abandoned.refresh_from_db()
     assert abandoned.status == SyncRun.Status.FAILED
     assert "stopped before it finished" in abandoned.error
+
+
+def test_long_queued_run_is_failed_by_next_sync(qualys, configure):
+    configure()
+    scenario.load(qualys)
+    lost = runs.create_run(SyncRun.Trigger.BUTTON)
+    recent = runs.create_run(SyncRun.Trigger.BUTTON)
+    long_ago = timezone.now() - timedelta(minutes=runs.LOST_QUEUED_MINUTES + 1)
+    SyncRun.objects.filter(pk=lost.pk).update(created_at=long_ago)
+
+    run = runs.execute_run(runs.create_run(SyncRun.Trigger.SCHEDULE))
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    lost.refresh_from_db()
+    recent.refresh_from_db()
+    assert lost.status == SyncRun.Status.FAILED
+    assert lost.error.startswith("No worker started this sync within 30 minutes")
+    # A run queued a moment ago may still get its task, which is then skipped or runs.
+    assert recent.status == SyncRun.Status.QUEUED
+    # The lost task, should it still come, does nothing.
+    assert runs.execute_run(lost.pk).status == SyncRun.Status.FAILED
 
 
 def test_sync_fails_when_redis_is_unreachable(qualys, configure, settings):

@@ -338,6 +338,18 @@ def test_progress_json_for_one_run_and_bad_ids(viewer_client, db):
     assert viewer_client.get(PROGRESS_URL).json()["running"] is False
 
 
+def test_progress_json_active_is_about_the_run_shown(viewer_client, db):
+    finished = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.COMMAND, status=SyncRun.Status.SUCCEEDED
+    )
+    SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.QUEUED)
+
+    data = viewer_client.get(PROGRESS_URL, {"run": finished.pk}).json()
+
+    assert data["active"] is False
+    assert data["run"]["status"] == "succeeded"
+
+
 def test_progress_json_counts_queued_run_as_active(viewer_client, db):
     SyncRun.objects.create(trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.QUEUED)
 
