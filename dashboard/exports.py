@@ -81,8 +81,8 @@ SET_FLAGS = {
 def _formula_guard(value: str) -> str:
     """Return SQL for ``value`` with an apostrophe before a leading formula character."""
     tab, cr = ("char(9)", "char(13)") if connection.vendor == "sqlite" else ("chr(9)", "chr(13)")
-    starts = f"'=', '+', '-', '@', {tab}, {cr}"
     apostrophe = "''''"
+    starts = f"'=', '+', '-', '@', {tab}, {cr}, {apostrophe}"
     return (
         f"CASE WHEN substr({value}, 1, 1) IN ({starts}) "
         f"THEN {apostrophe} || {value} ELSE {value} END"

@@ -193,8 +193,9 @@ def not_utf8_message(file_name: str, error: UnicodeDecodeError, lines_before: in
 # apostrophe before a text field that begins with one, which spreadsheets show as
 # text and do not evaluate: names and OS guesses come from discovery files. The
 # constant lives here, not in the exports, because the parser's child process
-# imports this module and must not load Django's ORM.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# imports this module and must not load Django's ORM. A text that starts with an
+# apostrophe gets one too, so that reading the export back drops only the guard.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 def unguarded_text(value: str) -> str:

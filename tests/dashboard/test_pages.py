@@ -982,13 +982,19 @@ def test_export_writes_tags_on_every_path(viewer_client, coverage_data, query):
     assert by_address.get("203.0.113.5", "") == ""
 
 
-def test_export_imports_back_with_host_details(viewer_client, coverage_data, tmp_path):
+@pytest.mark.parametrize("query", ["", "host-", "os:debian", "192.0.2.0/24"])
+def test_export_imports_back_with_host_details(viewer_client, coverage_data, tmp_path, query):
+    # Each query takes another export path (see test_export_writes_tags_on_every_path).
     Host.objects.filter(address="192.0.2.1").update(
         tags=["=owner", "pci"], os_name="-Debian", mac_vendor="@Vendor"
     )
+    Host.objects.filter(address="192.0.2.2").update(
+        tags=["'=t"], os_name="'-Debian", mac_vendor="'quoted"
+    )
     details = ("hostname", "hostnames", "mac", "mac_vendor", "os_name", "tags")
-    rows = export_rows(viewer_client, "managed-by-both")
-    scanned = Host.objects.filter(scanned=True)
+    rows = export_rows(viewer_client, "managed-by-both", query)
+    exported = {row[0] for row in rows[1:]}
+    scanned = Host.objects.filter(address__in=exported)
     before = {host["address"]: host for host in scanned.values("address", *details)}
     path = tmp_path / "managed.csv"
     with path.open("w", newline="", encoding="utf-8") as file:

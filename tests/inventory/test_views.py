@@ -975,6 +975,10 @@ def test_host_export_imports_back_unchanged(viewer_client, tmp_path):
         source="scan.xml",
     )
     Host.objects.create(address="2001:db8::1", os_name="Linux 5.4", tags=["@ops"], source="s")
+    # A text that starts with an apostrophe, before a formula character or not.
+    Host.objects.create(
+        address="192.0.2.2", os_name="'-x", mac_vendor="'quoted", tags=["'=t"], source="s"
+    )
     Host.objects.create(address="198.51.100.1", source="s")
     before = {host.address: host for host in Host.objects.all()}
     path = tmp_path / "hosts.csv"
@@ -983,7 +987,7 @@ def test_host_export_imports_back_unchanged(viewer_client, tmp_path):
 
     report = import_file(path)
 
-    assert (report.added, report.rejected_count, report.warnings) == (3, 0, [])
+    assert (report.added, report.rejected_count, report.warnings) == (4, 0, [])
     for host in Host.objects.all():
         old = before[host.address]
         assert [getattr(host, name) for name in HOST_DETAILS] == [
