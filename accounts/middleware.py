@@ -64,13 +64,24 @@ def script_get(*parameters: str, json_errors: bool = False) -> Callable:
 
 def query_problem(request: HttpRequest, parameters: tuple[str, ...]) -> str | None:
     """Return what is wrong with the request's query parameters, or None."""
-    takes = f"It takes {' and '.join(parameters)}." if parameters else "It takes no parameters."
     for name in request.GET:
-        if name not in parameters:
-            return f"Unknown parameter {name!r}. {takes}"
-        occurrences = len(request.GET.getlist(name))
-        if occurrences > 1:
-            return f"The parameter {name!r} is given {occurrences} times; give it once."
+        problem = parameter_problem(name, request.GET.getlist(name), parameters)
+        if problem is not None:
+            return problem
+    return None
+
+
+def parameter_problem(name: str, values: list[str], parameters: tuple[str, ...]) -> str | None:
+    """Return why a script endpoint rejects parameter ``name`` given ``values``, or None."""
+    if name not in parameters:
+        known = (
+            f"The parameters are: {', '.join(parameters)}."
+            if parameters
+            else "This endpoint takes no parameters."
+        )
+        return f"Unknown parameter {name!r}. {known}"
+    if len(values) > 1:
+        return f"The parameter {name} is given more than once. Give it once."
     return None
 
 

@@ -17,5 +17,7 @@ urlpatterns = [
     ),
     path("import/<int:pk>/progress/", views.ImportProgressView.as_view(), name="import-progress"),
     path("api/import/", views.ImportApiView.as_view(), name="api-import"),
+    # Without the slash too: a redirect would turn a script's POST into a GET.
+    path("api/import", views.ImportApiView.as_view()),
     path("api/import/<path:rest>", views.import_api_subpath),
 ]

@@ -7,6 +7,7 @@ import os
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -23,7 +24,12 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import DetailView, TemplateView
 
-from accounts.middleware import accepts_api_token, script_get, token_failure
+from accounts.middleware import (
+    accepts_api_token,
+    parameter_problem,
+    script_get,
+    token_failure,
+)
 from lumeta_qualys.ipset import AddressError, key_of
 
 from . import background, exports
@@ -396,12 +402,11 @@ def _collect_parameters(*groups) -> dict[str, str]:
     values: dict[str, str] = {}
     for group in groups:
         for name in group:
-            if name not in API_PARAMETERS:
-                raise BadRequest(
-                    f"Unknown parameter {name!r}. The parameters are: {', '.join(API_PARAMETERS)}."
-                )
-            if name in values or len(group.getlist(name)) > 1:
-                raise BadRequest(f"The parameter {name} is given more than once. Give it once.")
+            # A name given in the query and in the form counts as given twice.
+            given = [*group.getlist(name), *([values[name]] if name in values else [])]
+            problem = parameter_problem(name, given, API_PARAMETERS)
+            if problem is not None:
+                raise BadRequest(problem)
             if not group[name].strip():
                 # An unset shell variable, as in source=$FEED, must not fall back
                 # to a default that splits a feed.
@@ -443,11 +448,15 @@ def import_api_subpath(request: HttpRequest, rest: str) -> JsonResponse:
     curl -T appends the file's name to a URL that ends in "/" and sends PUT.
     The reply reveals nothing, so it takes no login.
     """
-    endpoint = reverse("inventory:api-import")
+    endpoint = request.build_absolute_uri(reverse("inventory:api-import"))
+    name = rest.rsplit("/", 1)[-1] or "FILE"
+    how = "adds the file's name to a URL that ends in '/'"
+    if request.method == "PUT":
+        how += " and sends PUT"
     return _json_error(
-        f"No endpoint at {request.path}. Send the file with POST to {endpoint}, for example "
-        f"curl --data-binary @FILE '{endpoint}?name=FILE' (curl -T FILE adds the file's name "
-        "to a URL that ends in '/' and sends PUT).",
+        f"No endpoint at {request.path}. Send the file with POST to the endpoint itself: "
+        f'curl --fail-with-body -H "Authorization: Bearer $LUMETA_TOKEN" --data-binary '
+        f"@{name} '{endpoint}?name={quote(name)}' (curl -T FILE {how}).",
         404,
     )
 

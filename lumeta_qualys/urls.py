@@ -4,8 +4,9 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.generic import RedirectView
 
@@ -33,6 +34,16 @@ def favicon(request: HttpRequest) -> HttpResponse:
     response["Cache-Control"] = "max-age=86400"
     return response
 
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Return the 404 page, or for a script that sent an API token, the message as JSON."""
+    if not getattr(request, "api_token_auth", False):
+        return defaults.page_not_found(request, exception)
+    message = exception.args[0] if exception.args and isinstance(exception.args[0], str) else ""
+    return JsonResponse({"error": message or f"Nothing found at {request.path}."}, status=404)
+
+
+handler404 = not_found
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:index", permanent=False)),

@@ -102,9 +102,13 @@ HOSTS_CSV = reverse("inventory:export")
 @pytest.mark.parametrize(
     ("url", "query", "expected"),
     [
-        (HOSTS_CSV, "stat=stale", "Unknown parameter 'stat'. It takes q and state.\n"),
-        (EXPORT, "q=x&q=y", "The parameter 'q' is given 2 times; give it once.\n"),
-        (EXPORT, "state=stale&sort=name", "Unknown parameter 'sort'. It takes q and state.\n"),
+        (HOSTS_CSV, "stat=stale", "Unknown parameter 'stat'. The parameters are: q, state.\n"),
+        (EXPORT, "q=x&q=y", "The parameter q is given more than once. Give it once.\n"),
+        (
+            EXPORT,
+            "state=stale&sort=name",
+            "Unknown parameter 'sort'. The parameters are: q, state.\n",
+        ),
     ],
 )
 def test_export_rejects_unknown_or_repeated_parameter(client, raw_token, db, url, query, expected):
@@ -119,9 +123,11 @@ def test_json_endpoints_reject_unknown_parameter_as_json(client, raw_token, db):
     progress = client.get(f"{PROGRESS}?id=3", HTTP_AUTHORIZATION=f"Bearer {raw_token}")
 
     assert summary.status_code == 400
-    assert summary.json() == {"error": "Unknown parameter 'verbose'. It takes no parameters."}
+    assert summary.json() == {
+        "error": "Unknown parameter 'verbose'. This endpoint takes no parameters."
+    }
     assert progress.status_code == 400
-    assert progress.json() == {"error": "Unknown parameter 'id'. It takes run."}
+    assert progress.json() == {"error": "Unknown parameter 'id'. The parameters are: run."}
 
 
 @pytest.mark.parametrize("url", [HOSTS_CSV, EXPORT, SUMMARY, PROGRESS])
@@ -132,3 +138,38 @@ def test_script_endpoints_take_only_get(client, raw_token, db, url, method):
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD"
     assert f"The method {method.upper()} is not allowed here; use GET." in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("/dashboard/nonexistent.csv", "There is no dashboard list named “nonexistent”."),
+        (
+            "/settings/integrations/qualys/sync/runs/999/add-ranges.txt",
+            "Sync run 999 not found. The Qualys settings page lists the recent runs.",
+        ),
+    ],
+)
+def test_script_gets_404_as_json(client, raw_token, db, url, expected):
+    response = client.get(url, HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+
+    assert response.status_code == 404
+    assert response.json() == {"error": expected}
+
+
+def test_browser_gets_404_page(viewer_client, db):
+    response = viewer_client.get("/dashboard/nonexistent.csv")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_script_endpoints_answer_head(client, raw_token, db):
+    run = SyncRun.objects.create(trigger=SyncRun.Trigger.COMMAND, status=SyncRun.Status.SUCCEEDED)
+    ranges = reverse("integrations:sync-run-ranges", args=[run.pk, "group"])
+
+    for url in (HOSTS_CSV, EXPORT, SUMMARY, PROGRESS, ranges):
+        response = client.head(url, HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+        assert response.status_code == 200, url
+    response = client.post(ranges, HTTP_AUTHORIZATION=f"Bearer {raw_token}")
+    assert response.status_code == 405

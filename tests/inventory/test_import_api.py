@@ -477,12 +477,28 @@ def test_file_name_below_endpoint_gets_json_fix(client, token, method):
     response = getattr(client, method)(f"{URL}scan.xml?source=x", **auth(raw))
 
     assert response.status_code == 404
+    sends = " and sends PUT" if method == "put" else ""
     assert response.json()["error"] == (
-        f"No endpoint at {URL}scan.xml. Send the file with POST to {URL}, for example curl "
-        f"--data-binary @FILE '{URL}?name=FILE' (curl -T FILE adds the file's name to a URL "
-        "that ends in '/' and sends PUT)."
+        f"No endpoint at {URL}scan.xml. Send the file with POST to the endpoint itself: curl "
+        '--fail-with-body -H "Authorization: Bearer $LUMETA_TOKEN" --data-binary @scan.xml '
+        f"'http://testserver{URL}?name=scan.xml' (curl -T FILE adds the file's name to a URL "
+        f"that ends in '/'{sends})."
     )
     assert Host.objects.count() == 0
+
+
+def test_endpoint_without_slash_takes_post(client, token):
+    _, raw = token
+
+    response = client.post(
+        URL.rstrip("/") + "?source=x&name=a.txt",
+        data=b"192.0.2.1\n",
+        content_type="text/plain",
+        **auth(raw),
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["added"] == 1
 
 
 def post_chunked(client, raw: str, body: bytes, terminated: bool = True):
