@@ -96,18 +96,30 @@ def test_recent_runs_fit_phone_width(page, log_in, live_server, editor):
         finished_at=timezone.now(),
         error=error,
     )
+    # A preview whose sync would fail on the limit has the longest outcome.
+    SyncRun.objects.create(
+        trigger=SyncRun.Trigger.BUTTON,
+        status=SyncRun.Status.SUCCEEDED,
+        dry_run=True,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        details={"add": {"addresses": "182", "held_back": True}},
+    )
     page.set_viewport_size({"width": 360, "height": 800})
     log_in(page, editor)
     page.goto(f"{live_server.url}/settings/integrations/qualys/")
 
-    status = page.locator("#sync table.sync-runs td.status-failed")
+    visible = page.locator("#sync .table-scroll").bounding_box()
+    right_edge = visible["x"] + visible["width"]
     message = page.locator("#sync table.sync-runs .run-error-text")
-    status_box = status.bounding_box()
     message_box = message.bounding_box()
 
-    # The outcome is in view without scrolling the table sideways.
-    assert status_box["x"] + status_box["width"] <= 360
-    # The whole error wraps inside the view.
-    assert message_box["x"] >= 0
-    assert message_box["x"] + message_box["width"] <= 360
+    # Each outcome is in view, whole, without scrolling the table sideways.
+    for status in page.locator("#sync table.sync-runs td[class^='status-']").all():
+        box = status.bounding_box()
+        assert box["x"] + box["width"] <= right_edge, status.inner_text()
+        assert status.evaluate("cell => cell.scrollWidth <= cell.clientWidth")
+    # The whole error wraps inside the table's visible part.
+    assert message_box["x"] >= visible["x"]
+    assert message_box["x"] + message_box["width"] <= right_edge
     assert message.inner_text() == error
