@@ -1055,19 +1055,33 @@ def test_export_rejects_invalid_filter(viewer_client, coverage_data):
 
 def test_host_page_shows_every_network_and_range(viewer_client, coverage_data):
     html = viewer_client.get(reverse("dashboard:host", args=["192.0.2.1"])).content.decode()
+    # Without markup: a host name wraps only after its dots, by one element per label.
+    text = re.sub(r"<[^>]*>", "", html)
 
     assert "yes, in the range 192.0.2.0-192.0.2.127" in html
-    assert "web-1.example.test" in html
-    assert "web-1.branch.example.test" in html
+    assert "web-1.example.test" in text
+    assert "web-1.branch.example.test" in text
     assert re.search(r"<th scope=\"row\">101</th><td>0</td>", html)
     assert re.search(r"<th scope=\"row\">102</th><td>7</td>", html)
-    assert "host-192-0-2-1.example.test" in html
+    assert "host-192-0-2-1.example.test" in text
+
+
+def test_host_page_links_tags_and_wraps_names(viewer_client, coverage_data):
+    Host.objects.filter(address="192.0.2.1").update(tags=["pci zone"])
+
+    html = viewer_client.get(reverse("dashboard:host", args=["192.0.2.1"])).content.decode()
+
+    assert '<a href="/inventory/?q=tag:pci%20zone">pci zone</a>' in html
+    assert (
+        '<td><span class="name-label">host-192-0-2-1.</span><wbr>'
+        '<span class="name-label">example.</span><wbr><span class="name-label">test</span></td>'
+    ) in html
 
 
 def test_host_page_finds_ipv6_of_dual_stack_host(viewer_client, coverage_data):
     html = viewer_client.get(reverse("dashboard:host", args=["2001:db8::1"])).content.decode()
 
-    assert "db-1.example.test" in html
+    assert "db-1.example.test" in re.sub(r"<[^>]*>", "", html)
     assert "yes, in the range 2001:db8::-2001:db8::ffff:ffff:ffff:ffff" in html
 
 
