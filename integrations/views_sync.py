@@ -67,6 +67,13 @@ def run_json(run: SyncRun) -> dict:
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "duration_seconds": round(duration.total_seconds(), 1) if duration else None,
         "counts": {name: exact_count(run, name) for name in COUNTS},
+        # The add as planned, before the limit: what a preview would add and a
+        # sync tried to add. "held_back": the limit stopped it, and nothing was
+        # written to Qualys.
+        "add": {
+            "planned": (run.details.get("add") or {}).get("addresses"),
+            "held_back": run.held_back,
+        },
         "qualys_calls": run.qualys_calls,
         "rate_limit_remaining": run.rate_limit_remaining,
         "error": run.error,

@@ -339,6 +339,7 @@ def test_preview_warns_of_add_over_limit(qualys, configure, editor_client):
     assert f">{label}</td>" in panel
     progress = editor_client.get(reverse("integrations:sync-progress") + f"?run={run.pk}").json()
     assert progress["run"]["status_label"] == label
+    assert progress["run"]["add"] == {"planned": "2", "held_back": True}
     assert "a sync would fail: the add is over the Auto-Subscribe limit" in summarize(run)
 
 
