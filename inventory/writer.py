@@ -235,7 +235,9 @@ class WriteCounts:
 
     def count_repeat(self, record: HostRecord) -> None:
         self.repeated += 1
-        if self.first_repeat is None:
+        # A repeat of an address in an earlier batch is found when its own batch
+        # is written, after repeats within that batch: the lowest line is the first.
+        if self.first_repeat is None or record.line < self.first_repeat[1]:
             self.first_repeat = (record.address, record.line)
 
 

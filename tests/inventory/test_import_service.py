@@ -368,6 +368,20 @@ def test_repeats_across_batches_are_merged(tmp_path, monkeypatch):
     assert report.repeated == 2
 
 
+def test_first_repeat_named_across_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr("inventory.writer.BATCH_SIZE", 3)
+    # Line 4 repeats an address of the first batch; line 6 one of its own batch.
+    lines = "192.0.2.1\n192.0.2.2\n192.0.2.3\n192.0.2.1\n192.0.2.5\n192.0.2.5\n"
+
+    report = import_file(write(tmp_path, "a.txt", lines))
+
+    assert report.repeated == 2
+    assert report.warnings == [
+        "a.txt: 2 more listings of addresses listed earlier in the file were merged into the "
+        "first listing, for example 192.0.2.1, listed again on line 4."
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
