@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+import redis
 from django_celery_beat.models import IntervalSchedule
 
 from integrations import constants
@@ -256,6 +257,48 @@ def test_killed_worker_lock_lapses_and_next_sync_runs(stack):
     doomed.refresh_from_db()
     assert doomed.status == SyncRun.Status.FAILED
     assert "stopped before it finished" in doomed.error
+
+
+def test_redelivered_sync_task_does_not_sync_again(stack, redis_url):
+    # With acks_late, a task whose worker dies stays unacknowledged, and Redis
+    # hands it to another worker once the visibility timeout has passed.
+    emulator = stack.start_emulator()
+    stack.configure(auto_subscribe=False)
+    index(*INDEXED)
+    emulator.set_faults(
+        [{"kind": "slow", "endpoint": "asset/host", "action": "list", "delay": 30, "times": 1}]
+    )
+    worker = stack.worker()
+    doomed = send_sync(runs.create_run(SyncRun.Trigger.BUTTON))
+
+    def reading_hosts() -> bool:
+        doomed.refresh_from_db()
+        return doomed.step == "fetch_scanned_hosts"
+
+    wait_for(reading_hosts, 60, "the sync to reach the host list", worker)
+    worker.stop(kill=True)
+    broker = redis.Redis.from_url(redis_url)
+    unacked = broker.zrange("unacked_index", 0, -1)
+    assert unacked, "the killed worker's task should be unacknowledged"
+    # The index holds each delivery's time: moved back, it is past any visibility timeout,
+    # so the next worker that starts redelivers the task at once.
+    broker.zadd("unacked_index", dict.fromkeys(unacked, 0))
+    emulator.set_faults([])
+    requests_before = emulator.output().count("/api/2.0/fo/")
+    assert requests_before > 0, "the emulator should log each request"
+
+    second = stack.worker()
+    second.wait_for_output(
+        f"Sync {doomed.pk} is running already; this delivery does nothing", timeout=60
+    )
+
+    # The second delivery found the run taken and did not sync: no call, no write.
+    assert emulator.output().count("/api/2.0/fo/") == requests_before
+    assert emulator.write_log() == []
+    doomed.refresh_from_db()
+    assert doomed.status == SyncRun.Status.RUNNING
+    assert SyncRun.objects.count() == 1
+    wait_for(lambda: broker.zcard("unacked_index") == 0, 30, "the redelivery to be acknowledged")
 
 
 def test_schedule_changes_take_effect_without_restart(stack, tmp_path):
