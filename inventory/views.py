@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib import messages
@@ -448,15 +448,29 @@ def import_api_subpath(request: HttpRequest, rest: str) -> JsonResponse:
     curl -T appends the file's name to a URL that ends in "/" and sends PUT.
     The reply reveals nothing, so it takes no login.
     """
-    endpoint = request.build_absolute_uri(reverse("inventory:api-import"))
     name = rest.rsplit("/", 1)[-1] or "FILE"
+    # The request's own parameters (source, dry_run...) go into the command, so
+    # that running it imports the file as the request meant to.
+    parameters = request.GET.copy()
+    parameters.setdefault("name", name)
+    endpoint = request.build_absolute_uri(reverse("inventory:api-import"))
+    command = shlex.join(
+        [
+            "curl",
+            "--fail-with-body",
+            "--oauth2-bearer",
+            "TOKEN",
+            "--data-binary",
+            f"@{name}",
+            f"{endpoint}?{parameters.urlencode()}",
+        ]
+    ).replace(" TOKEN ", " $LUMETA_TOKEN ")  # a token has no spaces, so no quotes are needed
     how = "adds the file's name to a URL that ends in '/'"
     if request.method == "PUT":
         how += " and sends PUT"
     return _json_error(
-        f"No endpoint at {request.path}. Send the file with POST to the endpoint itself: "
-        f'curl --fail-with-body -H "Authorization: Bearer $LUMETA_TOKEN" --data-binary '
-        f"@{name} '{endpoint}?name={quote(name)}' (curl -T FILE {how}).",
+        f"No endpoint at {request.path}. Send the file with POST to the endpoint itself, from "
+        f"the file's folder: {command} (curl -T FILE {how}).",
         404,
     )
 

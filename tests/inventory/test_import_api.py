@@ -2,9 +2,10 @@
 
 import gzip
 import io
+import shlex
 import sys
 from datetime import timedelta
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import requests
@@ -479,12 +480,32 @@ def test_file_name_below_endpoint_gets_json_fix(client, token, method):
     assert response.status_code == 404
     sends = " and sends PUT" if method == "put" else ""
     assert response.json()["error"] == (
-        f"No endpoint at {URL}scan.xml. Send the file with POST to the endpoint itself: curl "
-        '--fail-with-body -H "Authorization: Bearer $LUMETA_TOKEN" --data-binary @scan.xml '
-        f"'http://testserver{URL}?name=scan.xml' (curl -T FILE adds the file's name to a URL "
-        f"that ends in '/'{sends})."
+        f"No endpoint at {URL}scan.xml. Send the file with POST to the endpoint itself, from the "
+        "file's folder: curl --fail-with-body --oauth2-bearer $LUMETA_TOKEN --data-binary "
+        f"@scan.xml 'http://testserver{URL}?source=x&name=scan.xml' (curl -T FILE adds the "
+        f"file's name to a URL that ends in '/'{sends})."
     )
     assert Host.objects.count() == 0
+
+
+def test_suggested_command_runs_as_the_request_meant(client, token, tmp_path):
+    # A file name with a space and a quote, and the request's own parameters.
+    _, raw = token
+    name = "it's a scan.txt"
+    path = f"{URL}{quote(name)}?dry_run=1&source=weekly"
+
+    message = client.put(path, data=b"192.0.2.1\n", **auth(raw)).json()["error"]
+    command = shlex.split(message.split("folder: ", 1)[1].rsplit(" (curl -T", 1)[0])
+
+    assert command[:5] == [
+        "curl", "--fail-with-body", "--oauth2-bearer", "$LUMETA_TOKEN", "--data-binary"
+    ]  # fmt: skip
+    assert command[5] == f"@{name}"
+    url = urlsplit(command[6])
+    assert url.path == URL
+    assert parse_qs(url.query) == {
+        "dry_run": ["1"], "source": ["weekly"], "name": [name]
+    }  # fmt: skip
 
 
 def test_endpoint_without_slash_takes_post(client, token):
