@@ -63,3 +63,37 @@ def test_pages_fit_a_narrow_window(page, log_in, live_server, admin_user):
     assert abs(scrolled - figure_width) <= 1
     # Its legend wraps within the window, whatever part of the chart is in view.
     assert legend_right <= 320
+
+
+LONG_NAME = "build-agent-0042.continuous-integration.datacenter-east-02.eu-central.example.test"
+# The longest label DNS allows: 63 characters.
+LONGEST_LABEL = "a" * 30 + "-" + "b" * 32 + ".example.test"
+
+
+@pytest.mark.parametrize("path", ["/inventory/hosts/192.0.2.32/", "/dashboard/host/192.0.2.32/"])
+def test_host_details_fit_a_phone(page, log_in, live_server, admin_user, path):
+    Host.objects.create(
+        address="192.0.2.32",
+        source="scan.xml",
+        hostname=LONG_NAME,
+        hostnames=[LONG_NAME, LONGEST_LABEL],
+    )
+    page.set_viewport_size({"width": 360, "height": 800})
+    log_in(page, admin_user)
+
+    page.goto(f"{live_server.url}{path}")
+    table = page.locator("table.details").first
+    # On a phone a table scrolls sideways inside its own box when its content is wider.
+    hidden = table.evaluate("table => table.scrollWidth - table.clientWidth")
+    outside = table.evaluate(
+        "table => table.getBoundingClientRect().right"
+        " - table.parentElement.getBoundingClientRect().right"
+    )
+    texts = table.inner_text()
+
+    # The details fit: nothing of them is hidden to the right or cut off by the card.
+    assert hidden <= 0
+    assert outside <= 0
+    # Every name is shown whole; only its line breaks differ.
+    assert LONG_NAME in texts.replace("\n", "")
+    assert LONGEST_LABEL in texts.replace("\n", "")
