@@ -223,6 +223,16 @@ def _next_content_line(lines: Iterator[str], number: int) -> tuple[str | None, i
     return None, number
 
 
+def _first_filled(row: list[str], columns: list[int]) -> str:
+    """Return the first cell of ``columns`` in ``row`` that is not empty, cleaned, or ""."""
+    for index in columns:
+        if index < len(row):
+            text = clean_text(row[index])
+            if text:
+                return text
+    return ""
+
+
 def _first_column(names: list[str], candidates: tuple[str, ...]) -> int | None:
     for candidate in candidates:
         if candidate in names:
@@ -354,6 +364,13 @@ class CsvParser:
         if any(name in FINDING_KEYS for name in names):
             hostname_keys = tuple(key for key in HOSTNAME_KEYS if key != "name")
         hostname_column = _first_column(names, hostname_keys)
+        # Further name columns, read in a row whose first one is empty: Active
+        # Directory leaves DNSHostName empty for a computer without a DNS name.
+        spare_name_columns = [
+            names.index(key)
+            for key in hostname_keys
+            if key in names and names.index(key) != hostname_column
+        ]
         if hostname_column is None and "host" in names:
             # A "host" column beside an "ip" column contains names, not addresses.
             host_column = names.index("host")
@@ -424,6 +441,8 @@ class CsvParser:
                 continue
             line = header_number + reader.line_num
             names_text = clean_text(row[hostname_at]) if hostname_at < width else ""
+            if not names_text and spare_name_columns:
+                names_text = _first_filled(row, spare_name_columns)
             raw_mac = clean_text(row[mac_at]) if mac_at < width else ""
             mac_vendor = clean_text(row[vendor_at]) if vendor_at < width else ""
             os_name = clean_text(row[os_at]) if os_at < width else ""

@@ -562,6 +562,21 @@ def test_ip_column_wins_over_street_address(tmp_path, header, row):
     assert host.hostname == "st1"
 
 
+def test_empty_dns_name_falls_back_to_name(tmp_path):
+    # Get-ADComputer leaves DNSHostName empty for a computer without a DNS name.
+    path = tmp_path / "computers.csv"
+    path.write_text(
+        '"DNSHostName","IPv4Address","Name"\n'
+        '"ws01.example.test","192.0.2.1","WS01"\n'
+        '"","192.0.2.2","WS02"\n'
+    )
+
+    import_file(path)
+
+    assert Host.objects.get(address="192.0.2.1").hostnames == ["ws01.example.test"]
+    assert Host.objects.get(address="192.0.2.2").hostnames == ["ws02"]
+
+
 def test_cell_of_several_macs_gives_the_first_valid(tmp_path):
     # An asset export's columns: names, macs and addresses hold one value per adapter.
     path = tmp_path / "assets.csv"
