@@ -70,9 +70,12 @@ def run_json(run: SyncRun) -> dict:
         # The add as planned, before the limit: what a preview would add and a
         # sync tried to add. "held_back": the limit stopped it, and nothing was
         # written to Qualys.
+        # None while the run has not planned its add.
         "add": {
             "planned": (run.details.get("add") or {}).get("addresses"),
-            "held_back": run.held_back,
+            "held_back": run.held_back if "add" in run.details else None,
+            # The Auto-Subscribe limit per sync when the run started; 0 is no limit.
+            "limit": (run.details.get("add_settings") or {}).get("limit"),
         },
         "qualys_calls": run.qualys_calls,
         "rate_limit_remaining": run.rate_limit_remaining,
@@ -245,6 +248,18 @@ class SyncRunRangesView(View):
         if which not in RANGE_FILES:
             raise Http404(f"No range list named {which!r}; use add or group.")
         run = sync_run_or_404(pk)
+        if which not in run.details:
+            # No list, which differs from an empty one: an empty group target is a list.
+            if which == "group" and run.held_back:
+                why = (
+                    "the Auto-Subscribe limit held the add back, so the sync leaves the asset "
+                    "group as it is"
+                )
+            elif run.status in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
+                why = "the run has not computed it yet"
+            else:
+                why = "the run ended before it computed it"
+            raise Http404(f"Sync run {run.pk} has no {which} ranges: {why}.")
         text = getattr(run, RANGE_FILES[which])
         response = HttpResponse(
             text + ("\n" if text else ""), content_type="text/plain; charset=utf-8"

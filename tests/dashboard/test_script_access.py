@@ -39,6 +39,7 @@ def test_range_download_takes_a_token(client, raw_token, db):
         trigger=SyncRun.Trigger.COMMAND,
         status=SyncRun.Status.SUCCEEDED,
         add_ranges="192.0.2.1-192.0.2.9",
+        details={"add": {"addresses": "9", "ranges": 1}},
     )
     url = reverse("integrations:sync-run-ranges", args=[run.pk, "add"])
 
@@ -165,7 +166,11 @@ def test_browser_gets_404_page(viewer_client, db):
 
 
 def test_script_endpoints_answer_head(client, raw_token, db):
-    run = SyncRun.objects.create(trigger=SyncRun.Trigger.COMMAND, status=SyncRun.Status.SUCCEEDED)
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.COMMAND,
+        status=SyncRun.Status.SUCCEEDED,
+        details={"group": {"addresses": "0", "ranges": 0}},
+    )
     ranges = reverse("integrations:sync-run-ranges", args=[run.pk, "group"])
 
     for url in (HOSTS_CSV, EXPORT, SUMMARY, PROGRESS, ranges):

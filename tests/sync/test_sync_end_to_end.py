@@ -19,6 +19,7 @@ from integrations import constants
 from integrations.models import QualysSettings, ScannedHost, SubscribedRange, SyncRun
 from integrations.schedule import apply_schedule
 from integrations.services import runs
+from integrations.services.call_guard import SLOTS_KEY
 from integrations.services.lock import current_holder
 from integrations.tasks import send_sync
 from lumeta_qualys.celery import app as celery_app
@@ -148,6 +149,9 @@ def stack(transactional_db, redis_url, start_process, qualys_emulator, settings,
             )
 
     yield Stack()
+    # A killed worker's Qualys call slot holds for the read timeout plus a minute,
+    # which would hold up the next test's syncs.
+    redis.Redis.from_url(redis_url).delete(SLOTS_KEY)
 
 
 def stored_subscription() -> IPSet:
@@ -268,7 +272,8 @@ def test_redelivered_sync_task_does_not_sync_again(stack, redis_url):
     emulator.set_faults(
         [{"kind": "slow", "endpoint": "asset/host", "action": "list", "delay": 30, "times": 1}]
     )
-    worker = stack.worker()
+    # A short lease, so that the killed worker's lock lapses before the next test.
+    worker = stack.worker(SYNC_LOCK_LEASE_SECONDS="2")
     doomed = send_sync(runs.create_run(SyncRun.Trigger.BUTTON))
 
     def reading_hosts() -> bool:
@@ -287,7 +292,7 @@ def test_redelivered_sync_task_does_not_sync_again(stack, redis_url):
     requests_before = emulator.output().count("/api/2.0/fo/")
     assert requests_before > 0, "the emulator should log each request"
 
-    second = stack.worker()
+    second = stack.worker(SYNC_LOCK_LEASE_SECONDS="2")
     second.wait_for_output(
         f"Sync {doomed.pk} is running already; this delivery does nothing", timeout=60
     )
@@ -299,6 +304,7 @@ def test_redelivered_sync_task_does_not_sync_again(stack, redis_url):
     assert doomed.status == SyncRun.Status.RUNNING
     assert SyncRun.objects.count() == 1
     wait_for(lambda: broker.zcard("unacked_index") == 0, 30, "the redelivery to be acknowledged")
+    wait_for(lambda: current_holder() is None, 15, "the killed worker's lock to lapse")
 
 
 def test_schedule_changes_take_effect_without_restart(stack, tmp_path):

@@ -339,7 +339,15 @@ def test_preview_warns_of_add_over_limit(qualys, configure, editor_client):
     assert f">{label}</td>" in panel
     progress = editor_client.get(reverse("integrations:sync-progress") + f"?run={run.pk}").json()
     assert progress["run"]["status_label"] == label
-    assert progress["run"]["add"] == {"planned": "2", "held_back": True}
+    assert progress["run"]["add"] == {"planned": "2", "held_back": True, "limit": 1}
+    missing = editor_client.get(reverse("integrations:sync-run-ranges", args=[run.pk, "group"]))
+    assert missing.status_code == 404
+    assert (
+        f"Sync run {run.pk} has no group ranges: the Auto-Subscribe limit held the add back, so "
+        "the sync leaves the asset group as it is."
+    ) in missing.content.decode()
+    held = editor_client.get(reverse("integrations:sync-run-ranges", args=[run.pk, "add"]))
+    assert held.content.decode().split() == ["192.0.2.40", "203.0.113.5"]
     assert "a sync would fail: the add is over the Auto-Subscribe limit" in summarize(run)
 
 
