@@ -37,6 +37,12 @@ from .querysets import (
 PERMISSION_SYNC = "integrations.change_qualyssettings"
 
 
+def unknown_list(slug: str) -> str:
+    """Return the 404 message for a dashboard list that does not exist, naming the lists."""
+    lists = ", ".join(COVERAGE_SETS)
+    return f"There is no dashboard list named “{slug}”. The lists are: {lists}."
+
+
 def iso_utc(value: datetime | None) -> str | None:
     """Return ``value`` as ISO 8601 in UTC with a Z suffix (None stays None)."""
     if value is None:
@@ -126,7 +132,7 @@ class CoverageListView(TemplateView):
     def get(self, request: HttpRequest, slug: str) -> HttpResponse:
         coverage_set = COVERAGE_SETS.get(slug)
         if coverage_set is None:
-            raise Http404(f"There is no dashboard list named “{slug}”.")
+            raise Http404(unknown_list(slug))
         query = request.GET.get("q", "").strip()
         sort = request.GET.get("sort", "address")
         if sort not in SORTS:
@@ -203,7 +209,7 @@ def coverage_export(request: HttpRequest, slug: str) -> HttpResponse:
     """Stream the whole filtered list as CSV, in address order."""
     coverage_set = COVERAGE_SETS.get(slug)
     if coverage_set is None:
-        raise Http404(f"There is no dashboard list named “{slug}”.")
+        raise Http404(unknown_list(slug))
     try:
         address_filter = list_filter(request.GET.get("q", ""), coverage_set)
         stale = stale_selected(list_state(request, coverage_set))

@@ -113,9 +113,10 @@ def start_run(request: HttpRequest, *, dry_run: bool) -> SyncRun | None:
         runs.record_failed(run, str(error))
         messages.error(request, str(error))
         return run
-    if running:
-        # The reason names the running sync: "another sync (run 9) was running, ...".
-        reason = runs.record_skipped(run).error
+    waiting = runs.queued_before(run)
+    if running or waiting is not None:
+        # The reason names the other sync: "another sync (run 9) was running, ...".
+        reason = runs.record_skipped(run, runs.queued_reason(waiting) if waiting else None).error
         messages.warning(request, reason[:1].upper() + reason[1:])
         return run
     try:
@@ -183,7 +184,7 @@ class SyncProgressView(View):
                 )
             run = SyncRun.objects.filter(pk=int(run_id)).first()
             if run is None:
-                return JsonResponse({"error": f"Sync run {run_id} does not exist."}, status=404)
+                return JsonResponse({"error": f"Sync run {run_id} not found."}, status=404)
         else:
             run = (
                 SyncRun.objects.filter(status__in=[SyncRun.Status.RUNNING, SyncRun.Status.QUEUED])

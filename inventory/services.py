@@ -303,13 +303,20 @@ def _warn_of_stale_majority(
     seen = Host.objects.filter(source=source, stale=False, last_seen__gte=seen_since).count()
     if marked <= seen:
         return
-    listed_by = "this file" if seen == listed else "the feed's files"
+    stale = f"{plural(marked, 'host', 'hosts')} of source {source!r} {became} stale"
+    if seen != listed:
+        # The file was the last part of a feed sent in parts, as it should be.
+        state.warn(
+            f"{stale}, more than the {seen:,} the feed's files listed. If a part of the feed is "
+            "missing, import the whole feed again: its hosts become current again."
+        )
+        return
     state.warn(
-        f"{plural(marked, 'host', 'hosts')} of source {source!r} {became} stale, more than the "
-        f"{seen:,} {listed_by} listed. If the file is only part of the feed, import every part "
-        "in one command, or through the API with mark_stale=0 on every part but the last and "
-        "stale_before set to the first part's start on the last. Otherwise give the part a "
-        "source of its own. Importing the whole feed again makes its hosts current again."
+        f"{stale}, more than the {seen:,} this file listed. If the file is only part of the "
+        "feed, import every part in one command, or through the API with mark_stale=0 on every "
+        "part but the last and stale_before set to the first part's start on the last. "
+        "Otherwise give the part a source of its own. Importing the whole feed again makes its "
+        "hosts current again."
     )
 
 

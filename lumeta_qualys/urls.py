@@ -37,7 +37,12 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Return the 404 page, or for a script that sent an API token, the message as JSON."""
-    if not getattr(request, "api_token_auth", False):
+    # A request with a token whose address matched no view was not authenticated,
+    # but it comes from a script all the same, and the reply reveals nothing.
+    from_script = getattr(request, "api_token_auth", False) or request.headers.get(
+        "Authorization", ""
+    ).startswith("Bearer ")
+    if not from_script:
         return defaults.page_not_found(request, exception)
     message = exception.args[0] if exception.args and isinstance(exception.args[0], str) else ""
     return JsonResponse({"error": message or f"Nothing found at {request.path}."}, status=404)

@@ -40,6 +40,28 @@ def skipped_reason() -> str:
     )
 
 
+def queued_before(run: SyncRun) -> SyncRun | None:
+    """Return a run queued before ``run`` that a worker has still to start, or None.
+
+    A run queued longer than LOST_QUEUED_MINUTES lost its task and does not count.
+    """
+    since = timezone.now() - timedelta(minutes=LOST_QUEUED_MINUTES)
+    return (
+        SyncRun.objects.filter(status=SyncRun.Status.QUEUED, created_at__gte=since, pk__lt=run.pk)
+        .order_by("pk")
+        .first()
+    )
+
+
+def queued_reason(waiting: SyncRun) -> str:
+    """Return why a run is skipped while ``waiting`` is queued."""
+    return (
+        f"another sync (run {waiting.pk}) was queued and waits for a worker, so this one did "
+        "not start. Wait until that one has finished, then start a new sync if you still need "
+        "one."
+    )
+
+
 def create_run(trigger: str, *, dry_run: bool = False, user=None, task_id: str = "") -> SyncRun:
     """Create a queued run."""
     return SyncRun.objects.create(

@@ -144,7 +144,11 @@ def test_script_endpoints_take_only_get(client, raw_token, db, url, method):
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("/dashboard/nonexistent.csv", "There is no dashboard list named “nonexistent”."),
+        (
+            "/dashboard/nonexistent.csv",
+            "There is no dashboard list named “nonexistent”. The lists are: "
+            "unmanaged-by-qualys, unmanaged-by-lumeta, managed-by-both.",
+        ),
         (
             "/settings/integrations/qualys/sync/runs/999/add-ranges.txt",
             "Sync run 999 not found. The Qualys settings page lists the recent runs.",
@@ -156,6 +160,18 @@ def test_script_gets_404_as_json(client, raw_token, db, url, expected):
 
     assert response.status_code == 404
     assert response.json() == {"error": expected}
+
+
+def test_unmatched_address_with_token_gets_json_404(client, raw_token, db):
+    response = client.get(
+        "/settings/integrations/qualys/sync/runs/abc/add-ranges.txt",
+        HTTP_AUTHORIZATION=f"Bearer {raw_token}",
+    )
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": "Nothing found at /settings/integrations/qualys/sync/runs/abc/add-ranges.txt."
+    }
 
 
 def test_browser_gets_404_page(viewer_client, db):

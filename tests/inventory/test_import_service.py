@@ -106,6 +106,20 @@ def test_feed_in_parts_counts_every_part_listed(tmp_path):
     assert api_last.warnings == []
 
 
+def test_feed_that_shrank_warns_without_part_advice(tmp_path):
+    import_file(write(tmp_path, "feed.txt", "192.0.2.0/28\n"), source="feed")
+    parts = [write(tmp_path, "p1.txt", "192.0.2.1\n"), write(tmp_path, "p2.txt", "192.0.2.2\n")]
+
+    reports = list(import_files(parts, source="feed"))
+
+    assert reports[-1].marked_stale == 14
+    assert reports[-1].warnings == [
+        "14 hosts of source 'feed' became stale, more than the 2 the feed's files listed. If a "
+        "part of the feed is missing, import the whole feed again: its hosts become current "
+        "again."
+    ]
+
+
 def test_fewer_stale_than_listed_does_not_warn(tmp_path):
     import_file(write(tmp_path, "feed.txt", "192.0.2.1\n192.0.2.2\n192.0.2.3\n"), source="feed")
 

@@ -49,6 +49,23 @@ def test_sync_now_queues_a_run_for_a_worker(editor_client, editor, configure, br
     assert queued_messages(broker) == 1
 
 
+def test_sync_now_while_one_is_queued_records_skipped(editor_client, configure, broker):
+    configure()
+    editor_client.post(SYNC_NOW_URL)
+    waiting = SyncRun.objects.get()
+
+    response = editor_client.post(SYNC_NOW_URL, follow=True)
+
+    second = SyncRun.objects.exclude(pk=waiting.pk).get()
+    assert second.status == SyncRun.Status.SKIPPED
+    assert second.error.startswith(
+        f"another sync (run {waiting.pk}) was queued and waits for a worker, so this one did "
+        "not start."
+    )
+    assert queued_messages(broker) == 1
+    assert f"Another sync (run {waiting.pk}) was queued" in response.content.decode()
+
+
 def test_sync_now_while_running_records_skipped(editor_client, configure, broker):
     configure()
     holder = SyncLock("other", connection=broker)
