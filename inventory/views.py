@@ -443,10 +443,10 @@ def _chunked(request: HttpRequest) -> bool:
 @login_not_required
 @csrf_exempt  # a PUT from curl has no CSRF token, and the reply changes nothing
 def import_api_subpath(request: HttpRequest, rest: str) -> JsonResponse:
-    """Answer a request below the import endpoint, as ``curl -T FILE URL/`` sends, with the fix.
+    """Return a JSON 404 with the right command for a request below the import endpoint.
 
-    curl -T appends the file's name to a URL that ends in "/" and sends PUT.
-    The reply reveals nothing, so it takes no login.
+    ``curl -T FILE URL/`` appends the file's name to a URL that ends in "/" and
+    sends PUT. The reply reveals nothing, so it takes no login.
     """
     name = rest.rsplit("/", 1)[-1] or "FILE"
     # The request's own parameters (source, dry_run...) go into the command, so

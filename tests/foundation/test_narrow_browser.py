@@ -66,7 +66,7 @@ def test_pages_fit_a_narrow_window(page, log_in, live_server, admin_user):
 
 
 LONG_NAME = "build-agent-0042.continuous-integration.datacenter-east-02.eu-central.example.test"
-# The longest label DNS allows: 63 characters.
+# A label of the maximum length DNS allows: 63 characters.
 LONGEST_LABEL = "a" * 30 + "-" + "b" * 32 + ".example.test"
 
 

@@ -285,8 +285,8 @@ def test_redelivered_sync_task_does_not_sync_again(stack, redis_url):
     broker = redis.Redis.from_url(redis_url)
     unacked = broker.zrange("unacked_index", 0, -1)
     assert unacked, "the killed worker's task should be unacknowledged"
-    # The index holds each delivery's time: moved back, it is past any visibility timeout,
-    # so the next worker that starts redelivers the task at once.
+    # The index records each delivery's time. Moved back past any visibility timeout,
+    # it makes the next worker that starts redeliver the task at once.
     broker.zadd("unacked_index", dict.fromkeys(unacked, 0))
     emulator.set_faults([])
     requests_before = emulator.output().count("/api/2.0/fo/")
