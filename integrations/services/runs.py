@@ -40,6 +40,12 @@ def skipped_reason() -> str:
     )
 
 
+# A run queued this long before a later sync started lost its task (a Redis that
+# was emptied or restarted without its data). Its task, should it still come,
+# finds the run failed and does nothing.
+LOST_QUEUED_MINUTES = 30
+
+
 def queued_before(run: SyncRun) -> SyncRun | None:
     """Return a run queued before ``run`` that a worker has still to start, or None.
 
@@ -113,12 +119,6 @@ def record_failed(run: SyncRun, message: str) -> SyncRun:
 def sync_running() -> bool:
     """Return whether a sync holds the lock now."""
     return current_holder() is not None
-
-
-# A run queued this long before a later sync started lost its task (a Redis that
-# was emptied or restarted without its data). Its task, should it still come,
-# finds the run failed and does nothing.
-LOST_QUEUED_MINUTES = 30
 
 
 def fail_abandoned_runs(current: SyncRun) -> int:
