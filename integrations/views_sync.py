@@ -74,7 +74,7 @@ def run_json(run: SyncRun) -> dict:
         "add": {
             "planned": (run.details.get("add") or {}).get("addresses"),
             "held_back": run.held_back if "add" in run.details else None,
-            # The Auto-Subscribe limit per sync when the run started; 0 is no limit.
+            # The Auto-Subscribe limit per sync when the run started, where 0 means no limit.
             "limit": (run.details.get("add_settings") or {}).get("limit"),
         },
         "qualys_calls": run.qualys_calls,
@@ -250,17 +250,17 @@ class SyncRunRangesView(View):
             raise Http404(f"No range list named {which!r}; use add or group.")
         run = sync_run_or_404(pk)
         if which not in run.details:
-            # No list, which differs from an empty one: an empty group target is a list.
+            # A missing list differs from an empty one, which an empty group target gives.
             if which == "group" and run.held_back:
-                why = (
+                reason = (
                     "the Auto-Subscribe limit held the add back, so the sync leaves the asset "
                     "group as it is"
                 )
             elif run.status in (SyncRun.Status.QUEUED, SyncRun.Status.RUNNING):
-                why = "the run has not computed it yet"
+                reason = "the run has not computed it yet"
             else:
-                why = "the run ended before it computed it"
-            raise Http404(f"Sync run {run.pk} has no {which} ranges: {why}.")
+                reason = "the run ended before it computed it"
+            raise Http404(f"Sync run {run.pk} has no {which} ranges: {reason}.")
         text = getattr(run, RANGE_FILES[which])
         response = HttpResponse(
             text + ("\n" if text else ""), content_type="text/plain; charset=utf-8"

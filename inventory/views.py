@@ -402,9 +402,11 @@ def _collect_parameters(*groups) -> dict[str, str]:
     values: dict[str, str] = {}
     for group in groups:
         for name in group:
-            # A name given in the query and in the form counts as given twice.
-            given = [*group.getlist(name), *([values[name]] if name in values else [])]
-            problem = parameter_problem(name, given, API_PARAMETERS)
+            occurrences = group.getlist(name)
+            if name in values:
+                # A name given in the query and in the form counts as given twice.
+                occurrences = [*occurrences, values[name]]
+            problem = parameter_problem(name, occurrences, API_PARAMETERS)
             if problem is not None:
                 raise BadRequest(problem)
             if not group[name].strip():
@@ -465,12 +467,12 @@ def import_api_subpath(request: HttpRequest, rest: str) -> JsonResponse:
             f"{endpoint}?{parameters.urlencode()}",
         ]
     ).replace(" TOKEN ", " $LUMETA_TOKEN ")  # a token has no spaces, so no quotes are needed
-    how = "adds the file's name to a URL that ends in '/'"
+    cause = "adds the file's name to a URL that ends in '/'"
     if request.method == "PUT":
-        how += " and sends PUT"
+        cause += " and sends PUT"
     return _json_error(
         f"No endpoint at {request.path}. Send the file with POST to the endpoint itself, from "
-        f"the file's folder: {command} (curl -T FILE {how}).",
+        f"the file's folder: {command} (curl -T FILE {cause}).",
         404,
     )
 

@@ -620,13 +620,13 @@ class Transport:
         short = wait <= self.max_wait_seconds
         if code is None:
             # Without Qualys's error code the reply may come from a proxy in front of it.
-            what = f"Rate limit reached for {path} (HTTP {status}, from Qualys or a proxy)"
+            summary = f"Rate limit reached for {path} (HTTP {status}, from Qualys or a proxy)"
             ask = "check the proxy's limits, or ask Qualys Support to raise the API limit"
         else:
-            what = f"Qualys rate limit reached for {path} (code {code}, HTTP {status})"
+            summary = f"Qualys rate limit reached for {path} (code {code}, HTTP {status})"
             ask = "ask Qualys Support to raise the API limit"
         return RateLimited(
-            f"{what}: the next call is allowed in {wait} seconds, at "
+            f"{summary}: the next call is allowed in {wait} seconds, at "
             f"{retry_at:%Y-%m-%d %H:%M:%S} UTC. Try again after that time, or {ask}.",
             retry_after=wait,
             retry_at=retry_at,

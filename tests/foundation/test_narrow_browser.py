@@ -67,7 +67,7 @@ def test_pages_fit_a_narrow_window(page, log_in, live_server, admin_user):
 
 LONG_NAME = "build-agent-0042.continuous-integration.datacenter-east-02.eu-central.example.test"
 # A label of the maximum length DNS allows: 63 characters.
-LONGEST_LABEL = "a" * 30 + "-" + "b" * 32 + ".example.test"
+MAX_LENGTH_LABEL = "a" * 30 + "-" + "b" * 32 + ".example.test"
 
 
 @pytest.mark.parametrize("path", ["/inventory/hosts/192.0.2.32/", "/dashboard/host/192.0.2.32/"])
@@ -76,7 +76,7 @@ def test_host_details_fit_a_phone(page, log_in, live_server, admin_user, path):
         address="192.0.2.32",
         source="scan.xml",
         hostname=LONG_NAME,
-        hostnames=[LONG_NAME, LONGEST_LABEL],
+        hostnames=[LONG_NAME, MAX_LENGTH_LABEL],
     )
     page.set_viewport_size({"width": 360, "height": 800})
     log_in(page, admin_user)
@@ -96,4 +96,4 @@ def test_host_details_fit_a_phone(page, log_in, live_server, admin_user, path):
     assert outside <= 0
     # Every name is shown whole; only its line breaks differ.
     assert LONG_NAME in texts.replace("\n", "")
-    assert LONGEST_LABEL in texts.replace("\n", "")
+    assert MAX_LENGTH_LABEL in texts.replace("\n", "")

@@ -226,15 +226,11 @@ def test_redelivered_task_does_not_push_twice(stack):
     assert SyncRun.objects.count() == 1
 
 
-def test_killed_worker_lock_lapses_and_next_sync_runs(stack):
-    emulator = stack.start_emulator()
-    stack.configure(auto_subscribe=False)
-    index(*INDEXED)
-    first = runs.execute_run(runs.create_run(SyncRun.Trigger.COMMAND))
-    assert first.status == SyncRun.Status.SUCCEEDED, first.error
-    before = sorted(SubscribedRange.objects.values_list("start_key", "end_key"))
-    writes_before = len(emulator.write_log())
+def kill_worker_in_sync(stack, emulator) -> SyncRun:
+    """Start a sync on a worker, hold it in the host list, kill the worker; return its run.
 
+    The worker's lease is short, so that its lock lapses before the next test.
+    """
     emulator.set_faults(
         [{"kind": "slow", "endpoint": "asset/host", "action": "list", "delay": 30, "times": 1}]
     )
@@ -247,12 +243,25 @@ def test_killed_worker_lock_lapses_and_next_sync_runs(stack):
 
     wait_for(reading_hosts, 60, "the sync to reach the host list", worker)
     worker.stop(kill=True)
+    emulator.set_faults([])
+    return doomed
+
+
+def test_killed_worker_lock_lapses_and_next_sync_runs(stack):
+    emulator = stack.start_emulator()
+    stack.configure(auto_subscribe=False)
+    index(*INDEXED)
+    first = runs.execute_run(runs.create_run(SyncRun.Trigger.COMMAND))
+    assert first.status == SyncRun.Status.SUCCEEDED, first.error
+    before = sorted(SubscribedRange.objects.values_list("start_key", "end_key"))
+    writes_before = len(emulator.write_log())
+
+    doomed = kill_worker_in_sync(stack, emulator)
     wait_for(lambda: current_holder() is None, 15, "the lock to lapse")
 
     assert sorted(SubscribedRange.objects.values_list("start_key", "end_key")) == before
     assert len(emulator.write_log()) == writes_before
 
-    emulator.set_faults([])
     worker = stack.worker(SYNC_LOCK_LEASE_SECONDS="2")
     after = send_sync(runs.create_run(SyncRun.Trigger.BUTTON))
     after = wait_for(finished(after), 60, "the next sync to finish", worker)
@@ -269,26 +278,13 @@ def test_redelivered_sync_task_does_not_sync_again(stack, redis_url):
     emulator = stack.start_emulator()
     stack.configure(auto_subscribe=False)
     index(*INDEXED)
-    emulator.set_faults(
-        [{"kind": "slow", "endpoint": "asset/host", "action": "list", "delay": 30, "times": 1}]
-    )
-    # A short lease, so that the killed worker's lock lapses before the next test.
-    worker = stack.worker(SYNC_LOCK_LEASE_SECONDS="2")
-    doomed = send_sync(runs.create_run(SyncRun.Trigger.BUTTON))
-
-    def reading_hosts() -> bool:
-        doomed.refresh_from_db()
-        return doomed.step == "fetch_scanned_hosts"
-
-    wait_for(reading_hosts, 60, "the sync to reach the host list", worker)
-    worker.stop(kill=True)
+    doomed = kill_worker_in_sync(stack, emulator)
     broker = redis.Redis.from_url(redis_url)
     unacked = broker.zrange("unacked_index", 0, -1)
     assert unacked, "the killed worker's task should be unacknowledged"
     # The index records each delivery's time. Moved back past any visibility timeout,
     # it makes the next worker that starts redeliver the task at once.
     broker.zadd("unacked_index", dict.fromkeys(unacked, 0))
-    emulator.set_faults([])
     requests_before = emulator.output().count("/api/2.0/fo/")
     assert requests_before > 0, "the emulator should log each request"
 

@@ -346,8 +346,8 @@ def test_preview_warns_of_add_over_limit(qualys, configure, editor_client):
         f"Sync run {run.pk} has no group ranges: the Auto-Subscribe limit held the add back, so "
         "the sync leaves the asset group as it is."
     ) in missing.content.decode()
-    held = editor_client.get(reverse("integrations:sync-run-ranges", args=[run.pk, "add"]))
-    assert held.content.decode().split() == ["192.0.2.40", "203.0.113.5"]
+    held_ranges = editor_client.get(reverse("integrations:sync-run-ranges", args=[run.pk, "add"]))
+    assert held_ranges.content.decode().split() == ["192.0.2.40", "203.0.113.5"]
     assert "a sync would fail: the add is over the Auto-Subscribe limit" in summarize(run)
 
 

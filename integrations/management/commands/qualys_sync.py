@@ -83,11 +83,12 @@ class Command(QuietForCron, BaseCommand):
         if run.held_back:
             # Nothing was, or would be, written: the ranges are the add that the
             # limit holds back, and the group stays as it is.
-            held = int((run.details.get("add") or {}).get("addresses", 0))
+            held_back = int((run.details.get("add") or {}).get("addresses", 0))
             verb = "would leave" if run.dry_run else "left"
             self.stdout.write(
-                f"Held back by the Auto-Subscribe limit: {held:,} "
-                f"address{'' if held == 1 else 'es'}; the sync {verb} the asset group as it is."
+                f"Held back by the Auto-Subscribe limit: {held_back:,} "
+                f"address{'' if held_back == 1 else 'es'}; the sync {verb} the asset group as it "
+                "is."
             )
             self._print_tokens(run, "add", run.add_ranges, show_all)
             return
