@@ -187,6 +187,7 @@ def run_import(
             file_name=file_name,
             progress=writer,
             address_column=run.address_column,
+            name_column=run.name_column,
         )
         if dry_run and settings.IMPORT_PREVIEW_KEEP_HOURS > 0:
             run.refresh_from_db()

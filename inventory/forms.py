@@ -45,6 +45,16 @@ class ImportForm(forms.Form):
             "hold several addresses. Leave empty to find the column by its name."
         ),
     )
+    name_column = forms.CharField(
+        label="Host-name column (CSV)",
+        max_length=255,
+        required=False,
+        help_text=(
+            "The name of the column that holds the host names, when the header calls it "
+            "something other than hostname, fqdn, dns name or name. Leave empty to find the "
+            "column by its name."
+        ),
+    )
     dry_run = forms.BooleanField(
         label="Preview (dry run)",
         required=False,
@@ -53,17 +63,21 @@ class ImportForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        column = (cleaned.get("address_column") or "").strip()
-        cleaned["address_column"] = column
-        problem = name_problem("address column", column)
-        if problem:
-            self.add_error("address_column", problem)
-        elif column and cleaned.get("format") not in ("", None, "csv"):
-            self.add_error(
-                "address_column",
-                "An address column is read from CSV files only. Set the format to detect or "
-                "CSV, or leave this empty.",
-            )
+        for field, label, article in (
+            ("address_column", "address column", "An"),
+            ("name_column", "host-name column", "A"),
+        ):
+            column = (cleaned.get(field) or "").strip()
+            cleaned[field] = column
+            problem = name_problem(label, column)
+            if problem:
+                self.add_error(field, problem)
+            elif column and cleaned.get("format") not in ("", None, "csv"):
+                self.add_error(
+                    field,
+                    f"{article} {label} is read from CSV files only. Set the format to detect or "
+                    "CSV, or leave this empty.",
+                )
         return cleaned
 
     def clean_source(self) -> str:

@@ -114,6 +114,11 @@ class ImportRun(models.Model):
         blank=True,
         help_text="The CSV column named as the address column; empty when found by its name.",
     )
+    name_column = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The CSV column named as the host-name column; empty when found by its name.",
+    )
 
     class Via(models.TextChoices):
         PAGE = "page", "the import page"

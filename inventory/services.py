@@ -171,6 +171,7 @@ def import_file(
     source_from_name: bool | None = None,
     via: str = "",
     address_column: str = "",
+    name_column: str = "",
 ) -> ImportReport:
     """Import one discovery file from disk and return its report.
 
@@ -207,6 +208,7 @@ def import_file(
             source_from_name=source_from_name,
             via=via,
             address_column=address_column,
+            name_column=name_column,
         )
 
 
@@ -220,6 +222,7 @@ def import_files(
     progress_for: Callable[[Path], ProgressCallback | None] | None = None,
     via: str = "",
     address_column: str = "",
+    name_column: str = "",
 ) -> Iterator[ImportReport]:
     """Import several files, each in its own transaction, and yield each report as it ends.
 
@@ -262,6 +265,7 @@ def import_files(
             source_from_name=not (source or "").strip(),
             via=via,
             address_column=address_column,
+            name_column=name_column,
         )
         if feed not in blocked:
             if report.status == ImportRun.Status.EMPTY or (report.ok and report.imported == 0):
@@ -345,6 +349,7 @@ def create_run(
     dry_run: bool = False,
     via: str = "",
     address_column: str = "",
+    name_column: str = "",
 ) -> ImportRun:
     """Create the ImportRun row of an import that is about to start in this process.
 
@@ -358,6 +363,7 @@ def create_run(
         started_by=user if user is not None and user.is_authenticated else None,
         via=via,
         address_column=address_column,
+        name_column=name_column,
         owner=current_owner(),
     )
 
@@ -428,11 +434,13 @@ def import_stream(
     source_from_name: bool | None = None,
     via: str = "",
     address_column: str = "",
+    name_column: str = "",
 ) -> ImportReport:
     """Import a discovery file from an open binary stream; see :func:`import_file`.
 
     ``address_column`` names the CSV column that holds the addresses, for
-    exports whose header has none of the known names; it makes the format CSV.
+    exports whose header has none of the known names, and ``name_column``
+    the one that holds the host names; either makes the format CSV.
 
     ``source_from_name`` is true when no source was given and the source is
     the file's name; by default it is true when ``source`` is empty.
@@ -443,22 +451,35 @@ def import_stream(
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}. Choose one of: {', '.join(FORMATS)}.")
     address_column = (address_column or "").strip()
-    if address_column and fmt not in (None, "csv"):
-        raise ValueError(
-            f"An address column is read from CSV files only, not from the format {fmt!r}. "
-            "Leave the format out or choose csv."
-        )
+    name_column = (name_column or "").strip()
+    for label, column in (
+        ("An address column", address_column),
+        ("A host-name column", name_column),
+    ):
+        if column and fmt not in (None, "csv"):
+            raise ValueError(
+                f"{label} is read from CSV files only, not from the format {fmt!r}. "
+                "Leave the format out or choose csv."
+            )
     for label, value in (("source", source), ("file name", file_name)):
         problem = name_problem(label, value, typed=False)
         if problem:
             raise ValueError(problem)
     if run is None:
         run = create_run(
-            file_name, source, fmt, user, dry_run=dry_run, via=via, address_column=address_column
+            file_name,
+            source,
+            fmt,
+            user,
+            dry_run=dry_run,
+            via=via,
+            address_column=address_column,
+            name_column=name_column,
         )
     else:
         run.source = source
-    _warn_of_case_twin(source, state := ParseState(file_name, address_column=address_column))
+    state = ParseState(file_name, address_column=address_column, name_column=name_column)
+    _warn_of_case_twin(source, state)
     started_at = run.started_at
     report = ImportReport(
         run_id=run.pk,
@@ -489,7 +510,9 @@ def import_stream(
             sample = reader.read(SNIFF_BYTES)
             buffered = io.BufferedReader(_Prefixed(sample, reader), CHUNK_SIZE)
             check_container(sample, file_name)
-            report.format = fmt or ("csv" if address_column else detect_format(sample))
+            report.format = fmt or (
+                "csv" if address_column or name_column else detect_format(sample)
+            )
             with transaction.atomic(), paused_gc():
                 writer = HostWriter(source, started_at, on_batch=report_progress)
                 counts = writer.counts

@@ -202,6 +202,7 @@ class ImportView(PermissionRequiredMixin, View):
             dry_run=dry_run,
             via=ImportRun.Via.PAGE,
             address_column=form.cleaned_data["address_column"],
+            name_column=form.cleaned_data["name_column"],
         )
         logger.info("Import %s of %s started by %s", run.pk, upload.name, request.user)
         if getattr(settings, "INVENTORY_IMPORT_INLINE", False):
@@ -282,6 +283,7 @@ class ImportPreviewApplyView(PermissionRequiredMixin, View):
             request.user,
             via=ImportRun.Via.PAGE,
             address_column=preview.address_column,
+            name_column=preview.name_column,
         )
         # The preview's page then links to the import of its file.
         preview.progress = {**(preview.progress or {}), "imported_as": run.pk}
@@ -346,6 +348,7 @@ API_PARAMETERS = (
     "mark_stale",
     "stale_before",
     "address_column",
+    "name_column",
 )
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
@@ -553,6 +556,7 @@ class ImportApiView(View):
                 stale_cutoff=options["stale_before"],
                 via=ImportRun.Via.API,
                 address_column=options["address_column"],
+                name_column=options["name_column"],
             )
         finally:
             Path(path).unlink(missing_ok=True)
@@ -611,15 +615,17 @@ class ImportApiView(View):
             problem = name_problem(f"parameter {label}", value or "")
             if problem:
                 raise BadRequest(problem)
-        address_column = values.get("address_column", "").strip()
-        problem = name_problem("parameter address_column", address_column)
-        if problem:
-            raise BadRequest(problem)
-        if address_column and fmt not in (None, "csv"):
-            raise BadRequest(
-                f"address_column is read from CSV files only, not from the format {fmt!r}. "
-                "Leave format out or set it to csv."
-            )
+        columns = {}
+        for parameter in ("address_column", "name_column"):
+            column = columns[parameter] = values.get(parameter, "").strip()
+            problem = name_problem(f"parameter {parameter}", column)
+            if problem:
+                raise BadRequest(problem)
+            if column and fmt not in (None, "csv"):
+                raise BadRequest(
+                    f"{parameter} is read from CSV files only, not from the format {fmt!r}. "
+                    "Leave format out or set it to csv."
+                )
         mark_stale = _flag("mark_stale", values.get("mark_stale"), default=True)
         stale_before = _stale_before(values.get("stale_before"))
         if stale_before is not None and not mark_stale:
@@ -631,7 +637,7 @@ class ImportApiView(View):
             "name": values.get("name", "").strip(),
             "mark_stale": mark_stale,
             "stale_before": stale_before,
-            "address_column": address_column,
+            **columns,
         }
 
     def _save_body(self, request: HttpRequest, raw_name: str, limit: int) -> tuple[str, str]:

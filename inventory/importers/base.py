@@ -91,6 +91,9 @@ class ParseState:
     # The CSV column that contains the addresses, as the user named it. When
     # empty, the parser finds the column by its name among ADDRESS_COLUMNS.
     address_column: str = ""
+    # The CSV column that contains the host names, as the user named it. When
+    # empty, the parser finds it by its name among HOSTNAME_COLUMNS.
+    name_column: str = ""
     rejections: list[Rejection] = field(default_factory=list)
     rejected_count: int = 0
     warnings: list[str] = field(default_factory=list)

@@ -105,6 +105,9 @@ MAC_COLUMNS = (
     "mac address",
     "mac addresses",
     "macs",
+    "mac addr",
+    "hw address",
+    "hwaddr",
     "physical address",
     "hardware address",
     "ethernet address",
@@ -189,12 +192,12 @@ def find_delimiter(header_line: str, named: str = "") -> str | None:
     """
     for delimiter in DELIMITERS:
         cells = next(csv.reader([header_line], delimiter=delimiter), [])
-        if named_address_columns(cells, named) if named else header_address_columns(cells):
+        if named_columns(cells, named) if named else header_address_columns(cells):
             return delimiter
     return None
 
 
-def named_address_columns(cells: list[str], named: str) -> list[int]:
+def named_columns(cells: list[str], named: str) -> list[int]:
     """Return the index of the column called ``named`` (as headers compare), or no index."""
     column_name = header_key(named)
     names = [header_key(cell) for cell in cells]
@@ -344,9 +347,7 @@ class CsvParser:
         chosen = state.address_column
         if named in DELIMITERS:
             cells = next(csv.reader([header_line], delimiter=named), [])
-            found = (
-                named_address_columns(cells, chosen) if chosen else header_address_columns(cells)
-            )
+            found = named_columns(cells, chosen) if chosen else header_address_columns(cells)
             delimiter = named if found else None
         else:
             delimiter = find_delimiter(header_line, chosen)
@@ -357,20 +358,26 @@ class CsvParser:
         header = next(csv.reader([header_line], delimiter=delimiter))
         names = [header_key(cell) for cell in header]
         if chosen:
-            address_columns = named_address_columns(header, chosen)
+            address_columns = named_columns(header, chosen)
         else:
             address_columns = header_address_columns(header)
-        hostname_keys = HOSTNAME_KEYS
-        if any(name in FINDING_KEYS for name in names):
-            hostname_keys = tuple(key for key in HOSTNAME_KEYS if key != "name")
-        hostname_column = _first_column(names, hostname_keys)
-        # Further name columns, read in a row whose first one is empty: Active
-        # Directory leaves DNSHostName empty for a computer without a DNS name.
-        spare_name_columns = [
-            names.index(key)
-            for key in hostname_keys
-            if key in names and names.index(key) != hostname_column
-        ]
+        if state.name_column:
+            hostname_column = self._chosen_name_column(
+                header, header_line, header_number, address_columns
+            )
+            spare_name_columns: list[int] = []
+        else:
+            hostname_keys = HOSTNAME_KEYS
+            if any(name in FINDING_KEYS for name in names):
+                hostname_keys = tuple(key for key in HOSTNAME_KEYS if key != "name")
+            hostname_column = _first_column(names, hostname_keys)
+            # Further name columns, read in a row whose first one is empty: Active
+            # Directory leaves DNSHostName empty for a computer without a DNS name.
+            spare_name_columns = [
+                names.index(key)
+                for key in hostname_keys
+                if key in names and names.index(key) != hostname_column
+            ]
         if hostname_column is None and "host" in names:
             # A "host" column beside an "ip" column contains names, not addresses.
             host_column = names.index("host")
@@ -586,6 +593,26 @@ class CsvParser:
                 self.first_bad_mac = (text, line)
             return ""
         return mac
+
+    def _chosen_name_column(
+        self, header: list[str], header_line: str, header_number: int, address_columns: list[int]
+    ) -> int:
+        """Return the index of the host-name column the user named; raise ImportFileError."""
+        chosen = self.state.name_column
+        where = f"{self.state.file_name} line {header_number}"
+        found = named_columns(header, chosen)
+        if not found:
+            raise ImportFileError(
+                f"{where}: no column named {chosen!r} in the header row "
+                f"{clean_text(header_line)[:200]!r}. Give the host-name column's name as the "
+                "header row writes it, or leave it empty to find the column by its name."
+            )
+        if found[0] in address_columns:
+            raise ImportFileError(
+                f"{where}: the column {chosen!r} is the address column. Name the column that "
+                "holds the host names, or leave the host-name column empty."
+            )
+        return found[0]
 
     def _no_address_column(self, header_line: str, header_number: int) -> str:
         """Return the message for a header row without a known address column."""

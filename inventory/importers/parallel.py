@@ -101,9 +101,19 @@ def parse_records(
     return _records_from_child(fmt, stream, state)
 
 
-def child_command(fmt: str, file_name: str, address_column: str = "") -> list[str]:
+def child_command(
+    fmt: str, file_name: str, address_column: str = "", name_column: str = ""
+) -> list[str]:
     """Return the command line of the child process that parses one file."""
-    return [sys.executable, "-m", "inventory.importers.parallel", fmt, file_name, address_column]
+    return [
+        sys.executable,
+        "-m",
+        "inventory.importers.parallel",
+        fmt,
+        file_name,
+        address_column,
+        name_column,
+    ]
 
 
 def _records_from_child(
@@ -118,7 +128,7 @@ def _records_from_child(
         [str(PROJECT_ROOT), *filter(None, [environment.get("PYTHONPATH")])]
     )
     child = subprocess.Popen(
-        child_command(fmt, state.file_name, state.address_column),
+        child_command(fmt, state.file_name, state.address_column, state.name_column),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=errors,
@@ -334,6 +344,7 @@ def main() -> None:
 
     fmt, file_name = sys.argv[1], sys.argv[2]
     address_column = sys.argv[3] if len(sys.argv) > 3 else ""
+    name_column = sys.argv[4] if len(sys.argv) > 4 else ""
     # The items form no reference cycles, and this process ends with the
     # parse: without the cyclic collector, the parse and its frames took
     # 12.8 s of CPU time per million nmap hosts instead of 14.0 s.
@@ -346,6 +357,7 @@ def main() -> None:
     frames = _FrameWriter(channel, "raw" if two_stages else "records")
     state = _ForwardingState(file_name, frames)
     state.address_column = address_column
+    state.name_column = name_column
     try:
         parser = parser_for(fmt, sys.stdin.buffer, state)
         if two_stages:

@@ -631,6 +631,82 @@ def test_missing_named_column_names_the_header(tmp_path):
     assert Host.objects.count() == 0
 
 
+SWITCH_EXPORT = (
+    "ip,Device,Name\n"
+    "192.0.2.10,core-1.example.test,Core switch\n"
+    "192.0.2.11,,Edge switch\n"
+)
+
+
+def test_named_name_column_is_the_only_one_read(tmp_path):
+    path = tmp_path / "switches.csv"
+    path.write_text(SWITCH_EXPORT)
+
+    report = import_file(path, name_column=" device ")
+
+    assert report.added == 2
+    assert Host.objects.get(address="192.0.2.10").hostnames == ["core-1.example.test"]
+    # The "Name" column is not read, not even where the named column is empty.
+    assert Host.objects.get(address="192.0.2.11").hostnames == []
+    assert ImportRun.objects.get().name_column == "device"
+
+
+def test_named_name_column_makes_the_format_csv(tmp_path):
+    # Without the column named, this one-column file reads as a plain list.
+    path = tmp_path / "hosts.txt"
+    path.write_text("ip;Device\n192.0.2.10;core-1.example.test\n")
+
+    report = import_file(path, name_column="Device")
+
+    assert report.format == "csv"
+    assert Host.objects.get().hostnames == ["core-1.example.test"]
+
+
+@pytest.mark.parametrize(
+    ("column", "error"),
+    [
+        (
+            "Hostname",
+            "switches.csv line 1: no column named 'Hostname' in the header row 'ip,Device,Name'. "
+            "Give the host-name column's name as the header row writes it, or leave it empty "
+            "to find the column by its name.",
+        ),
+        (
+            "IP",
+            "switches.csv line 1: the column 'IP' is the address column. Name the column that "
+            "holds the host names, or leave the host-name column empty.",
+        ),
+    ],
+)
+def test_bad_named_name_column_fails_the_import(tmp_path, column, error):
+    path = tmp_path / "switches.csv"
+    path.write_text(SWITCH_EXPORT)
+
+    report = import_file(path, name_column=column)
+
+    assert report.status == ImportRun.Status.FAILED
+    assert report.error == error
+    assert Host.objects.count() == 0
+
+
+def test_named_name_column_needs_csv_format(tmp_path):
+    path = tmp_path / "switches.csv"
+    path.write_text(SWITCH_EXPORT)
+
+    with pytest.raises(ValueError, match="A host-name column is read from CSV files only"):
+        import_file(path, fmt="list", name_column="Device")
+
+
+@pytest.mark.parametrize("header", ["HWaddr", "HW Address", "MAC Addr"])
+def test_more_mac_column_names(tmp_path, header):
+    path = tmp_path / "leases.csv"
+    path.write_text(f"ip,{header}\n192.0.2.10,00:00:5e:00:53:01\n")
+
+    import_file(path)
+
+    assert Host.objects.get().mac == "00:00:5E:00:53:01"
+
+
 def test_named_column_needs_csv_format(tmp_path):
     path = tmp_path / "axonius.csv"
     path.write_text(ADAPTER_EXPORT)

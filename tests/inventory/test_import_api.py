@@ -647,3 +647,26 @@ def test_address_column_parameter(client, token):
     )
     assert long.status_code == 400
     assert "The parameter address_column is 300 characters long" in long.json()["error"]
+
+
+def test_name_column_parameter(client, token):
+    _, raw = token
+
+    response = client.post(
+        f"{URL}?source=cmdb&name_column=Device",
+        data=b"ip,Device\n192.0.2.10,core-1.example.test\n",
+        content_type="text/csv",
+        **auth(raw),
+    )
+    wrong = client.post(
+        f"{URL}?source=cmdb&format=list&name_column=Device",
+        data=b"192.0.2.10\n",
+        content_type="text/plain",
+        **auth(raw),
+    )
+
+    assert response.status_code == 200, response.content
+    assert Host.objects.get().hostnames == ["core-1.example.test"]
+    assert ImportRun.objects.get(pk=response.json()["run_id"]).name_column == "Device"
+    assert wrong.status_code == 400
+    assert "name_column is read from CSV files only" in wrong.json()["error"]

@@ -425,11 +425,22 @@ def test_command_takes_address_column(tmp_path):
     assert addresses() == {"192.0.2.10"}
 
 
+def test_command_takes_name_column(tmp_path):
+    path = tmp_path / "switches.csv"
+    path.write_text("ip,Device\n192.0.2.10,core-1.example.test\n")
+
+    run(str(path), "--name-column", "Device")
+
+    assert Host.objects.get().hostnames == ["core-1.example.test"]
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
         (["--format", "nmap", "--address-column", "ip"], "--address-column is read from CSV files"),
         (["--address-column", "a\x01b"], r"contains the control character U\+0001"),
+        (["--format", "list", "--name-column", "Device"], "--name-column is read from CSV files"),
+        (["--name-column", "a\x01b"], r"contains the control character U\+0001"),
     ],
 )
 def test_command_checks_address_column(tmp_path, arguments, message):

@@ -157,7 +157,9 @@ def test_child_sends_records_in_several_frames(in_child, tmp_path):
 
 
 def test_child_failure_names_exit_status(monkeypatch):
-    def failing_command(fmt: str, file_name: str, address_column: str = "") -> list[str]:
+    def failing_command(
+        fmt: str, file_name: str, address_column: str = "", name_column: str = ""
+    ) -> list[str]:
         return [
             sys.executable,
             "-c",
@@ -204,9 +206,11 @@ def started_children(monkeypatch) -> list[list[str]]:
     started: list[list[str]] = []
     original = parallel.child_command
 
-    def recording_command(fmt: str, file_name: str, address_column: str = "") -> list[str]:
+    def recording_command(
+        fmt: str, file_name: str, address_column: str = "", name_column: str = ""
+    ) -> list[str]:
         started.append([fmt, file_name])
-        return original(fmt, file_name, address_column)
+        return original(fmt, file_name, address_column, name_column)
 
     monkeypatch.setattr(parallel, "child_command", recording_command)
     return started
@@ -266,6 +270,16 @@ def test_child_reads_named_address_column(in_child, tmp_path):
 
     assert report.added == 2
     assert set(Host.objects.values_list("address", flat=True)) == {"192.0.2.10", "192.0.2.11"}
+
+
+def test_child_reads_named_name_column(in_child, tmp_path):
+    path = tmp_path / "switches.csv"
+    path.write_text("ip,Device,Name\n192.0.2.10,core-1.example.test,Core switch\n")
+
+    report = import_file(path, name_column="Device")
+
+    assert report.added == 1
+    assert Host.objects.get().hostnames == ["core-1.example.test"]
 
 
 def test_parser_process_leaves_the_orm_unloaded():

@@ -96,6 +96,25 @@ def test_preview_in_browser_then_import(page, log_in, live_server, importer):
     assert ImportRun.objects.filter(status=ImportRun.Status.SUCCEEDED).count() == 1
 
 
+def test_upload_with_named_columns(page, log_in, live_server, importer, tmp_path):
+    export = tmp_path / "switches.csv"
+    export.write_text("Mgmt,Device\n192.0.2.10,core-1.example.test\n")
+    log_in(page, importer)
+
+    page.goto(f"{live_server.url}/inventory/import/")
+    page.get_by_label("File").set_input_files(str(export))
+    page.get_by_text("A CSV file whose address or host-name column has another name").click()
+    page.get_by_label("Address column (CSV)").fill("Mgmt")
+    page.get_by_label("Host-name column (CSV)").fill("Device")
+    page.get_by_role("button", name="Import").click()
+
+    report = page.locator("#import-report")
+    report.wait_for(timeout=30_000)
+    text = report.inner_text()
+    assert "addresses from the column “Mgmt”, host names from the column “Device”" in text
+    assert Host.objects.get().hostnames == ["core-1.example.test"]
+
+
 def test_viewer_sees_read_only_host_list(page, log_in, live_server, viewer):
     Host.objects.create(address="192.0.2.1", hostname="alpha", source="s")
     log_in(page, viewer)

@@ -400,6 +400,28 @@ def test_upload_with_named_address_column(importer_client, settings):
     assert "An address column is read from CSV files only." in wrong.content.decode()
 
 
+def test_upload_with_named_name_column(importer_client, settings):
+    settings.INVENTORY_IMPORT_INLINE = True
+    upload = SimpleUploadedFile("switches.csv", b"ip,Device\n192.0.2.10,core-1.example.test\n")
+
+    response = importer_client.post(
+        reverse("inventory:import"), {"file": upload, "name_column": "Device"}, follow=True
+    )
+    wrong = importer_client.post(
+        reverse("inventory:import"),
+        {
+            "file": SimpleUploadedFile("hosts.txt", b"192.0.2.1\n"),
+            "format": "list",
+            "name_column": "Device",
+        },
+    )
+
+    assert "host names from the column “Device”" in response.content.decode()
+    assert Host.objects.get().hostnames == ["core-1.example.test"]
+    assert wrong.status_code == 400
+    assert "A host-name column is read from CSV files only." in wrong.content.decode()
+
+
 def test_upload_of_interrupted_scan_warns(importer_client, settings):
     settings.INVENTORY_IMPORT_INLINE = True
     upload = SimpleUploadedFile("scan.xml", fixture_path("interrupted.xml").read_bytes())
@@ -455,7 +477,7 @@ def test_preview_report_imports_kept_file(importer_client, settings, tmp_path):
     settings.INVENTORY_IMPORT_INLINE = True
     settings.DATA_DIR = tmp_path
     content = fixture_path("hosts.csv").read_bytes()
-    preview = _preview(importer_client, "hosts.csv", content, source="cmdb")
+    preview = _preview(importer_client, "hosts.csv", content, source="cmdb", name_column="hostname")
 
     page = importer_client.get(reverse("inventory:import-run", args=[preview.pk])).content
     assert b"Import this file" in page
@@ -470,6 +492,7 @@ def test_preview_report_imports_kept_file(importer_client, settings, tmp_path):
     assert response.redirect_chain[-1][0] == reverse("inventory:import-run", args=[run.pk])
     assert run.status == ImportRun.Status.SUCCEEDED
     assert (run.source, run.file_name, run.file_format) == ("cmdb", "hosts.csv", "csv")
+    assert run.name_column == "hostname"
     assert run.started_by.username == "importer"
     assert run.added == preview.added
     assert sorted(Host.objects.values_list("address", flat=True)) == [

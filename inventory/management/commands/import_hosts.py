@@ -46,6 +46,15 @@ class Command(QuietForCron, BaseCommand):
             ),
         )
         parser.add_argument(
+            "--name-column",
+            default="",
+            metavar="NAME",
+            help=(
+                "The CSV column that contains the host names, for exports whose header names "
+                "it otherwise. Makes the format CSV."
+            ),
+        )
+        parser.add_argument(
             "--user",
             default=None,
             metavar="USERNAME",
@@ -65,15 +74,16 @@ class Command(QuietForCron, BaseCommand):
 
     def handle(self, *args, **options) -> None:
         paths = [Path(path) for path in options["paths"]]
-        column = options["address_column"].strip()
-        if column:
-            problem = name_problem("--address-column", column)
+        for option in ("--address-column", "--name-column"):
+            column = options[option[2:].replace("-", "_")].strip()
+            if not column:
+                continue
+            problem = name_problem(option, column)
             if problem:
                 raise CommandError(problem)
             if options["format"] not in (None, "csv"):
                 raise CommandError(
-                    "--address-column is read from CSV files only. Leave --format out or set "
-                    "it to csv."
+                    f"{option} is read from CSV files only. Leave --format out or set it to csv."
                 )
         if options["source"] is not None:
             if not options["source"].strip():
@@ -107,6 +117,7 @@ class Command(QuietForCron, BaseCommand):
             progress_for=None if options["no_progress"] else self._progress_bar,
             via=ImportRun.Via.COMMAND,
             address_column=options["address_column"],
+            name_column=options["name_column"],
         )
         try:
             for report in reports:
