@@ -308,6 +308,9 @@ class SyncService:
         self.call_guard = call_guard
         self.progress = ProgressReporter(run, listener)
         self.warnings: list[str] = []
+        # Where the warning of scanned hosts outside the subscription is in
+        # ``warnings``, with its host count and examples, for rewording after an add.
+        self.outside_warning: tuple[int, int, list[str]] | None = None
         self.done: list[str] = []
         self.not_done: list[str] = []
         # True when an add was sent but the subscription could not be read
@@ -385,9 +388,12 @@ class SyncService:
                 return
             self.store(subscription, spool, scanned)
 
+        subscribed_before = subscription.addresses
         subscription = self.add_to_subscription(
             plan, subscription, scanned, limit=qualys_settings.max_add_per_sync
         )
+        if subscription.addresses != subscribed_before:
+            self._recount_outside(scanned, subscription.addresses)
         if not qualys_settings.auto_subscribe:
             target = plan.group_target
         else:
@@ -578,10 +584,44 @@ class SyncService:
                 f"{hosts} outside the subscription (for example {', '.join(outside[:5])}); "
                 f"{'it still counts' if single else 'they still count'} in M."
             )
+            self.outside_warning = (len(self.warnings), outside_count, outside[:5])
             self.warnings.append(message)
             logger.warning("Sync %s: %s", self.run.pk, message)
         self.details["scanned_outside_subscription"] = outside_count
         self.details["scanned_without_address"] = len(no_address)
+
+    def _recount_outside(self, scanned: IPSet, subscribed: IPSet) -> None:
+        """Reword the warning of scanned hosts outside the subscription after this sync's add.
+
+        The hosts were counted against the subscription as this sync read it,
+        and the add may have subscribed some of them, which M ∩ I holds.
+        """
+        if self.outside_warning is None:
+            return
+        index, outside_count, examples = self.outside_warning
+        remaining = scanned - subscribed
+        single = outside_count == 1
+        hosts = "1 scanned host was" if single else f"{outside_count:,} scanned hosts were"
+        message = (
+            f"{hosts} outside the subscription when this sync read it (for example "
+            f"{', '.join(examples)}). "
+        )
+        if not remaining:
+            message += (
+                f"This sync's add subscribed {'it' if single else 'all of them'}. "
+                f"{'It counts' if single else 'They count'} in M."
+            )
+        else:
+            still = [text for text in examples if remaining.contains(*parse_address(text))]
+            message += (
+                f"This sync's add subscribed some of them, and "
+                f"{_addresses(remaining.size)} of M "
+                f"{'is' if remaining.size == 1 else 'are'} still outside it"
+                + (f" (for example {', '.join(still)})" if still else "")
+                + ". They count in M."
+            )
+        self.warnings[index] = message
+        self.details["scanned_outside_after_add"] = str(remaining.size)
 
     def load_inventory(self) -> IPSet:
         self.progress.step("load_inventory")

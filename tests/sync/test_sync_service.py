@@ -123,6 +123,36 @@ def test_sync_warns_about_odd_scanned_hosts(qualys, configure):
     assert "106" in warnings
 
 
+def test_outside_warning_follows_the_add(qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+
+    run = sync()
+
+    # 203.0.113.5 is indexed and scanned but not subscribed, so the add takes it in.
+    assert run.details["scanned_outside_after_add"] == "0"
+    assert (
+        "1 scanned host was outside the subscription when this sync read it (for example "
+        "203.0.113.5). This sync's add subscribed it. It counts in M."
+    ) in run.details["warnings"]
+
+
+def test_outside_warning_names_hosts_still_outside(qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    qualys.scan(FakeHost(120, ip="203.0.113.77"))
+
+    run = sync()
+
+    assert run.details["scanned_outside_subscription"] == 2
+    assert run.details["scanned_outside_after_add"] == "1"
+    assert (
+        "2 scanned hosts were outside the subscription when this sync read it (for example "
+        "203.0.113.5, 203.0.113.77). This sync's add subscribed some of them, and 1 address "
+        "of M is still outside it (for example 203.0.113.77). They count in M."
+    ) in run.details["warnings"]
+
+
 def test_placeholder_only_host_is_ipv6(qualys, configure):
     configure(auto_subscribe=False)
     scenario.load(qualys)
