@@ -9,10 +9,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_new_token_copies_and_revoke_asks_first(page, log_in, live_server, viewer):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    # A phone's width: the new token's field must fit, as it is shown only once.
+    page.set_viewport_size({"width": 360, "height": 720})
     log_in(page, viewer)
     page.goto(f"{live_server.url}/accounts/tokens/")
     page.get_by_label("Name").fill("nightly scan")
     page.get_by_role("button", name="Create token").click()
+
+    assert page.evaluate("document.documentElement.scrollWidth") == 360
 
     page.get_by_role("button", name="Copy").click()
     page.get_by_text("Copied.").wait_for()
