@@ -146,8 +146,8 @@ class ParseState:
             f"{self.file_name}: "
             + plural(
                 self.mapped_count,
-                "IPv4-mapped IPv6 value was imported as the IPv4 address it names",
-                "IPv4-mapped IPv6 values were imported as the IPv4 addresses they name",
+                "IPv4-mapped IPv6 value is read as the IPv4 address it names",
+                "IPv4-mapped IPv6 values are read as the IPv4 addresses they name",
             )
             + f', for example "{shown(value)}" on line {line} as {address}.'
         )

@@ -35,7 +35,7 @@ from .base import (
 
 # The remedy for a bad address in a cell of several.
 SHARED_CELL = (
-    "The row's other addresses were imported; correct this one in the export and import again."
+    "The row's other addresses stay in the import; correct this one in the export and import again."
 )
 # Columns whose cell may contain several addresses, split as LIST_SEPARATORS split:
 # asset-inventory exports list every address of an asset in one cell.
@@ -548,7 +548,7 @@ class CsvParser:
                 + plural(skipped_shared, "address was", "addresses were")
                 + " left out of cells that list several addresses, because no discovered host "
                 f'has such an address: for example "{shown(value)}" on line {line}, {block}. '
-                "The cells' other addresses were imported."
+                "The cells' other addresses stay in the import."
             )
         if self.first_bad_mac is not None:
             value, line = self.first_bad_mac
@@ -556,7 +556,7 @@ class CsvParser:
                 f"{state.file_name}: "
                 + plural(self.bad_macs, "MAC cell is", "MAC cells are")
                 + f' not a MAC address, for example "{shown(value)}" on line {line}. Those rows '
-                "were imported without a MAC address."
+                "are read without a MAC address."
             )
         if first_formula is not None:
             value, line = first_formula
@@ -575,7 +575,7 @@ class CsvParser:
             state.warn(
                 f"{state.file_name}: {plural(crossed, 'address is', 'addresses are')} in a column "
                 f'named for the other IP version, for example "{shown(value)}" on line {line} '
-                f'in the column "{shown(column)}". Each was imported as the address it is. '
+                f'in the column "{shown(column)}". Each is read as the address it is. '
                 "Check the columns of the export."
             )
 

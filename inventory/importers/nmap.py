@@ -171,14 +171,14 @@ class _Document:
             if last:
                 state.warn(
                     f"{state.file_name}: no runstats; file ends early at line {end_line}. "
-                    f"The scan was probably interrupted: {complete} imported, hosts after that "
+                    f"The scan was probably interrupted: {complete} read, hosts after that "
                     "line are missing, and no host was marked stale."
                 )
             else:
                 state.warn(
                     f"{state.file_name}: the nmap run that starts at line {self.first_line} ends "
                     f"early, at line {end_line} where the next run starts. That scan was probably "
-                    f"interrupted: {complete} imported from it, and no host was marked stale."
+                    f"interrupted: {complete} read from it, and no host was marked stale."
                 )
             return
         except _EntityDeclared as declared:
@@ -215,6 +215,13 @@ class _Document:
                     f"{state.file_name} line {line}: the file contains {character}. nmap does not "
                     "write it so, which suggests that the file was changed after the scan: remove "
                     "that character and import the file again."
+                ) from None
+            if self.bytes_fed == 0 and not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+                # Read as nmap because the format was chosen so.
+                raise ImportFileError(
+                    f"{state.file_name} line {line}: the file is not XML, so not nmap output. "
+                    "If it is a CSV file or a list of addresses, import it with the format left "
+                    "on detect or set to csv or list."
                 ) from None
             reason = expat.ErrorString(error.code)
             raise ImportFileError(

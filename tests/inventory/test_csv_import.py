@@ -60,7 +60,7 @@ def test_bad_mac_cells_get_one_warning(tmp_path):
     assert report.added == 250
     assert report.warnings == [
         'macs.csv: 250 MAC cells are not a MAC address, for example "bad-1" on line 2. Those '
-        "rows were imported without a MAC address."
+        "rows are read without a MAC address."
     ]
 
 
@@ -349,7 +349,7 @@ def test_crossed_version_column_warns(tmp_path):
     assert report.added == 4
     assert report.warnings == [
         "mixed.csv: 2 addresses are in a column named for the other IP version, for example "
-        '"2001:db8::50" on line 2 in the column "IPv4". Each was imported as the address it is. '
+        '"2001:db8::50" on line 2 in the column "IPv4". Each is read as the address it is. '
         "Check the columns of the export."
     ]
 
@@ -431,7 +431,7 @@ def test_mapped_address_is_imported_once_as_ipv4(tmp_path):
         'hosts.csv line 4: "::ffff:127.0.0.1" is a loopback address (127.0.0.0/8)'
     )
     assert report.warnings[0] == (
-        "hosts.csv: 2 IPv4-mapped IPv6 values were imported as the IPv4 addresses they "
+        "hosts.csv: 2 IPv4-mapped IPv6 values are read as the IPv4 addresses they "
         'name, for example "::ffff:192.0.2.77" on line 2 as 192.0.2.77.'
     )
 
@@ -749,7 +749,8 @@ def test_non_host_addresses_in_shared_cells_are_counted(tmp_path):
     assert Host.objects.get(address="192.0.2.150").mac == "00:00:5E:00:53:50"
     assert report.rejected_count == 1
     assert report.rejected[0]["message"].endswith(
-        "The row's other addresses were imported; correct this one in the export and import again."
+        "The row's other addresses stay in the import; correct this one in the export and import "
+        "again."
     )
     assert (
         "assets.csv: 3 addresses were left out of cells that list several addresses, because no "

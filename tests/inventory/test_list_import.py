@@ -181,6 +181,6 @@ def test_mapped_block_is_imported_as_ipv4(tmp_path):
 
     assert addresses() == {"192.0.2.0", "192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.9"}
     assert report.warnings == [
-        "hosts.txt: 2 IPv4-mapped IPv6 values were imported as the IPv4 addresses they "
+        "hosts.txt: 2 IPv4-mapped IPv6 values are read as the IPv4 addresses they "
         'name, for example "::ffff:192.0.2.0/126" on line 1 as 192.0.2.0-192.0.2.3.'
     ]

@@ -186,6 +186,19 @@ def test_malformed_file_lands_nothing():
     assert Host.objects.count() == 0
 
 
+def test_csv_forced_to_nmap_names_the_format(tmp_path):
+    path = tmp_path / "hosts.csv"
+    path.write_bytes(b"\xef\xbb\xbfip,hostname\n192.0.2.1,alpha\n")
+
+    report = import_file(path, fmt="nmap")
+
+    assert report.status == ImportRun.Status.FAILED
+    assert report.error == (
+        "hosts.csv line 1: the file is not XML, so not nmap output. If it is a CSV file or a "
+        "list of addresses, import it with the format left on detect or set to csv or list."
+    )
+
+
 def test_xml_with_another_root_is_rejected(tmp_path):
     path = tmp_path / "other.xml"
     path.write_text('<?xml version="1.0"?><report><host/></report>')
@@ -345,7 +358,7 @@ def test_interrupted_run_before_another_names_its_lines(tmp_path):
     assert report.warnings[0] == (
         "appended.xml: the nmap run that starts at line 1 ends early, at line 5 where the next "
         "run starts. That scan was probably interrupted: 1 complete host that is up was "
-        "imported from it, and no host was marked stale."
+        "read from it, and no host was marked stale."
     )
 
 

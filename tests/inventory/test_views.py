@@ -434,7 +434,7 @@ def test_upload_of_interrupted_scan_warns(importer_client, settings):
     page = response.content.decode()
     assert '<span class="status-partial">Partial (file ends early)</span>' in page
     assert "scan.xml: no runstats; file ends early at line 2." in page
-    assert "1 complete host that is up was imported" in page
+    assert "1 complete host that is up was read" in page
 
 
 def test_upload_without_hosts_says_so(importer_client, settings):
