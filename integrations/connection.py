@@ -141,6 +141,16 @@ def describe_error(error: Exception, *, server: str, username: str) -> Connectio
     # what to check, so they are shown as they are.
     if isinstance(error, qualys.TLSFailure):
         return ConnectionResult(False, "tls_failure", str(error))
+    if isinstance(error, qualys.ReplyTimeout):
+        waited = min(READ_TIMEOUT, django_settings.QUALYS_READ_TIMEOUT)
+        return ConnectionResult(
+            False,
+            "unreachable",
+            f"{server} took the request but sent no reply within {waited:g} seconds, as long as "
+            "Test connection waits. Qualys may be busy: try again later. A sync waits "
+            f"{django_settings.QUALYS_READ_TIMEOUT:g} seconds for each reply "
+            "(QUALYS_READ_TIMEOUT in the environment).",
+        )
     if isinstance(error, (qualys.QualysTimeout, qualys.QualysUnreachable)):
         return ConnectionResult(False, "unreachable", str(error))
     if isinstance(error, qualys.ServerError):

@@ -103,6 +103,10 @@ class QualysTimeout(QualysError):
     transient = True
 
 
+class ReplyTimeout(QualysTimeout):
+    """Qualys took the request but sent nothing within the read timeout."""
+
+
 class QualysUnreachable(QualysError):
     """No connection could be made (connection refused, DNS failure, proxy error)."""
 

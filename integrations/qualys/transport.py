@@ -43,6 +43,7 @@ from integrations.qualys.errors import (
     QualysUnreachable,
     RateLimited,
     RegistrationIncomplete,
+    ReplyTimeout,
     ServerError,
     TLSFailure,
     UnexpectedResponse,
@@ -529,9 +530,10 @@ class Transport:
                 "belong to the Qualys API server, then try again."
             )
         if timed_out:
-            return QualysTimeout(
+            return ReplyTimeout(
                 f"{self.host} sent nothing for {read:g} seconds while answering {path}. Qualys "
-                "may be busy: try again later, or raise the read timeout."
+                "may be busy: try again later, or raise the read timeout, "
+                "QUALYS_READ_TIMEOUT in the environment."
             )
         if isinstance(error, requests.exceptions.ProxyError):
             return QualysUnreachable(
@@ -659,7 +661,7 @@ class Transport:
                 "reply to Qualys Support.",
                 status=status,
             )
-        said = f"Qualys: {text} (code {code})"
+        said = f"Qualys: {text.rstrip('. ')} (code {code})."
         if code == 2000:
             return AuthenticationFailed(
                 BAD_CREDENTIALS.format(where="code 2000"), code=code, status=status

@@ -120,6 +120,14 @@ ERRORS = [
         "No connection to q.example.test:8443 within 10 seconds.",
     ),
     (
+        # Test connection waits 20 seconds at most, whatever the sync's read timeout.
+        qualys.ReplyTimeout("q.example.test sent nothing for 20 seconds while answering /api/."),
+        "unreachable",
+        "took the request but sent no reply within 20 seconds, as long as Test connection waits. "
+        "Qualys may be busy: try again later. A sync waits 300 seconds for each reply "
+        "(QUALYS_READ_TIMEOUT in the environment).",
+    ),
+    (
         qualys.QualysUnreachable("Could not connect to q.example.test:8443 for /api/."),
         "unreachable",
         "Could not connect to q.example.test:8443 for /api/.",
@@ -205,7 +213,7 @@ def test_real_client_shows_expired_account_sentence():
     result = check_connection(SERVER, "lumeta_api", "secret")
     assert result.ok is False
     assert result.outcome == "account_unavailable"
-    assert "Qualys: This account has expired. (code 2001)" in result.message
+    assert "Qualys: This account has expired (code 2001)." in result.message
     assert len(responses.calls) == 1
 
 

@@ -240,7 +240,7 @@ def test_bad_credentials(emulator):
         (
             {"kind": "expired"},
             AccountUnavailable,
-            r"^Qualys: This account has expired. \(code 2001\)",
+            r"^Qualys: This account has expired \(code 2001\)\.",
         ),
         ({"kind": "registration_incomplete"}, RegistrationIncomplete, "code 2003"),
         ({"kind": "malformed"}, MalformedResponse, "not well-formed"),

@@ -19,6 +19,7 @@ from integrations.qualys import (
     QualysUnreachable,
     RateLimited,
     RegistrationIncomplete,
+    ReplyTimeout,
     ServerError,
     UnexpectedResponse,
     is_transient,
@@ -53,10 +54,28 @@ def test_expired_account_with_http_200_is_an_error(mocked, client):
     with pytest.raises(AccountUnavailable) as raised:
         client.list_subscription()
 
-    assert raised.value.message.startswith("Qualys: This account has expired. (code 2001)")
+    assert raised.value.message.startswith("Qualys: This account has expired (code 2001).")
     assert raised.value.code == 2001
     assert raised.value.status == 200
     assert len(mocked.calls) == 1
+
+
+def test_error_text_without_full_stop_reads_as_sentences(mocked, client):
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8" ?><SIMPLE_RETURN><RESPONSE>'
+        b"<DATETIME>2026-12-01T00:00:00Z</DATETIME><CODE>2003</CODE>"
+        b"<TEXT>Registration must be completed before API requests will be served for this "
+        b"account</TEXT></RESPONSE></SIMPLE_RETURN>"
+    )
+    mocked.get(IP_URL, body=body, status=409, content_type="text/xml;charset=UTF-8")
+
+    with pytest.raises(RegistrationIncomplete) as raised:
+        client.list_subscription()
+
+    assert raised.value.message.startswith(
+        "Qualys: Registration must be completed before API requests will be served for this "
+        "account (code 2003). Log in to the Qualys web interface"
+    )
 
 
 # Each call the product makes, as (HTTP method, URL, call on the client).
@@ -81,7 +100,7 @@ def test_expired_account_body_fails_call(mocked, client, sleeps, call):
     with pytest.raises(AccountUnavailable) as raised:
         make_call(client)
 
-    assert raised.value.message.startswith("Qualys: This account has expired. (code 2001) ")
+    assert raised.value.message.startswith("Qualys: This account has expired (code 2001). ")
     assert raised.value.code == 2001
     assert raised.value.status == 200
     assert not is_transient(raised.value)
@@ -452,7 +471,7 @@ def test_concurrency_limit_with_zero_rate_limit(mocked, make_client, sleeps, cap
     assert error.status == 409
     assert error.message.startswith(
         "Qualys: This API cannot be run again until 2 currently running instances have "
-        "finished. (code 1960)"
+        "finished (code 1960)."
     )
     assert "limit 2 at a time" in error.message
     assert is_transient(error)
@@ -481,7 +500,7 @@ def test_inactive_account_is_permanent(mocked, client):
     mocked.get(IP_URL, body=fixture_bytes("simple_return_2002_inactive.xml"), status=200)
 
     with pytest.raises(
-        AccountUnavailable, match=r"Qualys: User account is inactive. \(code 2002\)"
+        AccountUnavailable, match=r"Qualys: User account is inactive \(code 2002\)\."
     ):
         client.list_subscription()
 
@@ -577,8 +596,13 @@ def test_timeout_after_retries_names_the_timeout(mocked, make_client):
     client = make_client(max_retries=0, read_timeout=12)
     mocked.get(IP_URL, body=requests.exceptions.ReadTimeout("read timed out"))
 
-    with pytest.raises(QualysTimeout, match="sent nothing for 12 seconds"):
+    with pytest.raises(ReplyTimeout, match="sent nothing for 12 seconds") as raised:
         client.list_subscription()
+
+    assert raised.value.message.endswith(
+        "raise the read timeout, QUALYS_READ_TIMEOUT in the environment."
+    )
+    assert isinstance(raised.value, QualysTimeout)
 
 
 def test_connection_refused_after_retries(mocked, make_client):

@@ -70,7 +70,7 @@ def test_check_credentials_expired_account(mocked, client):
     body = shared_bytes(REAL_INPUTS / "simple_return_2001_account_expired.xml")
     mocked.get(HOST_URL, body=body)
 
-    with pytest.raises(Exception, match=r"^Qualys: This account has expired. \(code 2001\)"):
+    with pytest.raises(Exception, match=r"^Qualys: This account has expired \(code 2001\)\."):
         client.check_credentials()
 
 

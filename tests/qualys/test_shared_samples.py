@@ -287,7 +287,7 @@ def test_add_ips_do_not_exist_sample(mocked, client):
         IP_URL, body=shared_bytes(SAMPLES / "simple_return_error_1905_ips_do_not_exist.sample.xml")
     )
 
-    with pytest.raises(InvalidRequest, match=r"Qualys: IP\(s\) do not exist. \(code 1905\)"):
+    with pytest.raises(InvalidRequest, match=r"Qualys: IP\(s\) do not exist \(code 1905\)\."):
         client.add_ips(IPSet.from_strings(["192.0.2.1"]))
 
 

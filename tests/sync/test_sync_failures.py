@@ -60,7 +60,7 @@ FAILURES = {
     "account expired with HTTP 200": (
         "ip_list",
         dict(status=200, body=xml.simple_return("This account has expired.", code=2001)),
-        "Qualys: This account has expired. (code 2001)",
+        "Qualys: This account has expired (code 2001).",
     ),
     "long rate-limit wait": (
         "host_list",
