@@ -252,6 +252,20 @@ def test_command_dry_run_prints_what_would_change(qualys, configure, capsys):
     assert SyncRun.objects.get().trigger == SyncRun.Trigger.COMMAND
 
 
+def test_failed_dry_run_prints_no_ranges(qualys, configure, capsys):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    qualys.fail("ip_list", status=401, body=b"", repeat=True)
+
+    with pytest.raises(SystemExit):
+        call_command("qualys_sync", "--dry-run", "--no-progress")
+
+    out = capsys.readouterr().out
+    assert "Ranges the sync would add: not computed, because the run ended before then." in out
+    assert "Asset group ranges (preview): not computed, because the run ended before then." in out
+    assert "0 addresses" not in out
+
+
 @pytest.mark.parametrize("dry_run", [True, False])
 def test_command_names_add_held_back_by_limit(qualys, configure, capsys, dry_run):
     configure(auto_subscribe=True, max_add_per_sync=1)

@@ -101,7 +101,11 @@ class Command(QuietForCron, BaseCommand):
                 run.group_ranges,
             ),
         ):
-            described = run.details.get(key) or {}
+            if key not in run.details:
+                # A run that failed or was skipped before the compute step.
+                self.stdout.write(f"{label}: not computed, because the run ended before then.")
+                continue
+            described = run.details[key]
             # Sizes are stored as text, exact for IPv6.
             addresses = int(described.get("addresses", 0))
             ranges = int(described.get("ranges", 0))
