@@ -139,9 +139,10 @@ class CoverageListView(TemplateView):
             sort = "address"
         try:
             state = list_state(request, coverage_set)
-        except FilterError:
-            # The page lists every host for an unknown state, and the export returns 400.
-            state = ""
+            state_error = ""
+        except FilterError as error:
+            # Shown as the export words it, in place of the list.
+            state, state_error = "", str(error)
         stale = stale_selected(state)
         filters = {name: value for name, value in (("q", query), ("state", state)) if value}
         described = [f"“{query}”"] if query else []
@@ -165,6 +166,8 @@ class CoverageListView(TemplateView):
             ),
         }
         try:
+            if state_error:
+                raise FilterError(state_error)
             address_filter = list_filter(query, coverage_set)
             context["name_filter"] = address_filter is not None and address_filter.is_name
             by_key = address_filter is not None and not (

@@ -14,6 +14,8 @@
 // form on it contains unsaved edits: then a button offers the reload.
 // Every poll also sends a `sync-progress` event on document with the JSON,
 // so other pages (the dashboard) can react without copying this file.
+// A button anywhere on the page with `data-idle-only` is disabled while a run
+// is queued or running, unless the page already disabled it.
 (function () {
   "use strict";
 
@@ -71,6 +73,18 @@
     });
     show(container.querySelectorAll("[data-when-active]"), active);
     show(container.querySelectorAll("[data-when-idle]"), !active);
+    var busy = active || Boolean(data.running);
+    document.querySelectorAll("button[data-idle-only]").forEach(function (button) {
+      if (busy && !button.disabled) {
+        button.disabled = true;
+        button.dataset.disabledForRun = "";
+        button.title = "A sync is queued or running.";
+      } else if (!busy && button.hasAttribute("data-disabled-for-run")) {
+        button.disabled = false;
+        delete button.dataset.disabledForRun;
+        button.removeAttribute("title");
+      }
+    });
     return active;
   }
 

@@ -256,7 +256,7 @@ def test_integration_off_adds_nothing_and_cannot_sync(client, django_user_model,
 
     assert "The Qualys integration is off, so no sync runs and nothing is added" in html
     assert "the next sync adds" not in html
-    assert 'disabled aria-describedby="sync-now-help">Sync now</button>' in html
+    assert 'disabled aria-describedby="sync-now-help" data-busy-label="Starting…" data-idle-only>Sync now</button>' in html
     assert "The Qualys integration is turned off: turn it on in its settings to sync." in html
 
 
@@ -1183,12 +1183,25 @@ def test_state_filter_counts_and_describes(viewer_client, some_stale):
 
 
 def test_qualys_only_list_no_state_filter(viewer_client, some_stale):
+    plain = viewer_client.get(list_url("unmanaged-by-lumeta"))
     response = viewer_client.get(list_url("unmanaged-by-lumeta"), {"state": "stale"})
     html = response.content.decode()
 
-    assert 'name="state"' not in html
-    assert row_addresses(response) == ["192.0.2.50", "198.51.100.99", "2001:db8::2"]
-    assert "<strong>3</strong> addresses in this list." in html
+    assert 'name="state"' not in plain.content.decode()
+    assert row_addresses(plain) == ["192.0.2.50", "198.51.100.99", "2001:db8::2"]
+    # The page words it as the list's export does.
+    assert response.status_code == 400
+    assert (
+        "state applies to the lists of indexed hosts; no address of this list is in the "
+        "inventory. Leave it out."
+    ) in html
+
+
+def test_unknown_state_shown_on_the_page(viewer_client, some_stale):
+    response = viewer_client.get(list_url("managed-by-both"), {"state": "CURRENT"})
+
+    assert response.status_code == 400
+    assert "state must be current or stale, not “CURRENT”." in response.content.decode()
 
 
 @pytest.mark.parametrize(

@@ -61,3 +61,18 @@ def test_viewer_page_has_no_submit(page, log_in, live_server, viewer):
     assert page.get_by_label("Enabled").is_disabled()
     assert page.get_by_role("button", name="Submit").count() == 0
     assert page.get_by_role("button", name="Test connection").count() == 0
+
+
+def test_test_connection_shows_it_is_busy(page, log_in, live_server, editor):
+    log_in(page, editor)
+    page.goto(f"{live_server.url}/settings/integrations/qualys/")
+    # Stop the form's submission after the page's own handlers have seen it, so
+    # that the page stays to be checked while the request would be on its way.
+    page.evaluate("window.addEventListener('submit', event => event.preventDefault())")
+
+    page.get_by_role("button", name="Test connection").click()
+
+    busy = page.get_by_role("button", name="Testing the connection…")
+    busy.wait_for()
+    assert busy.is_disabled()
+    assert page.get_by_role("button", name="Submit").is_disabled()

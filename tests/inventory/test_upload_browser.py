@@ -81,7 +81,9 @@ def test_preview_in_browser_then_import(page, log_in, live_server, importer):
     page.goto(f"{live_server.url}/inventory/import/")
     page.get_by_label("File").set_input_files(str(fixture_path("hosts.csv")))
     page.get_by_label("Preview (dry run)").check()
-    page.get_by_role("button", name="Import").click()
+    # The button names what it does.
+    assert page.get_by_role("button", name="Import", exact=True).count() == 0
+    page.get_by_role("button", name="Preview", exact=True).click()
 
     report = page.locator("#import-report")
     report.wait_for(timeout=30_000)

@@ -3,7 +3,7 @@
 import pytest
 from django.utils import timezone
 
-from integrations.models import SyncRun
+from integrations.models import QualysSettings, SyncRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -35,6 +35,34 @@ def test_panel_shows_live_progress_then_result(page, log_in, live_server, editor
     # The page reloads when the run it watched ends, and shows the result.
     page.locator("#sync [data-when-idle] .status-succeeded").wait_for(timeout=15000)
     assert page.locator("#sync table.sync-runs").inner_text().count("Succeeded") == 1
+
+
+def test_sync_buttons_wait_for_the_running_sync(page, log_in, live_server, editor):
+    settings = QualysSettings.load()
+    settings.enabled = True
+    settings.server = "https://127.0.0.1:8443"
+    settings.username = "apiuser"
+    settings.password = "s3cret-pass"
+    settings.save()
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.SCHEDULE,
+        status=SyncRun.Status.RUNNING,
+        started_at=timezone.now(),
+        step="fetch_subscription",
+    )
+    log_in(page, editor)
+    page.goto(f"{live_server.url}/settings/integrations/qualys/")
+    page.locator("#sync [data-sync-progress] [data-when-active]").wait_for(state="visible")
+
+    assert page.locator("#sync-now").is_disabled()
+    assert page.locator("#sync-preview").is_disabled()
+    assert page.locator("#sync-now").get_attribute("title") == "A sync is queued or running."
+
+    SyncRun.objects.filter(pk=run.pk).update(
+        status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now(), step=""
+    )
+    page.locator("#sync [data-when-idle] .status-succeeded").wait_for(timeout=15000)
+    assert page.locator("#sync-now").is_enabled()
 
 
 def test_finished_sync_keeps_unsaved_settings(page, log_in, live_server, editor):

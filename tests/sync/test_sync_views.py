@@ -101,9 +101,9 @@ def test_sync_now_refused_while_integration_off(editor_client, configure, broker
     assert queued_messages(broker) == 1
     # The panel's button is disabled, with the reason beside it, as on the dashboard.
     page = editor_client.get(reverse("integrations:qualys")).content.decode()
-    assert 'id="sync-now" disabled aria-describedby="sync-off-help">Sync now' in page
+    assert 'id="sync-now" disabled aria-describedby="sync-off-help" data-busy-label="Starting…" data-idle-only>Sync now' in page
     assert "Sync now is off while the integration is turned off." in page
-    assert '<button type="submit" id="sync-preview">Preview</button>' in page
+    assert '<button type="submit" id="sync-preview" data-busy-label="Starting…" data-idle-only>Preview</button>' in page
 
 
 def test_viewer_cannot_start_sync_or_preview(viewer_client, configure, broker):
@@ -308,6 +308,8 @@ def test_run_page_before_add_step(
 
     assert add_text in page
     assert group_text in page
+    # Every count, the placeholders' included, shows a dash.
+    assert "IPv6 placeholders without a mapping</th><td>–</td>" in page
     assert "Auto-Subscribe is off" not in page
     assert "not added" not in page
     assert "Added to the subscription</h2>" not in page
