@@ -36,6 +36,7 @@ STEP_LABELS = {
     "fetch_scanned_hosts": "Reading scanned hosts",
     "load_inventory": "Loading the inventory",
     "compute": "Computing the sets",
+    "read_asset_group": "Reading the asset group",
     "store": "Storing the Qualys tables",
     "add_to_subscription": "Adding IPs to the subscription",
     "reread_subscription": "Reading the subscription again",

@@ -592,13 +592,11 @@ class QualysClient:
                 last_id = resume_from()
                 if last_id is not None:
                     page_params["id_min"] = str(last_id + 1)
-                logger.warning(
-                    "Qualys page %d of %s broke off (%s); resuming at id_min=%s in %.0f s",
-                    page,
-                    path,
-                    error.message,
-                    page_params.get("id_min", "(start)"),
-                    delay,
+                # Recorded on the run: the list is complete, but it took a second read.
+                self._warn(
+                    f"Page {page} of {path} broke off ({error.message}); it was read again "
+                    f"from id_min={page_params.get('id_min', '(start)')} after {delay:.0f} s, "
+                    "after the last host already read, so no host was lost."
                 )
                 self._transport.sleep(delay)
                 resumes += 1

@@ -7,10 +7,11 @@ Steps, in order (each is a method and the name published as progress):
 3. ``fetch_scanned_hosts``: the scanned-host list, as M, spooled to a file.
 4. ``load_inventory``: every indexed host, stale included, as I.
 5. ``compute``: what to add and what the asset group should hold.
-6. ``store``: replace the stored S and M in one transaction (skipped by a preview).
-7. ``add_to_subscription``: Auto-Subscribe only, add I − S (skipped by a preview).
-8. ``update_asset_group``: set the asset group (skipped by a preview).
-9. ``record``: the run's counts and outcome.
+6. ``read_asset_group``: the asset group's ID and contents (skipped by a preview).
+7. ``store``: replace the stored S and M in one transaction (skipped by a preview).
+8. ``add_to_subscription``: Auto-Subscribe only, add I − S (skipped by a preview).
+9. ``update_asset_group``: set the asset group (skipped by a preview).
+10. ``record``: the run's counts and outcome.
 
 Nothing is written to Qualys before every fetch and the store succeeded, so
 a sync that fails early leaves Qualys, the stored tables and the dashboard as
@@ -24,6 +25,7 @@ import logging
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from socket import AF_INET, inet_pton
@@ -117,6 +119,8 @@ class Subscription:
     rejected: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     address_of: dict[int, int] = field(default_factory=dict)
+    # Whether the mapping records were read with S: only when S lists placeholders.
+    mappings_read: bool = True
 
 
 @dataclass
@@ -162,30 +166,14 @@ def resolve_subscription(listing, mappings) -> Subscription:
     """
     placeholders = listing.ips & IPV6_PLACEHOLDERS
     placeholder_of: dict[int, int] = {}
-    # Placeholder to IPv6 address: of every mapping record, and of those in S.
-    address_of: dict[int, int] = {}
-    subscribed: dict[int, int] = {}
     warnings: list[str] = []
-    for mapping in mappings:
-        try:
-            v4_version, v4 = parse_address(mapping.v4)
-            v6_version, v6 = parse_address(mapping.v6)
-        except AddressError as error:
-            warnings.append(f"IPv6 mapping record {mapping.id} skipped: {error}")
-            continue
-        if v4_version != 4 or v6_version != 6:
-            warnings.append(
-                f"IPv6 mapping record {mapping.id} skipped: {mapping.v4} -> {mapping.v6} "
-                "is not an IPv4 placeholder mapped to an IPv6 address"
-            )
-            continue
-        # A scanned host may be listed by a placeholder outside S (M ⊆ S does not
-        # hold), so every record names an address for the host list.
-        address_of[v4] = v6
-        if placeholders.contains(4, v4):
-            subscribed[v4] = v6
-            # The first placeholder of an address is the one an asset group is sent.
-            placeholder_of.setdefault(v6, v4)
+    # A scanned host may be listed by a placeholder outside S (M ⊆ S does not
+    # hold), so every record names an address for the host list.
+    address_of = mapped_addresses(mappings, warnings)
+    subscribed = {v4: v6 for v4, v6 in address_of.items() if placeholders.contains(4, v4)}
+    for v4, v6 in subscribed.items():
+        # The first placeholder of an address is the one an asset group is sent.
+        placeholder_of.setdefault(v6, v4)
 
     uses = Counter(subscribed.values())
     shared = [v6 for v6, number in uses.items() if number > 1]
@@ -207,6 +195,42 @@ def resolve_subscription(listing, mappings) -> Subscription:
         warnings=warnings,
         address_of=address_of,
     )
+
+
+def _placeholder_alone(record) -> bool:
+    """Return whether a host-list record gives an IPv6 placeholder and no IPv6 address."""
+    text = (record.ip or "").strip()
+    # Every placeholder starts with "0.", which ends the check for other hosts.
+    if record.ipv6 or not text.startswith("0."):
+        return False
+    try:
+        value = int.from_bytes(inet_pton(AF_INET, text), "big")
+    except OSError:
+        return False
+    return IPV6_PLACEHOLDERS.contains(4, value)
+
+
+def mapped_addresses(mappings, warnings: list[str]) -> dict[int, int]:
+    """Return each IPv6 mapping record's placeholder and IPv6 address, as ints.
+
+    A record that does not parse is skipped with a warning in ``warnings``.
+    """
+    address_of: dict[int, int] = {}
+    for mapping in mappings:
+        try:
+            v4_version, v4 = parse_address(mapping.v4)
+            v6_version, v6 = parse_address(mapping.v6)
+        except AddressError as error:
+            warnings.append(f"IPv6 mapping record {mapping.id} skipped: {error}")
+            continue
+        if v4_version != 4 or v6_version != 6:
+            warnings.append(
+                f"IPv6 mapping record {mapping.id} skipped: {mapping.v4} -> {mapping.v6} "
+                "is not an IPv4 placeholder mapped to an IPv6 address"
+            )
+            continue
+        address_of[v4] = v6
+    return address_of
 
 
 def plan_push(
@@ -386,6 +410,10 @@ class SyncService:
                     self.run.group_size = None
                     self.run.group_ranges = ""
                 return
+            group = None
+            if not over_limit(plan.to_add, qualys_settings.max_add_per_sync):
+                # A sync that the limit holds back leaves the group alone.
+                group = self.read_asset_group()
             self.store(subscription, spool, scanned)
 
         subscribed_before = subscription.addresses
@@ -413,7 +441,7 @@ class SyncService:
         # After a failed add the group still follows the subscription as
         # Qualys lists it, so that an add that keeps failing (a full licence)
         # does not also freeze the group.
-        self.update_asset_group(target, subscription)
+        self.update_asset_group(target, subscription, group)
 
     def connect(self, qualys_settings: QualysSettings) -> None:
         self.progress.step("connect")
@@ -441,6 +469,7 @@ class SyncService:
     def _read_subscription(self) -> Subscription:
         listing = self.client.list_subscription()
         subscription = resolve_subscription(listing, self._read_ipv6_mappings(listing.ips))
+        subscription.mappings_read = bool(listing.ips & IPV6_PLACEHOLDERS)
         # The client lists rejected entries in its own warnings, merged at the end.
         self.warnings.extend(subscription.warnings)
         return subscription
@@ -465,6 +494,38 @@ class SyncService:
             )
             return []
 
+    def _scanned_records(self, subscription: Subscription, page_size: int) -> Iterator:
+        """Yield the host list's records; those listed by a placeholder alone come last.
+
+        When S lists no placeholder, its mapping records were not read. Such
+        hosts then wait for the end of the host list, whose page holds a
+        Qualys call slot while it is read, and one more call reads the records
+        for all of them.
+        """
+        waiting = []
+        for record in self.client.iter_scanned_hosts(page_size=page_size, details="Basic"):
+            if not subscription.mappings_read and _placeholder_alone(record):
+                waiting.append(record)
+                continue
+            yield record
+        if waiting:
+            subscription.address_of.update(self._late_mappings())
+            subscription.mappings_read = True
+            yield from waiting
+
+    def _late_mappings(self) -> dict[int, int]:
+        """Read the IPv6 mapping records for the hosts listed by a placeholder alone."""
+        try:
+            mappings = self.client.list_ipv6_mappings()
+        except (InvalidRequest, AccountUnavailable) as error:
+            self.warnings.append(
+                f"The IPv6 mapping records could not be read ({error}); scanned hosts listed by "
+                "an IPv6 placeholder alone count as hosts without an address. Give the API "
+                "user the Manager role to count the IPv6 addresses they stand for."
+            )
+            return {}
+        return mapped_addresses(mappings, self.warnings)
+
     def fetch_scanned_hosts(
         self, subscription: Subscription, spool: store.HostSpool, page_size: int
     ) -> IPSet:
@@ -478,7 +539,7 @@ class SyncService:
         s = subscription.addresses
         mapped_to = subscription.address_of
 
-        for record in self.client.iter_scanned_hosts(page_size=page_size, details="Basic"):
+        for record in self._scanned_records(subscription, page_size):
             ipv4_text, ipv4_key, v4_value = self._address(record.ip, 4, record.id)
             ipv6_text, ipv6_key, v6_value = self._address(record.ipv6, 6, record.id)
             if v4_value is not None and IPV6_PLACEHOLDERS.contains(4, v4_value):
@@ -794,10 +855,27 @@ class SyncService:
             store.replace_subscription(updated.addresses, subscription.addresses, scanned)
         return updated
 
-    def update_asset_group(self, target: IPSet, subscription: Subscription) -> None:
-        """Create or find the asset group and bring its contents to ``target``.
+    def read_asset_group(self) -> tuple[int, IPSet] | None:
+        """Return the asset group's ID and addresses, or None when it does not exist.
 
-        An existing group is read, and only the difference is sent: first
+        Read with the other fetches, before anything is written, so that a
+        group that cannot be read fails the sync with Qualys as it was.
+        """
+        self.progress.step("read_asset_group")
+        try:
+            return self._find_group()
+        except QualysError as error:
+            raise SyncFailed(
+                f"Reading the asset group {constants.ASSET_GROUP_TITLE} failed, so nothing was "
+                f"written to Qualys: {error}"
+            ) from error
+
+    def update_asset_group(
+        self, target: IPSet, subscription: Subscription, group: tuple[int, IPSet] | None
+    ) -> None:
+        """Create the asset group or bring its contents, ``group`` as read, to ``target``.
+
+        For an existing group only the difference is sent: first
         ``add_ips`` with what it lacks, then ``remove_ips`` with what it has
         beyond the target. A large ``set_ips`` takes several calls, the first
         of which replaces the contents, so a failure after it would leave part
@@ -813,7 +891,6 @@ class SyncService:
         title = constants.ASSET_GROUP_TITLE
         writes_before = self.client.writes_sent
         try:
-            group = self._find_group()
             if group is None:
                 group_id = self.client.add_asset_group(title, ips)
                 self._wrote(f"Created the asset group {title} with {_addresses(target.size)}.")
@@ -847,10 +924,10 @@ class SyncService:
             self.run.group_size = count(target.size)
             reason = first_sentence(str(error))
             if self.client.writes_sent == writes_before:
-                # The group could not be read before any write was sent.
+                # The write failed before it was sent.
                 self.warnings.append(
-                    f"Reading the asset group {title} failed, but reading it again showed "
-                    f"that it holds its target, so nothing needs doing: {reason}"
+                    f"Updating the asset group {title} failed before anything was sent, but "
+                    f"reading it again showed that it holds its target: {reason}"
                 )
                 self.done.append(
                     f"The asset group {title} already held the {_addresses(target.size)}, as "
@@ -935,7 +1012,7 @@ class SyncService:
 
     def _held_back(self, to_add: IPSet, limit: int) -> bool:
         """Return whether a ``limit`` above 0 holds back the add of ``to_add``, and record it."""
-        if not limit or to_add.size <= limit:
+        if not over_limit(to_add, limit):
             return False
         self.details["add"]["held_back"] = True
         return True
@@ -1079,6 +1156,11 @@ def _added_part(run: SyncRun) -> str:
     if run.held_back:
         return f"{'would add' if run.dry_run else 'added'}=0 ({planned} held back) "
     return f"would add={planned} " if run.dry_run else f"added={_n(run.ips_added)} "
+
+
+def over_limit(to_add: IPSet, limit: int) -> bool:
+    """Return whether the Auto-Subscribe ``limit`` (0 for none) holds back the add of ``to_add``."""
+    return bool(limit) and to_add.size > limit
 
 
 def _addresses(size: int) -> str:

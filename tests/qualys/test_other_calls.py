@@ -181,6 +181,13 @@ def test_broken_page_resumes_after_last_host(mocked, client, sleeps):
     assert 1 < resumed_at < 5000
     assert sent_params(mocked.calls[1])["details"] == "Basic"
     assert sleeps == [2.0]
+    # The run records the second read.
+    assert len(client.warnings) == 1
+    assert client.warnings[0].startswith("Page 1 of /api/2.0/fo/asset/host/ broke off (")
+    assert client.warnings[0].endswith(
+        f"it was read again from id_min={resumed_at} after 2 s, after the last host already "
+        "read, so no host was lost."
+    )
 
 
 def test_broken_pages_give_up_after_max_retries(mocked, make_client, sleeps):

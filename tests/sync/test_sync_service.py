@@ -456,40 +456,28 @@ def test_group_edit_landed_despite_reply_error(
     )
 
 
-def test_group_read_failing_once_writes_nothing(
-    qualys, configure, monkeypatch
-):
-    configure(auto_subscribe=False)
+def test_unreadable_group_fails_before_any_write(qualys, configure, monkeypatch):
+    configure(auto_subscribe=True)
     scenario.load(qualys)
-    sync()
-    writes = len(qualys.writes)
-    find = QualysClient.find_asset_group_ids
-    calls = []
 
-    def fail_first(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise QualysUnreachable(
-                "The connection to the server broke while reading the reply to /group. "
-                "Start the sync or the connection test again."
-            )
-        return find(self, *args, **kwargs)
+    def fail(self, *args, **kwargs):
+        raise QualysUnreachable(
+            "The connection to the server broke while reading the reply to /group. "
+            "Start the sync or the connection test again."
+        )
 
-    monkeypatch.setattr(QualysClient, "find_asset_group_ids", fail_first)
+    monkeypatch.setattr(QualysClient, "find_asset_group_ids", fail)
 
     run = sync()
 
-    assert run.status == SyncRun.Status.SUCCEEDED, run.error
-    assert len(qualys.writes) == writes
-    assert "wrote" not in run.details
-    assert (
-        f"Reading the asset group {TITLE} failed, but reading it again showed that it holds its "
-        "target, so nothing needs doing: The connection to the server broke while reading the "
-        "reply to /group." in run.details["warnings"]
+    assert run.status == SyncRun.Status.FAILED
+    # The add of I − S waits for a sync that can also set the group.
+    assert qualys.writes == []
+    assert run.error.startswith(
+        f"Reading the asset group {TITLE} failed, so nothing was written to Qualys: The "
+        "connection to the server broke"
     )
-    assert f"The asset group {TITLE} already held the 3 addresses, as reading it again showed" in (
-        run.details["done"][0]
-    )
+    assert ScannedHost.objects.count() == 0
 
 
 def test_group_created_again_after_deletion(qualys, configure):
@@ -726,6 +714,26 @@ def test_mapping_records_not_read_without_placeholders(qualys, configure):
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert qualys.calls_of("ip_map") == []
+
+
+def test_placeholder_host_outside_s_reads_mapping_records(qualys, configure):
+    configure()
+    qualys.subscribe("192.0.2.0-192.0.2.15")
+    qualys.mappings = [(1, "0.0.0.3", "2001:db8::9")]
+    # The first host is listed by a placeholder alone, which S does not list.
+    qualys.scan(FakeHost(1, ip="0.0.0.3"), FakeHost(2, ip="192.0.2.2"), FakeHost(3, ip="0.0.0.4"))
+    scenario.index("2001:db8::9", "192.0.2.2")
+
+    run = sync()
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert len(qualys.calls_of("ip_map")) == 1
+    assert run.scanned == 2
+    assert run.managed_by_both == 2
+    assert ScannedHost.objects.get(qualys_id=1).ipv6 == "2001:db8::9"
+    assert Host.objects.get(address="2001:db8::9").scanned is True
+    # A placeholder without a record is a host without an address, as before.
+    assert run.details["scanned_without_address"] == 1
 
 
 def test_refused_mapping_records_leave_placeholders_unmapped(qualys, configure):

@@ -23,6 +23,7 @@ STEP_LABELS = {
     "fetch_scanned_hosts": "Reading scanned hosts",
     "load_inventory": "Loading the inventory",
     "compute": "Computing",
+    "read_asset_group": "Reading the asset group",
     "store": "Storing",
     "add_to_subscription": "Adding to the subscription",
     "reread_subscription": "Reading the subscription again",
