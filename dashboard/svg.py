@@ -50,6 +50,15 @@ def number(value: int) -> str:
     return f"{value:,}"
 
 
+def share(value: float) -> str:
+    """Return a share from 0 to 1 as a percentage with one decimal, never rounded to 0 or 100."""
+    if 0 < value < 0.0005:
+        return "< 0.1%"
+    if 0.9995 <= value < 1:
+        return "> 99.9%"
+    return f"{value * 100:.1f}%"
+
+
 def short_number(value: int) -> str:
     """Return ``value`` with separators, or as "≈ 1.8 × 10^19" when it is too long to fit."""
     text = number(value)
@@ -121,7 +130,8 @@ def _ticks(maximum: float, count: int = 4) -> list[float]:
         return [0, 1]
     raw = maximum / count
     magnitude = 10 ** (len(str(int(raw))) - 1) if raw >= 1 else 1
-    for step in (1, 2, 2.5, 5, 10):
+    # A top tick at most a quarter above the maximum where a round step allows.
+    for step in (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if step * magnitude * count >= maximum:
             size = step * magnitude
             break
@@ -130,6 +140,8 @@ def _ticks(maximum: float, count: int = 4) -> list[float]:
 
 # The minimum distance between the centres of two time labels, in chart units.
 LABEL_GAP = 110
+# The minimum distance between the baselines of two labels of latest values.
+VALUE_LABEL_GAP = 13
 # Up to this many syncs, every point gets its series' marker; past it only the
 # latest does, because the markers would hide the lines.
 MARKED_POINTS = 40
@@ -164,6 +176,31 @@ def _marker(shape: str, cx: float, cy: float, colour: str) -> str:
         points = " ".join(f"{cx + dx:.1f},{cy + dy:.1f}" for dx, dy in corners)
         return f'<polygon points="{points}" {outline}/>'
     return f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="5" {outline}/>'
+
+
+def _latest_labels(
+    latest: list[tuple[float, float, str, Series]], top: float, bottom: float
+) -> list[str]:
+    """Return text elements of each line's latest value, left of its last point.
+
+    Labels are moved apart vertically so that lines that end close together
+    keep readable labels, and kept within the plot.
+    """
+    placed: list[tuple[float, float, str, Series]] = []
+    for py, px, text, series in sorted(latest, key=lambda item: item[0]):
+        baseline = max(py - 7, top + 10)
+        if placed and baseline - placed[-1][0] < VALUE_LABEL_GAP:
+            baseline = placed[-1][0] + VALUE_LABEL_GAP
+        placed.append((baseline, px, text, series))
+    # Labels pushed below the plot move up together.
+    overflow = placed[-1][0] - bottom if placed else 0
+    return [
+        f'<text x="{px - 9:.1f}" y="{baseline - max(overflow, 0):.1f}" text-anchor="end" '
+        f'font-size="11" font-weight="600" fill="{series.colour}" stroke="#fff" '
+        f'stroke-width="3" paint-order="stroke">{escape(text)}'
+        f"<title>{escape(series.label)}: {escape(text)}</title></text>"
+        for baseline, px, text, series in placed
+    ]
 
 
 def trend(
@@ -229,6 +266,9 @@ def trend(
                 f'font-size="11" fill="{MUTED}">{escape(labels[index])}</text>'
             )
     all_series = [(series, top_value, 1) for series in counts] + [(coverage, 100, 100)]
+    # Each line's latest value, written beside its last point: on a narrow
+    # screen the chart opens at its right end, where the count axis is out of view.
+    latest: list[tuple[float, float, str, Series]] = []
     shapes = dict(zip((id(series) for series, _, _ in all_series), MARKER_SHAPES, strict=False))
     for series, scale, factor in all_series:
         placed_points = [
@@ -249,6 +289,10 @@ def trend(
         marked = placed_points if points <= MARKED_POINTS else placed_points[-1:]
         shape = shapes.get(id(series), "circle")
         parts.extend(_marker(shape, px, py, series.colour) for _, px, py in marked)
+        index, px, py = placed_points[-1]
+        value = series.values[index]
+        latest.append((py, px, share(value) if factor == 100 else number(int(value)), series))
+    parts.extend(_latest_labels(latest, top, top + plot_height))
     legend_x = left
     for series, _, _ in all_series if legend else []:
         ly = height - 12

@@ -275,3 +275,14 @@ class SyncStatusWidget:
     @property
     def failed(self) -> bool:
         return self.last_sync is not None and self.last_sync.status == SyncRun.Status.FAILED
+
+    @property
+    def settings_changed_since(self) -> bool:
+        """Return whether the Qualys settings were saved after the last sync started.
+
+        A failure that names the credentials may then be fixed already.
+        """
+        if self.last_sync is None or self.settings is None or self.settings.pk is None:
+            return False
+        started = self.last_sync.started_at or self.last_sync.created_at
+        return started is not None and self.settings.updated_at > started

@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 
 from django import template
 
+from dashboard import svg
+
 register = template.Library()
 
 
@@ -24,11 +26,7 @@ def percent(value) -> str:
     """
     if value is None:
         return "—"
-    if 0 < value < 0.0005:
-        return "< 0.1%"
-    if 0.9995 <= value < 1:
-        return "> 99.9%"
-    return f"{value * 100:.1f}%"
+    return svg.share(value)
 
 
 @register.filter

@@ -144,6 +144,10 @@ def test_trend_axis_shows_times_same_day(viewer_client, db):
     trend = html[html.index('id="trend-heading"') :]
     for label in ("2026-11-01 06:00", "2026-11-01 07:00", "2026-11-01 08:00"):
         assert f">{label}</text>" in trend
+    # The table's rows name their runs, as two syncs may finish in one minute.
+    for run in SyncRun.objects.all():
+        run_url = reverse("integrations:sync-run", args=[run.pk])
+        assert f'<a href="{run_url}">(run {run.pk})</a></th>' in trend
 
 
 def test_trend_marks_each_series_with_its_own_shape():
@@ -173,6 +177,44 @@ def test_trend_marks_only_the_latest_of_many_syncs():
 
     # The latest point and the legend entry.
     assert chart.count('<circle cx="') == 2
+
+
+def test_trend_top_tick_stays_near_the_maximum():
+    chart = trend(
+        ["a", "b"],
+        [Series("Unmanaged by Qualys", "#100", "none", [390_000, 400_006])],
+        Series("Coverage", "#300", "none", [None, None]),
+    )
+
+    assert ">500,000</text>" in chart
+    assert ">800,000</text>" not in chart
+
+
+def test_trend_writes_each_latest_value():
+    chart = trend(
+        ["a", "b"],
+        [
+            Series("Unmanaged by Qualys", "#100", "none", [390_000, 400_006]),
+            Series("Unmanaged by Lumeta", "#200", "none", [150, 199]),
+            Series("Managed by both", "#400", "none", [300, 692]),
+        ],
+        Series("Coverage", "#300", "none", [0.5, 0.00173]),
+    )
+
+    for text, label in (
+        ("400,006", "Unmanaged by Qualys"),
+        ("199", "Unmanaged by Lumeta"),
+        ("692", "Managed by both"),
+        ("0.2%", "Coverage"),
+    ):
+        assert f"{text}<title>{label}: {text}</title></text>" in chart
+    # Lines that end close together get labels at least a line apart.
+    baselines = sorted(
+        float(y) for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)" text-anchor="end" '
+                                     r'font-size="11" font-weight="600"', chart)
+    )  # fmt: skip
+    assert len(baselines) == 4
+    assert all(b - a >= svg.VALUE_LABEL_GAP - 0.01 for a, b in zip(baselines, baselines[1:]))
 
 
 def test_trend_places_syncs_by_time():
@@ -426,6 +468,19 @@ def test_failed_sync_shows_error_and_last_success(viewer_client, db):
     assert "2026-11-30 06:00 UTC" in html
     assert "It failed before it stored anything, so the dashboard keeps showing" in html
     assert reverse("integrations:sync-run", args=[failed.pk]) in html
+
+
+def test_failed_sync_says_settings_changed_since(viewer_client, db):
+    failed = store_success_then_failure("Qualys rejected the username or password.")
+    notice = "The Qualys settings were saved after this sync started"
+
+    QualysSettings.objects.update(updated_at=failed.started_at - timedelta(minutes=1))
+    before = viewer_client.get(INDEX).content.decode()
+    QualysSettings.objects.update(updated_at=failed.started_at + timedelta(minutes=1))
+    after = viewer_client.get(INDEX).content.decode()
+
+    assert notice not in before
+    assert f"{notice}, so they may have fixed its cause. The next sync checks them." in after
 
 
 def test_failed_sync_names_data_run(viewer_client, db):
