@@ -130,7 +130,7 @@ def _ticks(maximum: float, count: int = 4) -> list[float]:
         return [0, 1]
     raw = maximum / count
     magnitude = 10 ** (len(str(int(raw))) - 1) if raw >= 1 else 1
-    # A top tick at most a quarter above the maximum where a round step allows.
+    # Round steps close together, so that the top tick stays near the maximum.
     for step in (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         if step * magnitude * count >= maximum:
             size = step * magnitude

@@ -498,7 +498,7 @@ class SyncService:
         """Yield the host list's records; those listed by a placeholder alone come last.
 
         When S lists no placeholder, its mapping records were not read. Such
-        hosts then wait for the end of the host list, whose page holds a
+        hosts then wait for the end of the host list, whose page keeps a
         Qualys call slot while it is read, and one more call reads the records
         for all of them.
         """
@@ -655,7 +655,7 @@ class SyncService:
         """Reword the warning of scanned hosts outside the subscription after this sync's add.
 
         The hosts were counted against the subscription as this sync read it,
-        and the add may have subscribed some of them, which M ∩ I holds.
+        and the add may have subscribed those of them that are in I.
         """
         if self.outside_warning is None:
             return
