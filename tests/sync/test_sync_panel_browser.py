@@ -37,6 +37,20 @@ def test_panel_shows_live_progress_then_result(page, log_in, live_server, editor
     assert page.locator("#sync table.sync-runs").inner_text().count("Succeeded") == 1
 
 
+def open_panel_during_run(page, log_in, live_server, user) -> SyncRun:
+    """Start a run that reads the subscription, and open the settings page as ``user``."""
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.SCHEDULE,
+        status=SyncRun.Status.RUNNING,
+        started_at=timezone.now(),
+        step="fetch_subscription",
+    )
+    log_in(page, user)
+    page.goto(f"{live_server.url}/settings/integrations/qualys/")
+    page.locator("#sync [data-sync-progress] [data-when-active]").wait_for(state="visible")
+    return run
+
+
 def test_sync_buttons_wait_for_the_running_sync(page, log_in, live_server, editor):
     settings = QualysSettings.load()
     settings.enabled = True
@@ -44,15 +58,7 @@ def test_sync_buttons_wait_for_the_running_sync(page, log_in, live_server, edito
     settings.username = "apiuser"
     settings.password = "s3cret-pass"
     settings.save()
-    run = SyncRun.objects.create(
-        trigger=SyncRun.Trigger.SCHEDULE,
-        status=SyncRun.Status.RUNNING,
-        started_at=timezone.now(),
-        step="fetch_subscription",
-    )
-    log_in(page, editor)
-    page.goto(f"{live_server.url}/settings/integrations/qualys/")
-    page.locator("#sync [data-sync-progress] [data-when-active]").wait_for(state="visible")
+    run = open_panel_during_run(page, log_in, live_server, editor)
 
     assert page.locator("#sync-now").is_disabled()
     assert page.locator("#sync-preview").is_disabled()
@@ -66,15 +72,7 @@ def test_sync_buttons_wait_for_the_running_sync(page, log_in, live_server, edito
 
 
 def test_finished_sync_keeps_unsaved_settings(page, log_in, live_server, editor):
-    run = SyncRun.objects.create(
-        trigger=SyncRun.Trigger.SCHEDULE,
-        status=SyncRun.Status.RUNNING,
-        started_at=timezone.now(),
-        step="fetch_subscription",
-    )
-    log_in(page, editor)
-    page.goto(f"{live_server.url}/settings/integrations/qualys/")
-    page.locator("#sync [data-sync-progress] [data-when-active]").wait_for(state="visible")
+    run = open_panel_during_run(page, log_in, live_server, editor)
     page.get_by_label("Username").fill("typed-but-not-saved")
 
     SyncRun.objects.filter(pk=run.pk).update(
