@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
@@ -212,12 +213,16 @@ class ImportView(PermissionRequiredMixin, View):
         return redirect("inventory:import-run", pk=run.pk)
 
     def render_page(self, request: HttpRequest, form: ImportForm, status: int = 200):
-        runs = list(ImportRun.objects.select_related("started_by")[:RECENT_IMPORTS])
+        # Earlier imports page back RECENT_IMPORTS at a time; a page past the
+        # last, or not a number, shows the last or the first.
+        paginator = Paginator(ImportRun.objects.select_related("started_by"), RECENT_IMPORTS)
+        runs_page = paginator.get_page(request.GET.get("page"))
+        runs = list(runs_page.object_list)
         settle_abandoned_runs(runs)
         context = {
             "form": form,
             "runs": runs,
-            "recent_limit": RECENT_IMPORTS,
+            "runs_page": runs_page,
         }
         return render(request, self.template_name, context, status=status)
 

@@ -599,14 +599,21 @@ def test_failed_preview_is_marked_in_recent_imports(importer_client, settings, t
     assert ImportRun.objects.get().dry_run is True
 
 
-def test_recent_imports_link_to_the_rest(admin_client_logged_in):
+def test_recent_imports_page_back(importer_client):
+    # Importers without access to the administration page back too.
     for number in range(12):
         ImportRun.objects.create(source="feed", file_name=f"scan-{number}.xml")
 
-    page = admin_client_logged_in.get(reverse("inventory:import")).content.decode()
+    first = importer_client.get(reverse("inventory:import")).content.decode()
+    second = importer_client.get(reverse("inventory:import"), {"page": "2"}).content.decode()
 
-    assert "Only the latest 10 imports are listed." in page
-    assert 'href="/admin/inventory/importrun/"' in page
+    assert "Imports 1 to 10 of 12, latest first." in first
+    assert '<a href="?page=2">Earlier imports</a>' in first
+    assert "scan-11.xml" in first
+    assert "scan-1.xml" not in first
+    assert "Imports 11 to 12 of 12, latest first." in second
+    assert '<a href="?page=1">Later imports</a>' in second
+    assert "<td>scan-0.xml</td>" in second
 
 
 def test_upload_with_control_character_in_source_is_refused(importer_client):
