@@ -185,15 +185,22 @@ class CoverageListView(TemplateView):
                 found = matching.order_by()[: MATCH_COUNT_CAP + 1].count()
                 context["matching"] = min(found, MATCH_COUNT_CAP)
                 context["matching_capped"] = found > MATCH_COUNT_CAP
-            context["page"] = read_page(
+            after = request.GET.get("after") or None
+            before = request.GET.get("before") or None
+            page = context["page"] = read_page(
                 coverage_set,
                 sort=sort,
-                after=request.GET.get("after") or None,
-                before=request.GET.get("before") or None,
+                after=after,
+                before=before,
                 address_filter=address_filter,
                 size=lists.PAGE_SIZE,
                 stale=stale,
             )
+            if "matching" not in context and (query or state) and not (after or before):
+                # Name and field searches get no count query; their first page
+                # gives one when it is the only page, and a lower bound otherwise.
+                context["matching"] = len(page.rows)
+                context["matching_capped"] = page.next_cursor is not None
         except FilterError as error:
             context["error"] = str(error)
             return self.render_to_response(context, status=400)

@@ -634,11 +634,32 @@ def test_name_filter_says_which_names_match(viewer_client, coverage_data, slug, 
     assert sentence in html
 
 
-def test_name_filter_shows_no_count(viewer_client, coverage_data):
+def test_name_filter_counts_its_only_page(viewer_client, coverage_data):
     response = viewer_client.get(list_url("managed-by-both"), {"q": "host-203"})
 
     assert row_addresses(response) == ["203.0.113.5"]
-    assert "in this list match" not in response.content.decode()
+    assert "<strong>1</strong> address in this list matches “host-203”." in (
+        response.content.decode()
+    )
+
+
+def test_name_filter_of_several_pages_gives_lower_bound(
+    viewer_client, coverage_data, monkeypatch
+):
+    monkeypatch.setattr(lists, "PAGE_SIZE", 1)
+
+    first = viewer_client.get(list_url("managed-by-both"), {"q": "host-"})
+    html = first.content.decode()
+    later = viewer_client.get(
+        list_url("managed-by-both"),
+        {"q": "host-", "after": unquote(re.search(r'after=([^"&]+)', html).group(1))},
+    )
+
+    assert "More than <strong>1</strong> addresses in this list match “host-”." in html
+    # Later pages, reached by a cursor, give no count.
+    assert later.status_code == 200
+    assert len(row_addresses(later)) == 1
+    assert "in this list match" not in later.content.decode()
 
 
 def test_filtered_count_stops_at_cap(viewer_client, coverage_data, monkeypatch):
