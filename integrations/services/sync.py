@@ -421,7 +421,7 @@ class SyncService:
             plan, subscription, scanned, limit=qualys_settings.max_add_per_sync
         )
         if subscription.addresses != subscribed_before:
-            self._recount_outside(scanned, subscription.addresses)
+            self._recount_outside(scanned, subscribed_before, subscription.addresses)
         if not qualys_settings.auto_subscribe:
             target = plan.group_target
         else:
@@ -651,16 +651,21 @@ class SyncService:
         self.details["scanned_outside_subscription"] = outside_count
         self.details["scanned_without_address"] = len(no_address)
 
-    def _recount_outside(self, scanned: IPSet, subscribed: IPSet) -> None:
+    def _recount_outside(self, scanned: IPSet, before: IPSet, after: IPSet) -> None:
         """Reword the warning of scanned hosts outside the subscription after this sync's add.
 
-        The hosts were counted against the subscription as this sync read it,
-        and the add may have subscribed those of them that are in I.
+        The hosts were counted against the subscription as this sync read it
+        (``before``), and the add may have subscribed those of them that are
+        in I. The subscription read again is ``after``.
         """
         if self.outside_warning is None:
             return
         index, outside_count, examples = self.outside_warning
-        remaining = scanned - subscribed
+        was_outside = (scanned - before).size
+        remaining = scanned - after
+        if remaining.size == was_outside:
+            # The add took in none of them: the warning stands as it is.
+            return
         single = outside_count == 1
         hosts = "1 scanned host was" if single else f"{outside_count:,} scanned hosts were"
         message = (
@@ -675,8 +680,8 @@ class SyncService:
         else:
             still = [text for text in examples if remaining.contains(*parse_address(text))]
             message += (
-                f"This sync's add subscribed some of them, and "
-                f"{_addresses(remaining.size)} of M "
+                f"This sync's add subscribed {was_outside - remaining.size:,} of their "
+                f"addresses, and {_addresses(remaining.size)} of M "
                 f"{'is' if remaining.size == 1 else 'are'} still outside it"
                 + (f" (for example {', '.join(still)})" if still else "")
                 + ". They count in M."

@@ -148,8 +148,25 @@ def test_outside_warning_names_hosts_still_outside(qualys, configure):
     assert run.details["scanned_outside_after_add"] == "1"
     assert (
         "2 scanned hosts were outside the subscription when this sync read it (for example "
-        "203.0.113.5, 203.0.113.77). This sync's add subscribed some of them, and 1 address "
-        "of M is still outside it (for example 203.0.113.77). They count in M."
+        "203.0.113.5, 203.0.113.77). This sync's add subscribed 1 of their addresses, and 1 "
+        "address of M is still outside it (for example 203.0.113.77). They count in M."
+    ) in run.details["warnings"]
+
+
+def test_outside_warning_stands_when_the_add_takes_none(qualys, configure):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+    # Indexed but not scanned, so the add changes S without taking in a scanned host.
+    Host.objects.filter(address="203.0.113.5").delete()
+    scenario.index("198.18.0.1")
+
+    run = sync()
+
+    assert run.ips_added
+    assert "scanned_outside_after_add" not in run.details
+    assert (
+        "1 scanned host is outside the subscription (for example 203.0.113.5); it still counts "
+        "in M."
     ) in run.details["warnings"]
 
 
