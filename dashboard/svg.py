@@ -195,7 +195,7 @@ def _latest_labels(
     # Labels pushed below the plot move up together.
     overflow = placed[-1][0] - bottom if placed else 0
     return [
-        f'<text x="{px - 9:.1f}" y="{baseline - max(overflow, 0):.1f}" text-anchor="end" '
+        f'<text x="{px - 12:.1f}" y="{baseline - max(overflow, 0):.1f}" text-anchor="end" '
         f'font-size="11" font-weight="600" fill="{series.colour}" stroke="#fff" '
         f'stroke-width="3" paint-order="stroke">{escape(text)}'
         f"<title>{escape(series.label)}: {escape(text)}</title></text>"

@@ -111,6 +111,9 @@ class ImportReport:
     rejected: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     error: str = ""
+    # The CSV columns that the import named, empty when found by their names.
+    address_column: str = ""
+    name_column: str = ""
 
     @property
     def imported(self) -> int:
@@ -133,9 +136,17 @@ class ImportReport:
             outcome = "preview, nothing written"
         elif self.status == ImportRun.Status.EMPTY:
             outcome = "nothing imported"
+        columns = "".join(
+            f", {label} {column!r}"
+            for label, column in (
+                ("address column", self.address_column),
+                ("host-name column", self.name_column),
+            )
+            if column
+        )
         lines = [
-            f"{self.file_name} ({self.format or 'unknown format'}, source {self.source!r}): "
-            f"{outcome}",
+            f"{self.file_name} ({self.format or 'unknown format'}, source {self.source!r}"
+            f"{columns}): {outcome}",
         ]
         if self.error:
             lines.append(f"  error: {self.error}")
@@ -488,6 +499,8 @@ def import_stream(
         format=fmt or "",
         status=ImportRun.Status.RUNNING,
         dry_run=dry_run,
+        address_column=address_column,
+        name_column=name_column,
     )
     logger.info(
         "Import %s of %s started (source %r, dry run %s)", run.pk, file_name, source, dry_run

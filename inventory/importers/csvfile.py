@@ -555,8 +555,9 @@ class CsvParser:
             state.warn(
                 f"{state.file_name}: "
                 + plural(self.bad_macs, "MAC cell is", "MAC cells are")
-                + f' not a MAC address, for example "{shown(value)}" on line {line}. Those rows '
-                "are read without a MAC address."
+                + f' not a MAC address, for example "{shown(value)}" on line {line}. '
+                + ("That row is" if self.bad_macs == 1 else "Those rows are")
+                + " read without a MAC address."
             )
         if first_formula is not None:
             value, line = first_formula
@@ -621,11 +622,20 @@ class CsvParser:
             f"{', '.join(ADDRESS_COLUMNS)} (in any case, with or without spaces and punctuation)"
         )
         chosen = self.state.address_column
+        # A named column makes the format CSV, so the advice is to leave it out.
+        named = [
+            label
+            for label, column in (
+                ("an address column", chosen),
+                ("a host-name column", self.state.name_column),
+            )
+            if column
+        ]
         if clean_text(header_line).startswith("<"):
-            if chosen:
+            if named:
                 return (
-                    f"{where}: the file is XML, not CSV, and an address column is read from CSV "
-                    "files only. Import it again without an address column."
+                    f"{where}: the file is XML, not CSV, and {' or '.join(named)} is read from "
+                    f"CSV files only. Import it again without {' or '.join(named)}."
                 )
             return (
                 f"{where}: the file is XML, not CSV. If it is an nmap XML file, import it as "
@@ -650,10 +660,11 @@ class CsvParser:
         except AddressError:
             pass
         else:
+            plain_list = "as a plain list" + (f", without {' or '.join(named)}" if named else "")
             return (
                 f"{where}: the first row holds data ({first_cell!r}), not a header. Add a header "
                 f"row that names the address column one of: {columns}, or import a file with "
-                "one address per line as a plain list."
+                f"one address per line {plain_list}."
             )
         return (
             f"{where}: no address column in the header row {clean_text(header_line)[:200]!r}. "

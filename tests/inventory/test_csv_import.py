@@ -689,6 +689,43 @@ def test_bad_named_name_column_fails_the_import(tmp_path, column, error):
     assert Host.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("content", "advice"),
+    [
+        (
+            "<nmaprun></nmaprun>\n",
+            "the file is XML, not CSV, and a host-name column is read from CSV files only. "
+            "Import it again without a host-name column.",
+        ),
+        (
+            "192.0.2.1\n192.0.2.2\n",
+            "or import a file with one address per line as a plain list, without a host-name "
+            "column.",
+        ),
+    ],
+)
+def test_named_name_column_advice_leaves_it_out(tmp_path, content, advice):
+    path = tmp_path / "scan.txt"
+    path.write_text(content)
+
+    report = import_file(path, name_column="Device")
+
+    assert report.status == ImportRun.Status.FAILED
+    assert advice in report.error
+
+
+def test_one_bad_mac_cell_is_named_in_the_singular(tmp_path):
+    path = tmp_path / "macs.csv"
+    path.write_text("ip,mac\n192.0.2.1,bad\n192.0.2.2,00:00:5e:00:53:02\n")
+
+    report = import_file(path)
+
+    assert report.warnings == [
+        'macs.csv: 1 MAC cell is not a MAC address, for example "bad" on line 2. That row is '
+        "read without a MAC address."
+    ]
+
+
 def test_named_name_column_needs_csv_format(tmp_path):
     path = tmp_path / "switches.csv"
     path.write_text(SWITCH_EXPORT)

@@ -668,5 +668,7 @@ def test_name_column_parameter(client, token):
     assert response.status_code == 200, response.content
     assert Host.objects.get().hostnames == ["core-1.example.test"]
     assert ImportRun.objects.get(pk=response.json()["run_id"]).name_column == "Device"
+    assert response.json()["name_column"] == "Device"
+    assert response.json()["address_column"] == ""
     assert wrong.status_code == 400
     assert "name_column is read from CSV files only" in wrong.json()["error"]

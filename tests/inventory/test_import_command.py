@@ -421,7 +421,10 @@ def test_command_takes_address_column(tmp_path):
 
     output = run(str(path), "--address-column", "Adapters: IPs")
 
-    assert "assets.csv (csv, source 'assets.csv'): succeeded" in output
+    assert (
+        "assets.csv (csv, source 'assets.csv', address column 'Adapters: IPs'): succeeded"
+        in output
+    )
     assert addresses() == {"192.0.2.10"}
 
 
@@ -429,8 +432,11 @@ def test_command_takes_name_column(tmp_path):
     path = tmp_path / "switches.csv"
     path.write_text("ip,Device\n192.0.2.10,core-1.example.test\n")
 
-    run(str(path), "--name-column", "Device")
+    output = run(str(path), "--name-column", "Device")
 
+    assert "switches.csv (csv, source 'switches.csv', host-name column 'Device'): succeeded" in (
+        output
+    )
     assert Host.objects.get().hostnames == ["core-1.example.test"]
 
 

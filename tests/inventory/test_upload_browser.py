@@ -113,7 +113,7 @@ def test_upload_with_named_columns(page, log_in, live_server, importer, tmp_path
     report = page.locator("#import-report")
     report.wait_for(timeout=30_000)
     text = report.inner_text()
-    assert "addresses from the column “Mgmt”, host names from the column “Device”" in text
+    assert "address column “Mgmt”, host-name column “Device”" in text
     assert Host.objects.get().hostnames == ["core-1.example.test"]
 
 

@@ -394,7 +394,7 @@ def test_upload_with_named_address_column(importer_client, settings):
         },
     )
 
-    assert "addresses from the column “Adapters: IPs”" in response.content.decode()
+    assert "address column “Adapters: IPs”" in response.content.decode()
     assert Host.objects.count() == 2
     assert wrong.status_code == 400
     assert "An address column is read from CSV files only." in wrong.content.decode()
@@ -416,7 +416,7 @@ def test_upload_with_named_name_column(importer_client, settings):
         },
     )
 
-    assert "host names from the column “Device”" in response.content.decode()
+    assert "host-name column “Device”" in response.content.decode()
     assert Host.objects.get().hostnames == ["core-1.example.test"]
     assert wrong.status_code == 400
     assert "A host-name column is read from CSV files only." in wrong.content.decode()

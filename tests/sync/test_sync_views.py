@@ -316,6 +316,24 @@ def test_run_page_before_add_step(
     assert "Adding to the subscription</h2>" in page
 
 
+@pytest.mark.parametrize(
+    ("dry_run", "add_text"),
+    [
+        (True, "Not computed (the run stopped before this step)."),
+        (False, "Nothing (the run stopped before this step)."),
+    ],
+)
+def test_failed_run_page_before_add_step(viewer_client, db, dry_run, add_text):
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.FAILED, dry_run=dry_run
+    )
+
+    page = viewer_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
+
+    # A preview that failed computed nothing; a sync that failed added nothing.
+    assert add_text in page
+
+
 def test_run_page_shows_an_error_the_list_lacks(viewer_client, db):
     listed = SyncRun.objects.create(
         trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.FAILED, error="A was not done.",
