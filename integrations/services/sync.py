@@ -409,6 +409,12 @@ class SyncService:
                     self.details.pop("group", None)
                     self.run.group_size = None
                     self.run.group_ranges = ""
+                    return
+                # A preview reads the group as a sync would, and counts the change.
+                self._count_group_changes(
+                    group_ips_for_qualys(plan.group_target, subscription),
+                    self.read_asset_group(),
+                )
                 return
             group = None
             if not over_limit(plan.to_add, qualys_settings.max_add_per_sync):
@@ -874,6 +880,17 @@ class SyncService:
                 f"Reading the asset group {constants.ASSET_GROUP_TITLE} failed, so nothing was "
                 f"written to Qualys: {error}"
             ) from error
+
+    def _count_group_changes(self, ips: IPSet, group: tuple[int, IPSet] | None) -> None:
+        """Record what setting the group to ``ips`` would add to it and remove from it."""
+        if group is None:
+            self.details["group_changes"] = {"created": True}
+            return
+        current = group[1]
+        self.details["group_changes"] = {
+            "added": str((ips - current).size),
+            "removed": str((current - ips).size),
+        }
 
     def update_asset_group(
         self, target: IPSet, subscription: Subscription, group: tuple[int, IPSet] | None

@@ -607,8 +607,27 @@ def test_preview_writes_nothing_and_keeps_stored_tables(qualys, configure):
     # S ∪ (I − S) − M, as the real sync would set it after the add.
     assert run.details["group"]["addresses"] == str(279)
     assert "192.0.2.200" in run.group_ranges.splitlines()
+    # Read as a sync reads it, the group holds 192.0.2.200 from the first sync.
+    assert run.details["group_changes"] == {"added": "278", "removed": "0"}
     assert run.unmanaged_by_qualys == 3
     assert run.ipv6_not_pushable == 1
+
+
+def test_preview_fails_on_an_unreadable_group(qualys, configure, monkeypatch):
+    configure(auto_subscribe=True)
+    scenario.load(qualys)
+
+    def fail(self, *args, **kwargs):
+        raise QualysUnreachable("The connection to the server broke while reading /group.")
+
+    monkeypatch.setattr(QualysClient, "find_asset_group_ids", fail)
+
+    run = sync(dry_run=True)
+
+    # As the sync it previews would.
+    assert run.status == SyncRun.Status.FAILED
+    assert run.error.startswith(f"Reading the asset group {TITLE} failed")
+    assert qualys.writes == []
 
 
 def test_two_placeholders_count_once(qualys, configure):

@@ -334,6 +334,31 @@ def test_failed_run_page_before_add_step(viewer_client, db, dry_run, add_text):
     assert add_text in page
 
 
+@pytest.mark.parametrize(
+    ("dry_run", "changes", "text"),
+    [
+        (True, {"added": "278", "removed": "1"},
+         "Against the group as it is now, a sync would add 278 addresses to it and remove 1."),
+        (True, {"created": True},
+         "The group does not exist yet: a sync would create it with these addresses."),
+        (True, {"added": "0", "removed": "0"},
+         "The group holds these addresses already, so a sync would not write it."),
+        (False, {"added": "1", "removed": "2"},
+         "The sync added 1 address to the group and removed 2."),
+    ],
+)  # fmt: skip
+def test_run_page_counts_group_changes(viewer_client, db, dry_run, changes, text):
+    run = SyncRun.objects.create(
+        trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.SUCCEEDED, dry_run=dry_run,
+        details={"group": {"addresses": "2", "ranges": 1, "sample": ["192.0.2.1-192.0.2.2"]},
+                 "group_changes": changes},
+    )  # fmt: skip
+
+    page = viewer_client.get(reverse("integrations:sync-run", args=[run.pk])).content.decode()
+
+    assert text in page
+
+
 def test_run_page_shows_an_error_the_list_lacks(viewer_client, db):
     listed = SyncRun.objects.create(
         trigger=SyncRun.Trigger.BUTTON, status=SyncRun.Status.FAILED, error="A was not done.",
