@@ -451,7 +451,7 @@ def import_stream(
 
     ``address_column`` names the CSV column that holds the addresses, for
     exports whose header has none of the known names, and ``name_column``
-    the one that holds the host names; either makes the format CSV.
+    the one that contains the host names; either makes the format CSV.
 
     ``source_from_name`` is true when no source was given and the source is
     the file's name; by default it is true when ``source`` is empty.

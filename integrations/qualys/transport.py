@@ -661,7 +661,7 @@ class Transport:
                 "reply to Qualys Support.",
                 status=status,
             )
-        said = f"Qualys: {text.rstrip('. ')} (code {code})."
+        quoted = f"Qualys: {text.rstrip('. ')} (code {code})."
         if code == 2000:
             return AuthenticationFailed(
                 BAD_CREDENTIALS.format(where="code 2000"), code=code, status=status
@@ -673,10 +673,10 @@ class Transport:
                 2011: "This user needs a SecureID login; use a user allowed to call the API.",
                 2012: "Ask a Qualys manager to enable API access for this user's licence.",
             }[code]
-            return AccountUnavailable(f"{said} {advice}", code=code, status=status)
+            return AccountUnavailable(f"{quoted} {advice}", code=code, status=status)
         if code == 2003:
             return RegistrationIncomplete(
-                f"{said} Log in to the Qualys web interface and complete the registration, "
+                f"{quoted} Log in to the Qualys web interface and complete the registration, "
                 "then try again.",
                 code=code,
                 status=status,
@@ -688,26 +688,26 @@ class Transport:
             running = _header_int(headers, "X-Concurrency-Limit-Limit")
             limit = f" (limit {running} at a time)" if running else ""
             return ConcurrencyLimited(
-                f"{said} Other calls of this Qualys API are running{limit}; wait for them "
+                f"{quoted} Other calls of this Qualys API are running{limit}; wait for them "
                 "to finish and try again.",
                 code=code,
                 status=status,
             )
         if code in (999, 1999):
             return ServerError(
-                f"{said} Qualys has an internal error or scheduled maintenance: try again later.",
+                f"{quoted} Qualys has an internal error or scheduled maintenance: try again later.",
                 code=code,
                 status=status,
             )
         if 1900 <= code <= 1999:
             return InvalidRequest(
-                f"{said} Qualys rejected the request to {path}: correct what its message names, "
+                f"{quoted} Qualys rejected the request to {path}: correct what its message names, "
                 "or ask your Qualys account manager when it names a licence limit.",
                 code=code,
                 status=status,
             )
         return QualysError(
-            f"{said} The call to {path} failed; check the message and try again.",
+            f"{quoted} The call to {path} failed; check the message and try again.",
             code=code,
             status=status,
         )

@@ -217,7 +217,7 @@ class _Document:
                     "that character and import the file again."
                 ) from None
             if self.bytes_fed == 0 and not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
-                # Read as nmap because the format was chosen so.
+                # The import chose the nmap format: detection would not have.
                 raise ImportFileError(
                     f"{state.file_name} line {line}: the file is not XML, so not nmap output. "
                     "If it is a CSV file or a list of addresses, import it with the format left "
