@@ -137,12 +137,12 @@ class CoverageListView(TemplateView):
         sort = request.GET.get("sort", "address")
         if sort not in SORTS:
             sort = "address"
+        state_error: FilterError | None = None
         try:
             state = list_state(request, coverage_set)
-            state_error = ""
         except FilterError as error:
             # Shown as the export words it, in place of the list.
-            state, state_error = "", str(error)
+            state, state_error = "", error
         stale = stale_selected(state)
         filters = {name: value for name, value in (("q", query), ("state", state)) if value}
         described = [f"“{query}”"] if query else []
@@ -166,8 +166,8 @@ class CoverageListView(TemplateView):
             ),
         }
         try:
-            if state_error:
-                raise FilterError(state_error)
+            if state_error is not None:
+                raise state_error
             address_filter = list_filter(query, coverage_set)
             context["name_filter"] = address_filter is not None and address_filter.is_name
             by_key = address_filter is not None and not (

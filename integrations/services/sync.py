@@ -119,7 +119,7 @@ class Subscription:
     rejected: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     address_of: dict[int, int] = field(default_factory=dict)
-    # Whether the mapping records were read with S: only when S lists placeholders.
+    # True when the mapping records were read with S: only when S lists placeholders.
     mappings_read: bool = True
 
 
@@ -200,7 +200,7 @@ def resolve_subscription(listing, mappings) -> Subscription:
 def _placeholder_alone(record) -> bool:
     """Return whether a host-list record gives an IPv6 placeholder and no IPv6 address."""
     text = (record.ip or "").strip()
-    # Every placeholder starts with "0.", which ends the check for other hosts.
+    # Every placeholder starts with "0.", so the check ends there for other hosts.
     if record.ipv6 or not text.startswith("0."):
         return False
     try:
@@ -670,7 +670,7 @@ class SyncService:
         was_outside = (scanned - before).size
         remaining = scanned - after
         if remaining.size == was_outside:
-            # The add took in none of them: the warning stands as it is.
+            # The add took in none of them, so the warning stays as it was.
             return
         single = outside_count == 1
         hosts = "1 scanned host was" if single else f"{outside_count:,} scanned hosts were"

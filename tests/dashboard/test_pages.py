@@ -4,6 +4,7 @@ import csv
 import io
 import re
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from urllib.parse import unquote
 
 import pytest
@@ -214,7 +215,7 @@ def test_trend_writes_each_latest_value():
                                      r'font-size="11" font-weight="600"', chart)
     )  # fmt: skip
     assert len(baselines) == 4
-    assert all(b - a >= svg.VALUE_LABEL_GAP - 0.01 for a, b in zip(baselines, baselines[1:]))
+    assert all(b - a >= svg.VALUE_LABEL_GAP - 0.01 for a, b in pairwise(baselines))
 
 
 def test_trend_places_syncs_by_time():
@@ -298,7 +299,10 @@ def test_integration_off_adds_nothing_and_cannot_sync(client, django_user_model,
 
     assert "The Qualys integration is off, so no sync runs and nothing is added" in html
     assert "the next sync adds" not in html
-    assert 'disabled aria-describedby="sync-now-help" data-busy-label="Starting…" data-idle-only>Sync now</button>' in html
+    assert (
+        'disabled aria-describedby="sync-now-help" data-busy-label="Starting…" '
+        "data-idle-only>Sync now</button>"
+    ) in html
     assert "The Qualys integration is turned off: turn it on in its settings to sync." in html
 
 

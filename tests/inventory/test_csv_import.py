@@ -652,7 +652,7 @@ def test_named_name_column_is_the_only_one_read(tmp_path):
 
 
 def test_named_name_column_makes_the_format_csv(tmp_path):
-    # Without the column named, this one-column file reads as a plain list.
+    # Naming the column skips format detection, as naming the address column does.
     path = tmp_path / "hosts.txt"
     path.write_text("ip;Device\n192.0.2.10;core-1.example.test\n")
 
@@ -714,7 +714,7 @@ def test_named_name_column_advice_leaves_it_out(tmp_path, content, advice):
     assert advice in report.error
 
 
-def test_one_bad_mac_cell_is_named_in_the_singular(tmp_path):
+def test_single_bad_mac_cell_wording(tmp_path):
     path = tmp_path / "macs.csv"
     path.write_text("ip,mac\n192.0.2.1,bad\n192.0.2.2,00:00:5e:00:53:02\n")
 

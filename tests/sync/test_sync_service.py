@@ -153,7 +153,7 @@ def test_outside_warning_names_hosts_still_outside(qualys, configure):
     ) in run.details["warnings"]
 
 
-def test_outside_warning_stands_when_the_add_takes_none(qualys, configure):
+def test_outside_warning_kept_when_add_takes_none(qualys, configure):
     configure(auto_subscribe=True)
     scenario.load(qualys)
     # Indexed but not scanned, so the add changes S without taking in a scanned host.
@@ -607,7 +607,7 @@ def test_preview_writes_nothing_and_keeps_stored_tables(qualys, configure):
     # S ∪ (I − S) − M, as the real sync would set it after the add.
     assert run.details["group"]["addresses"] == str(279)
     assert "192.0.2.200" in run.group_ranges.splitlines()
-    # Read as a sync reads it, the group holds 192.0.2.200 from the first sync.
+    # Read as a sync reads it, the group contains 192.0.2.200 from the first sync.
     assert run.details["group_changes"] == {"added": "278", "removed": "0"}
     assert run.unmanaged_by_qualys == 3
     assert run.ipv6_not_pushable == 1

@@ -101,9 +101,15 @@ def test_sync_now_refused_while_integration_off(editor_client, configure, broker
     assert queued_messages(broker) == 1
     # The panel's button is disabled, with the reason beside it, as on the dashboard.
     page = editor_client.get(reverse("integrations:qualys")).content.decode()
-    assert 'id="sync-now" disabled aria-describedby="sync-off-help" data-busy-label="Starting…" data-idle-only>Sync now' in page
+    assert (
+        'id="sync-now" disabled aria-describedby="sync-off-help" data-busy-label="Starting…" '
+        "data-idle-only>Sync now"
+    ) in page
     assert "Sync now is off while the integration is turned off." in page
-    assert '<button type="submit" id="sync-preview" data-busy-label="Starting…" data-idle-only>Preview</button>' in page
+    assert (
+        '<button type="submit" id="sync-preview" data-busy-label="Starting…" '
+        "data-idle-only>Preview</button>"
+    ) in page
 
 
 def test_viewer_cannot_start_sync_or_preview(viewer_client, configure, broker):
